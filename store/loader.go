@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/stream"
+)
+
+// LoaderConfig configures a loader. Batches close on rows or time,
+// whichever comes first.
+type LoaderConfig struct {
+	Chain     string
+	Durable   string        // JetStream durable consumer name
+	BatchRows int           // rows over all tables
+	BatchWait time.Duration // longest time a received block waits for its insert
+	Logger    *slog.Logger
+}
+
+// DefaultLoaderConfig is the configuration callers copy and change.
+func DefaultLoaderConfig(chain string) LoaderConfig {
+	return LoaderConfig{Chain: chain, Durable: "loader", BatchRows: 250_000, BatchWait: time.Second}
+}
+
+// Loader is the durable JetStream consumer that writes a chain's events
+// into the store. It acks a message only after what it carries is stored.
+type Loader struct {
+	st  *Store
+	cfg LoaderConfig
+	log *slog.Logger
+
+	blocks, txs, rows, undos atomic.Uint64
+}
+
+// NewLoader validates the configuration.
+func NewLoader(st *Store, cfg LoaderConfig) (*Loader, error) {
+	if cfg.Chain == "" || cfg.Durable == "" {
+		return nil, errors.New("store: loader needs a chain and a durable name")
+	}
+	if cfg.BatchRows <= 0 || cfg.BatchWait <= 0 {
+		return nil, fmt.Errorf("store: loader batch limits must be positive (rows %d, wait %s)", cfg.BatchRows, cfg.BatchWait)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Loader{st: st, cfg: cfg, log: log.With("service", "loader", "chain", cfg.Chain)}, nil
+}
+
+// LoaderStats are running totals since the loader started.
+type LoaderStats struct{ Blocks, Txs, Rows, Undos uint64 }
+
+// Stats returns the loader's running totals.
+func (l *Loader) Stats() LoaderStats {
+	return LoaderStats{l.blocks.Load(), l.txs.Load(), l.rows.Load(), l.undos.Load()}
+}
+
+// Run consumes until ctx is cancelled or an error occurs. Work received
+// but not stored when it returns is redelivered to the next run.
+func (l *Loader) Run(ctx context.Context, js jetstream.JetStream) error {
+	r, err := stream.NewReader(ctx, js, stream.ReaderConfig{
+		Chain:   l.cfg.Chain,
+		Durable: l.cfg.Durable,
+		AckWait: 2*time.Minute + l.cfg.BatchWait,
+		Logger:  l.log,
+	})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+
+	var (
+		batch    Batch
+		pending  []*stream.Delivery
+		deadline time.Time
+		txs      int
+	)
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		start := time.Now()
+		if err := l.st.Write(ctx, &batch); err != nil {
+			return err
+		}
+		if err := stream.Ack(ctx, pending); err != nil {
+			return err
+		}
+		l.blocks.Add(uint64(batch.Len()))
+		l.txs.Add(uint64(txs))
+		l.rows.Add(uint64(batch.Rows()))
+		l.log.Debug("batch stored", "blocks", batch.Len(), "rows", batch.Rows(), "took", time.Since(start))
+		batch.Reset()
+		pending, txs = pending[:0], 0
+		return nil
+	}
+	for {
+		wait := time.Second
+		if len(pending) > 0 {
+			wait = time.Until(deadline)
+		}
+		d, err := r.Next(ctx, wait)
+		switch {
+		case errors.Is(err, stream.ErrNoEvent):
+			if len(pending) > 0 && !time.Now().Before(deadline) {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			continue
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			return err
+		}
+		ev := d.Event
+		switch ev.Kind {
+		case ingest.KindBlock:
+			if err := batch.AddBlock(ev.Block, ev.Seq); err != nil {
+				return err
+			}
+			if len(pending) == 0 {
+				deadline = time.Now().Add(l.cfg.BatchWait)
+			}
+			pending = append(pending, d)
+			txs += len(ev.Block.Txs)
+			if batch.Rows() >= l.cfg.BatchRows {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		case ingest.KindUndo:
+			// Rows of the block may sit in the open batch: store them
+			// first so the undo removes them too.
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := l.st.Undo(ctx, ev.Chain, ev.Hash); err != nil {
+				return err
+			}
+			if err := stream.Ack(ctx, []*stream.Delivery{d}); err != nil {
+				return err
+			}
+			l.undos.Add(1)
+			l.log.Info("block undone", "height", ev.Height, "hash", ev.Hash)
+		default:
+			return fmt.Errorf("store: event %d has unknown kind %q", ev.Seq, ev.Kind)
+		}
+	}
+}

@@ -1,0 +1,174 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tracerproject/tracer/ingest"
+)
+
+// Sentinel errors.
+var (
+	ErrNotFound = errors.New("store: not found")
+)
+
+// Store reads and writes the chain tables on one engine.
+type Store struct {
+	conn Conn
+	log  *slog.Logger
+}
+
+// New migrates the schema on conn and returns a store on it.
+func New(ctx context.Context, conn Conn, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := Migrate(ctx, conn); err != nil {
+		return nil, err
+	}
+	return &Store{conn: conn, log: log}, nil
+}
+
+// Conn is the engine under the store.
+func (s *Store) Conn() Conn { return s.conn }
+
+// Close closes the engine connection.
+func (s *Store) Close() error { return s.conn.Close() }
+
+// btcTables are the tables holding one chain's rows, written children first
+// and blocks last, so a block row means the block is fully stored.
+var btcTables = []string{"btc_outputs", "btc_inputs", "btc_address_io", "btc_txs", "btc_blocks"}
+
+// Batch buffers the rows of many blocks for one insert per table.
+type Batch struct {
+	blocks  blockCols
+	txs     txCols
+	outputs outputCols
+	inputs  inputCols
+	io      ioCols
+	rows    int
+}
+
+// Rows is the number of rows buffered over all tables.
+func (b *Batch) Rows() int { return b.rows }
+
+// Len is the number of blocks buffered.
+func (b *Batch) Len() int { return len(b.blocks.height) }
+
+// Reset empties the batch, keeping its memory.
+func (b *Batch) Reset() {
+	*b = Batch{blocks: b.blocks.reset(), txs: b.txs.reset(), outputs: b.outputs.reset(), inputs: b.inputs.reset(), io: b.io.reset()}
+}
+
+// AddBlock appends a Bitcoin block's rows.
+func (b *Batch) AddBlock(blk *ingest.Block, seq uint64) error {
+	if blk.Chain != ingest.ChainBTC {
+		return fmt.Errorf("store: block %s: chain %q is not stored yet", blk.Hash, blk.Chain)
+	}
+	if blk.Height < 0 || blk.Height > 1<<32-1 {
+		return fmt.Errorf("store: block %s: height %d out of range", blk.Hash, blk.Height)
+	}
+	h := uint32(blk.Height)
+	t := time.Unix(blk.Time, 0).UTC()
+	b.blocks.add(h, blk, t, seq)
+	for i := range blk.Txs {
+		tx := &blk.Txs[i]
+		b.txs.add(blk.Hash, h, t, tx)
+		for j := range tx.Outputs {
+			o := &tx.Outputs[j]
+			b.outputs.add(blk.Hash, h, t, tx.Txid, o)
+			if o.Address != "" {
+				b.io.add(o.Address, tx.Txid, 0, o.Index, blk.Hash, h, t, o.Value)
+			}
+		}
+		for j := range tx.Inputs {
+			in := &tx.Inputs[j]
+			b.inputs.add(blk.Hash, h, t, tx.Txid, in)
+			if in.Address != "" {
+				b.io.add(in.Address, tx.Txid, 1, in.Index, blk.Hash, h, t, in.Value)
+			}
+		}
+	}
+	b.rows = len(b.blocks.height) + len(b.txs.txid) + len(b.outputs.txid) + len(b.inputs.txid) + len(b.io.address)
+	return nil
+}
+
+// Write inserts the batch, children first and blocks last.
+func (s *Store) Write(ctx context.Context, b *Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	parts := []struct {
+		table string
+		cols  []Column
+		n     int
+	}{
+		{"btc_outputs", b.outputs.columns(), len(b.outputs.txid)},
+		{"btc_inputs", b.inputs.columns(), len(b.inputs.txid)},
+		{"btc_address_io", b.io.columns(), len(b.io.address)},
+		{"btc_txs", b.txs.columns(), len(b.txs.txid)},
+		{"btc_blocks", b.blocks.columns(), len(b.blocks.height)},
+	}
+	for _, p := range parts {
+		if p.n == 0 {
+			continue
+		}
+		if err := s.conn.Insert(ctx, p.table, p.cols); err != nil {
+			return fmt.Errorf("store: writing %d blocks: %w", b.Len(), err)
+		}
+	}
+	return nil
+}
+
+// Undo removes every row of the block with this hash and waits until the
+// deletions are done.
+func (s *Store) Undo(ctx context.Context, chain, hash string) error {
+	if chain != ingest.ChainBTC {
+		return fmt.Errorf("store: undo on chain %q: not stored", chain)
+	}
+	// Blocks first: a block row without its children would claim a block
+	// is stored when it is not.
+	for i := len(btcTables) - 1; i >= 0; i-- {
+		t := btcTables[i]
+		if err := s.conn.Exec(ctx, "ALTER TABLE "+t+" DELETE WHERE block_hash = ?", hash); err != nil {
+			return fmt.Errorf("store: undo of block %s in %s: %w", hash, t, err)
+		}
+	}
+	return s.waitMutations(ctx, btcTables)
+}
+
+// waitMutations polls until no mutation on the tables is pending. ALTER
+// DELETE is asynchronous on ClickHouse 18.16 (mutations_sync came later).
+func (s *Store) waitMutations(ctx context.Context, tables []string) error {
+	list := make([]any, len(tables))
+	for i, t := range tables {
+		list[i] = t
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		rows, err := s.conn.Query(ctx, "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0 AND table IN ?", groupSet(list))
+		if err != nil {
+			return fmt.Errorf("store: waiting for mutations: %w", err)
+		}
+		var n uint64
+		for rows.Next() {
+			if err := rows.Scan(&n); err != nil {
+				rows.Close()
+				return fmt.Errorf("store: waiting for mutations: %w", err)
+			}
+		}
+		rows.Close()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}

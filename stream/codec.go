@@ -1,0 +1,142 @@
+package stream
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/nats-io/nats.go"
+
+	"github.com/tracerproject/tracer/ingest"
+)
+
+// Format and encoding of payload version 1 (see the package documentation).
+const (
+	Format   = "tracer.event.v1"
+	Encoding = "json+s2"
+)
+
+// Header names.
+const (
+	HdrFormat   = "Tracer-Format"
+	HdrEncoding = "Tracer-Encoding"
+	HdrSeq      = "Tracer-Seq"
+	HdrKind     = "Tracer-Kind"
+	HdrHeight   = "Tracer-Height"
+	HdrHash     = "Tracer-Hash"
+	HdrPart     = "Tracer-Part"
+)
+
+// headroom is kept free in every message for headers and protocol framing.
+const headroom = 4 << 10
+
+// StreamName is the JetStream stream holding a chain's events.
+func StreamName(chain string) string { return "CHAIN_" + strings.ToUpper(chain) }
+
+// Subject is the subject of a chain's events of one kind.
+func Subject(chain string, kind ingest.EventKind) string {
+	return "chain." + chain + "." + string(kind)
+}
+
+// MsgID is the JetStream de-duplication id of one part of an event.
+func MsgID(ev *ingest.Event, part int) string {
+	return fmt.Sprintf("%s:%d:%s:%d:%s:%d", ev.Chain, ev.Seq, ev.Kind, ev.Height, ev.Hash, part)
+}
+
+// Encode turns an event into the messages that carry it, each at most
+// maxPayload bytes including headers.
+func Encode(ev *ingest.Event, maxPayload int) ([]*nats.Msg, error) {
+	if ev.Kind != ingest.KindBlock && ev.Kind != ingest.KindUndo {
+		return nil, fmt.Errorf("stream: unknown event kind %q", ev.Kind)
+	}
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("stream: encoding %s event %d: %w", ev.Kind, ev.Seq, err)
+	}
+	body := s2.Encode(nil, raw)
+	chunk := maxPayload - headroom
+	if chunk < 1024 {
+		return nil, fmt.Errorf("stream: max payload %d is too small", maxPayload)
+	}
+	n := (len(body) + chunk - 1) / chunk
+	if n == 0 {
+		n = 1
+	}
+	msgs := make([]*nats.Msg, 0, n)
+	for i := 0; i < n; i++ {
+		end := min((i+1)*chunk, len(body))
+		m := nats.NewMsg(Subject(ev.Chain, ev.Kind))
+		m.Data = body[i*chunk : end]
+		m.Header.Set(nats.MsgIdHdr, MsgID(ev, i+1))
+		m.Header.Set(HdrFormat, Format)
+		m.Header.Set(HdrEncoding, Encoding)
+		m.Header.Set(HdrSeq, strconv.FormatUint(ev.Seq, 10))
+		m.Header.Set(HdrKind, string(ev.Kind))
+		m.Header.Set(HdrHeight, strconv.FormatInt(ev.Height, 10))
+		m.Header.Set(HdrHash, ev.Hash)
+		m.Header.Set(HdrPart, strconv.Itoa(i+1)+"/"+strconv.Itoa(n))
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+// partInfo is what a reader needs from a message's headers.
+type partInfo struct {
+	seq   uint64
+	hash  string
+	part  int
+	parts int
+}
+
+var errNotEvent = errors.New("stream: not a tracer event message")
+
+func parseHeaders(h nats.Header) (partInfo, error) {
+	var pi partInfo
+	if h == nil || h.Get(HdrFormat) == "" {
+		return pi, errNotEvent
+	}
+	if f := h.Get(HdrFormat); f != Format {
+		return pi, fmt.Errorf("stream: unsupported payload format %q (this build reads %s)", f, Format)
+	}
+	if e := h.Get(HdrEncoding); e != Encoding {
+		return pi, fmt.Errorf("stream: unsupported payload encoding %q", e)
+	}
+	seq, err := strconv.ParseUint(h.Get(HdrSeq), 10, 64)
+	if err != nil {
+		return pi, fmt.Errorf("stream: bad %s header %q", HdrSeq, h.Get(HdrSeq))
+	}
+	a, b, ok := strings.Cut(h.Get(HdrPart), "/")
+	part, err1 := strconv.Atoi(a)
+	parts, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || part < 1 || parts < part || parts > 1<<16 {
+		return pi, fmt.Errorf("stream: bad %s header %q", HdrPart, h.Get(HdrPart))
+	}
+	return partInfo{seq: seq, hash: h.Get(HdrHash), part: part, parts: parts}, nil
+}
+
+// Decode reassembles an event from the bodies of its parts, in order.
+func Decode(bodies [][]byte) (*ingest.Event, error) {
+	var size int
+	for _, b := range bodies {
+		size += len(b)
+	}
+	body := make([]byte, 0, size)
+	for _, b := range bodies {
+		body = append(body, b...)
+	}
+	raw, err := s2.Decode(nil, body)
+	if err != nil {
+		return nil, fmt.Errorf("stream: decompressing event: %w", err)
+	}
+	var ev ingest.Event
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, fmt.Errorf("stream: decoding event: %w", err)
+	}
+	if ev.Kind == ingest.KindBlock && ev.Block == nil {
+		return nil, fmt.Errorf("stream: block event %d at height %d has no block", ev.Seq, ev.Height)
+	}
+	return &ev, nil
+}

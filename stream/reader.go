@@ -1,0 +1,224 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tracerproject/tracer/ingest"
+)
+
+// ReaderConfig configures a durable reader of one chain's stream.
+type ReaderConfig struct {
+	Chain string
+	// Durable is the consumer name; its position survives restarts.
+	Durable string
+	// AckWait is how long the server waits for an ack before redelivering.
+	// It must exceed the longest time between receiving an event and storing
+	// it (one batch interval plus one insert).
+	AckWait time.Duration
+	// MaxAckPending bounds the messages delivered and not yet acked.
+	MaxAckPending int
+	Logger        *slog.Logger
+}
+
+// Delivery is one reassembled event and the messages that carried it.
+type Delivery struct {
+	Event *ingest.Event
+	// StreamSeq is the stream sequence of the event's last part.
+	StreamSeq uint64
+	msgs      []jetstream.Msg
+}
+
+// Reader reads complete events from a durable JetStream consumer. Events are
+// returned in stream order; acknowledging is the caller's job, once what an
+// event carries is stored.
+type Reader struct {
+	cfg     ReaderConfig
+	cons    jetstream.Consumer
+	it      jetstream.MessagesContext
+	log     *slog.Logger
+	partial *assembly
+}
+
+type assembly struct {
+	info   partInfo
+	bodies [][]byte
+	msgs   []jetstream.Msg
+}
+
+// NewReader creates or updates the durable consumer and starts pulling.
+func NewReader(ctx context.Context, js jetstream.JetStream, cfg ReaderConfig) (*Reader, error) {
+	if cfg.Chain == "" || cfg.Durable == "" {
+		return nil, errors.New("stream: reader needs a chain and a durable name")
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = 2 * time.Minute
+	}
+	if cfg.MaxAckPending <= 0 {
+		cfg.MaxAckPending = 20000
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s, err := EnsureStream(ctx, js, cfg.Chain, 1)
+	if err != nil {
+		return nil, err
+	}
+	cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       cfg.Durable,
+		Description:   "tracer " + cfg.Durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       cfg.AckWait,
+		MaxAckPending: cfg.MaxAckPending,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stream: consumer %s on %s: %w", cfg.Durable, StreamName(cfg.Chain), err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(256))
+	if err != nil {
+		return nil, fmt.Errorf("stream: pulling from %s: %w", StreamName(cfg.Chain), err)
+	}
+	return &Reader{cfg: cfg, cons: cons, it: it, log: log}, nil
+}
+
+// Next returns the next complete event, waiting at most maxWait for it.
+// It returns ErrNoEvent when none completed in time.
+func (r *Reader) Next(ctx context.Context, maxWait time.Duration) (*Delivery, error) {
+	deadline := time.Now().Add(maxWait)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return nil, ErrNoEvent
+		}
+		m, err := r.it.Next(jetstream.NextMaxWait(min(wait, time.Second)))
+		if errors.Is(err, nats.ErrTimeout) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stream: reading %s: %w", StreamName(r.cfg.Chain), err)
+		}
+		d, err := r.add(m)
+		if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			return d, nil
+		}
+	}
+}
+
+// ErrNoEvent says no complete event arrived within the wait.
+var ErrNoEvent = errors.New("stream: no event within the wait")
+
+func (r *Reader) add(m jetstream.Msg) (*Delivery, error) {
+	meta, err := m.Metadata()
+	if err != nil {
+		return nil, fmt.Errorf("stream: message without metadata: %w", err)
+	}
+	info, err := parseHeaders(m.Headers())
+	if errors.Is(err, errNotEvent) {
+		// Not ours (someone published by hand): drop it for good, loudly.
+		r.log.Error("dropping a message that is not a tracer event", "stream", StreamName(r.cfg.Chain), "seq", meta.Sequence.Stream, "subject", m.Subject())
+		_ = m.Term()
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream: message %d of %s: %w", meta.Sequence.Stream, StreamName(r.cfg.Chain), err)
+	}
+	a := r.partial
+	if a == nil || a.info.seq != info.seq || a.info.hash != info.hash || a.info.parts != info.parts {
+		if info.part != 1 {
+			// A tail part whose head we did not see: the head was acked
+			// with it before (never happens, parts are acked together) or
+			// this is a redelivery whose head comes again. Skip it; its
+			// redelivery brings the head first.
+			r.log.Warn("skipping a part without its head", "seq", meta.Sequence.Stream, "part", info.part)
+			return nil, nil
+		}
+		a = &assembly{info: info}
+		r.partial = a
+	}
+	if info.part != len(a.bodies)+1 {
+		if info.part <= len(a.bodies) {
+			return nil, nil // duplicate delivery of a part we hold
+		}
+		return nil, fmt.Errorf("stream: event %d: part %d arrived after part %d", info.seq, info.part, len(a.bodies))
+	}
+	a.bodies = append(a.bodies, m.Data())
+	a.msgs = append(a.msgs, m)
+	if len(a.bodies) < a.info.parts {
+		return nil, nil
+	}
+	r.partial = nil
+	ev, err := Decode(a.bodies)
+	if err != nil {
+		return nil, fmt.Errorf("stream: event at stream sequence %d: %w", meta.Sequence.Stream, err)
+	}
+	return &Delivery{Event: ev, StreamSeq: meta.Sequence.Stream, msgs: a.msgs}, nil
+}
+
+// Ack acknowledges the deliveries' messages and waits for the server to
+// confirm the last one; acks on one connection are processed in order.
+func Ack(ctx context.Context, ds []*Delivery) error {
+	var last jetstream.Msg
+	for _, d := range ds {
+		for _, m := range d.msgs {
+			if last != nil {
+				if err := last.Ack(); err != nil {
+					return fmt.Errorf("stream: ack: %w", err)
+				}
+			}
+			last = m
+		}
+	}
+	if last == nil {
+		return nil
+	}
+	if err := last.DoubleAck(ctx); err != nil {
+		return fmt.Errorf("stream: ack: %w", err)
+	}
+	return nil
+}
+
+// Close stops pulling. Unacked messages are redelivered to the next reader.
+func (r *Reader) Close() { r.it.Stop() }
+
+// WaitAcked blocks until the durable consumer has acked every message up to
+// stream sequence seq.
+func WaitAcked(ctx context.Context, js jetstream.JetStream, chain, durable string, seq uint64) error {
+	if seq == 0 {
+		return nil
+	}
+	cons, err := js.Consumer(ctx, StreamName(chain), durable)
+	if err != nil {
+		return fmt.Errorf("stream: consumer %s: %w", durable, err)
+	}
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("stream: consumer %s: %w", durable, err)
+		}
+		if info.AckFloor.Stream >= seq {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
