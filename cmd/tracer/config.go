@@ -1,0 +1,170 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config mirrors configs/tracer.yaml, which documents every key. Precedence:
+// flags, then TRACER_* environment variables (the key path in upper case,
+// joined by underscores: TRACER_STORE_DSN), then the file, then defaults.
+type Config struct {
+	Data     string `yaml:"data"`
+	LogLevel string `yaml:"log_level"`
+	NATS     struct {
+		URL      string `yaml:"url"`
+		Listen   string `yaml:"listen"`
+		Replicas int    `yaml:"replicas"`
+	} `yaml:"nats"`
+	Store struct {
+		DSN     string `yaml:"dsn"`
+		ChdbLib string `yaml:"chdb_lib"`
+	} `yaml:"store"`
+	Loader struct {
+		BatchRows int      `yaml:"batch_rows"`
+		BatchWait Duration `yaml:"batch_wait"`
+	} `yaml:"loader"`
+	BTC struct {
+		RPC           string   `yaml:"rpc"`
+		RPCUser       string   `yaml:"rpc_user"`
+		RPCPass       string   `yaml:"rpc_pass"`
+		RPCTLS        bool     `yaml:"rpc_tls"`
+		RPCTimeout    Duration `yaml:"rpc_timeout"`
+		BlocksDir     string   `yaml:"blocks_dir"`
+		Confirmations int64    `yaml:"confirmations"`
+		PollInterval  Duration `yaml:"poll_interval"`
+		UndoDepth     int64    `yaml:"undo_depth"`
+	} `yaml:"btc"`
+	Metrics struct {
+		Listen string `yaml:"listen"`
+	} `yaml:"metrics"`
+}
+
+// Duration reads "1s", "250ms" from YAML and the environment.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (e.g. 1s, 250ms)", n.Line, n.Value)
+	}
+	d.Duration = v
+	return nil
+}
+
+func defaultConfig() Config {
+	var c Config
+	c.Data = defaultDataDir()
+	c.LogLevel = "info"
+	c.NATS.Listen = "127.0.0.1:4222"
+	c.NATS.Replicas = 1
+	c.Loader.BatchRows = 250_000
+	c.Loader.BatchWait = Duration{time.Second}
+	c.BTC.RPCTimeout = Duration{time.Minute}
+	c.BTC.Confirmations = 1
+	c.BTC.PollInterval = Duration{2 * time.Second}
+	c.BTC.UndoDepth = 288
+	c.Metrics.Listen = ""
+	return c
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "tracer")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "tracer")
+	}
+	return ".tracer"
+}
+
+// loadConfig reads the file (if any) and applies the environment.
+func loadConfig(path string) (Config, error) {
+	c := defaultConfig()
+	if path == "" {
+		path = os.Getenv("TRACER_CONFIG")
+	}
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(&c).Elem(), "TRACER"); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// applyEnv sets every leaf field from TRACER_<PATH> when that is set.
+func applyEnv(v reflect.Value, prefix string) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := prefix + "_" + strings.ToUpper(tag)
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct && fv.Type() != reflect.TypeOf(Duration{}) {
+			if err := applyEnv(fv, name); err != nil {
+				return err
+			}
+			continue
+		}
+		s, ok := os.LookupEnv(name)
+		if !ok {
+			continue
+		}
+		if err := setField(fv, s); err != nil {
+			return fmt.Errorf("config: %s=%q: %w", name, s, err)
+		}
+	}
+	return nil
+}
+
+func setField(fv reflect.Value, s string) error {
+	switch fv.Interface().(type) {
+	case Duration:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		fv.Set(reflect.ValueOf(Duration{d}))
+		return nil
+	}
+	switch fv.Kind() {
+	case reflect.String:
+		fv.SetString(s)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(n)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return err
+		}
+		fv.SetBool(b)
+	default:
+		return fmt.Errorf("unsupported type %s", fv.Type())
+	}
+	return nil
+}

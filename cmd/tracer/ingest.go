@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/ingest/btc"
+	"github.com/tracerproject/tracer/pipeline"
+	"github.com/tracerproject/tracer/store"
+)
+
+func newIngestCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ingest",
+		Short: "Read a chain into the stream (and, with the embedded defaults, into the store)",
+	}
+	cmd.AddCommand(newIngestBTCCmd(a))
+	return cmd
+}
+
+type btcFlags struct {
+	rpc, user, pass, blocksDir string
+	from, to, confirmations    int64
+	follow, tls                bool
+}
+
+func (f *btcFlags) register(cmd *cobra.Command, withRange bool) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.rpc, "rpc", "", "node JSON-RPC address host:port (btcd or Bitcoin Core; $TRACER_BTC_RPC)")
+	fl.StringVar(&f.user, "rpc-user", "", "RPC user ($TRACER_BTC_RPC_USER)")
+	fl.StringVar(&f.pass, "rpc-pass", "", "RPC password ($TRACER_BTC_RPC_PASS)")
+	fl.BoolVar(&f.tls, "rpc-tls", false, "use https for RPC")
+	fl.Int64Var(&f.confirmations, "confirmations", 0, "confirmations a block needs before it is ingested (default 1: the tip; $TRACER_BTC_CONFIRMATIONS)")
+	if withRange {
+		fl.StringVar(&f.blocksDir, "blocks-dir", "", "Bitcoin Core blocks directory (blk*.dat, xor.dat) for bulk backfill")
+		fl.Int64Var(&f.from, "from", 0, "first height to publish (heights below are read to index their outputs)")
+		fl.Int64Var(&f.to, "to", -1, "last height to ingest (default: the tip)")
+		fl.BoolVar(&f.follow, "follow", false, "keep following the node's tip")
+	}
+}
+
+func (a *app) btcIngest(f *btcFlags) pipeline.BTCIngest {
+	c := a.cfg.BTC
+	opt := pipeline.BTCIngest{
+		RPC: btc.RPCConfig{
+			Host: firstNonEmpty(f.rpc, c.RPC), User: firstNonEmpty(f.user, c.RPCUser),
+			Pass: firstNonEmpty(f.pass, c.RPCPass), TLS: f.tls || c.RPCTLS, Timeout: c.RPCTimeout.Duration,
+		},
+		BlocksDir:     f.blocksDir,
+		From:          f.from,
+		To:            f.to,
+		Follow:        f.follow,
+		Confirmations: c.Confirmations,
+		PollInterval:  c.PollInterval.Duration,
+		UndoDepth:     c.UndoDepth,
+	}
+	switch {
+	case f.blocksDir != "":
+		opt.RPC.Host = "" // the flag wins over a configured node
+	case f.rpc == "" && c.RPC == "":
+		opt.BlocksDir = c.BlocksDir
+	}
+	if f.confirmations > 0 {
+		opt.Confirmations = f.confirmations
+	}
+	return opt
+}
+
+func newIngestBTCCmd(a *app) *cobra.Command {
+	var f btcFlags
+	cmd := &cobra.Command{
+		Use:   "btc",
+		Short: "Ingest Bitcoin from a node (--rpc) or from Bitcoin Core's block files (--blocks-dir)",
+		Long: `Ingest Bitcoin blocks, normalize them (every input carries the address and value
+it spends), and publish them on the chain's JetStream stream. Resumes where it
+stopped. With the embedded NATS (the default) the loader runs in the same process
+and the command returns once everything it read is stored; with --nats it only
+publishes and 'tracer load' stores.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := a.open()
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			opt := a.btcIngest(&f)
+			prog := newProgress(os.Stderr)
+			opt.Progress = prog.update
+			err = p.IngestBTC(cmd.Context(), opt)
+			prog.done()
+			return err
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+func newLoadCmd(a *app) *cobra.Command {
+	var chain string
+	cmd := &cobra.Command{
+		Use:   "load",
+		Short: "Run the loader: a durable JetStream consumer that writes a chain's stream into ClickHouse",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if chain != ingest.ChainBTC {
+				return fmt.Errorf("--chain %q: only btc is supported so far", chain)
+			}
+			p, err := a.open()
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			l, js, err := p.Loader(cmd.Context(), chain)
+			if err != nil {
+				return err
+			}
+			a.log.Info("loader running", "chain", chain)
+			return l.Run(cmd.Context(), js)
+		},
+	}
+	cmd.Flags().StringVar(&chain, "chain", "btc", "chain whose stream to load")
+	return cmd
+}
+
+func newRunCmd(a *app) *cobra.Command {
+	var f btcFlags
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run every service in one process: Bitcoin ingest (following the node) and the loader",
+		Long: `Run ingest (when a node is configured) and every consumer service in one
+process, on the embedded defaults unless --nats/--store say otherwise, and keep
+following the chain until interrupted.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := a.open()
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			ctx := cmd.Context()
+			l, js, err := p.Loader(ctx, ingest.ChainBTC)
+			if err != nil {
+				return err
+			}
+			eg, ctx := errgroup.WithContext(ctx)
+			eg.Go(func() error { return l.Run(ctx, js) })
+			opt := a.btcIngest(&f)
+			if opt.RPC.Host != "" {
+				opt.Follow, opt.To = true, -1
+				eg.Go(func() error { return p.PublishBTC(ctx, opt) })
+			} else {
+				a.log.Warn("no Bitcoin node configured (--rpc or btc.rpc): only the consumers run")
+			}
+			eg.Go(func() error { return reportLoader(ctx, a, l) })
+			return eg.Wait()
+		},
+	}
+	f.register(cmd, false)
+	return cmd
+}
+
+// reportLoader logs the loader's progress every minute.
+func reportLoader(ctx context.Context, a *app, l *store.Loader) error {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			s := l.Stats()
+			a.log.Info("loader", "blocks", s.Blocks, "txs", s.Txs, "rows", s.Rows, "undos", s.Undos)
+		}
+	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

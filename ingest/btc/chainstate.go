@@ -1,0 +1,419 @@
+package btc
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+	"github.com/cockroachdb/pebble"
+
+	"github.com/tracerproject/tracer/ingest"
+)
+
+// ChainState is the ingestor's on-disk state, in Pebble: the unspent outputs
+// (so every input can carry the address and value it spends without the UTXO
+// set in RAM), the hash of every connected height, per-block undo records for
+// the last UndoDepth blocks, the tip, the event counter, and an outbox of
+// events committed together with the state change that produced them but not
+// yet acknowledged by JetStream.
+//
+// Keys:
+//
+//	u<txid 32><vout BE32>   unspent output: value uvarint, script type, address
+//	h<height BE64>          block hash at height (32 bytes)
+//	r<height BE64>          undo record of the block at height
+//	o<seq BE64>             outbox: JSON ingest.Event
+//	mtip                    height BE64 + hash 32
+//	mseq                    last event seq BE64
+type ChainState struct {
+	db        *pebble.DB
+	undoDepth int64
+	log       *slog.Logger
+
+	tipHeight int64 // -1 when empty
+	tipHash   chainhash.Hash
+	seq       uint64
+}
+
+// DefaultUndoDepth is how many recent blocks can be disconnected. Deeper
+// reorgs fail with a clear error (Bitcoin has not seen one deeper than 53
+// blocks, in 2010).
+const DefaultUndoDepth = 288
+
+// Errors of the chain state.
+var (
+	ErrReorgTooDeep = errors.New("btc: reorg deeper than the kept undo records")
+)
+
+// OpenChainState opens (or creates) the state in dir.
+func OpenChainState(dir string, undoDepth int64, log *slog.Logger) (*ChainState, error) {
+	if undoDepth <= 0 {
+		undoDepth = DefaultUndoDepth
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{log}})
+	if err != nil {
+		return nil, fmt.Errorf("btc: opening chain state in %s: %w", dir, err)
+	}
+	s := &ChainState{db: db, undoDepth: undoDepth, log: log, tipHeight: -1}
+	if v, err := s.get([]byte("mtip")); err == nil {
+		if len(v) != 40 {
+			db.Close()
+			return nil, fmt.Errorf("btc: chain state in %s: corrupt tip record", dir)
+		}
+		s.tipHeight = int64(binary.BigEndian.Uint64(v))
+		copy(s.tipHash[:], v[8:])
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		db.Close()
+		return nil, fmt.Errorf("btc: chain state in %s: %w", dir, err)
+	}
+	if v, err := s.get([]byte("mseq")); err == nil && len(v) == 8 {
+		s.seq = binary.BigEndian.Uint64(v)
+	}
+	return s, nil
+}
+
+// Close flushes and closes the state.
+func (s *ChainState) Close() error { return s.db.Close() }
+
+// Tip is the last connected block; height -1 when nothing is connected.
+func (s *ChainState) Tip() (int64, chainhash.Hash) { return s.tipHeight, s.tipHash }
+
+// HashAt is the hash of the connected block at height.
+func (s *ChainState) HashAt(height int64) (chainhash.Hash, error) {
+	var h chainhash.Hash
+	v, err := s.get(heightKey('h', height))
+	if err != nil {
+		return h, fmt.Errorf("btc: no connected block at height %d: %w", height, err)
+	}
+	copy(h[:], v)
+	return h, nil
+}
+
+func (s *ChainState) get(key []byte) ([]byte, error) {
+	v, closer, err := s.db.Get(key)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(nil), v...)
+	closer.Close()
+	return out, nil
+}
+
+// Prevout implements PrevoutLookup from the committed unspent outputs.
+func (s *ChainState) Prevout(op wire.OutPoint) (ingest.Output, error) {
+	v, closer, err := s.db.Get(utxoKey(op.Hash, op.Index))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return ingest.Output{}, fmt.Errorf("%w: %s:%d", ErrPrevoutNotFound, op.Hash, op.Index)
+	}
+	if err != nil {
+		return ingest.Output{}, fmt.Errorf("btc: reading outpoint %s:%d: %w", op.Hash, op.Index, err)
+	}
+	defer closer.Close()
+	o, err := decodeUtxo(v)
+	if err != nil {
+		return ingest.Output{}, fmt.Errorf("btc: outpoint %s:%d: %w", op.Hash, op.Index, err)
+	}
+	o.Index = op.Index
+	return o, nil
+}
+
+// Connect applies a normalized block on top of the tip and, when publish is
+// set, records its event in the outbox, all in one synced batch. It returns
+// the event (nil when not publishing).
+func (s *ChainState) Connect(b *ingest.Block, publish bool) (*ingest.Event, error) {
+	hash, err := chainhash.NewHashFromStr(b.Hash)
+	if err != nil {
+		return nil, fmt.Errorf("btc: block hash %q: %w", b.Hash, err)
+	}
+	if b.Height != s.tipHeight+1 {
+		return nil, fmt.Errorf("btc: block %s at height %d does not extend tip %d", b.Hash, b.Height, s.tipHeight)
+	}
+	if s.tipHeight >= 0 && b.Parent != s.tipHash.String() {
+		return nil, fmt.Errorf("btc: block %s has parent %s, tip is %s", b.Hash, b.Parent, s.tipHash)
+	}
+	batch := s.db.NewBatch()
+	defer batch.Close()
+
+	// The undo record holds every output this block spends (to restore) and
+	// the txids with output counts it creates (to delete).
+	var undo []byte
+	undo = binary.AppendUvarint(undo, uint64(len(b.Txs)))
+	var val []byte
+	for i := range b.Txs {
+		tx := &b.Txs[i]
+		txid, err := chainhash.NewHashFromStr(tx.Txid)
+		if err != nil {
+			return nil, fmt.Errorf("btc: txid %q: %w", tx.Txid, err)
+		}
+		undo = append(undo, txid[:]...)
+		undo = binary.AppendUvarint(undo, uint64(len(tx.Outputs)))
+		if !tx.Coinbase {
+			undo = binary.AppendUvarint(undo, uint64(len(tx.Inputs)))
+			for j := range tx.Inputs {
+				in := &tx.Inputs[j]
+				prev, err := chainhash.NewHashFromStr(in.PrevTxid)
+				if err != nil {
+					return nil, fmt.Errorf("btc: prev txid %q: %w", in.PrevTxid, err)
+				}
+				val = encodeUtxo(val[:0], in.Value, in.ScriptType, in.Address)
+				undo = append(undo, prev[:]...)
+				undo = binary.BigEndian.AppendUint32(undo, in.PrevIndex)
+				undo = binary.AppendUvarint(undo, uint64(len(val)))
+				undo = append(undo, val...)
+				if err := batch.Delete(utxoKey(*prev, in.PrevIndex), nil); err != nil {
+					return nil, err
+				}
+			}
+		} else {
+			undo = binary.AppendUvarint(undo, 0)
+		}
+		for j := range tx.Outputs {
+			o := &tx.Outputs[j]
+			if o.ScriptType == ingest.ScriptNullData {
+				continue // provably unspendable
+			}
+			val = encodeUtxo(val[:0], o.Value, o.ScriptType, o.Address)
+			if err := batch.Set(utxoKey(*txid, o.Index), val, nil); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := batch.Set(heightKey('r', b.Height), undo, nil); err != nil {
+		return nil, err
+	}
+	if old := b.Height - s.undoDepth; old >= 0 {
+		if err := batch.Delete(heightKey('r', old), nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := batch.Set(heightKey('h', b.Height), hash[:], nil); err != nil {
+		return nil, err
+	}
+	var ev *ingest.Event
+	if publish {
+		ev = &ingest.Event{Kind: ingest.KindBlock, Seq: s.seq + 1, Chain: b.Chain, Height: b.Height, Hash: b.Hash, Block: b}
+		if err := s.addOutbox(batch, ev); err != nil {
+			return nil, err
+		}
+	}
+	s.setTip(batch, b.Height, *hash)
+	if err := batch.Commit(pebble.Sync); err != nil {
+		return nil, fmt.Errorf("btc: committing block %s: %w", b.Hash, err)
+	}
+	s.tipHeight, s.tipHash = b.Height, *hash
+	if ev != nil {
+		s.seq = ev.Seq
+	}
+	return ev, nil
+}
+
+// Disconnect removes the tip block, restoring what it spent, and records an
+// undo event in the outbox.
+func (s *ChainState) Disconnect(chain string) (*ingest.Event, error) {
+	if s.tipHeight < 0 {
+		return nil, errors.New("btc: nothing to disconnect")
+	}
+	height, hash := s.tipHeight, s.tipHash
+	undo, err := s.get(heightKey('r', height))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, fmt.Errorf("%w (%d): cannot disconnect block %s at height %d", ErrReorgTooDeep, s.undoDepth, hash, height)
+	}
+	if err != nil {
+		return nil, err
+	}
+	batch := s.db.NewBatch()
+	defer batch.Close()
+	if err := applyUndo(batch, undo); err != nil {
+		return nil, fmt.Errorf("btc: undo record of block %s at %d: %w", hash, height, err)
+	}
+	for _, k := range [][]byte{heightKey('r', height), heightKey('h', height)} {
+		if err := batch.Delete(k, nil); err != nil {
+			return nil, err
+		}
+	}
+	ev := &ingest.Event{Kind: ingest.KindUndo, Seq: s.seq + 1, Chain: chain, Height: height, Hash: hash.String()}
+	if err := s.addOutbox(batch, ev); err != nil {
+		return nil, err
+	}
+	var parent chainhash.Hash
+	if height > 0 {
+		if parent, err = s.HashAt(height - 1); err != nil {
+			return nil, err
+		}
+	}
+	s.setTip(batch, height-1, parent)
+	if err := batch.Commit(pebble.Sync); err != nil {
+		return nil, fmt.Errorf("btc: committing undo of %s: %w", hash, err)
+	}
+	s.tipHeight, s.tipHash, s.seq = height-1, parent, ev.Seq
+	return ev, nil
+}
+
+// applyUndo restores spent outputs and deletes created ones. Restores come
+// first, so outputs created and spent inside the block end up deleted.
+func applyUndo(batch *pebble.Batch, undo []byte) error {
+	r := undoReader{b: undo}
+	ntx := r.uvarint()
+	type created struct {
+		txid chainhash.Hash
+		n    uint64
+	}
+	creates := make([]created, 0, ntx)
+	for i := uint64(0); i < ntx && r.err == nil; i++ {
+		var c created
+		copy(c.txid[:], r.bytes(32))
+		c.n = r.uvarint()
+		creates = append(creates, c)
+		nin := r.uvarint()
+		for j := uint64(0); j < nin && r.err == nil; j++ {
+			var prev chainhash.Hash
+			copy(prev[:], r.bytes(32))
+			idx := binary.BigEndian.Uint32(r.bytes(4))
+			val := r.bytes(int(r.uvarint()))
+			if r.err == nil {
+				if err := batch.Set(utxoKey(prev, idx), val, nil); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if r.err != nil {
+		return r.err
+	}
+	for _, c := range creates {
+		for n := uint64(0); n < c.n; n++ {
+			if err := batch.Delete(utxoKey(c.txid, uint32(n)), nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Outbox returns the events committed but not yet confirmed as published,
+// in order.
+func (s *ChainState) Outbox() ([]*ingest.Event, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte("o"), UpperBound: []byte("p")})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var evs []*ingest.Event
+	for it.First(); it.Valid(); it.Next() {
+		var ev ingest.Event
+		if err := json.Unmarshal(it.Value(), &ev); err != nil {
+			return nil, fmt.Errorf("btc: corrupt outbox entry: %w", err)
+		}
+		evs = append(evs, &ev)
+	}
+	return evs, it.Error()
+}
+
+// Published removes events up to and including seq from the outbox.
+func (s *ChainState) Published(seq uint64) error {
+	return s.db.DeleteRange([]byte("o"), heightKey('o', int64(seq+1)), pebble.NoSync)
+}
+
+func (s *ChainState) addOutbox(batch *pebble.Batch, ev *ingest.Event) error {
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("btc: encoding event: %w", err)
+	}
+	if err := batch.Set(heightKey('o', int64(ev.Seq)), raw, nil); err != nil {
+		return err
+	}
+	return batch.Set([]byte("mseq"), binary.BigEndian.AppendUint64(nil, ev.Seq), nil)
+}
+
+func (s *ChainState) setTip(batch *pebble.Batch, height int64, hash chainhash.Hash) {
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, 40), uint64(height))
+	v = append(v, hash[:]...)
+	_ = batch.Set([]byte("mtip"), v, nil)
+}
+
+func utxoKey(txid chainhash.Hash, vout uint32) []byte {
+	k := make([]byte, 0, 37)
+	k = append(k, 'u')
+	k = append(k, txid[:]...)
+	return binary.BigEndian.AppendUint32(k, vout)
+}
+
+func heightKey(prefix byte, h int64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefix}, uint64(h))
+}
+
+// Script types are stored as one byte.
+var scriptTypes = []string{
+	ingest.ScriptNonStd, ingest.ScriptP2PKH, ingest.ScriptP2SH, ingest.ScriptP2WPKH, ingest.ScriptP2WSH,
+	ingest.ScriptP2TR, ingest.ScriptP2PK, ingest.ScriptMultisig, ingest.ScriptNullData, ingest.ScriptWitnessUn,
+}
+
+func scriptTypeByte(t string) byte {
+	for i, s := range scriptTypes {
+		if s == t {
+			return byte(i)
+		}
+	}
+	return 0
+}
+
+func encodeUtxo(dst []byte, value int64, scriptType, address string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(value))
+	dst = append(dst, scriptTypeByte(scriptType))
+	return append(dst, address...)
+}
+
+func decodeUtxo(v []byte) (ingest.Output, error) {
+	value, n := binary.Uvarint(v)
+	if n <= 0 || n >= len(v) || int(v[n]) >= len(scriptTypes) {
+		return ingest.Output{}, errors.New("corrupt unspent output record")
+	}
+	return ingest.Output{Value: int64(value), ScriptType: scriptTypes[v[n]], Address: string(v[n+1:])}, nil
+}
+
+type undoReader struct {
+	b   []byte
+	err error
+}
+
+func (r *undoReader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = io.ErrUnexpectedEOF
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *undoReader) bytes(n int) []byte {
+	if r.err != nil || n < 0 || n > len(r.b) {
+		r.err = io.ErrUnexpectedEOF
+		return make([]byte, max(n, 0))
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+// quietLogger routes Pebble's logs to slog at debug level; fatal stays fatal.
+type quietLogger struct{ log *slog.Logger }
+
+func (l quietLogger) Infof(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }
+func (l quietLogger) Errorf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...))
+}
+func (l quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("pebble: "+format, args...))
+}

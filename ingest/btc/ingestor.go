@@ -1,0 +1,247 @@
+package btc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/tracerproject/tracer/ingest"
+)
+
+// Source is where blocks come from: a node over JSON-RPC (RPCSource) or
+// Bitcoin Core's block files (BlocksDir).
+type Source interface {
+	BestHeight(ctx context.Context) (int64, error)
+	BlockHash(ctx context.Context, height int64) (chainhash.Hash, error)
+	Block(ctx context.Context, hash chainhash.Hash) (*wire.MsgBlock, error)
+}
+
+// Publisher sends events on and returns once they are stored by the
+// stream (stream.Publisher does).
+type Publisher interface {
+	Publish(ctx context.Context, evs ...*ingest.Event) (uint64, error)
+}
+
+// Progress is reported after every connected block.
+type Progress struct {
+	Height     int64 // last connected height
+	Target     int64 // height the run is heading for
+	Blocks     int64 // blocks connected in this run
+	Txs        int64 // transactions connected in this run
+	Publishing bool  // false while indexing outputs below From
+}
+
+// Config configures an Ingestor.
+type Config struct {
+	Source    Source
+	State     *ChainState
+	Publisher Publisher
+	Params    *chaincfg.Params
+	// From is the first height to publish. Heights below it are still
+	// read to index their outputs (inputs must carry what they spend)
+	// when the state starts empty.
+	From int64
+	// To is the last height to ingest; -1 means the source's tip.
+	To int64
+	// Follow keeps polling for new blocks after reaching the tip.
+	Follow bool
+	// Confirmations a block needs before it is ingested (1: the tip).
+	Confirmations int64
+	// PollInterval between tip checks when following.
+	PollInterval time.Duration
+	// PublishEvery bounds the events committed but not yet published.
+	PublishEvery int
+	// SkipMerkleCheck disables the merkle root check (never for real data).
+	SkipMerkleCheck bool
+	Progress        func(Progress)
+	Logger          *slog.Logger
+}
+
+// Ingestor follows the source's best chain into the state and the stream.
+type Ingestor struct {
+	cfg     Config
+	log     *slog.Logger
+	pending []*ingest.Event
+	lastSeq uint64 // stream sequence of the last published message
+}
+
+// New validates the configuration.
+func New(cfg Config) (*Ingestor, error) {
+	if cfg.Source == nil || cfg.State == nil || cfg.Publisher == nil || cfg.Params == nil {
+		return nil, errors.New("btc: ingestor needs a source, a state, a publisher and chain params")
+	}
+	if cfg.Confirmations < 1 {
+		cfg.Confirmations = 1
+	}
+	if cfg.From < 0 {
+		return nil, fmt.Errorf("btc: --from %d is negative", cfg.From)
+	}
+	if cfg.To >= 0 && cfg.To < cfg.From {
+		return nil, fmt.Errorf("btc: --to %d is below --from %d", cfg.To, cfg.From)
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 2 * time.Second
+	}
+	if cfg.PublishEvery <= 0 {
+		cfg.PublishEvery = 16
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Ingestor{cfg: cfg, log: log.With("service", "ingest", "chain", ingest.ChainBTC)}, nil
+}
+
+// LastSeq is the stream sequence of the last message this ingestor published.
+func (g *Ingestor) LastSeq() uint64 { return g.lastSeq }
+
+// Run ingests until the target height is reached (or, when following, until
+// ctx is cancelled).
+func (g *Ingestor) Run(ctx context.Context) error {
+	// Events committed before a crash but maybe not published go first;
+	// JetStream drops the ones it already has.
+	out, err := g.cfg.State.Outbox()
+	if err != nil {
+		return err
+	}
+	if len(out) > 0 {
+		g.log.Info("re-publishing events left in the outbox", "events", len(out))
+		g.pending = out
+		if err := g.flush(ctx); err != nil {
+			return err
+		}
+	}
+	var blocks, txs int64
+	for {
+		best, err := g.cfg.Source.BestHeight(ctx)
+		if err != nil {
+			return err
+		}
+		target := best - (g.cfg.Confirmations - 1)
+		if g.cfg.To >= 0 && g.cfg.To < target {
+			target = g.cfg.To
+		}
+		if err := g.reconcile(ctx, min(target, best)); err != nil {
+			return err
+		}
+		for {
+			tip, tipHash := g.cfg.State.Tip()
+			if tip >= target {
+				break
+			}
+			h := tip + 1
+			hash, err := g.cfg.Source.BlockHash(ctx, h)
+			if err != nil {
+				return err
+			}
+			mb, err := g.cfg.Source.Block(ctx, hash)
+			if err != nil {
+				return err
+			}
+			if got := mb.BlockHash(); got != hash {
+				return fmt.Errorf("btc: source returned block %s when asked for %s at height %d", got, hash, h)
+			}
+			if tip >= 0 && mb.Header.PrevBlock != tipHash {
+				// The source's chain moved under us: reconcile again.
+				g.log.Info("parent mismatch, checking for a reorg", "height", h, "parent", mb.Header.PrevBlock, "tip", tipHash)
+				break
+			}
+			if !g.cfg.SkipMerkleCheck {
+				if err := CheckMerkle(mb); err != nil {
+					return err
+				}
+			}
+			b, err := Normalize(mb, h, g.cfg.Params, g.cfg.State)
+			if err != nil {
+				return fmt.Errorf("btc: block %s at height %d: %w", hash, h, err)
+			}
+			publish := h >= g.cfg.From
+			ev, err := g.cfg.State.Connect(b, publish)
+			if err != nil {
+				return err
+			}
+			if ev != nil {
+				g.pending = append(g.pending, ev)
+				if len(g.pending) >= g.cfg.PublishEvery {
+					if err := g.flush(ctx); err != nil {
+						return err
+					}
+				}
+			}
+			blocks++
+			txs += int64(len(b.Txs))
+			if g.cfg.Progress != nil {
+				g.cfg.Progress(Progress{Height: h, Target: target, Blocks: blocks, Txs: txs, Publishing: publish})
+			}
+			if err := ctx.Err(); err != nil {
+				return g.flush(context.WithoutCancel(ctx))
+			}
+		}
+		if err := g.flush(ctx); err != nil {
+			return err
+		}
+		tip, _ := g.cfg.State.Tip()
+		if !g.cfg.Follow && tip >= target {
+			return nil
+		}
+		if g.cfg.To >= 0 && tip >= g.cfg.To {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(g.cfg.PollInterval):
+		}
+	}
+}
+
+// reconcile disconnects our blocks that are no longer on the source's best
+// chain, newest first, publishing an undo for each.
+func (g *Ingestor) reconcile(ctx context.Context, best int64) error {
+	for {
+		tip, tipHash := g.cfg.State.Tip()
+		if tip < 0 {
+			return nil
+		}
+		if tip <= best {
+			h, err := g.cfg.Source.BlockHash(ctx, tip)
+			if err != nil {
+				return err
+			}
+			if h == tipHash {
+				return nil
+			}
+		}
+		ev, err := g.cfg.State.Disconnect(ingest.ChainBTC)
+		if err != nil {
+			return err
+		}
+		g.log.Warn("reorg: block disconnected", "height", ev.Height, "hash", ev.Hash)
+		g.pending = append(g.pending, ev)
+		if err := g.flush(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+func (g *Ingestor) flush(ctx context.Context) error {
+	if len(g.pending) == 0 {
+		return nil
+	}
+	seq, err := g.cfg.Publisher.Publish(ctx, g.pending...)
+	if err != nil {
+		return err
+	}
+	g.lastSeq = max(g.lastSeq, seq)
+	if err := g.cfg.State.Published(g.pending[len(g.pending)-1].Seq); err != nil {
+		return err
+	}
+	g.pending = g.pending[:0]
+	return nil
+}

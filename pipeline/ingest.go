@@ -1,0 +1,150 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/ingest/btc"
+	"github.com/tracerproject/tracer/stream"
+)
+
+// BTCIngest says what to ingest from where. Exactly one of RPC.Host and
+// BlocksDir is set.
+type BTCIngest struct {
+	RPC           btc.RPCConfig
+	BlocksDir     string
+	From          int64
+	To            int64 // -1: the source's tip
+	Follow        bool
+	Confirmations int64
+	PollInterval  time.Duration
+	UndoDepth     int64
+	Progress      func(btc.Progress)
+}
+
+// IngestBTC runs the Bitcoin ingestor. With embedded NATS it also runs the
+// loader and returns once everything in the stream is stored; with an
+// external NATS it only publishes.
+func (p *Pipeline) IngestBTC(ctx context.Context, opt BTCIngest) error {
+	if !p.EmbeddedNATS() {
+		return p.PublishBTC(ctx, opt)
+	}
+	loader, js, err := p.Loader(ctx, ingest.ChainBTC)
+	if err != nil {
+		return err
+	}
+	eg, ctx := errgroup.WithContext(ctx)
+	loaderCtx, stopLoader := context.WithCancel(ctx)
+	defer stopLoader()
+	eg.Go(func() error { return loader.Run(loaderCtx, js) })
+	eg.Go(func() error {
+		defer stopLoader()
+		if err := p.PublishBTC(ctx, opt); err != nil {
+			return err
+		}
+		last, err := stream.LastSeq(ctx, js, ingest.ChainBTC)
+		if err != nil {
+			return err
+		}
+		return stream.WaitAcked(ctx, js, ingest.ChainBTC, loaderDurable(p), last)
+	})
+	return eg.Wait()
+}
+
+// PublishBTC runs the Bitcoin ingestor, publishing to the stream only.
+func (p *Pipeline) PublishBTC(ctx context.Context, opt BTCIngest) error {
+	src, params, closeSrc, err := openBTCSource(ctx, opt)
+	if err != nil {
+		return err
+	}
+	defer closeSrc()
+	stateDir := filepath.Join(p.cfg.DataDir, "ingest", "btc")
+	if err := checkNetwork(stateDir, params); err != nil {
+		return err
+	}
+	state, err := btc.OpenChainState(stateDir, opt.UndoDepth, p.log)
+	if err != nil {
+		return err
+	}
+	defer state.Close()
+	nc, _, err := p.NATS(ctx)
+	if err != nil {
+		return err
+	}
+	pub, err := stream.NewPublisher(nc)
+	if err != nil {
+		return err
+	}
+	g, err := btc.New(btc.Config{
+		Source: src, State: state, Publisher: pub, Params: params,
+		From: opt.From, To: opt.To, Follow: opt.Follow, Confirmations: opt.Confirmations,
+		PollInterval: opt.PollInterval, Progress: opt.Progress, Logger: p.log,
+	})
+	if err != nil {
+		return err
+	}
+	return g.Run(ctx)
+}
+
+func loaderDurable(p *Pipeline) string {
+	if p.cfg.Loader.Durable != "" {
+		return p.cfg.Loader.Durable
+	}
+	return "loader"
+}
+
+func openBTCSource(ctx context.Context, opt BTCIngest) (btc.Source, *chaincfg.Params, func(), error) {
+	switch {
+	case opt.RPC.Host != "" && opt.BlocksDir != "":
+		return nil, nil, nil, errors.New("give either --rpc or --blocks-dir, not both")
+	case opt.BlocksDir != "":
+		d, err := btc.OpenBlocksDir(opt.BlocksDir)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if opt.Follow {
+			return nil, nil, nil, errors.New("--follow needs --rpc: a blocks directory is read once")
+		}
+		return d, d.Params(), func() {}, nil
+	case opt.RPC.Host != "":
+		s, err := btc.NewRPCSource(opt.RPC)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		params, err := s.Params(ctx)
+		if err != nil {
+			s.Close()
+			return nil, nil, nil, err
+		}
+		return s, params, s.Close, nil
+	}
+	return nil, nil, nil, errors.New("nothing to ingest from: give --rpc HOST:PORT or --blocks-dir DIR")
+}
+
+// checkNetwork refuses to mix networks in one ingest state.
+func checkNetwork(dir string, params *chaincfg.Params) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "NETWORK")
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return os.WriteFile(path, []byte(params.Name+"\n"), 0o644)
+	}
+	if err != nil {
+		return err
+	}
+	if have := strings.TrimSpace(string(raw)); have != params.Name {
+		return fmt.Errorf("the data directory holds %s data and the source is %s: use another --data", have, params.Name)
+	}
+	return nil
+}
