@@ -133,7 +133,11 @@ func (s *Store) Undo(ctx context.Context, chain, hash string) error {
 	// is stored when it is not.
 	for i := len(btcTables) - 1; i >= 0; i-- {
 		t := btcTables[i]
-		if err := s.conn.Exec(ctx, "ALTER TABLE "+t+" DELETE WHERE block_hash = ?", hash); err != nil {
+		col := "block_hash"
+		if t == "btc_blocks" {
+			col = "hash"
+		}
+		if err := s.conn.Exec(ctx, "ALTER TABLE "+t+" DELETE WHERE "+col+" = ?", hash); err != nil {
 			return fmt.Errorf("store: undo of block %s in %s: %w", hash, t, err)
 		}
 	}
