@@ -19,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/store"
@@ -45,6 +46,8 @@ type Config struct {
 	ChdbLib string
 	Loader  store.LoaderConfig
 	Logger  *slog.Logger
+	// Metrics registers the services' Prometheus metrics; nil: none.
+	Metrics prometheus.Registerer
 }
 
 // Pipeline owns the process's connections. Components open on first use.
@@ -192,9 +195,27 @@ func (p *Pipeline) Loader(ctx context.Context, chain string) (*store.Loader, jet
 	if cfg.Durable == "" {
 		cfg = store.DefaultLoaderConfig(chain)
 	}
-	cfg.Chain, cfg.Logger = chain, p.log
+	cfg.Chain, cfg.Logger, cfg.Metrics = chain, p.log, p.cfg.Metrics
 	l, err := store.NewLoader(st, cfg)
 	return l, js, err
+}
+
+// Health checks that NATS and the store answer.
+func (p *Pipeline) Health(ctx context.Context) error {
+	p.mu.Lock()
+	nc, st := p.nc, p.st
+	p.mu.Unlock()
+	if nc != nil && !nc.IsConnected() {
+		return fmt.Errorf("NATS: %s", nc.Status())
+	}
+	if st != nil {
+		rows, err := st.Conn().Query(ctx, "SELECT 1")
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		rows.Close()
+	}
+	return nil
 }
 
 // Close shuts everything down in reverse order of opening.

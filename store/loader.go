@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/stream"
@@ -22,6 +23,8 @@ type LoaderConfig struct {
 	BatchRows int           // rows over all tables
 	BatchWait time.Duration // longest time a received block waits for its insert
 	Logger    *slog.Logger
+	// Metrics registers the loader's Prometheus metrics; nil: none.
+	Metrics prometheus.Registerer
 }
 
 // DefaultLoaderConfig is the configuration callers copy and change.
@@ -37,6 +40,38 @@ type Loader struct {
 	log *slog.Logger
 
 	blocks, txs, rows, undos atomic.Uint64
+	m                        loaderMetrics
+}
+
+type loaderMetrics struct {
+	blocks, txs, rows, undos prometheus.Counter
+	batch                    prometheus.Histogram
+	height                   prometheus.Gauge
+}
+
+func newLoaderMetrics(reg prometheus.Registerer, chain string) (loaderMetrics, error) {
+	labels := prometheus.Labels{"chain": chain}
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tracer", Subsystem: "loader", Name: name, Help: help, ConstLabels: labels})
+	}
+	m := loaderMetrics{
+		blocks: counter("blocks_total", "Blocks stored."),
+		txs:    counter("txs_total", "Transactions stored."),
+		rows:   counter("rows_total", "Rows inserted over all tables."),
+		undos:  counter("undos_total", "Blocks removed by reorgs."),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "tracer", Subsystem: "loader", Name: "batch_seconds",
+			Help: "Time to insert and ack one batch.", ConstLabels: labels, Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
+		height: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tracer", Subsystem: "loader", Name: "height",
+			Help: "Height of the last stored block.", ConstLabels: labels}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.blocks, m.txs, m.rows, m.undos, m.batch, m.height} {
+			if err := reg.Register(c); err != nil {
+				return m, fmt.Errorf("store: loader metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
 }
 
 // NewLoader validates the configuration.
@@ -51,7 +86,11 @@ func NewLoader(st *Store, cfg LoaderConfig) (*Loader, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Loader{st: st, cfg: cfg, log: log.With("service", "loader", "chain", cfg.Chain)}, nil
+	m, err := newLoaderMetrics(cfg.Metrics, cfg.Chain)
+	if err != nil {
+		return nil, err
+	}
+	return &Loader{st: st, cfg: cfg, m: m, log: log.With("service", "loader", "chain", cfg.Chain)}, nil
 }
 
 // LoaderStats are running totals since the loader started.
@@ -77,10 +116,11 @@ func (l *Loader) Run(ctx context.Context, js jetstream.JetStream) error {
 	defer r.Close()
 
 	var (
-		batch    Batch
-		pending  []*stream.Delivery
-		deadline time.Time
-		txs      int
+		batch      Batch
+		pending    []*stream.Delivery
+		deadline   time.Time
+		txs        int
+		lastHeight int64
 	)
 	flush := func() error {
 		if len(pending) == 0 {
@@ -96,6 +136,11 @@ func (l *Loader) Run(ctx context.Context, js jetstream.JetStream) error {
 		l.blocks.Add(uint64(batch.Len()))
 		l.txs.Add(uint64(txs))
 		l.rows.Add(uint64(batch.Rows()))
+		l.m.blocks.Add(float64(batch.Len()))
+		l.m.txs.Add(float64(txs))
+		l.m.rows.Add(float64(batch.Rows()))
+		l.m.height.Set(float64(lastHeight))
+		l.m.batch.Observe(time.Since(start).Seconds())
 		l.log.Debug("batch stored", "blocks", batch.Len(), "rows", batch.Rows(), "took", time.Since(start))
 		batch.Reset()
 		pending, txs = pending[:0], 0
@@ -131,6 +176,7 @@ func (l *Loader) Run(ctx context.Context, js jetstream.JetStream) error {
 			}
 			pending = append(pending, d)
 			txs += len(ev.Block.Txs)
+			lastHeight = ev.Height
 			if batch.Rows() >= l.cfg.BatchRows {
 				if err := flush(); err != nil {
 					return err
@@ -149,6 +195,8 @@ func (l *Loader) Run(ctx context.Context, js jetstream.JetStream) error {
 				return err
 			}
 			l.undos.Add(1)
+			l.m.undos.Inc()
+			l.m.height.Set(float64(ev.Height - 1))
 			l.log.Info("block undone", "height", ev.Height, "hash", ev.Hash)
 		default:
 			return fmt.Errorf("store: event %d has unknown kind %q", ev.Seq, ev.Kind)

@@ -137,3 +137,14 @@ func Migrate(ctx context.Context, c Conn) error {
 
 // SchemaVersion is the newest migration this build knows.
 func SchemaVersion() uint32 { return Migrations[len(Migrations)-1].Version }
+
+// Drop removes every table the migrations create and the migration record.
+// Destructive: only benchmarks use it, on their own databases.
+func Drop(ctx context.Context, c Conn) error {
+	for _, t := range append(append([]string{}, btcTables...), "schema_migrations") {
+		if err := c.Exec(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
+			return fmt.Errorf("store: dropping %s: %w", t, err)
+		}
+	}
+	return nil
+}

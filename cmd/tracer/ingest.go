@@ -6,11 +6,13 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/btc"
+	"github.com/tracerproject/tracer/metrics"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/store"
 )
@@ -111,7 +113,7 @@ func newLoadCmd(a *app) *cobra.Command {
 			if chain != ingest.ChainBTC {
 				return fmt.Errorf("--chain %q: only btc is supported so far", chain)
 			}
-			p, err := a.open()
+			p, reg, err := a.openService()
 			if err != nil {
 				return err
 			}
@@ -121,7 +123,10 @@ func newLoadCmd(a *app) *cobra.Command {
 				return err
 			}
 			a.log.Info("loader running", "chain", chain)
-			return l.Run(cmd.Context(), js)
+			eg, ctx := errgroup.WithContext(cmd.Context())
+			eg.Go(func() error { return l.Run(ctx, js) })
+			a.serveMetrics(ctx, eg, reg, p)
+			return eg.Wait()
 		},
 	}
 	cmd.Flags().StringVar(&chain, "chain", "btc", "chain whose stream to load")
@@ -138,7 +143,7 @@ process, on the embedded defaults unless --nats/--store say otherwise, and keep
 following the chain until interrupted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := a.open()
+			p, reg, err := a.openService()
 			if err != nil {
 				return err
 			}
@@ -158,6 +163,7 @@ following the chain until interrupted.`,
 				a.log.Warn("no Bitcoin node configured (--rpc or btc.rpc): only the consumers run")
 			}
 			eg.Go(func() error { return reportLoader(ctx, a, l) })
+			a.serveMetrics(ctx, eg, reg, p)
 			return eg.Wait()
 		},
 	}
@@ -178,6 +184,23 @@ func reportLoader(ctx context.Context, a *app, l *store.Loader) error {
 			a.log.Info("loader", "blocks", s.Blocks, "txs", s.Txs, "rows", s.Rows, "undos", s.Undos)
 		}
 	}
+}
+
+// openService opens the pipeline with a metrics registry.
+func (a *app) openService() (*pipeline.Pipeline, *prometheus.Registry, error) {
+	reg := metrics.NewRegistry()
+	cfg := a.pipelineConfig()
+	cfg.Metrics = reg
+	p, err := pipeline.Open(cfg)
+	return p, reg, err
+}
+
+// serveMetrics starts /metrics and /healthz when metrics.listen is set.
+func (a *app) serveMetrics(ctx context.Context, eg *errgroup.Group, reg *prometheus.Registry, p *pipeline.Pipeline) {
+	if a.cfg.Metrics.Listen == "" {
+		return
+	}
+	eg.Go(func() error { return metrics.Serve(ctx, a.cfg.Metrics.Listen, reg, p.Health, a.log) })
 }
 
 func firstNonEmpty(s ...string) string {

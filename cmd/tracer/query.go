@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/spf13/cobra"
+
+	"github.com/tracerproject/tracer/ingest/btc"
 
 	"github.com/tracerproject/tracer/store"
 )
@@ -37,6 +40,9 @@ func newQueryCmd(a *app) *cobra.Command {
 		Short: "Total received, total sent, balance, first and last seen, transaction count",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := btc.CheckAddress(args[0]); err != nil {
+				return err
+			}
 			return withStore(cmd, func(st *store.Store) error {
 				s, err := st.Address(cmd.Context(), chain, args[0])
 				if err != nil {
@@ -64,6 +70,9 @@ func newQueryCmd(a *app) *cobra.Command {
 		Short: "A transaction with its inputs (source address and value) and outputs",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := chainhash.NewHashFromStr(args[0]); err != nil || len(args[0]) != 64 {
+				return fmt.Errorf("%q is not a transaction id (64 hex digits)", args[0])
+			}
 			return withStore(cmd, func(st *store.Store) error {
 				txs, err := st.Tx(cmd.Context(), chain, args[0])
 				if err != nil {

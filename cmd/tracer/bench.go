@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/ingest/btc"
+	"github.com/tracerproject/tracer/pipeline"
+	"github.com/tracerproject/tracer/simulate"
+	"github.com/tracerproject/tracer/store"
+)
+
+func newBenchCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure performance against a baseline measured in the same run",
+	}
+	cmd.AddCommand(newBenchIngestCmd(a))
+	return cmd
+}
+
+// ingestBench is the result of `tracer bench ingest`.
+type ingestBench struct {
+	Engine        string  `json:"engine"`
+	Blocks        int     `json:"blocks"`
+	Txs           int64   `json:"txs"`
+	Rows          int64   `json:"rows"`
+	InputsPerTx   float64 `json:"inputs_per_tx"`
+	OutputsPerTx  float64 `json:"outputs_per_tx"`
+	BaselineSec   float64 `json:"baseline_seconds"`
+	BaselineTxs   float64 `json:"baseline_txs_per_second"`
+	BaselineRows  float64 `json:"baseline_rows_per_second"`
+	PipelineSec   float64 `json:"pipeline_seconds"`
+	PipelineTxs   float64 `json:"pipeline_txs_per_second"`
+	PipelineRows  float64 `json:"pipeline_rows_per_second"`
+	Ratio         float64 `json:"pipeline_to_baseline"`
+	PeakRSSMiB    float64 `json:"peak_rss_mib"`
+	GoHeapPeakMiB float64 `json:"go_heap_sys_mib"`
+	BatchRows     int     `json:"batch_rows"`
+	GenerateSec   float64 `json:"generate_seconds"`
+}
+
+func newBenchIngestCmd(a *app) *cobra.Command {
+	var (
+		blocks, txsPerBlock int
+		dsn, format         string
+		seed                int64
+		keep                bool
+	)
+	cmd := &cobra.Command{
+		Use:   "ingest",
+		Short: "Mainnet-sized synthetic blocks through decode → NATS → loader → ClickHouse, against direct inserts",
+		Long: `Generate mainnet-sized synthetic blocks (about 2,500 txs, 2.3 inputs and 2.6
+outputs per tx) into a Bitcoin Core blocks directory, then measure on the same
+engine:
+  baseline: the normalized rows inserted straight into ClickHouse, in batches
+            of the loader's size;
+  pipeline: blk files → decode → normalize (outpoint index) → embedded NATS
+            JetStream → loader → ClickHouse, until every block is stored.
+Prints txs/s and rows/s for both, their ratio and peak memory.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
+			}
+			work, err := os.MkdirTemp("", "tracer-bench-")
+			if err != nil {
+				return err
+			}
+			if !keep {
+				defer os.RemoveAll(work)
+			}
+			res, err := runIngestBench(cmd.Context(), a, work, blocks, txsPerBlock, seed, dsn)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				return writeJSON(cmd.OutOrStdout(), res)
+			}
+			t := newTable(cmd.OutOrStdout())
+			t.row("engine", res.Engine)
+			t.row("blocks / txs / rows", fmt.Sprintf("%d / %d / %d", res.Blocks, res.Txs, res.Rows))
+			t.row("inputs, outputs per tx", fmt.Sprintf("%.2f, %.2f", res.InputsPerTx, res.OutputsPerTx))
+			t.row("baseline (direct insert)", fmt.Sprintf("%.2fs  %.0f txs/s  %.0f rows/s", res.BaselineSec, res.BaselineTxs, res.BaselineRows))
+			t.row("pipeline (end to end)", fmt.Sprintf("%.2fs  %.0f txs/s  %.0f rows/s", res.PipelineSec, res.PipelineTxs, res.PipelineRows))
+			t.row("pipeline / baseline", fmt.Sprintf("%.2f", res.Ratio))
+			t.row("peak RSS", fmt.Sprintf("%.0f MiB", res.PeakRSSMiB))
+			return t.flush()
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&blocks, "blocks", 40, "blocks to push")
+	f.IntVar(&txsPerBlock, "txs-per-block", 2500, "transactions per block")
+	f.Int64Var(&seed, "seed", 1, "simulation seed")
+	f.StringVar(&dsn, "clickhouse", "", "ClickHouse server DSN (default: embedded chDB in a temporary directory); the bench works in its own database tracer_bench, dropped and recreated")
+	f.StringVar(&format, "format", "table", "table or json")
+	f.BoolVar(&keep, "keep", false, "keep the temporary directory")
+	return cmd
+}
+
+func runIngestBench(ctx context.Context, a *app, work string, blocks, txsPerBlock int, seed int64, dsn string) (*ingestBench, error) {
+	res := &ingestBench{Blocks: blocks}
+	// 1. The chain, written once (not timed as ingest).
+	scfg := simulate.DefaultConfig()
+	scfg.Blocks, scfg.TxsPerBlock, scfg.Seed = blocks, txsPerBlock, seed
+	g, err := simulate.New(scfg)
+	if err != nil {
+		return nil, err
+	}
+	blocksDir := filepath.Join(work, "blocks")
+	start := time.Now()
+	if err := simulate.WriteBlocksDir(g, blocksDir, false); err != nil {
+		return nil, err
+	}
+	res.GenerateSec = time.Since(start).Seconds()
+
+	if dsn != "" {
+		// Never the user's own tables: the bench works in its own database.
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("--clickhouse %q: %w", dsn, err)
+		}
+		u.Path = "/tracer_bench"
+		dsn = u.String()
+	}
+	pcfg := a.pipelineConfig()
+	pcfg.DataDir, pcfg.NATSURL, pcfg.NATSListen, pcfg.StoreDSN = filepath.Join(work, "data"), "", "127.0.0.1:0", dsn
+	res.BatchRows = pcfg.Loader.BatchRows
+	p, err := pipeline.Open(pcfg)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	st, err := p.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Engine = st.Conn().Engine()
+	reset := func() error {
+		if err := store.Drop(ctx, st.Conn()); err != nil {
+			return err
+		}
+		return store.Migrate(ctx, st.Conn())
+	}
+
+	// 2. Baseline: the same rows, normalized beforehand, inserted directly.
+	batches, txs, rows, ins, outs, err := normalizeAll(blocksDir, filepath.Join(work, "baseline-state"), pcfg.Loader.BatchRows)
+	if err != nil {
+		return nil, err
+	}
+	res.Txs, res.Rows = txs, rows
+	res.InputsPerTx, res.OutputsPerTx = float64(ins)/float64(txs), float64(outs)/float64(txs)
+	if err := reset(); err != nil {
+		return nil, err
+	}
+	start = time.Now()
+	for _, b := range batches {
+		if err := st.Write(ctx, b); err != nil {
+			return nil, err
+		}
+	}
+	res.BaselineSec = time.Since(start).Seconds()
+	batches = nil
+	runtime.GC()
+
+	// 3. The pipeline, end to end.
+	if err := reset(); err != nil {
+		return nil, err
+	}
+	start = time.Now()
+	if err := p.IngestBTC(ctx, pipeline.BTCIngest{BlocksDir: blocksDir, To: -1, Confirmations: 1}); err != nil {
+		return nil, err
+	}
+	res.PipelineSec = time.Since(start).Seconds()
+	stats, err := st.Stats(ctx, ingest.ChainBTC)
+	if err != nil {
+		return nil, err
+	}
+	if int64(stats.Txs) != txs {
+		return nil, fmt.Errorf("bench: pipeline stored %d txs, want %d", stats.Txs, txs)
+	}
+	res.BaselineTxs, res.BaselineRows = float64(txs)/res.BaselineSec, float64(rows)/res.BaselineSec
+	res.PipelineTxs, res.PipelineRows = float64(txs)/res.PipelineSec, float64(rows)/res.PipelineSec
+	res.Ratio = res.PipelineTxs / res.BaselineTxs
+	res.PeakRSSMiB = peakRSSMiB()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	res.GoHeapPeakMiB = float64(ms.HeapSys) / (1 << 20)
+	return res, nil
+}
+
+// normalizeAll reads the blocks directory through its own chain state and
+// returns the rows in loader-sized batches.
+func normalizeAll(blocksDir, stateDir string, batchRows int) ([]*store.Batch, int64, int64, int64, int64, error) {
+	ctx := context.Background()
+	d, err := btc.OpenBlocksDir(blocksDir)
+	if err != nil {
+		return nil, 0, 0, 0, 0, err
+	}
+	state, err := btc.OpenChainState(stateDir, 0, nil)
+	if err != nil {
+		return nil, 0, 0, 0, 0, err
+	}
+	defer state.Close()
+	best, err := d.BestHeight(ctx)
+	if err != nil {
+		return nil, 0, 0, 0, 0, err
+	}
+	var (
+		batches         []*store.Batch
+		cur             = &store.Batch{}
+		txs, rows, i, o int64
+	)
+	for h := int64(0); h <= best; h++ {
+		hash, err := d.BlockHash(ctx, h)
+		if err != nil {
+			return nil, 0, 0, 0, 0, err
+		}
+		mb, err := d.Block(ctx, hash)
+		if err != nil {
+			return nil, 0, 0, 0, 0, err
+		}
+		b, err := btc.Normalize(mb, h, d.Params(), state)
+		if err != nil {
+			return nil, 0, 0, 0, 0, err
+		}
+		if _, err := state.Connect(b, false); err != nil {
+			return nil, 0, 0, 0, 0, err
+		}
+		if err := cur.AddBlock(b, uint64(h+1)); err != nil {
+			return nil, 0, 0, 0, 0, err
+		}
+		txs += int64(len(b.Txs))
+		for _, tx := range b.Txs {
+			if !tx.Coinbase {
+				i += int64(len(tx.Inputs))
+			}
+			o += int64(len(tx.Outputs))
+		}
+		if cur.Rows() >= batchRows {
+			rows += int64(cur.Rows())
+			batches = append(batches, cur)
+			cur = &store.Batch{}
+		}
+	}
+	if cur.Len() > 0 {
+		rows += int64(cur.Rows())
+		batches = append(batches, cur)
+	}
+	return batches, txs, rows, i, o, nil
+}
+
+// peakRSSMiB reads the process's peak resident set (VmHWM) on Linux.
+func peakRSSMiB() float64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}

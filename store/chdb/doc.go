@@ -1,0 +1,3 @@
+// Package chdb is the store driver for embedded chDB (ClickHouse in
+// process).
+package chdb
