@@ -2,32 +2,46 @@ package store_test
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"os"
 	"testing"
-	"time"
 
+	"github.com/tracerproject/tracer/internal/chserver"
 	"github.com/tracerproject/tracer/store"
+	"github.com/tracerproject/tracer/store/chdb"
 	"github.com/tracerproject/tracer/store/clickhouse"
 )
 
-// freshDatabase gives each test its own database on the shared server.
+func TestMain(m *testing.M) { chserver.Main(m) }
+
+// clickhouseConn opens a database of the test's own on the Debian
+// ClickHouse server (18.16) that the test binary starts.
 func clickhouseConn(t *testing.T) store.Conn {
 	t.Helper()
-	dsn := os.Getenv("TRACER_TEST_CLICKHOUSE_DSN")
-	if dsn == "" {
-		t.Skip("no ClickHouse server (TRACER_TEST_CLICKHOUSE_DSN)")
-	}
-	db := fmt.Sprintf("test_%d", time.Now().UnixNano())
-	conn, err := clickhouse.Open(context.Background(), dsn+"/"+db)
+	conn, err := clickhouse.Open(context.Background(), chserver.TempDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-		conn.Close()
-	})
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// chdbConn opens embedded chDB (current ClickHouse) in a temporary
+// directory. chDB holds one data directory per process, so tests using it
+// must not run in parallel.
+func chdbConn(t *testing.T) store.Conn {
+	t.Helper()
+	conn, err := chdb.Open(chdb.Config{Path: t.TempDir()})
+	if errors.Is(err, chdb.ErrNoLibrary) && os.Getenv("TRACER_REQUIRE_CHDB") != "1" {
+		t.Skipf("%v (TRACER_REQUIRE_CHDB=1 makes this a failure)", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
 	return conn
 }
 
 func TestStoreClickHouseServer(t *testing.T) { runSuite(t, clickhouseConn(t)) }
+
+func TestStoreChDB(t *testing.T) { runSuite(t, chdbConn(t)) }
