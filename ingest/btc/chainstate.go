@@ -133,7 +133,7 @@ func (s *ChainState) Connect(b *ingest.Block, publish bool) (*ingest.Event, erro
 	if err != nil {
 		return nil, fmt.Errorf("btc: block hash %q: %w", b.Hash, err)
 	}
-	if b.Height != s.tipHeight+1 {
+	if s.tipHeight >= 0 && b.Height != s.tipHeight+1 {
 		return nil, fmt.Errorf("btc: block %s at height %d does not extend tip %d", b.Hash, b.Height, s.tipHeight)
 	}
 	if s.tipHeight >= 0 && b.Parent != s.tipHash.String() {

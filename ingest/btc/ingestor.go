@@ -132,6 +132,10 @@ func (g *Ingestor) Run(ctx context.Context) error {
 		}
 		for {
 			tip, tipHash := g.cfg.State.Tip()
+			empty := tip < 0
+			if empty {
+				tip = g.rootHeight() - 1
+			}
 			if tip >= target {
 				break
 			}
@@ -147,7 +151,7 @@ func (g *Ingestor) Run(ctx context.Context) error {
 			if got := mb.BlockHash(); got != hash {
 				return fmt.Errorf("btc: source returned block %s when asked for %s at height %d", got, hash, h)
 			}
-			if tip >= 0 && mb.Header.PrevBlock != tipHash {
+			if !empty && mb.Header.PrevBlock != tipHash {
 				// The source's chain moved under us: reconcile again.
 				g.log.Info("parent mismatch, checking for a reorg", "height", h, "parent", mb.Header.PrevBlock, "tip", tipHash)
 				break
@@ -199,6 +203,15 @@ func (g *Ingestor) Run(ctx context.Context) error {
 		case <-time.After(g.cfg.PollInterval):
 		}
 	}
+}
+
+// rootHeight is the first height the source has: 0 for a node, maybe more
+// for a blocks directory that starts after genesis.
+func (g *Ingestor) rootHeight() int64 {
+	if r, ok := g.cfg.Source.(interface{ RootHeight() int64 }); ok {
+		return r.RootHeight()
+	}
+	return 0
 }
 
 // reconcile disconnects our blocks that are no longer on the source's best

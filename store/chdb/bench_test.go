@@ -20,7 +20,7 @@ func benchColumns(n int) []store.Column {
 		hash[i] = fmt.Sprintf("%064x", uint64(i)*0x9e3779b97f4a7c15)
 		at[i] = time.Unix(1700000000+int64(i/2000)*600, 0)
 	}
-	return []store.Column{{"address", addr}, {"height", height}, {"value", value}, {"hash", hash}, {"time", at}}
+	return []store.Column{{Name: "address", Values: addr}, {Name: "height", Values: height}, {Name: "value", Values: value}, {Name: "hash", Values: hash}, {Name: "time", Values: at}}
 }
 
 const benchRows = 100_000

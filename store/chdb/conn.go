@@ -192,6 +192,11 @@ func (c *Conn) run(ctx context.Context, query, format string) ([]byte, error) {
 	}
 	r := e.lib.query(*e.conn, query, format)
 	if r.err != nil {
+		// chDB (26.5) keeps what a failing statement had already written
+		// (a RowBinary header, the first blocks of rows) and hands it out
+		// in front of the next statement's result. A throwaway statement
+		// takes it, so the caller's next query decodes cleanly.
+		e.lib.query(*e.conn, "SELECT 1", "TabSeparated")
 		return nil, &Error{Msg: strings.TrimSpace(r.err.Error())}
 	}
 	return r.data, nil

@@ -99,6 +99,8 @@ func TestErrors(t *testing.T) {
 		{"SELEC 1", []string{"Code: 62", "Syntax error"}},
 		{"SELECT * FROM no_such_table", []string{"Code: 60", "no_such_table", "UNKNOWN_TABLE"}},
 		{"SELECT throwIf(1, 'boom')", []string{"boom"}},
+		// Fails after some blocks of output were written.
+		{"SELECT number, throwIf(number = 90000) FROM numbers(100000) SETTINGS max_block_size = 1000", []string{"Code: 395"}},
 	}
 	for _, tt := range tests {
 		_, err := c.Query(ctx, tt.query)
@@ -116,7 +118,8 @@ func TestErrors(t *testing.T) {
 			t.Errorf("Exec %s: got no error", tt.query)
 		}
 	}
-	// The connection still works after errors.
+	// The connection still works after errors, and no output of a failed
+	// statement leaks into the next result.
 	var one uint8
 	if err := queryRow(c, "SELECT 1", nil, &one); err != nil || one != 1 {
 		t.Errorf("after errors: got %d, %v", one, err)
@@ -164,7 +167,7 @@ func TestReplacingMergeTree(t *testing.T) {
 		for i := range ats {
 			ats[i] = at
 		}
-		err := c.Insert(ctx, "rmt", []store.Column{{"k", ks}, {"n", ns}, {"v", vs}, {"ver", vers}, {"at", ats}})
+		err := c.Insert(ctx, "rmt", []store.Column{{Name: "k", Values: ks}, {Name: "n", Values: ns}, {Name: "v", Values: vs}, {Name: "ver", Values: vers}, {Name: "at", Values: ats}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +213,7 @@ func TestRestart(t *testing.T) {
 	c := conn(t)
 	mustExec(t, c, "DROP TABLE IF EXISTS persist")
 	mustExec(t, c, "CREATE TABLE persist (k String, v Int64) ENGINE = ReplacingMergeTree() ORDER BY k")
-	if err := c.Insert(context.Background(), "persist", []store.Column{{"k", []string{"x", "y"}}, {"v", []int64{-1, math.MinInt64}}}); err != nil {
+	if err := c.Insert(context.Background(), "persist", []store.Column{{Name: "k", Values: []string{"x", "y"}}, {Name: "v", Values: []int64{-1, math.MinInt64}}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -278,4 +281,41 @@ func selectStrings(t *testing.T, c *Conn, q string, args ...any) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestConcurrent runs statements from several goroutines at once on one
+// Conn; they take turns on the C connection.
+func TestConcurrent(t *testing.T) {
+	c := conn(t)
+	ctx := context.Background()
+	mustExec(t, c, "DROP TABLE IF EXISTS conc")
+	mustExec(t, c, "CREATE TABLE conc (w UInt32, i UInt32) ENGINE = MergeTree ORDER BY (w, i)")
+	const workers, rounds = 8, 20
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			for i := range rounds {
+				err := c.Insert(ctx, "conc", []store.Column{{Name: "w", Values: []uint32{uint32(w)}}, {Name: "i", Values: []uint32{uint32(i)}}})
+				if err != nil {
+					errs <- err
+					return
+				}
+				var n uint64
+				if err := queryRow(c, "SELECT count() FROM conc WHERE w = ?", []any{w}, &n); err != nil {
+					errs <- err
+					return
+				}
+				if n != uint64(i+1) {
+					errs <- fmt.Errorf("worker %d round %d: got %d rows, want %d", w, i, n, i+1)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }

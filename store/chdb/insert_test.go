@@ -34,8 +34,8 @@ func allTypes() (cols []store.Column, n int) {
 	}
 	ts[n-1] = time.Unix(math.MaxUint32, 0)
 	return []store.Column{
-		{"s", strs}, {"i8", i8}, {"i16", i16}, {"i32", i32}, {"i64", i64},
-		{"u8", u8}, {"u16", u16}, {"u32", u32}, {"u64", u64}, {"f64", f64}, {"b", bs}, {"t", ts},
+		{Name: "s", Values: strs}, {Name: "i8", Values: i8}, {Name: "i16", Values: i16}, {Name: "i32", Values: i32}, {Name: "i64", Values: i64},
+		{Name: "u8", Values: u8}, {Name: "u16", Values: u16}, {Name: "u32", Values: u32}, {Name: "u64", Values: u64}, {Name: "f64", Values: f64}, {Name: "b", Values: bs}, {Name: "t", Values: ts},
 	}, n
 }
 
@@ -54,7 +54,7 @@ func TestInsertExact(t *testing.T) {
 	for i := range idx {
 		idx[i] = uint32(i)
 	}
-	if err := c.Insert(ctx, "exact", append([]store.Column{{"n", idx}}, cols...)); err != nil {
+	if err := c.Insert(ctx, "exact", append([]store.Column{{Name: "n", Values: idx}}, cols...)); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := c.Query(ctx, "SELECT n, s, i8, i16, i32, i64, u8, u16, u32, u64, f64, b, t FROM exact ORDER BY n")
@@ -117,15 +117,15 @@ func TestInsertErrors(t *testing.T) {
 		cols  []store.Column
 		want  string
 	}{
-		{"Go type narrower than column", "ins_err", []store.Column{{"a", []string{"x"}}, {"v", []uint32{1}}}, "must be UInt64, not UInt32"},
-		{"signed into unsigned", "ins_err", []store.Column{{"a", []string{"x"}}, {"v", []int64{-1}}}, "must be UInt64, not Int64"},
-		{"unknown column", "ins_err", []store.Column{{"a", []string{"x"}}, {"nope", []uint64{1}}}, "nope"},
-		{"unknown table", "nope", []store.Column{{"a", []string{"x"}}}, "UNKNOWN_TABLE"},
-		{"ragged columns", "ins_err", []store.Column{{"a", []string{"x", "y"}}, {"v", []uint64{1}}}, "column v has 1 values, column a has 2"},
-		{"unsupported slice", "ins_err", []store.Column{{"a", []any{"x"}}}, "unsupported column type []interface {}"},
-		{"bad column name", "ins_err", []store.Column{{"a) SELECT 1 --", []string{"x"}}}, "bad column name"},
-		{"bad table name", "t; DROP", []store.Column{{"a", []string{"x"}}}, "bad table name"},
-		{"time out of range", "ins_err", []store.Column{{"a", []time.Time{{}}}}, "outside the DateTime range"},
+		{"Go type narrower than column", "ins_err", []store.Column{{Name: "a", Values: []string{"x"}}, {Name: "v", Values: []uint32{1}}}, "must be UInt64, not UInt32"},
+		{"signed into unsigned", "ins_err", []store.Column{{Name: "a", Values: []string{"x"}}, {Name: "v", Values: []int64{-1}}}, "must be UInt64, not Int64"},
+		{"unknown column", "ins_err", []store.Column{{Name: "a", Values: []string{"x"}}, {Name: "nope", Values: []uint64{1}}}, "nope"},
+		{"unknown table", "nope", []store.Column{{Name: "a", Values: []string{"x"}}}, "UNKNOWN_TABLE"},
+		{"ragged columns", "ins_err", []store.Column{{Name: "a", Values: []string{"x", "y"}}, {Name: "v", Values: []uint64{1}}}, "column v has 1 values, column a has 2"},
+		{"unsupported slice", "ins_err", []store.Column{{Name: "a", Values: []any{"x"}}}, "unsupported column type []interface {}"},
+		{"bad column name", "ins_err", []store.Column{{Name: "a) SELECT 1 --", Values: []string{"x"}}}, "bad column name"},
+		{"bad table name", "t; DROP", []store.Column{{Name: "a", Values: []string{"x"}}}, "bad table name"},
+		{"time out of range", "ins_err", []store.Column{{Name: "a", Values: []time.Time{{}}}}, "outside the DateTime range"},
 	}
 	for _, tt := range tests {
 		err := c.Insert(ctx, tt.table, tt.cols)
@@ -138,7 +138,7 @@ func TestInsertErrors(t *testing.T) {
 		t.Errorf("rows after failed inserts: got %d, %v; want 0", n, err)
 	}
 	// No rows is not an error, and sends nothing.
-	if err := c.Insert(ctx, "ins_err", []store.Column{{"a", []string{}}, {"v", []uint64{}}}); err != nil {
+	if err := c.Insert(ctx, "ins_err", []store.Column{{Name: "a", Values: []string{}}, {Name: "v", Values: []uint64{}}}); err != nil {
 		t.Errorf("empty insert: %v", err)
 	}
 }

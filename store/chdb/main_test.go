@@ -32,7 +32,7 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	testDir = filepath.Join(dir, "db")
-	testConn, err = Open(Config{Path: testDir})
+	testConn, err = Open(Config{Path: testDir, LibPath: moduleCacheLib()})
 	switch {
 	case errors.Is(err, ErrNoLibrary):
 		testSkipMsg = "no libchdb.so (run `make libchdb` or set CHDB_LIB_PATH): " + err.Error()
@@ -54,4 +54,31 @@ func conn(t testing.TB) *Conn {
 		t.Skip(testSkipMsg)
 	}
 	return testConn
+}
+
+// moduleCacheLib finds the library `make libchdb` puts in the module
+// root's .cache/chdb when CHDB_LIB_PATH does not name one: go test runs in
+// the package directory, where the working-directory lookup would miss it.
+func moduleCacheLib() string {
+	if os.Getenv("CHDB_LIB_PATH") != "" {
+		return ""
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			p := filepath.Join(dir, ".cache", "chdb", "libchdb.so")
+			if isFile(p) {
+				return p
+			}
+			return ""
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
 }

@@ -1,0 +1,185 @@
+package btc
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/btcutil/base58"
+	"github.com/btcsuite/btcd/btcutil/bech32"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/txscript"
+
+	"github.com/tracerproject/tracer/ingest"
+)
+
+// ScriptIDPrefix starts the identifier ScriptAddress gives scripts that have
+// no address: bare multisig and nonstandard scripts.
+const ScriptIDPrefix = "s-"
+
+// ScriptAddress classifies an output script and returns the address that
+// identifies who can spend it.
+//
+//   - P2PKH, P2SH: base58check with params' version bytes.
+//   - P2WPKH, P2WSH (witness v0, 20 or 32 bytes): bech32 with params' HRP.
+//   - P2TR (witness v1, 32 bytes): bech32m.
+//   - Other witness programs (v1 of another length, v2 to v16):
+//     ScriptWitnessUn with their bech32m address, as BIP350 defines it.
+//     Witness v0 programs of another length are unspendable: nonstandard.
+//   - P2PK: the P2PKH address of the key exactly as the script holds it
+//     (compressed, uncompressed or hybrid), which is how explorers and
+//     wallets have always shown these outputs. A key that is not a point of
+//     the curve makes the script nonstandard.
+//   - OP_RETURN (any script that starts with it, as Core's IsUnspendable):
+//     no address, ScriptNullData.
+//   - Bare multisig (OP_m <keys> OP_n OP_CHECKMULTISIG, Core's definition
+//     with m and n from 1 to 16) and everything else: "s-" followed by the
+//     64 hex digits of the script's SHA-256. The same script always gets the
+//     same identifier, so its coins can still be followed, and it can never
+//     be mistaken for an address: '-' is in neither the base58 nor the
+//     bech32 alphabet, and no network's bech32 HRP starts with "s-".
+//
+// A nil params means mainnet. ScriptAddress never panics, whatever the bytes.
+func ScriptAddress(pkScript []byte, params *chaincfg.Params) (address string, scriptType string) {
+	if params == nil {
+		params = &chaincfg.MainNetParams
+	}
+	s := pkScript
+	n := len(s)
+	// Direct byte patterns: this runs for every output of the chain and
+	// txscript.ExtractPkScriptAddrs tokenizes and allocates for each.
+	switch {
+	case n == 25 && s[0] == txscript.OP_DUP && s[1] == txscript.OP_HASH160 && s[2] == txscript.OP_DATA_20 &&
+		s[23] == txscript.OP_EQUALVERIFY && s[24] == txscript.OP_CHECKSIG:
+		return base58.CheckEncode(s[3:23], params.PubKeyHashAddrID), ingest.ScriptP2PKH
+
+	case n == 23 && s[0] == txscript.OP_HASH160 && s[1] == txscript.OP_DATA_20 && s[22] == txscript.OP_EQUAL:
+		return base58.CheckEncode(s[2:22], params.ScriptHashAddrID), ingest.ScriptP2SH
+
+	// BIP141: a witness program is a version opcode (OP_0, OP_1..OP_16)
+	// followed by one direct push of 2 to 40 bytes, and nothing else.
+	case n >= 4 && n <= 42 && int(s[1]) == n-2 && (s[0] == txscript.OP_0 || s[0] >= txscript.OP_1 && s[0] <= txscript.OP_16):
+		if a, t := witnessAddress(s, params); t != "" {
+			return a, t
+		}
+
+	case n == 35 && s[0] == txscript.OP_DATA_33 && s[34] == txscript.OP_CHECKSIG && (s[1] == 0x02 || s[1] == 0x03):
+		if a, ok := pubKeyAddress(s[1:34], params); ok {
+			return a, ingest.ScriptP2PK
+		}
+
+	case n == 67 && s[0] == txscript.OP_DATA_65 && s[66] == txscript.OP_CHECKSIG && (s[1] == 0x04 || s[1] == 0x06 || s[1] == 0x07):
+		if a, ok := pubKeyAddress(s[1:66], params); ok {
+			return a, ingest.ScriptP2PK
+		}
+
+	case n > 0 && s[0] == txscript.OP_RETURN:
+		return "", ingest.ScriptNullData
+	}
+	if isMultisig(s) {
+		return ScriptID(s), ingest.ScriptMultisig
+	}
+	return ScriptID(s), ingest.ScriptNonStd
+}
+
+// ScriptID is the identifier ScriptAddress gives scripts without an
+// address: "s-" and the hex SHA-256 of the script.
+func ScriptID(pkScript []byte) string {
+	sum := sha256.Sum256(pkScript)
+	var buf [len(ScriptIDPrefix) + 2*sha256.Size]byte
+	copy(buf[:], ScriptIDPrefix)
+	hex.Encode(buf[len(ScriptIDPrefix):], sum[:])
+	return string(buf[:])
+}
+
+// witnessAddress encodes a witness program script (already matched by
+// shape). It returns an empty type for v0 programs that are neither P2WPKH
+// nor P2WSH.
+func witnessAddress(s []byte, params *chaincfg.Params) (string, string) {
+	version := byte(0)
+	if s[0] != txscript.OP_0 {
+		version = s[0] - txscript.OP_1 + 1
+	}
+	prog := s[2:]
+	var typ string
+	switch {
+	case version == 0 && len(prog) == 20:
+		typ = ingest.ScriptP2WPKH
+	case version == 0 && len(prog) == 32:
+		typ = ingest.ScriptP2WSH
+	case version == 0:
+		return "", ""
+	case version == 1 && len(prog) == 32:
+		typ = ingest.ScriptP2TR
+	default:
+		typ = ingest.ScriptWitnessUn
+	}
+	conv, err := bech32.ConvertBits(prog, 8, 5, true)
+	if err != nil {
+		return "", ""
+	}
+	data := make([]byte, 0, 1+len(conv))
+	data = append(data, version)
+	data = append(data, conv...)
+	var addr string
+	if version == 0 {
+		addr, err = bech32.Encode(params.Bech32HRPSegwit, data)
+	} else {
+		// BIP350: witness v1+ addresses use the bech32m checksum.
+		addr, err = bech32.EncodeM(params.Bech32HRPSegwit, data)
+	}
+	if err != nil {
+		return "", ""
+	}
+	return addr, typ
+}
+
+// pubKeyAddress is the P2PKH address of a serialized public key, if it is a
+// point of the curve.
+func pubKeyAddress(key []byte, params *chaincfg.Params) (string, bool) {
+	if _, err := btcec.ParsePubKey(key); err != nil {
+		return "", false
+	}
+	return base58.CheckEncode(btcutil.Hash160(key), params.PubKeyHashAddrID), true
+}
+
+// isMultisig matches bare multisig as Core's Solver does: OP_m, then n
+// pushes of keys of a valid size for their prefix, OP_n with n equal to the
+// number of keys and m <= n, then OP_CHECKMULTISIG.
+func isMultisig(s []byte) bool {
+	n := len(s)
+	if n < 3+34 || s[n-1] != txscript.OP_CHECKMULTISIG {
+		return false
+	}
+	m := smallInt(s[0])
+	if m < 1 {
+		return false
+	}
+	keys := 0
+	i := 1
+	for i < n-2 {
+		switch {
+		case s[i] == txscript.OP_DATA_33 && i+34 <= n-2 && (s[i+1] == 0x02 || s[i+1] == 0x03):
+			i += 34
+		case s[i] == txscript.OP_DATA_65 && i+66 <= n-2 && (s[i+1] == 0x04 || s[i+1] == 0x06 || s[i+1] == 0x07):
+			i += 66
+		default:
+			return false
+		}
+		keys++
+	}
+	if i != n-2 {
+		return false
+	}
+	total := smallInt(s[n-2])
+	return total == keys && m <= total
+}
+
+// smallInt is the value of OP_1..OP_16, or -1.
+func smallInt(op byte) int {
+	if op >= txscript.OP_1 && op <= txscript.OP_16 {
+		return int(op-txscript.OP_1) + 1
+	}
+	return -1
+}

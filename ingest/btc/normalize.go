@@ -1,0 +1,249 @@
+package btc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/btcsuite/btcd/blockchain"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/tracerproject/tracer/ingest"
+)
+
+// PrevoutLookup resolves the output an input spends. An output it does not
+// know is an error wrapping ErrPrevoutNotFound.
+type PrevoutLookup interface {
+	Prevout(op wire.OutPoint) (ingest.Output, error)
+}
+
+var _ PrevoutLookup = (*ChainState)(nil)
+
+// Normalize turns a block into its ingest record at the given height.
+//
+// Inputs carry the address, script type and value of the output they spend.
+// Outputs created earlier in the same block are served from the block
+// itself, so prevouts only needs to know older outputs. With a nil prevouts
+// no input is resolved (Address "", Value 0): that is for inspecting a lone
+// block, where the spent outputs are unknown. A prevout that cannot be found
+// is an error naming the transaction, the input and the outpoint.
+//
+// The first transaction must be a coinbase; its input is marked Coinbase and
+// carries no outpoint. The genesis block's parent is "" (its header holds
+// the zero hash). Normalize does not check the merkle root: call CheckMerkle.
+func Normalize(b *wire.MsgBlock, height int64, params *chaincfg.Params, prevouts PrevoutLookup) (*ingest.Block, error) {
+	if b == nil {
+		return nil, errors.New("btc: normalize: nil block")
+	}
+	if params == nil {
+		return nil, errors.New("btc: normalize: nil chain params")
+	}
+	hash := b.BlockHash()
+	if len(b.Transactions) == 0 {
+		return nil, fmt.Errorf("btc: block %s has no transactions", hash)
+	}
+	if !blockchain.IsCoinBaseTx(b.Transactions[0]) {
+		return nil, fmt.Errorf("btc: block %s: first transaction is not a coinbase", hash)
+	}
+	out := &ingest.Block{
+		Chain:  ingest.ChainBTC,
+		Height: height,
+		Hash:   hashString(&hash),
+		Time:   b.Header.Timestamp.Unix(),
+		Txs:    make([]ingest.Tx, len(b.Transactions)),
+	}
+	if b.Header.PrevBlock != (chainhash.Hash{}) {
+		out.Parent = hashString(&b.Header.PrevBlock)
+	}
+
+	// One backing array for all inputs and one for all outputs of the block
+	// instead of two allocations per transaction.
+	var nin, nout int
+	for _, mtx := range b.Transactions {
+		nin += len(mtx.TxIn)
+		nout += len(mtx.TxOut)
+	}
+	ins := make([]ingest.Input, nin)
+	outs := make([]ingest.Output, nout)
+
+	// Transactions of this block seen so far, by txid: an input may spend an
+	// output created earlier in the same block.
+	inBlock := make(map[chainhash.Hash]int, len(b.Transactions))
+	var buf bytes.Buffer
+	size := wire.MaxBlockHeaderPayload + wire.VarIntSerializeSize(uint64(len(b.Transactions)))
+	for i, mtx := range b.Transactions {
+		// The txid is the hash of the serialization without witness, whose
+		// length is also the stripped size: serialize once for both.
+		buf.Reset()
+		if err := mtx.SerializeNoWitness(&buf); err != nil {
+			return nil, fmt.Errorf("btc: block %s: serializing tx %d: %w", hash, i, err)
+		}
+		txid := chainhash.DoubleHashH(buf.Bytes())
+		stripped := buf.Len()
+		full := stripped
+		if mtx.HasWitness() {
+			full = mtx.SerializeSize()
+		}
+		size += full
+		// BIP141: weight = 3 * stripped size + total size; vsize rounds
+		// weight/4 up.
+		weight := stripped*(blockchain.WitnessScaleFactor-1) + full
+
+		tx := &out.Txs[i]
+		tx.Txid = hashString(&txid)
+		tx.Index = i
+		tx.Coinbase = i == 0
+		tx.Size = full
+		tx.Vsize = (weight + blockchain.WitnessScaleFactor - 1) / blockchain.WitnessScaleFactor
+		tx.Inputs = ins[:len(mtx.TxIn):len(mtx.TxIn)]
+		ins = ins[len(mtx.TxIn):]
+		tx.Outputs = outs[:len(mtx.TxOut):len(mtx.TxOut)]
+		outs = outs[len(mtx.TxOut):]
+
+		for j, txin := range mtx.TxIn {
+			in := &tx.Inputs[j]
+			in.Index = uint32(j)
+			if tx.Coinbase {
+				in.Coinbase = true
+				continue
+			}
+			op := txin.PreviousOutPoint
+			in.PrevTxid = hashString(&op.Hash)
+			in.PrevIndex = op.Index
+			if prevouts == nil {
+				continue
+			}
+			if k, ok := inBlock[op.Hash]; ok {
+				spent := out.Txs[k].Outputs
+				if uint64(op.Index) >= uint64(len(spent)) {
+					return nil, fmt.Errorf("btc: block %s: tx %s input %d spends %s:%d, but that transaction of the same block has %d outputs: %w",
+						hash, &txid, j, &op.Hash, op.Index, len(spent), ErrPrevoutNotFound)
+				}
+				o := &spent[op.Index]
+				in.Address, in.ScriptType, in.Value = o.Address, o.ScriptType, o.Value
+				continue
+			}
+			o, err := prevouts.Prevout(op)
+			if err != nil {
+				return nil, fmt.Errorf("btc: tx %s input %d spends %s:%d: %w", &txid, j, &op.Hash, op.Index, err)
+			}
+			in.Address, in.ScriptType, in.Value = o.Address, o.ScriptType, o.Value
+		}
+		for k, txout := range mtx.TxOut {
+			addr, typ := ScriptAddress(txout.PkScript, params)
+			tx.Outputs[k] = ingest.Output{Index: uint32(k), Address: addr, ScriptType: typ, Value: txout.Value}
+		}
+		inBlock[txid] = i
+	}
+	out.Size = size
+	return out, nil
+}
+
+// hashString is chainhash.Hash.String (byte-reversed hex) with one
+// allocation instead of two.
+func hashString(h *chainhash.Hash) string {
+	const digits = "0123456789abcdef"
+	var buf [2 * chainhash.HashSize]byte
+	for i := range chainhash.HashSize {
+		b := h[chainhash.HashSize-1-i]
+		buf[2*i], buf[2*i+1] = digits[b>>4], digits[b&0x0f]
+	}
+	return string(buf[:])
+}
+
+// witnessMagic starts the coinbase output that commits to the witness
+// merkle root (BIP141): OP_RETURN, push 36, 0xaa21a9ed.
+var witnessMagic = []byte{0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed}
+
+// CheckMerkle checks that the block's transactions are those its header
+// commits to: they must hash to the header's merkle root without the
+// duplicate-pair ambiguity of CVE-2012-2459, and when the block carries
+// witness data, the witness merkle root must match the coinbase's BIP141
+// commitment (the header does not cover witnesses, and vsizes come from
+// them). Errors name the block hash and wrap ErrBadMerkleRoot.
+func CheckMerkle(b *wire.MsgBlock) error {
+	if b == nil {
+		return errors.New("btc: check merkle: nil block")
+	}
+	hash := b.BlockHash()
+	if len(b.Transactions) == 0 {
+		return fmt.Errorf("btc: block %s has no transactions: %w", hash, ErrBadMerkleRoot)
+	}
+	ids := make([]chainhash.Hash, len(b.Transactions))
+	for i, tx := range b.Transactions {
+		ids[i] = tx.TxHash()
+	}
+	root, mutated := merkleRoot(ids)
+	if root != b.Header.MerkleRoot {
+		return fmt.Errorf("btc: block %s: transactions hash to merkle root %s, header has %s: %w",
+			hash, root, b.Header.MerkleRoot, ErrBadMerkleRoot)
+	}
+	if mutated {
+		return fmt.Errorf("btc: block %s: duplicated transactions give the merkle root a second preimage (CVE-2012-2459): %w",
+			hash, ErrBadMerkleRoot)
+	}
+	return checkWitnessCommitment(b, hash)
+}
+
+func checkWitnessCommitment(b *wire.MsgBlock, hash chainhash.Hash) error {
+	coinbase := b.Transactions[0]
+	var commitment []byte
+	// The commitment is the last output that matches (BIP141).
+	for i := len(coinbase.TxOut) - 1; i >= 0; i-- {
+		s := coinbase.TxOut[i].PkScript
+		if len(s) >= len(witnessMagic)+chainhash.HashSize && bytes.HasPrefix(s, witnessMagic) {
+			commitment = s[len(witnessMagic) : len(witnessMagic)+chainhash.HashSize]
+			break
+		}
+	}
+	if commitment == nil {
+		for i, tx := range b.Transactions {
+			if tx.HasWitness() {
+				return fmt.Errorf("btc: block %s: tx %d has witness data but the coinbase commits to no witness root: %w",
+					hash, i, ErrBadMerkleRoot)
+			}
+		}
+		return nil
+	}
+	if len(coinbase.TxIn) != 1 || len(coinbase.TxIn[0].Witness) != 1 || len(coinbase.TxIn[0].Witness[0]) != chainhash.HashSize {
+		return fmt.Errorf("btc: block %s: coinbase commits to a witness root but its witness is not one 32-byte nonce: %w",
+			hash, ErrBadMerkleRoot)
+	}
+	ids := make([]chainhash.Hash, len(b.Transactions))
+	for i, tx := range b.Transactions[1:] { // the coinbase's wtxid counts as zero
+		ids[i+1] = tx.WitnessHash()
+	}
+	root, _ := merkleRoot(ids)
+	var preimage [2 * chainhash.HashSize]byte
+	copy(preimage[:], root[:])
+	copy(preimage[chainhash.HashSize:], coinbase.TxIn[0].Witness[0])
+	if got := chainhash.DoubleHashH(preimage[:]); !bytes.Equal(got[:], commitment) {
+		return fmt.Errorf("btc: block %s: witness data does not match the coinbase's witness commitment: %w",
+			hash, ErrBadMerkleRoot)
+	}
+	return nil
+}
+
+// merkleRoot computes Bitcoin's merkle root of hashes, overwriting them.
+// mutated reports two equal hashes paired at some level, which lets a block
+// with duplicated transactions share the root of the honest one.
+func merkleRoot(hashes []chainhash.Hash) (root chainhash.Hash, mutated bool) {
+	var pair [2 * chainhash.HashSize]byte
+	for n := len(hashes); n > 1; n = (n + 1) / 2 {
+		for i := 0; i < n; i += 2 {
+			left, right := &hashes[i], &hashes[i]
+			if i+1 < n {
+				right = &hashes[i+1]
+				if *left == *right {
+					mutated = true
+				}
+			}
+			copy(pair[:chainhash.HashSize], left[:])
+			copy(pair[chainhash.HashSize:], right[:])
+			hashes[i/2] = chainhash.DoubleHashH(pair[:])
+		}
+	}
+	return hashes[0], mutated
+}
