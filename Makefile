@@ -61,14 +61,15 @@ demo: libchdb build ## Run `tracer demo` on embedded chDB
 bench: libchdb build ## Run `tracer bench ingest`
 	$(RUN_ENV) $(BIN)/tracer bench ingest
 
+# One `go test -list` over all packages names the targets: it prints each
+# package's matches before that package's "ok" line.
 fuzz: ## Run every Fuzz target for FUZZTIME each
 	@set -e; \
-	for pkg in $$($(GO) list ./...); do \
-		targets=$$($(RUN_ENV) $(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); \
-		for f in $$targets; do \
-			echo "fuzz: $$pkg $$f"; \
-			$(RUN_ENV) $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
-		done; \
+	$(RUN_ENV) $(GO) test -list '^Fuzz' ./... | \
+	awk '/^Fuzz/ { names = names " " $$1; next } /^ok / { n = split(names, f, " "); for (i = 1; i <= n; i++) print $$2, f[i]; names = "" }' | \
+	while read -r pkg target; do \
+		echo "fuzz: $$pkg $$target for $(FUZZTIME)"; \
+		$(RUN_ENV) $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
 lint: ## gofmt -l (must list nothing) and go vet

@@ -35,3 +35,23 @@ func BenchmarkGenerate(b *testing.B) {
 	}
 	b.ReportMetric(float64(txs)/b.Elapsed().Seconds(), "txs/s")
 }
+
+// BenchmarkWriteBlocksDir writes a 12-block mainnet-density blocks directory
+// (obfuscated, with truth.json), setup and premine included, and reports
+// transactions written per second.
+func BenchmarkWriteBlocksDir(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.Blocks, cfg.TxsPerBlock = 12, 2500
+	var txs int64
+	for i := 0; i < b.N; i++ {
+		g, err := New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := WriteBlocksDir(g, b.TempDir(), true); err != nil {
+			b.Fatal(err)
+		}
+		txs += g.txs
+	}
+	b.ReportMetric(float64(txs)/b.Elapsed().Seconds(), "txs/s")
+}

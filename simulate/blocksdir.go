@@ -62,8 +62,11 @@ func writeBlocksDir(g *Generator, dir string, xor bool, maxFile int64) error {
 	rng := rand.New(rand.NewPCG(uint64(g.cfg.Seed), 0x626c6b2d66696c65))
 	w := &blkWriter{dir: dir, max: maxFile, net: uint32(g.params.Net)}
 	if xor {
+		// Its own stream too, so that the files hold the same blocks in the
+		// same order with and without obfuscation.
+		keys := rand.New(rand.NewPCG(uint64(g.cfg.Seed), 0x786f722e646174))
 		for w.key == ([8]byte{}) {
-			binary.LittleEndian.PutUint64(w.key[:], rng.Uint64())
+			binary.LittleEndian.PutUint64(w.key[:], keys.Uint64())
 		}
 		if err := os.WriteFile(filepath.Join(dir, "xor.dat"), w.key[:], 0o644); err != nil {
 			return fmt.Errorf("simulate: %w", err)

@@ -12,12 +12,13 @@ import (
 // what you need; New rejects values it cannot honour.
 type Config struct {
 	// Blocks is the number of blocks, height 0 included: the network's
-	// genesis block, then block 1 with the premine, then the traffic. Zero
+	// genesis block, then the premine (a block per 20,000 starting coins,
+	// one for every 3,600 users), then the traffic. Zero
 	// means Next never runs out (for benchmarks that stream);
 	// WriteBlocksDir needs a limit.
 	Blocks int
-	// TxsPerBlock is the number of transactions in each block from height
-	// 2 on, the coinbase included. Planted transactions count toward it; a
+	// TxsPerBlock is the number of transactions in each block after the
+	// premine, the coinbase included. Planted transactions count toward it; a
 	// block holds more when they alone exceed it.
 	TxsPerBlock int
 	// Seed drives every random choice: the same Config yields the same bytes.

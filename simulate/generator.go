@@ -37,7 +37,6 @@ type Generator struct {
 	// Every address: its owner (index into ents) and script type.
 	addrOwner []uint32
 	addrType  []uint8
-	special   map[uint32]special
 
 	ents      []entity
 	firstUser int
@@ -50,11 +49,13 @@ type Generator struct {
 	inters    []int
 	deposits  []uint32 // deposit address+1 of entity e at exchange x, at e*len(exchanges)+x
 
-	immature []coin // coinbase outputs, oldest first, waiting to mature
-	imHeight []int64
-	imMiner  []int
-	tasks    [taskRing][]task
-	cjRound  uint64
+	premine       []txOut // starting coins not handed out yet
+	premineBlocks int64   // blocks 1 to premineBlocks hand them out
+	immature      []coin  // coinbase outputs, oldest first, waiting to mature
+	imHeight      []int64
+	imMiner       []int
+	tasks         [taskRing][]task
+	cjRound       uint64
 
 	// The block being built.
 	ar      *arena
@@ -82,11 +83,9 @@ func New(cfg Config) (*Generator, error) {
 		return nil, err
 	}
 	g := &Generator{
-		cfg:     cfg,
-		params:  cfg.Params,
-		rng:     rand.New(rand.NewPCG(uint64(cfg.Seed), 0x7472616365722d73)),
-		special: make(map[uint32]special),
-		next:    0,
+		cfg:    cfg,
+		params: cfg.Params,
+		rng:    rand.New(rand.NewPCG(uint64(cfg.Seed), 0x7472616365722d73)),
 	}
 	g.addrKey = g.rng.Uint64()
 	g.noise = make([]byte, 1<<14)
@@ -99,6 +98,7 @@ func New(cfg Config) (*Generator, error) {
 		g.powMax = t
 	}
 	g.setup()
+	g.setupPremine()
 	return g, nil
 }
 
@@ -148,8 +148,10 @@ func (g *Generator) setup() {
 		for n := 3 + g.rng.IntN(3); n > 0; n-- {
 			b.addrs = append(b.addrs, g.newAddr(e, g.ents[e].typ))
 		}
-		for n := min(2, len(g.inters)); n > 0; n-- {
-			b.inters = append(b.inters, g.inters[g.rng.IntN(len(g.inters))])
+		// Two intermediaries each, shared between brokers when there are
+		// fewer than twice as many (mules work for more than one).
+		for j := 0; j < min(2, len(g.inters)); j++ {
+			b.inters = append(b.inters, g.inters[(2*(i-1)+j)%len(g.inters)])
 		}
 		b.exs = append(b.exs, g.rng.IntN(len(g.exchanges)))
 		if len(g.exchanges) > 1 && g.rng.IntN(2) == 0 {
@@ -160,7 +162,7 @@ func (g *Generator) setup() {
 	for i := 1; i <= c.Buyers; i++ {
 		e := g.addEntity(KindBuyer, i, 1024)
 		g.ents[e].reuse = true
-		br := g.rng.IntN(len(g.brokers))
+		br := (i - 1) % len(g.brokers) // every broker has buyers
 		b := buyer{
 			ent:    e,
 			broker: br,
@@ -198,8 +200,8 @@ func (g *Generator) Next() (*wire.MsgBlock, error) {
 		return g.genesis(), nil
 	}
 	g.begin()
-	if g.height == 1 {
-		g.premine()
+	if g.height <= g.premineBlocks {
+		g.premineBlock()
 	} else {
 		g.mature()
 		g.fill()
@@ -270,37 +272,54 @@ func (g *Generator) genesis() *wire.MsgBlock {
 	return blk
 }
 
-// premine makes block 1: a coinbase that hands out the starting coins.
-func (g *Generator) premine() {
-	tb := &g.tb
-	tb.reset()
+// premineChunk is the most outputs a premine coinbase has, which keeps its
+// weight under the 4,000,000 limit.
+const premineChunk = 20000
+
+// setupPremine makes the starting coins that blocks 1 to premineBlocks hand
+// out: every user a few, buyers a few orders' worth, cartels and exchanges
+// their reserves.
+func (g *Generator) setupPremine() {
+	add := func(value int64, addr uint32, w *wallet) {
+		g.premine = append(g.premine, txOut{value: value, addr: addr, to: w})
+	}
 	for i := range g.exchanges {
 		x := &g.exchanges[i]
 		for n := 0; n < 60; n++ {
-			tb.add(int64(1+g.rng.IntN(20))*100_000_000+g.odd(8), x.hot, &g.ents[x.ent].w)
+			add(int64(1+g.rng.IntN(20))*100_000_000+g.odd(8), x.hot, &g.ents[x.ent].w)
 		}
 	}
 	for _, e := range g.cartels {
 		for n := 0; n < 20; n++ {
-			tb.add(int64(1+g.rng.IntN(10))*100_000_000, g.recvAddr(e), &g.ents[e].w)
+			add(int64(1+g.rng.IntN(10))*100_000_000, g.recvAddr(e), &g.ents[e].w)
 		}
 	}
 	for i := range g.buyers {
 		b := &g.buyers[i]
 		for n := 0; n < 2; n++ {
-			tb.add(b.amount*int64(2+g.rng.IntN(3))+g.odd(6), g.recvAddr(b.ent), &g.ents[b.ent].w)
+			add(b.amount*int64(2+g.rng.IntN(3))+g.odd(6), g.recvAddr(b.ent), &g.ents[b.ent].w)
 		}
 	}
 	for u := g.firstUser; u < len(g.ents); u++ {
 		for n := 3 + g.rng.IntN(6); n > 0; n-- {
-			tb.add(g.amountIn(5, 8), g.recvAddr(u), &g.ents[u].w)
+			add(g.amountIn(5, 8), g.recvAddr(u), &g.ents[u].w)
 		}
 	}
+	g.premineBlocks = int64((len(g.premine) + premineChunk - 1) / premineChunk)
+}
+
+// premineBlock makes a block whose coinbase hands out the next starting coins.
+func (g *Generator) premineBlock() {
+	chunk := g.premine[:min(len(g.premine), premineChunk)]
+	g.premine = g.premine[len(chunk):]
 	var total int64
-	for _, o := range tb.outs {
+	for _, o := range chunk {
 		total += o.value
 	}
-	g.coinbase(total, tb.outs)
+	g.coinbase(total, chunk)
+	if len(g.premine) == 0 {
+		g.premine = nil
+	}
 }
 
 // mature moves coinbase outputs that have reached maturity to their pools.
@@ -317,7 +336,7 @@ func (g *Generator) mature() {
 
 // finish puts the coinbase in front and makes the header.
 func (g *Generator) finish() *wire.MsgBlock {
-	if g.height > 1 {
+	if g.height > g.premineBlocks {
 		subsidy := blockchain.CalcBlockSubsidy(int32(g.height), g.params)
 		m := g.pickMiner()
 		g.tb.reset()

@@ -72,37 +72,39 @@ func (g *Generator) addrHash(a uint32) (h [32]byte) {
 
 // special is the script of a P2PK or bare multisig address. Those scripts
 // carry public keys that address extractors parse, so they are real curve
-// points, derived from the index at first use (rare enough not to matter for
-// speed) and kept.
+// points, derived from the index whenever needed (at the output and for the
+// truth: rare enough not to matter for speed, and nothing to keep).
 type special []byte
 
+// realPubKey is a compressed public key for address a (key j of it): an x
+// derived from the index, stepped until it is on the curve (every other x
+// is). A square root is far cheaper than deriving the key from a private one.
 func (g *Generator) realPubKey(a uint32, j uint64) []byte {
-	var b [32]byte
+	var b [33]byte
+	b[0] = 0x02 | byte(a&1)
 	x := g.addrKey ^ 0x5bd1e9955bd1e995 ^ uint64(a)<<8 ^ j
-	for i := 0; i < 4; i++ {
-		binary.LittleEndian.PutUint64(b[i*8:], splitmix(x+uint64(i)*0x9e3779b97f4a7c15))
+	var fx, fy btcec.FieldVal
+	for {
+		for i := 0; i < 4; i++ {
+			binary.LittleEndian.PutUint64(b[1+i*8:], splitmix(x+uint64(i)*0x9e3779b97f4a7c15))
+		}
+		if !fx.SetByteSlice(b[1:]) && btcec.DecompressY(&fx, false, &fy) {
+			return b[:]
+		}
+		x += 0x2545f4914f6cdd1d
 	}
-	_, pub := btcec.PrivKeyFromBytes(b[:])
-	return pub.SerializeCompressed()
 }
 
 func (g *Generator) specialAddr(a uint32) special {
-	if s, ok := g.special[a]; ok {
-		return s
-	}
-	var s special
 	if g.addrType[a] == tP2PK {
-		s = append(special{0x21}, g.realPubKey(a, 0)...)
-		s = append(s, 0xac)
-	} else {
-		s = special{0x51, 0x21}
-		s = append(s, g.realPubKey(a, 0)...)
-		s = append(s, 0x21)
-		s = append(s, g.realPubKey(a, 1)...)
-		s = append(s, 0x52, 0xae)
+		s := append(special{0x21}, g.realPubKey(a, 0)...)
+		return append(s, 0xac)
 	}
-	g.special[a] = s
-	return s
+	s := special{0x51, 0x21}
+	s = append(s, g.realPubKey(a, 0)...)
+	s = append(s, 0x21)
+	s = append(s, g.realPubKey(a, 1)...)
+	return append(s, 0x52, 0xae)
 }
 
 // pkScript writes the output script of address a into the block's arena.

@@ -294,20 +294,19 @@ func (g *Generator) batchPayout(e int, change uint32) bool {
 		g.out(v, g.payAddr(u), g.keeps(u))
 		sum += v
 	}
-	if len(tb.outs) < 11 {
-		if len(tb.outs) > 1 {
-			// Addresses were handed out; pay them rather than unmake them.
-			tb.outs[chg].value = tb.sumIn - sum - g.fee()
-			g.emit()
-			return true
-		}
+	if len(tb.outs) == 1 {
 		g.refund()
 		return false
 	}
+	// Too little money for 20 payees still pays those it has addresses for,
+	// but it is no batch.
+	batch := len(tb.outs) > 20
 	tb.outs[chg].value = tb.sumIn - sum - g.fee()
 	g.shuffleOuts()
 	txid := g.emit()
-	g.payouts = append(g.payouts, txRef{txid: txid, height: g.height, entity: e})
+	if batch {
+		g.payouts = append(g.payouts, txRef{txid: txid, height: g.height, entity: e})
+	}
 	return true
 }
 

@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/btcutil/base58"
+	"github.com/btcsuite/btcd/btcutil/bech32"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 )
 
@@ -19,10 +21,14 @@ type Truth struct {
 	Blocks  int64  `json:"blocks"` // heights 0 to Blocks-1
 	Tip     string `json:"tip,omitempty"`
 	Txs     int64  `json:"txs"`
+	// PremineBlocks: the coinbases of heights 1 to PremineBlocks hand out
+	// the starting coins; the traffic starts after them.
+	PremineBlocks int64 `json:"premine_blocks"`
 
 	// Entities lists everyone with all of their addresses, so every address
-	// on the chain (OP_RETURN aside) has exactly one owner here. Deposit
-	// addresses belong to their exchange; Deposits says whose they are.
+	// on the chain (OP_RETURN and the genesis output aside) has exactly one
+	// owner here. Deposit addresses belong to their exchange; Deposits says
+	// whose they are.
 	Entities []Entity  `json:"entities"`
 	Deposits []Deposit `json:"deposits"`
 
@@ -161,15 +167,16 @@ func ReadTruthFile(path string) (*Truth, error) {
 // Truth is the ground truth of the blocks made so far.
 func (g *Generator) Truth() *Truth {
 	t := &Truth{
-		Network:      g.params.Name,
-		Seed:         g.cfg.Seed,
-		Blocks:       g.next,
-		Txs:          g.txs,
-		Entities:     make([]Entity, len(g.ents)),
-		Deposits:     []Deposit{},
-		Flows:        make([]Flow, 0, len(g.flows)),
-		CoinJoins:    refs(g.coinjoins),
-		BatchPayouts: refs(g.payouts),
+		Network:       g.params.Name,
+		Seed:          g.cfg.Seed,
+		Blocks:        g.next,
+		Txs:           g.txs,
+		PremineBlocks: g.premineBlocks,
+		Entities:      make([]Entity, len(g.ents)),
+		Deposits:      []Deposit{},
+		Flows:         make([]Flow, 0, len(g.flows)),
+		CoinJoins:     refs(g.coinjoins),
+		BatchPayouts:  refs(g.payouts),
 	}
 	if g.next > 0 {
 		t.Tip = g.prev.String()
@@ -232,34 +239,46 @@ func refs(rs []txRef) []TxRef {
 
 // address encodes address a for the network as the ingest normalizer
 // (ingest/btc.ScriptAddress) names outputs: P2PK by the P2PKH address of
-// the key, bare multisig by "s-" and the hex SHA-256 of the script.
+// the key, bare multisig by "s-" and the hex SHA-256 of the script. It
+// encodes directly: btcutil's EncodeAddress decodes each address again to
+// check it, which doubles the cost of a truth with millions of addresses.
 func (g *Generator) address(a uint32) string {
-	var (
-		addr btcutil.Address
-		err  error
-	)
 	h := g.addrHash(a)
+	p := g.params
 	switch g.addrType[a] {
 	case tP2PKH:
-		addr, err = btcutil.NewAddressPubKeyHash(h[:20], g.params)
+		return base58.CheckEncode(h[:20], p.PubKeyHashAddrID)
 	case tP2SH:
-		addr, err = btcutil.NewAddressScriptHashFromHash(h[:20], g.params)
+		return base58.CheckEncode(h[:20], p.ScriptHashAddrID)
 	case tP2WPKH:
-		addr, err = btcutil.NewAddressWitnessPubKeyHash(h[:20], g.params)
+		return segwitAddress(p.Bech32HRPSegwit, 0, h[:20])
 	case tP2WSH:
-		addr, err = btcutil.NewAddressWitnessScriptHash(h[:], g.params)
+		return segwitAddress(p.Bech32HRPSegwit, 0, h[:])
 	case tP2TR:
-		addr, err = btcutil.NewAddressTaproot(h[:], g.params)
+		return segwitAddress(p.Bech32HRPSegwit, 1, h[:])
 	case tP2PK:
-		s := g.specialAddr(a)
-		addr, err = btcutil.NewAddressPubKeyHash(btcutil.Hash160(s[1:34]), g.params)
-	case tMultisig:
-		sum := sha256.Sum256(g.specialAddr(a))
-		return scriptIDPrefix + hex.EncodeToString(sum[:])
+		return base58.CheckEncode(btcutil.Hash160(g.specialAddr(a)[1:34]), p.PubKeyHashAddrID)
+	}
+	sum := sha256.Sum256(g.specialAddr(a))
+	return scriptIDPrefix + hex.EncodeToString(sum[:])
+}
+
+// segwitAddress is the BIP173 (version 0) or BIP350 (version 1+) address of
+// a witness program.
+func segwitAddress(hrp string, version byte, program []byte) string {
+	conv, err := bech32.ConvertBits(program, 8, 5, true)
+	if err != nil {
+		panic(fmt.Sprintf("simulate: witness program %x: %v", program, err)) // cannot fail from 8 to 5 bits
+	}
+	data := append([]byte{version}, conv...)
+	var s string
+	if version == 0 {
+		s, err = bech32.Encode(hrp, data)
+	} else {
+		s, err = bech32.EncodeM(hrp, data)
 	}
 	if err != nil {
-		// Only a wrong hash length gets here, and the lengths are fixed.
-		panic(fmt.Sprintf("simulate: encoding address %d: %v", a, err))
+		panic(fmt.Sprintf("simulate: encoding witness program %x: %v", program, err)) // only an invalid hrp fails
 	}
-	return addr.EncodeAddress()
+	return s
 }

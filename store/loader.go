@@ -22,14 +22,19 @@ type LoaderConfig struct {
 	Durable   string        // JetStream durable consumer name
 	BatchRows int           // rows over all tables
 	BatchWait time.Duration // longest time a received block waits for its insert
-	Logger    *slog.Logger
+	// AckWait is how long JetStream waits for an ack before redelivering:
+	// after a crash, the next loader gets the unacked blocks this long
+	// after they were delivered. Long inserts keep their messages alive
+	// with progress notices, so it can be short.
+	AckWait time.Duration
+	Logger  *slog.Logger
 	// Metrics registers the loader's Prometheus metrics; nil: none.
 	Metrics prometheus.Registerer
 }
 
 // DefaultLoaderConfig is the configuration callers copy and change.
 func DefaultLoaderConfig(chain string) LoaderConfig {
-	return LoaderConfig{Chain: chain, Durable: "loader", BatchRows: 250_000, BatchWait: time.Second}
+	return LoaderConfig{Chain: chain, Durable: "loader", BatchRows: 250_000, BatchWait: time.Second, AckWait: 15 * time.Second}
 }
 
 // Loader is the durable JetStream consumer that writes a chain's events
@@ -79,8 +84,11 @@ func NewLoader(st *Store, cfg LoaderConfig) (*Loader, error) {
 	if cfg.Chain == "" || cfg.Durable == "" {
 		return nil, errors.New("store: loader needs a chain and a durable name")
 	}
-	if cfg.BatchRows <= 0 || cfg.BatchWait <= 0 {
-		return nil, fmt.Errorf("store: loader batch limits must be positive (rows %d, wait %s)", cfg.BatchRows, cfg.BatchWait)
+	if cfg.AckWait == 0 {
+		cfg.AckWait = 15 * time.Second
+	}
+	if cfg.BatchRows <= 0 || cfg.BatchWait <= 0 || cfg.AckWait < time.Second || cfg.AckWait <= cfg.BatchWait {
+		return nil, fmt.Errorf("store: loader limits: batch rows %d and batch wait %s must be positive, ack wait %s at least 1s and above the batch wait", cfg.BatchRows, cfg.BatchWait, cfg.AckWait)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -101,13 +109,38 @@ func (l *Loader) Stats() LoaderStats {
 	return LoaderStats{l.blocks.Load(), l.txs.Load(), l.rows.Load(), l.undos.Load()}
 }
 
+// keepAlive sends progress notices for the pending deliveries while an
+// insert runs, so a slow insert is not mistaken for a dead loader.
+func (l *Loader) keepAlive(ctx context.Context, pending []*stream.Delivery) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(l.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := stream.InProgress(pending); err != nil {
+					l.log.Warn("progress notice failed", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
 // Run consumes until ctx is cancelled or an error occurs. Work received
 // but not stored when it returns is redelivered to the next run.
 func (l *Loader) Run(ctx context.Context, js jetstream.JetStream) error {
 	r, err := stream.NewReader(ctx, js, stream.ReaderConfig{
 		Chain:   l.cfg.Chain,
 		Durable: l.cfg.Durable,
-		AckWait: 2*time.Minute + l.cfg.BatchWait,
+		AckWait: l.cfg.AckWait,
 		Logger:  l.log,
 	})
 	if err != nil {
@@ -127,7 +160,10 @@ func (l *Loader) Run(ctx context.Context, js jetstream.JetStream) error {
 			return nil
 		}
 		start := time.Now()
-		if err := l.st.Write(ctx, &batch); err != nil {
+		stop := l.keepAlive(ctx, pending)
+		err := l.st.Write(ctx, &batch)
+		stop()
+		if err != nil {
 			return err
 		}
 		if err := stream.Ack(ctx, pending); err != nil {

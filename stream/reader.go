@@ -169,6 +169,19 @@ func (r *Reader) add(m jetstream.Msg) (*Delivery, error) {
 	return &Delivery{Event: ev, StreamSeq: meta.Sequence.Stream, msgs: a.msgs}, nil
 }
 
+// InProgress tells the server the deliveries are still being worked on, so
+// it does not redeliver them while a long insert runs.
+func InProgress(ds []*Delivery) error {
+	for _, d := range ds {
+		for _, m := range d.msgs {
+			if err := m.InProgress(); err != nil {
+				return fmt.Errorf("stream: in progress: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
 // Ack acknowledges the deliveries' messages and waits for the server to
 // confirm the last one; acks on one connection are processed in order.
 func Ack(ctx context.Context, ds []*Delivery) error {

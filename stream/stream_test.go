@@ -225,4 +225,3 @@ func TestReaderRejectsUnknownFormat(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-

@@ -83,7 +83,7 @@ func TestLoaderSurvivesKill9(t *testing.T) {
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "load", "--data", data, "--nats", ns.ClientURL(), "--store", dsn, "--log-level", "warn")
 		// Small batches so kills land between insert and ack.
-		cmd.Env = append(os.Environ(), "TRACER_LOADER_BATCH_ROWS=20000", "TRACER_LOADER_BATCH_WAIT=100ms")
+		cmd.Env = append(os.Environ(), "TRACER_LOADER_BATCH_ROWS=20000", "TRACER_LOADER_BATCH_WAIT=100ms", "TRACER_LOADER_ACK_WAIT=2s")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -37,6 +37,10 @@ var addressTests = []struct {
 		&chaincfg.MainNetParams, "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S", ingest.ScriptP2PK},
 	{"p2pk compressed (generator point)", "210279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798ac",
 		&chaincfg.MainNetParams, "1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH", ingest.ScriptP2PK},
+	{"p2pk hybrid key (generator point, even y)", "410679be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8ac",
+		&chaincfg.MainNetParams, "1H7NX5uHwz2Ks5JSqeDcUpvRPNubMhLoLN", ingest.ScriptP2PK},
+	{"p2pk hybrid key with the wrong parity", "410779be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8ac",
+		&chaincfg.MainNetParams, "s-" + sha256Hex("410779be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8ac"), ingest.ScriptNonStd},
 	{"p2pk compressed key off the curve", "210200000000000000000000000000000000000000000000000000000000000005ac",
 		&chaincfg.MainNetParams, "s-" + sha256Hex("210200000000000000000000000000000000000000000000000000000000000005ac"), ingest.ScriptNonStd},
 	{"p2pk uncompressed key off the curve", "4104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5eac",
@@ -124,57 +128,66 @@ var txscriptType = map[txscript.ScriptClass]string{
 }
 
 // TestScriptAddressMatchesTxscript checks the byte patterns against btcd's
-// txscript on every output of the real blocks.
+// txscript on every output of the real blocks, and of the first 14132
+// mainnet blocks (mostly P2PK) when btcd's module has them.
 func TestScriptAddressMatchesTxscript(t *testing.T) {
-	params := &chaincfg.MainNetParams
 	for _, rb := range realBlocks {
 		t.Run(rb.name, func(t *testing.T) {
-			b := decode(t, rb.raw(t))
-			counts := map[string]int{}
-			for _, tx := range b.Transactions {
-				for _, out := range tx.TxOut {
-					addr, typ := ScriptAddress(out.PkScript, params)
-					counts[typ]++
-					class, addrs, _, _ := txscript.ExtractPkScriptAddrs(out.PkScript, params)
-					want, ok := txscriptType[class]
-					switch {
-					case ok && class == txscript.PubKeyTy && len(addrs) == 0:
-						// txscript could not parse the key: nonstandard for us.
-						if typ != ingest.ScriptNonStd {
-							t.Errorf("script %x: got %s, want nonstandard (invalid key)", out.PkScript, typ)
-						}
-					case ok:
-						if typ != want {
-							t.Errorf("script %x: got type %s, want %s", out.PkScript, typ, want)
-							continue
-						}
-						wantAddr := ""
-						if len(addrs) == 1 {
-							wantAddr = addrs[0].EncodeAddress()
-							if class == txscript.PubKeyTy {
-								wantAddr = addrs[0].(*btcutil.AddressPubKey).AddressPubKeyHash().EncodeAddress()
-							}
-						}
-						if addr != wantAddr {
-							t.Errorf("script %x: got address %q, want %q", out.PkScript, addr, wantAddr)
-						}
-					case class == txscript.MultiSigTy:
-						if typ != ingest.ScriptMultisig && typ != ingest.ScriptNonStd {
-							t.Errorf("script %x: got %s, want multisig", out.PkScript, typ)
-						}
-					default:
-						if typ != ingest.ScriptNonStd && typ != ingest.ScriptNullData && typ != ingest.ScriptWitnessUn {
-							t.Errorf("script %x (txscript %s): got %s", out.PkScript, class, typ)
-						}
-					}
-					if (typ == ingest.ScriptMultisig || typ == ingest.ScriptNonStd) && !strings.HasPrefix(addr, ScriptIDPrefix) {
-						t.Errorf("script %x: got address %q for %s, want a script identifier", out.PkScript, addr, typ)
-					}
-				}
-			}
-			t.Logf("script types: %v", counts)
+			matchTxscript(t, [][]byte{rb.raw(t)})
 		})
 	}
+	t.Run("mainnet 0-14131", func(t *testing.T) {
+		matchTxscript(t, records(t, readData(t, btcdFile(t, btcd14131))))
+	})
+}
+
+func matchTxscript(t *testing.T, raws [][]byte) {
+	params := &chaincfg.MainNetParams
+	counts := map[string]int{}
+	for _, raw := range raws {
+		for _, tx := range decode(t, raw).Transactions {
+			for _, out := range tx.TxOut {
+				addr, typ := ScriptAddress(out.PkScript, params)
+				counts[typ]++
+				class, addrs, _, _ := txscript.ExtractPkScriptAddrs(out.PkScript, params)
+				want, ok := txscriptType[class]
+				switch {
+				case ok && class == txscript.PubKeyTy && len(addrs) == 0:
+					// txscript could not parse the key: nonstandard for us.
+					if typ != ingest.ScriptNonStd {
+						t.Errorf("script %x: got %s, want nonstandard (invalid key)", out.PkScript, typ)
+					}
+				case ok:
+					if typ != want {
+						t.Errorf("script %x: got type %s, want %s", out.PkScript, typ, want)
+						continue
+					}
+					wantAddr := ""
+					if len(addrs) == 1 {
+						wantAddr = addrs[0].EncodeAddress()
+						if class == txscript.PubKeyTy {
+							wantAddr = addrs[0].(*btcutil.AddressPubKey).AddressPubKeyHash().EncodeAddress()
+						}
+					}
+					if addr != wantAddr {
+						t.Errorf("script %x: got address %q, want %q", out.PkScript, addr, wantAddr)
+					}
+				case class == txscript.MultiSigTy:
+					if typ != ingest.ScriptMultisig && typ != ingest.ScriptNonStd {
+						t.Errorf("script %x: got %s, want multisig", out.PkScript, typ)
+					}
+				default:
+					if typ != ingest.ScriptNonStd && typ != ingest.ScriptNullData && typ != ingest.ScriptWitnessUn {
+						t.Errorf("script %x (txscript %s): got %s", out.PkScript, class, typ)
+					}
+				}
+				if (typ == ingest.ScriptMultisig || typ == ingest.ScriptNonStd) && !strings.HasPrefix(addr, ScriptIDPrefix) {
+					t.Errorf("script %x: got address %q for %s, want a script identifier", out.PkScript, addr, typ)
+				}
+			}
+		}
+	}
+	t.Logf("script types: %v", counts)
 }
 
 func FuzzScriptAddress(f *testing.F) {

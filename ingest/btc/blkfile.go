@@ -99,6 +99,8 @@ func (r *Record) Bits() uint32 { return binary.LittleEndian.Uint32(r.Header[72:7
 // zeros are written by fallocate, not through the obfuscation, so the check
 // is made on the raw bytes as well as on the de-obfuscated ones.
 //
+// The first record's magic must be that of mainnet, testnet3, testnet4, the
+// default signet or regtest; every later record must have the same.
 // Any other problem is a *RecordError naming the file and the offset and
 // wrapping ErrTruncatedRecord, ErrBadMagic or ErrRecordSize. Records
 // returned before the error are sound: a truncated last record (Core killed
@@ -112,16 +114,17 @@ type FileReader struct {
 	next int64           // offset of the next record
 	err  error           // sticky, once Next has failed or ended
 
-	// win is a de-obfuscated window of the file at winOff: a scan reads
-	// small blocks' records from it, and pays one 64 KiB read per record
-	// for big ones instead of reading the whole block.
+	// win is a de-obfuscated, page-aligned window of the file at winOff.
+	// A scan reads the prefixes and headers of small blocks (the first
+	// years of the chain) many to a read, and pays one page per record for
+	// big ones instead of reading the block.
 	win    []byte
 	winOff int64
 	buf    []byte
 	closer io.Closer
 }
 
-const windowSize = 64 << 10
+const windowSize = 4 << 10
 
 // OpenBlockFile opens a blk file for reading with the obfuscation key of its
 // directory (see ReadXORKey).
@@ -170,24 +173,22 @@ func (r *FileReader) peek(off int64, n int) ([]byte, error) {
 	if off >= r.winOff && off+int64(n) <= r.winOff+int64(len(r.win)) {
 		return r.win[off-r.winOff:][:n], nil
 	}
-	want := int64(max(n, windowSize))
-	if rest := r.size - off; want > rest {
-		want = rest
-	}
-	if want < int64(n) {
+	if off < 0 || off+int64(n) > r.size {
 		return nil, io.ErrUnexpectedEOF
 	}
-	if cap(r.buf) < int(want) {
-		r.buf = make([]byte, want)
+	start := off &^ (windowSize - 1)
+	end := min(max(off+int64(n), start+windowSize), r.size)
+	if cap(r.buf) < int(end-start) {
+		r.buf = make([]byte, end-start)
 	}
-	w := r.buf[:want]
+	w := r.buf[:end-start]
 	r.win = nil
-	if _, err := readFullAt(r.r, w, off); err != nil {
+	if _, err := readFullAt(r.r, w, start); err != nil {
 		return nil, err
 	}
-	r.key.Apply(w, off)
-	r.win, r.winOff = w, off
-	return w[:n], nil
+	r.key.Apply(w, start)
+	r.win, r.winOff = w, start
+	return w[off-start:][:n], nil
 }
 
 func readFullAt(r io.ReaderAt, p []byte, off int64) (int, error) {

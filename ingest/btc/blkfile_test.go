@@ -288,7 +288,11 @@ func FuzzBlkFraming(f *testing.F) {
 	f.Add(good, binary.LittleEndian.Uint64(testKey[:]), int64(293))
 	f.Add(good[:len(good)-7], uint64(0), int64(len(good)-200))
 	f.Add(append(bytes.Clone(good), make([]byte, 13)...), uint64(0), int64(5))
-	f.Add(framed(seedBlocks(f, btcd277647)...), uint64(1), int64(0))
+	// Small blocks only: framing does not depend on block size, and the
+	// fuzzer minimizes every new input, which takes long for big ones.
+	if blocks := seedBlocks(f, btcdBlocks256); len(blocks) > 175 {
+		f.Add(framed(blocks[165:175]...), uint64(1), int64(0))
+	}
 	f.Add([]byte{0xf9, 0xbe, 0xb4, 0xd9, 0xff, 0xff, 0xff, 0xff}, uint64(0), int64(0))
 	f.Add([]byte{}, uint64(0), int64(-1))
 	f.Fuzz(func(t *testing.T, data []byte, k uint64, at int64) {

@@ -240,6 +240,9 @@ func TestBlocksDirFromHeightOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkChain(t, d, 0, hashes(c.mainnet...))
+	if d.RootHeight() != 0 {
+		t.Errorf("root height: got %d, want 0 (genesis from the parameters)", d.RootHeight())
+	}
 	g, err := d.Block(context.Background(), *chaincfg.MainNetParams.GenesisHash)
 	if err != nil || !bytes.Equal(serialize(t, g), c.mainnet[0]) {
 		t.Errorf("genesis from the parameters: got %v, want the real genesis block", err)

@@ -108,11 +108,12 @@ func readData(t testing.TB, path string) []byte {
 	return b
 }
 
-// records splits blk-framed data into its raw blocks.
+// records splits blk-framed data into its raw blocks, up to the end or to
+// zero padding.
 func records(t testing.TB, data []byte) [][]byte {
 	t.Helper()
 	var out [][]byte
-	for len(data) > 0 {
+	for len(data) > 0 && !(len(data) >= 4 && binary.LittleEndian.Uint32(data) == 0) {
 		if len(data) < 8 {
 			t.Fatalf("framed test data: %d stray bytes", len(data))
 		}

@@ -171,9 +171,14 @@ func CheckMerkle(b *wire.MsgBlock) error {
 	if len(b.Transactions) == 0 {
 		return fmt.Errorf("btc: block %s has no transactions: %w", hash, ErrBadMerkleRoot)
 	}
+	var buf bytes.Buffer
 	ids := make([]chainhash.Hash, len(b.Transactions))
 	for i, tx := range b.Transactions {
-		ids[i] = tx.TxHash()
+		buf.Reset()
+		if err := tx.SerializeNoWitness(&buf); err != nil {
+			return fmt.Errorf("btc: block %s: serializing tx %d: %w", hash, i, err)
+		}
+		ids[i] = chainhash.DoubleHashH(buf.Bytes())
 	}
 	root, mutated := merkleRoot(ids)
 	if root != b.Header.MerkleRoot {
@@ -184,10 +189,10 @@ func CheckMerkle(b *wire.MsgBlock) error {
 		return fmt.Errorf("btc: block %s: duplicated transactions give the merkle root a second preimage (CVE-2012-2459): %w",
 			hash, ErrBadMerkleRoot)
 	}
-	return checkWitnessCommitment(b, hash)
+	return checkWitnessCommitment(b, hash, &buf)
 }
 
-func checkWitnessCommitment(b *wire.MsgBlock, hash chainhash.Hash) error {
+func checkWitnessCommitment(b *wire.MsgBlock, hash chainhash.Hash, buf *bytes.Buffer) error {
 	coinbase := b.Transactions[0]
 	var commitment []byte
 	// The commitment is the last output that matches (BIP141).
@@ -213,7 +218,11 @@ func checkWitnessCommitment(b *wire.MsgBlock, hash chainhash.Hash) error {
 	}
 	ids := make([]chainhash.Hash, len(b.Transactions))
 	for i, tx := range b.Transactions[1:] { // the coinbase's wtxid counts as zero
-		ids[i+1] = tx.WitnessHash()
+		buf.Reset()
+		if err := tx.Serialize(buf); err != nil { // with witness when it has one
+			return fmt.Errorf("btc: block %s: serializing tx %d: %w", hash, i+1, err)
+		}
+		ids[i+1] = chainhash.DoubleHashH(buf.Bytes())
 	}
 	root, _ := merkleRoot(ids)
 	var preimage [2 * chainhash.HashSize]byte

@@ -4,7 +4,7 @@
 // none).
 //
 //	n := btcdtest.Start(t)          // skips without btcd: run `make btcd`
-//	n.Generate(101)                 // coinbases to the harness mature
+//	n.ActivateSoftForks()           // 431 blocks: coinbases mature, segwit and taproot on
 //	wpkh := n.NewScript(btcdtest.P2WPKH)
 //	tx, err := n.Send([]*wire.TxOut{wpkh.TxOut(1e8)})
 //	n.Generate(1)
@@ -29,7 +29,14 @@
 //     so. Mainnet and signet reject them, so on those a nonstandard output
 //     could only come from a miner.
 //   - Regtest halves the subsidy every 150 blocks (50 BTC before), and a
-//     coinbase can be spent by a transaction in the block 100 above it.
+//     coinbase can be spent by a transaction in the block 100 above it:
+//     Generate(101) is enough to Send from legacy coins.
+//   - Segwit and taproot are not active from genesis as on Bitcoin Core's
+//     regtest: btcd activates them by BIP9 votes, from block 432 on. Until
+//     then paying witness outputs works but spending them is rejected;
+//     ActivateSoftForks mines there (ActivationHeight).
+//   - A transaction in a block that invalidateblock takes away goes back to
+//     the mempool, and the next Generate mines it again.
 //   - gettxout ignores spends by mempool transactions, so the harness
 //     tracks its own spends.
 //

@@ -31,8 +31,8 @@ type Config struct {
 	// Dir holds the configuration, data and logs. Empty: a new temporary
 	// directory, removed by Close.
 	Dir string
-	// StopTimeout bounds the graceful stop in Close before the server is
-	// killed. Zero: 10 s.
+	// StopTimeout bounds the graceful stop of a server in Dir before Close
+	// kills it. Zero: 10 s.
 	StopTimeout time.Duration
 }
 
@@ -208,21 +208,25 @@ func (s *Server) HTTPURL() string {
 // Dir is the directory holding the configuration, data and logs (log/).
 func (s *Server) Dir() string { return s.dir }
 
-// Close stops the server (SIGTERM, then SIGKILL after Config.StopTimeout),
-// waits for it to exit, and removes its directory if Start made it. It is
-// safe to call more than once.
+// Close stops the server and waits for it to exit. A server in a directory
+// of its own is killed and the directory removed: its data goes anyway, and
+// a graceful stop takes about a second. A server in Config.Dir gets SIGTERM
+// and Config.StopTimeout to stop before it is killed. Close is safe to call
+// more than once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
-		if err := s.cmd.Process.Signal(syscall.SIGTERM); err == nil {
-			select {
-			case <-s.exited:
-			case <-time.After(s.stopWait):
-				s.closeErr = fmt.Errorf("chserver: no exit %v after SIGTERM, killed", s.stopWait)
+		if !s.ownDir {
+			if err := s.cmd.Process.Signal(syscall.SIGTERM); err == nil {
+				select {
+				case <-s.exited:
+				case <-time.After(s.stopWait):
+					s.closeErr = fmt.Errorf("chserver: no exit %v after SIGTERM, killed", s.stopWait)
+				}
 			}
 		}
 		s.kill()
 		if s.ownDir {
-			if err := os.RemoveAll(s.dir); err != nil && s.closeErr == nil {
+			if err := os.RemoveAll(s.dir); err != nil {
 				s.closeErr = fmt.Errorf("chserver: %w", err)
 			}
 		}

@@ -13,9 +13,6 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 )
 
-// ErrBind is wrapped by every argument-binding error.
-var ErrBind = errors.New("chdb: binding arguments")
-
 // Bind replaces each positional `?` placeholder in query with the next
 // argument rendered as a ClickHouse literal. A `?` inside a string literal,
 // a quoted identifier, a heredoc or a comment is part of the text and left

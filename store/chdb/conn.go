@@ -27,11 +27,16 @@ type Config struct {
 }
 
 var (
+	// ErrNoLibrary is returned by Open when libchdb.so cannot be found;
+	// the message says how to get it.
+	ErrNoLibrary = errors.New("chdb: libchdb.so not found")
 	// ErrOtherPath is returned by Open when the process already has the
 	// engine open on another data directory.
 	ErrOtherPath = errors.New("chdb: the engine is already open on another data directory in this process")
 	// ErrClosed is returned by calls on a closed Conn.
 	ErrClosed = errors.New("chdb: connection closed")
+	// ErrBind is wrapped by every argument-binding error.
+	ErrBind = errors.New("chdb: binding arguments")
 )
 
 // The engine is process-wide: chDB boots one ClickHouse instance per
@@ -134,7 +139,8 @@ func Open(cfg Config) (*Conn, error) {
 	return &Conn{eng: e, closed: make(chan struct{})}, nil
 }
 
-// Engine names the engine and version, e.g. "chdb 26.5.3.1".
+// Engine names the engine and its version() as the engine reports it, e.g.
+// "chdb 26.5.1.1" for the npm package @chdb/lib-linux-x64-gnu 26.5.3.
 func (c *Conn) Engine() string { return "chdb " + c.eng.version }
 
 // Path is the absolute data directory.
@@ -202,13 +208,18 @@ func (c *Conn) run(ctx context.Context, query, format string) ([]byte, error) {
 	return r.data, nil
 }
 
-// Error is an error reported by the engine; Msg is ClickHouse's message,
-// e.g. "Code: 62. DB::Exception: Syntax error: ...".
+// Error is an error reported by the engine.
 type Error struct {
-	Msg string
+	Op  string // what the driver was doing, e.g. "insert into t"; may be empty
+	Msg string // ClickHouse's message, e.g. "Code: 62. DB::Exception: Syntax error: ..."
 }
 
-func (e *Error) Error() string { return "chdb: " + e.Msg }
+func (e *Error) Error() string {
+	if e.Op == "" {
+		return "chdb: " + e.Msg
+	}
+	return "chdb: " + e.Op + ": " + e.Msg
+}
 
 // Exec runs a statement that returns no rows.
 func (c *Conn) Exec(ctx context.Context, query string, args ...any) error {

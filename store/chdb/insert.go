@@ -24,11 +24,12 @@ import (
 //
 // Why a file: chDB's query API is binary safe (chdb_query_n), but chDB
 // splits its input like clickhouse-client in multi-query mode, where the
-// inline data of an INSERT ends at the first empty line. Any "\n\n" in
-// binary data (a UInt32 of 2570 is "\n\n\0\0") silently cuts the insert
-// short, and even TabSeparated data has an empty line when a one-column
-// row is the empty string. FROM INFILE reads the data outside the query
-// text.
+// inline data of an INSERT ends at the first empty line and what follows
+// is run as the next statement. Any "\n\n" in binary data (a UInt32 of
+// 2570 is "\n\n\0\0") cuts the insert short, and TabSeparated data has an
+// empty line wherever a one-column row is the empty string; the rows before
+// it are inserted, the rest is parsed as SQL. FROM INFILE keeps the data
+// out of the query text.
 func (c *Conn) Insert(ctx context.Context, table string, cols []store.Column) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -55,6 +56,11 @@ func (c *Conn) Insert(ctx context.Context, table string, cols []store.Column) er
 	q := "INSERT INTO " + table + " (" + strings.Join(names, ", ") + ") FROM INFILE " +
 		string(appendString(nil, f.Name())) + " FORMAT " + insertFormat
 	if _, err := c.run(ctx, q, "TabSeparated"); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.Op = "insert into " + table
+			return e
+		}
 		return fmt.Errorf("chdb: insert into %s: %w", table, err)
 	}
 	return nil

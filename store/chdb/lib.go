@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -32,9 +33,8 @@ import (
 // chdb_result is struct { void *internal_data; }, both opaque to us: we only
 // pass the pointers back.
 //
-// We call chdb_query_n, not chdb_query: it takes lengths, so a query may
-// carry NUL bytes (inline RowBinary insert data) and Go strings need no
-// NUL-terminated copy.
+// We call chdb_query_n, not chdb_query: it takes lengths, so a Go string
+// goes to C without a NUL-terminated copy (and could hold NUL bytes).
 
 // chdbConnection mirrors struct chdb_connection_.
 type chdbConnection struct{ internalData unsafe.Pointer }
@@ -56,9 +56,6 @@ type lib struct {
 	// setSignalHandlers is optional: older libraries lack it.
 	setSignalHandlers func(enabled int32)
 }
-
-// ErrNoLibrary is returned by Open when libchdb.so cannot be found.
-var ErrNoLibrary = errors.New("chdb: libchdb.so not found")
 
 var (
 	libMu     sync.Mutex
@@ -86,7 +83,7 @@ func loadLib(configured string) (*lib, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w (looked in: %s); run `make libchdb` in the tracer source tree "+
 			"(it unpacks the npm package @chdb/lib-linux-x64-gnu into .cache/chdb/), "+
-			"or set CHDB_LIB_PATH to the path of libchdb.so", ErrNoLibrary, joinPaths(tried))
+			"or set CHDB_LIB_PATH to the path of libchdb.so", ErrNoLibrary, strings.Join(tried, ", "))
 	}
 	l, err := openLib(path)
 	if err != nil {
@@ -130,12 +127,12 @@ func findLib(configured string) (path string, tried []string) {
 }
 
 func openLib(path string) (*lib, error) {
-	// RTLD_NOW resolves every relocation of the 560 MB library up front,
-	// which costs time once but keeps a missing symbol from surfacing as a
-	// crash in the middle of a query.
+	// RTLD_NOW resolves every relocation of the library up front: a
+	// missing dependency fails here rather than in the middle of a query.
 	h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_GLOBAL)
 	if err != nil {
-		return nil, fmt.Errorf("chdb: loading %s: %w", path, err)
+		return nil, fmt.Errorf("chdb: loading %s (a broken download? run `make libchdb` again, "+
+			"or point CHDB_LIB_PATH at a working libchdb.so): %w", path, err)
 	}
 	l := &lib{path: path}
 	syms := []struct {
@@ -158,7 +155,8 @@ func openLib(path string) (*lib, error) {
 			if s.optional {
 				continue
 			}
-			return nil, fmt.Errorf("chdb: %s lacks %s (libchdb too old? chDB 3.x or later is needed): %w", path, s.name, err)
+			return nil, fmt.Errorf("chdb: %s lacks %s, part of chDB's current C API "+
+				"(@chdb/lib-linux-x64-gnu 26.x has it; `make libchdb` fetches it): %w", path, s.name, err)
 		}
 		purego.RegisterFunc(s.fn, sym)
 	}
@@ -236,15 +234,4 @@ func sameFile(a, b string) bool {
 	fa, err1 := os.Stat(a)
 	fb, err2 := os.Stat(b)
 	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
-}
-
-func joinPaths(ps []string) string {
-	s := ""
-	for i, p := range ps {
-		if i > 0 {
-			s += ", "
-		}
-		s += p
-	}
-	return s
 }

@@ -2,6 +2,7 @@ package chdb
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,8 +22,10 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	if os.Getenv(helperEnv) != "" {
-		// A child of TestOpenWithoutLibrary: it opens by itself.
+	flag.Parse()
+	if os.Getenv(helperEnv) != "" || flag.Lookup("test.list").Value.String() != "" {
+		// A child of TestOpenWithoutLibrary (it opens by itself), or
+		// only listing tests.
 		return m.Run()
 	}
 	dir, err := os.MkdirTemp("", "chdb-test-")

@@ -85,6 +85,7 @@ func (r *Rows) Next() bool {
 	if r.closed || r.err != nil || r.off >= len(r.data) || len(r.types) == 0 {
 		return false
 	}
+	start := r.off
 	for i, t := range r.types {
 		end, err := skipValue(r.data, r.off, t, 0)
 		if err != nil {
@@ -93,6 +94,12 @@ func (r *Rows) Next() bool {
 		}
 		r.vals[i] = r.data[r.off:end]
 		r.off = end
+	}
+	if r.off == start {
+		// Every column is zero bytes wide (Nothing, Tuple()): RowBinary
+		// does not say how many such rows there are.
+		r.err = errors.New("chdb: cannot count rows whose columns are all zero bytes wide")
+		return false
 	}
 	r.row++
 	return true

@@ -1,6 +1,7 @@
 package chdb
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -71,8 +72,9 @@ func parseType(s string) (*colType, error) {
 }
 
 type typeParser struct {
-	s string
-	i int
+	s     string
+	i     int
+	depth int
 }
 
 func (p *typeParser) space() {
@@ -170,6 +172,10 @@ func (p *typeParser) typeArgs() ([]*colType, error) {
 }
 
 func (p *typeParser) parse() (*colType, error) {
+	if p.depth++; p.depth > maxDepth {
+		return nil, errors.New("nesting too deep")
+	}
+	defer func() { p.depth-- }()
 	st := p.i
 	name := p.ident()
 	t := &colType{}
