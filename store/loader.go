@@ -15,13 +15,18 @@ import (
 	"github.com/tracerproject/tracer/stream"
 )
 
-// LoaderConfig configures a loader. Batches close on rows or time,
-// whichever comes first.
+// LoaderConfig configures a loader. A batch closes on rows or time,
+// whichever comes first, or as soon as the stream goes quiet.
 type LoaderConfig struct {
 	Chain     string
 	Durable   string        // JetStream durable consumer name
 	BatchRows int           // rows over all tables
 	BatchWait time.Duration // longest time a received block waits for its insert
+	// IdleWait: a batch also closes when no event arrives for this long,
+	// so the tail of a backfill and each new block of a live chain are
+	// stored at once. It bounds the inserts a second when the producer is
+	// slower than the loader.
+	IdleWait time.Duration
 	// AckWait is how long JetStream waits for an ack before redelivering:
 	// after a crash, the next loader gets the unacked blocks this long
 	// after they were delivered. Long inserts keep their messages alive
@@ -34,7 +39,7 @@ type LoaderConfig struct {
 
 // DefaultLoaderConfig is the configuration callers copy and change.
 func DefaultLoaderConfig(chain string) LoaderConfig {
-	return LoaderConfig{Chain: chain, Durable: "loader", BatchRows: 250_000, BatchWait: time.Second, AckWait: 15 * time.Second}
+	return LoaderConfig{Chain: chain, Durable: "loader", BatchRows: 250_000, BatchWait: time.Second, IdleWait: 200 * time.Millisecond, AckWait: 15 * time.Second}
 }
 
 // Loader is the durable JetStream consumer that writes a chain's events
@@ -87,6 +92,9 @@ func NewLoader(st *Store, cfg LoaderConfig) (*Loader, error) {
 	if cfg.AckWait == 0 {
 		cfg.AckWait = 15 * time.Second
 	}
+	if cfg.IdleWait <= 0 || cfg.IdleWait > cfg.BatchWait {
+		cfg.IdleWait = cfg.BatchWait
+	}
 	if cfg.BatchRows <= 0 || cfg.BatchWait <= 0 || cfg.AckWait < time.Second || cfg.AckWait <= cfg.BatchWait {
 		return nil, fmt.Errorf("store: loader limits: batch rows %d and batch wait %s must be positive, ack wait %s at least 1s and above the batch wait", cfg.BatchRows, cfg.BatchWait, cfg.AckWait)
 	}
@@ -134,6 +142,30 @@ func (l *Loader) keepAlive(ctx context.Context, pending []*stream.Delivery) (sto
 	return func() { close(done); <-finished }
 }
 
+// write stores a batch, then acks its deliveries.
+func (l *Loader) write(ctx context.Context, b *Batch, pending []*stream.Delivery, txs int, lastHeight int64) error {
+	start := time.Now()
+	stop := l.keepAlive(ctx, pending)
+	err := l.st.Write(ctx, b)
+	stop()
+	if err != nil {
+		return err
+	}
+	if err := stream.Ack(ctx, pending); err != nil {
+		return err
+	}
+	l.blocks.Add(uint64(b.Len()))
+	l.txs.Add(uint64(txs))
+	l.rows.Add(uint64(b.Rows()))
+	l.m.blocks.Add(float64(b.Len()))
+	l.m.txs.Add(float64(txs))
+	l.m.rows.Add(float64(b.Rows()))
+	l.m.height.Set(float64(lastHeight))
+	l.m.batch.Observe(time.Since(start).Seconds())
+	l.log.Debug("batch stored", "blocks", b.Len(), "rows", b.Rows(), "took", time.Since(start))
+	return nil
+}
+
 // Run consumes until ctx is cancelled or an error occurs. Work received
 // but not stored when it returns is redelivered to the next run.
 func (l *Loader) Run(ctx context.Context, js jetstream.JetStream) error {
@@ -148,50 +180,55 @@ func (l *Loader) Run(ctx context.Context, js jetstream.JetStream) error {
 	}
 	defer r.Close()
 
+	// One batch fills while the one before it is written: decoding the
+	// stream overlaps the insert. Acks follow each write, in order.
 	var (
-		batch      Batch
-		pending    []*stream.Delivery
-		deadline   time.Time
-		txs        int
-		lastHeight int64
+		batch, spare = &Batch{}, &Batch{}
+		pending      []*stream.Delivery
+		deadline     time.Time
+		txs          int
+		lastHeight   int64
+		inflight     chan error
 	)
-	flush := func() error {
-		if len(pending) == 0 {
+	wait := func() error {
+		if inflight == nil {
 			return nil
 		}
-		start := time.Now()
-		stop := l.keepAlive(ctx, pending)
-		err := l.st.Write(ctx, &batch)
-		stop()
-		if err != nil {
+		err := <-inflight
+		inflight = nil
+		return err
+	}
+	defer func() { _ = wait() }()
+	flush := func(sync bool) error {
+		if err := wait(); err != nil {
 			return err
 		}
-		if err := stream.Ack(ctx, pending); err != nil {
-			return err
+		if len(pending) > 0 {
+			b, p, n, h := batch, pending, txs, lastHeight
+			batch, spare = spare, batch
+			batch.Reset()
+			pending, txs = nil, 0
+			done := make(chan error, 1)
+			go func() { done <- l.write(ctx, b, p, n, h) }()
+			inflight = done
 		}
-		l.blocks.Add(uint64(batch.Len()))
-		l.txs.Add(uint64(txs))
-		l.rows.Add(uint64(batch.Rows()))
-		l.m.blocks.Add(float64(batch.Len()))
-		l.m.txs.Add(float64(txs))
-		l.m.rows.Add(float64(batch.Rows()))
-		l.m.height.Set(float64(lastHeight))
-		l.m.batch.Observe(time.Since(start).Seconds())
-		l.log.Debug("batch stored", "blocks", batch.Len(), "rows", batch.Rows(), "took", time.Since(start))
-		batch.Reset()
-		pending, txs = pending[:0], 0
+		if sync {
+			return wait()
+		}
 		return nil
 	}
 	for {
-		wait := time.Second
+		maxWait := time.Second
 		if len(pending) > 0 {
-			wait = time.Until(deadline)
+			maxWait = min(time.Until(deadline), l.cfg.IdleWait)
 		}
-		d, err := r.Next(ctx, wait)
+		d, err := r.Next(ctx, maxWait)
 		switch {
 		case errors.Is(err, stream.ErrNoEvent):
-			if len(pending) > 0 && !time.Now().Before(deadline) {
-				if err := flush(); err != nil {
+			// The batch's time is up, or the stream went quiet: a
+			// backfill's tail, or a live chain between blocks.
+			if len(pending) > 0 {
+				if err := flush(false); err != nil {
 					return err
 				}
 			}
@@ -214,14 +251,14 @@ func (l *Loader) Run(ctx context.Context, js jetstream.JetStream) error {
 			txs += len(ev.Block.Txs)
 			lastHeight = ev.Height
 			if batch.Rows() >= l.cfg.BatchRows {
-				if err := flush(); err != nil {
+				if err := flush(false); err != nil {
 					return err
 				}
 			}
 		case ingest.KindUndo:
 			// Rows of the block may sit in the open batch: store them
 			// first so the undo removes them too.
-			if err := flush(); err != nil {
+			if err := flush(true); err != nil {
 				return err
 			}
 			if err := l.st.Undo(ctx, ev.Chain, ev.Hash); err != nil {

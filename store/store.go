@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/tracerproject/tracer/ingest"
 )
 
@@ -96,7 +98,10 @@ func (b *Batch) AddBlock(blk *ingest.Block, seq uint64) error {
 	return nil
 }
 
-// Write inserts the batch, children first and blocks last.
+// Write inserts the batch: the tables of transactions, inputs, outputs and
+// addresses side by side (a server inserts them in parallel; chDB one after
+// the other), then the blocks, so that a stored block means a stored block
+// body.
 func (s *Store) Write(ctx context.Context, b *Batch) error {
 	if b.Len() == 0 {
 		return nil
@@ -110,15 +115,19 @@ func (s *Store) Write(ctx context.Context, b *Batch) error {
 		{"btc_inputs", b.inputs.columns(), len(b.inputs.txid)},
 		{"btc_address_io", b.io.columns(), len(b.io.address)},
 		{"btc_txs", b.txs.columns(), len(b.txs.txid)},
-		{"btc_blocks", b.blocks.columns(), len(b.blocks.height)},
 	}
+	eg, ectx := errgroup.WithContext(ctx)
 	for _, p := range parts {
 		if p.n == 0 {
 			continue
 		}
-		if err := s.conn.Insert(ctx, p.table, p.cols); err != nil {
-			return fmt.Errorf("store: writing %d blocks: %w", b.Len(), err)
-		}
+		eg.Go(func() error { return s.conn.Insert(ectx, p.table, p.cols) })
+	}
+	if err := eg.Wait(); err != nil {
+		return fmt.Errorf("store: writing %d blocks: %w", b.Len(), err)
+	}
+	if err := s.conn.Insert(ctx, "btc_blocks", b.blocks.columns()); err != nil {
+		return fmt.Errorf("store: writing %d blocks: %w", b.Len(), err)
 	}
 	return nil
 }

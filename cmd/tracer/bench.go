@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,7 @@ func newBenchIngestCmd(a *app) *cobra.Command {
 		dsn, format         string
 		seed                int64
 		keep                bool
+		cpuProfile          string
 	)
 	cmd := &cobra.Command{
 		Use:   "ingest",
@@ -80,7 +82,7 @@ Prints txs/s and rows/s for both, their ratio and peak memory.`,
 			if !keep {
 				defer os.RemoveAll(work)
 			}
-			res, err := runIngestBench(cmd.Context(), a, work, blocks, txsPerBlock, seed, dsn)
+			res, err := runIngestBench(cmd.Context(), a, work, blocks, txsPerBlock, seed, dsn, cpuProfile)
 			if err != nil {
 				return err
 			}
@@ -105,10 +107,11 @@ Prints txs/s and rows/s for both, their ratio and peak memory.`,
 	f.StringVar(&dsn, "clickhouse", "", "ClickHouse server DSN (default: embedded chDB in a temporary directory); the bench works in its own database tracer_bench, dropped and recreated")
 	f.StringVar(&format, "format", "table", "table or json")
 	f.BoolVar(&keep, "keep", false, "keep the temporary directory")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the pipeline run to this file (go tool pprof)")
 	return cmd
 }
 
-func runIngestBench(ctx context.Context, a *app, work string, blocks, txsPerBlock int, seed int64, dsn string) (*ingestBench, error) {
+func runIngestBench(ctx context.Context, a *app, work string, blocks, txsPerBlock int, seed int64, dsn, cpuProfile string) (*ingestBench, error) {
 	res := &ingestBench{Blocks: blocks}
 	// 1. The chain, written once (not timed as ingest).
 	scfg := simulate.DefaultConfig()
@@ -176,6 +179,17 @@ func runIngestBench(ctx context.Context, a *app, work string, blocks, txsPerBloc
 	// 3. The pipeline, end to end.
 	if err := reset(); err != nil {
 		return nil, err
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	start = time.Now()
 	if err := p.IngestBTC(ctx, pipeline.BTCIngest{BlocksDir: blocksDir, To: -1, Confirmations: 1}); err != nil {

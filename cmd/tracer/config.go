@@ -32,6 +32,7 @@ type Config struct {
 	Loader struct {
 		BatchRows int      `yaml:"batch_rows"`
 		BatchWait Duration `yaml:"batch_wait"`
+		IdleWait  Duration `yaml:"idle_wait"`
 		AckWait   Duration `yaml:"ack_wait"`
 	} `yaml:"loader"`
 	BTC struct {
@@ -70,6 +71,7 @@ func defaultConfig() Config {
 	c.NATS.Replicas = 1
 	c.Loader.BatchRows = 250_000
 	c.Loader.BatchWait = Duration{time.Second}
+	c.Loader.IdleWait = Duration{200 * time.Millisecond}
 	c.Loader.AckWait = Duration{15 * time.Second}
 	c.BTC.RPCTimeout = Duration{time.Minute}
 	c.BTC.Confirmations = 1

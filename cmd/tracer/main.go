@@ -103,6 +103,7 @@ func (a *app) pipelineConfig() pipeline.Config {
 	lc := store.DefaultLoaderConfig("btc")
 	lc.BatchRows = a.cfg.Loader.BatchRows
 	lc.BatchWait = a.cfg.Loader.BatchWait.Duration
+	lc.IdleWait = a.cfg.Loader.IdleWait.Duration
 	lc.AckWait = a.cfg.Loader.AckWait.Duration
 	return pipeline.Config{
 		DataDir:      a.cfg.Data,
