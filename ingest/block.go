@@ -117,4 +117,7 @@ type Event struct {
 	Height int64     `json:"height"`
 	Hash   string    `json:"hash"`
 	Block  *Block    `json:"block,omitempty"` // set for KindBlock
+	// Payload is the event encoded by EncodePayload, when that is done
+	// already; it is not part of the event's JSON.
+	Payload []byte `json:"-"`
 }

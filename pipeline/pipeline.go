@@ -192,8 +192,11 @@ func (p *Pipeline) Loader(ctx context.Context, chain string) (*store.Loader, jet
 		return nil, nil, err
 	}
 	cfg := p.cfg.Loader
-	if cfg.Durable == "" {
+	if cfg.BatchRows == 0 && cfg.BatchWait == 0 {
 		cfg = store.DefaultLoaderConfig(chain)
+	}
+	if cfg.Durable == "" {
+		cfg.Durable = "loader"
 	}
 	cfg.Chain, cfg.Logger, cfg.Metrics = chain, p.log, p.cfg.Metrics
 	l, err := store.NewLoader(st, cfg)

@@ -1,13 +1,11 @@
 package stream
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
-	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go"
 
 	"github.com/tracerproject/tracer/ingest"
@@ -52,11 +50,13 @@ func Encode(ev *ingest.Event, maxPayload int) ([]*nats.Msg, error) {
 	if ev.Kind != ingest.KindBlock && ev.Kind != ingest.KindUndo {
 		return nil, fmt.Errorf("stream: unknown event kind %q", ev.Kind)
 	}
-	raw, err := json.Marshal(ev)
-	if err != nil {
-		return nil, fmt.Errorf("stream: encoding %s event %d: %w", ev.Kind, ev.Seq, err)
+	body := ev.Payload
+	if body == nil {
+		var err error
+		if body, err = ingest.EncodePayload(ev); err != nil {
+			return nil, fmt.Errorf("stream: %w", err)
+		}
 	}
-	body := s2.Encode(nil, raw)
 	chunk := maxPayload - headroom
 	if chunk < 1024 {
 		return nil, fmt.Errorf("stream: max payload %d is too small", maxPayload)
@@ -127,16 +127,12 @@ func Decode(bodies [][]byte) (*ingest.Event, error) {
 	for _, b := range bodies {
 		body = append(body, b...)
 	}
-	raw, err := s2.Decode(nil, body)
+	ev, err := ingest.DecodePayload(body)
 	if err != nil {
-		return nil, fmt.Errorf("stream: decompressing event: %w", err)
-	}
-	var ev ingest.Event
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return nil, fmt.Errorf("stream: decoding event: %w", err)
+		return nil, fmt.Errorf("stream: %w", err)
 	}
 	if ev.Kind == ingest.KindBlock && ev.Block == nil {
 		return nil, fmt.Errorf("stream: block event %d at height %d has no block", ev.Seq, ev.Height)
 	}
-	return &ev, nil
+	return ev, nil
 }

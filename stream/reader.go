@@ -102,8 +102,14 @@ func (r *Reader) Next(ctx context.Context, maxWait time.Duration) (*Delivery, er
 		if wait <= 0 {
 			return nil, ErrNoEvent
 		}
-		m, err := r.it.Next(jetstream.NextMaxWait(min(wait, time.Second)))
-		if errors.Is(err, nats.ErrTimeout) {
+		// The wait follows ctx, so a cancelled consumer stops at once.
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		m, err := r.it.Next(jetstream.NextContext(wctx))
+		cancel()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
 			continue
 		}
 		if err != nil {

@@ -2,7 +2,6 @@ package btc
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -164,8 +163,11 @@ func (s *ChainState) Prevout(op wire.OutPoint) (ingest.Output, error) {
 }
 
 // Connect applies a normalized block on top of the tip and, when publish is
-// set, records its event in the outbox, all in one synced batch. It returns
-// the event (nil when not publishing).
+// set, records its event in the outbox, all in one batch. It returns the
+// event (nil when not publishing). The batch is not synced to disk: a crash
+// may lose the last blocks connected, never part of one, and they are
+// connected again after the restart with the same event sequence numbers.
+// Call Sync before publishing their events.
 func (s *ChainState) Connect(b *ingest.Block, publish bool) (*ingest.Event, error) {
 	hash, err := chainhash.NewHashFromStr(b.Hash)
 	if err != nil {
@@ -243,7 +245,7 @@ func (s *ChainState) Connect(b *ingest.Block, publish bool) (*ingest.Event, erro
 		}
 	}
 	s.setTip(batch, b.Height, *hash)
-	if err := batch.Commit(pebble.Sync); err != nil {
+	if err := batch.Commit(pebble.NoSync); err != nil {
 		return nil, fmt.Errorf("btc: committing block %s: %w", b.Hash, err)
 	}
 	s.tipHeight, s.tipHash = b.Height, *hash
@@ -251,6 +253,16 @@ func (s *ChainState) Connect(b *ingest.Block, publish bool) (*ingest.Event, erro
 		s.seq = ev.Seq
 	}
 	return ev, nil
+}
+
+// Sync makes everything committed so far durable: the events in the
+// outbox must be on disk before they are published, or a crash could make
+// the state forget events that subscribers have seen.
+func (s *ChainState) Sync() error {
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("btc: syncing chain state: %w", err)
+	}
+	return nil
 }
 
 // Disconnect removes the tip block, restoring what it spent, and records an
@@ -346,11 +358,12 @@ func (s *ChainState) Outbox() ([]*ingest.Event, error) {
 	defer it.Close()
 	var evs []*ingest.Event
 	for it.First(); it.Valid(); it.Next() {
-		var ev ingest.Event
-		if err := json.Unmarshal(it.Value(), &ev); err != nil {
-			return nil, fmt.Errorf("btc: corrupt outbox entry: %w", err)
+		ev, err := ingest.DecodePayload(it.Value())
+		if err != nil {
+			return nil, fmt.Errorf("btc: corrupt outbox entry %x: %w", it.Key(), err)
 		}
-		evs = append(evs, &ev)
+		ev.Payload = append([]byte(nil), it.Value()...)
+		evs = append(evs, ev)
 	}
 	return evs, it.Error()
 }
@@ -361,11 +374,12 @@ func (s *ChainState) Published(seq uint64) error {
 }
 
 func (s *ChainState) addOutbox(batch *pebble.Batch, ev *ingest.Event) error {
-	raw, err := json.Marshal(ev)
+	payload, err := ingest.EncodePayload(ev)
 	if err != nil {
-		return fmt.Errorf("btc: encoding event: %w", err)
+		return fmt.Errorf("btc: %w", err)
 	}
-	if err := batch.Set(heightKey('o', int64(ev.Seq)), raw, nil); err != nil {
+	ev.Payload = payload
+	if err := batch.Set(heightKey('o', int64(ev.Seq)), payload, nil); err != nil {
 		return err
 	}
 	return batch.Set([]byte("mseq"), binary.BigEndian.AppendUint64(nil, ev.Seq), nil)
