@@ -95,7 +95,7 @@ func lockDir(dir string) (*os.File, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		owner, _ := os.ReadFile(path)
 		f.Close()
-		return nil, fmt.Errorf("%w: %s is held by another tracer process (pid %s); stop it, or give this command its own --data, or point both at an external NATS and ClickHouse",
+		return nil, fmt.Errorf("%w: %s is held by another tracer process (pid %s); stop it, or give this command its own --data (with an external NATS and ClickHouse, several processes share one stream and store, each with its own data directory)",
 			ErrLocked, dir, strings.TrimSpace(string(owner)))
 	}
 	_ = f.Truncate(0)

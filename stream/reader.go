@@ -67,9 +67,14 @@ func NewReader(ctx context.Context, js jetstream.JetStream, cfg ReaderConfig) (*
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s, err := EnsureStream(ctx, js, cfg.Chain, 1)
+	// The stream's owner (the pipeline) sets it up with its replicas; a
+	// reader only creates it, with one replica, when it is not there yet.
+	s, err := js.Stream(ctx, StreamName(cfg.Chain))
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		s, err = EnsureStream(ctx, js, cfg.Chain, 1)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("stream: %s: %w", StreamName(cfg.Chain), err)
 	}
 	cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       cfg.Durable,

@@ -32,23 +32,23 @@ func newBenchCmd(a *app) *cobra.Command {
 
 // ingestBench is the result of `tracer bench ingest`.
 type ingestBench struct {
-	Engine        string  `json:"engine"`
-	Blocks        int     `json:"blocks"`
-	Txs           int64   `json:"txs"`
-	Rows          int64   `json:"rows"`
-	InputsPerTx   float64 `json:"inputs_per_tx"`
-	OutputsPerTx  float64 `json:"outputs_per_tx"`
-	BaselineSec   float64 `json:"baseline_seconds"`
-	BaselineTxs   float64 `json:"baseline_txs_per_second"`
-	BaselineRows  float64 `json:"baseline_rows_per_second"`
-	PipelineSec   float64 `json:"pipeline_seconds"`
-	PipelineTxs   float64 `json:"pipeline_txs_per_second"`
-	PipelineRows  float64 `json:"pipeline_rows_per_second"`
-	Ratio         float64 `json:"pipeline_to_baseline"`
-	PeakRSSMiB    float64 `json:"peak_rss_mib"`
-	GoHeapPeakMiB float64 `json:"go_heap_sys_mib"`
-	BatchRows     int     `json:"batch_rows"`
-	GenerateSec   float64 `json:"generate_seconds"`
+	Engine       string  `json:"engine"`
+	Blocks       int     `json:"blocks"`
+	Txs          int64   `json:"txs"`
+	Rows         int64   `json:"rows"`
+	InputsPerTx  float64 `json:"inputs_per_tx"`
+	OutputsPerTx float64 `json:"outputs_per_tx"`
+	BaselineSec  float64 `json:"baseline_seconds"`
+	BaselineTxs  float64 `json:"baseline_txs_per_second"`
+	BaselineRows float64 `json:"baseline_rows_per_second"`
+	PipelineSec  float64 `json:"pipeline_seconds"`
+	PipelineTxs  float64 `json:"pipeline_txs_per_second"`
+	PipelineRows float64 `json:"pipeline_rows_per_second"`
+	Ratio        float64 `json:"pipeline_to_baseline"`
+	PeakRSSMiB   float64 `json:"peak_rss_mib"`
+	GoHeapSysMiB float64 `json:"go_heap_sys_mib"` // heap obtained from the OS at the end
+	BatchRows    int     `json:"batch_rows"`
+	GenerateSec  float64 `json:"generate_seconds"`
 }
 
 func newBenchIngestCmd(a *app) *cobra.Command {
@@ -81,6 +81,11 @@ Prints txs/s and rows/s for both, their ratio and peak memory.`,
 			}
 			if !keep {
 				defer os.RemoveAll(work)
+			} else {
+				defer fmt.Fprintln(cmd.ErrOrStderr(), "kept", work)
+			}
+			if dsn == "" {
+				dsn = a.cfg.Store.DSN // --store or TRACER_STORE_DSN
 			}
 			res, err := runIngestBench(cmd.Context(), a, work, blocks, txsPerBlock, seed, dsn, cpuProfile)
 			if err != nil {
@@ -209,7 +214,7 @@ func runIngestBench(ctx context.Context, a *app, work string, blocks, txsPerBloc
 	res.PeakRSSMiB = peakRSSMiB()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	res.GoHeapPeakMiB = float64(ms.HeapSys) / (1 << 20)
+	res.GoHeapSysMiB = float64(ms.HeapSys) / (1 << 20)
 	return res, nil
 }
 

@@ -111,6 +111,10 @@ func loadConfig(path string) (Config, error) {
 	if err := applyEnv(reflect.ValueOf(&c).Elem(), "TRACER"); err != nil {
 		return c, err
 	}
+	if c.Data == "" {
+		// A file that leaves data empty means the default, not "none".
+		c.Data = defaultDataDir()
+	}
 	return c, nil
 }
 

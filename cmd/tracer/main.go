@@ -52,7 +52,7 @@ func newRoot() *cobra.Command {
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configPath, "config", "", "configuration file (default $TRACER_CONFIG; configs/tracer.yaml documents every key)")
-	pf.StringVar(&a.data, "data", "", "data directory for the embedded NATS, embedded ClickHouse and ingest state (default $TRACER_DATA or ~/.local/share/tracer)")
+	pf.StringVar(&a.data, "data", "", "data directory for the embedded NATS, embedded ClickHouse and ingest state (default $TRACER_DATA, else $XDG_DATA_HOME/tracer or ~/.local/share/tracer)")
 	pf.StringVar(&a.natsURL, "nats", "", "external NATS URL (default: embedded server; $TRACER_NATS_URL)")
 	pf.StringVar(&a.storeDSN, "store", "", "ClickHouse DSN clickhouse://host:9000/db (default: embedded chDB; $TRACER_STORE_DSN)")
 	pf.StringVar(&a.logLevel, "log-level", "", "debug, info, warn or error (default info; $TRACER_LOG_LEVEL)")

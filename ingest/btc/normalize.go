@@ -68,9 +68,6 @@ func Normalize(b *wire.MsgBlock, height int64, params *chaincfg.Params, prevouts
 	ins := make([]ingest.Input, nin)
 	outs := make([]ingest.Output, nout)
 
-	// Transactions of this block seen so far, by txid: an input may spend an
-	// output created earlier in the same block.
-	inBlock := make(map[chainhash.Hash]int, len(b.Transactions))
 	var buf bytes.Buffer
 	size := wire.MaxBlockHeaderPayload + wire.VarIntSerializeSize(uint64(len(b.Transactions)))
 	for i, mtx := range b.Transactions {
@@ -109,17 +106,48 @@ func Normalize(b *wire.MsgBlock, height int64, params *chaincfg.Params, prevouts
 				in.Coinbase = true
 				continue
 			}
-			op := txin.PreviousOutPoint
-			in.PrevTxid = hashString(&op.Hash)
-			in.PrevIndex = op.Index
-			if prevouts == nil {
+			in.PrevTxid = hashString(&txin.PreviousOutPoint.Hash)
+			in.PrevIndex = txin.PreviousOutPoint.Index
+		}
+		for k, txout := range mtx.TxOut {
+			addr, typ := ScriptAddress(txout.PkScript, params)
+			tx.Outputs[k] = ingest.Output{Index: uint32(k), Address: addr, ScriptType: typ, Value: txout.Value}
+		}
+	}
+	out.Size = size
+	if prevouts != nil {
+		if err := ResolveInputs(b, out, prevouts); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ResolveInputs gives each input of out, the block b as Normalize made it
+// without prevouts, the address, script type and value of the output it
+// spends: from the block itself when an earlier transaction of the block
+// created it, else from prevouts. Normalize without prevouts can run ahead,
+// in parallel, while ResolveInputs follows the chain in order.
+func ResolveInputs(b *wire.MsgBlock, out *ingest.Block, prevouts PrevoutLookup) error {
+	if len(b.Transactions) != len(out.Txs) {
+		return fmt.Errorf("btc: resolve inputs: block %s has %d transactions, its record %d", out.Hash, len(b.Transactions), len(out.Txs))
+	}
+	// Transactions of this block seen so far, by txid: an input may spend an
+	// output created earlier in the same block.
+	inBlock := make(map[string]int, len(out.Txs))
+	for i, mtx := range b.Transactions {
+		tx := &out.Txs[i]
+		for j, txin := range mtx.TxIn {
+			in := &tx.Inputs[j]
+			if in.Coinbase {
 				continue
 			}
-			if k, ok := inBlock[op.Hash]; ok {
+			op := txin.PreviousOutPoint
+			if k, ok := inBlock[in.PrevTxid]; ok {
 				spent := out.Txs[k].Outputs
 				if uint64(op.Index) >= uint64(len(spent)) {
-					return nil, fmt.Errorf("btc: block %s: tx %s input %d spends %s:%d, but that transaction of the same block has %d outputs: %w",
-						hash, &txid, j, &op.Hash, op.Index, len(spent), ErrPrevoutNotFound)
+					return fmt.Errorf("btc: block %s: tx %s input %d spends %s:%d, but that transaction of the same block has %d outputs: %w",
+						out.Hash, tx.Txid, j, &op.Hash, op.Index, len(spent), ErrPrevoutNotFound)
 				}
 				o := &spent[op.Index]
 				in.Address, in.ScriptType, in.Value = o.Address, o.ScriptType, o.Value
@@ -127,18 +155,13 @@ func Normalize(b *wire.MsgBlock, height int64, params *chaincfg.Params, prevouts
 			}
 			o, err := prevouts.Prevout(op)
 			if err != nil {
-				return nil, fmt.Errorf("btc: tx %s input %d spends %s:%d: %w", &txid, j, &op.Hash, op.Index, err)
+				return fmt.Errorf("btc: tx %s input %d spends %s:%d: %w", tx.Txid, j, &op.Hash, op.Index, err)
 			}
 			in.Address, in.ScriptType, in.Value = o.Address, o.ScriptType, o.Value
 		}
-		for k, txout := range mtx.TxOut {
-			addr, typ := ScriptAddress(txout.PkScript, params)
-			tx.Outputs[k] = ingest.Output{Index: uint32(k), Address: addr, ScriptType: typ, Value: txout.Value}
-		}
-		inBlock[txid] = i
+		inBlock[tx.Txid] = i
 	}
-	out.Size = size
-	return out, nil
+	return nil
 }
 
 // hashString is chainhash.Hash.String (byte-reversed hex) with one
