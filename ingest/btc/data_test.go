@@ -19,7 +19,7 @@ import (
 
 // Real mainnet data for the tests comes from two places, never copied into
 // the project: btcd's module testdata (found with `go list -m`), and the
-// shared real-data directory ($TRACER_REALDATA, default /work/shared/realdata)
+// shared real-data directory ($TRACER_REALDATA, default ../shared/realdata from the module root)
 // which also holds byte-identical copies of btcd's files in btc/btcd/.
 // Tests skip, saying what is missing, when neither has a file.
 
@@ -49,7 +49,15 @@ func realDataDir() string {
 	if d := os.Getenv("TRACER_REALDATA"); d != "" {
 		return d
 	}
-	return "/work/shared/realdata"
+	// The real-data folder sits next to the checkout: ../shared/realdata
+	// from the module root.
+	dir, _ := os.Getwd()
+	for d := dir; d != filepath.Dir(d); d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return filepath.Join(filepath.Dir(d), "shared", "realdata")
+		}
+	}
+	return filepath.Join(dir, "realdata")
 }
 
 // findBtcdFile is the path of a file of btcd's testdata, from the module
