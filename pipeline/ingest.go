@@ -67,6 +67,13 @@ func (p *Pipeline) PublishBTC(ctx context.Context, opt BTCIngest) error {
 		return err
 	}
 	defer closeSrc()
+	if d, ok := src.(*btc.BlocksDir); ok {
+		// What OpenBlocksDir tolerated (a truncated newest file, orphans)
+		// means fewer blocks than the operator may expect: say so.
+		for _, w := range d.Warnings() {
+			p.log.Warn("blocks directory: "+w, "dir", opt.BlocksDir)
+		}
+	}
 	stateDir := filepath.Join(p.cfg.DataDir, "ingest", "btc")
 	if err := checkNetwork(stateDir, params); err != nil {
 		return err

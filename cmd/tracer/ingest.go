@@ -63,7 +63,7 @@ func (a *app) btcIngest(f *btcFlags) pipeline.BTCIngest {
 		UndoDepth:     c.UndoDepth,
 	}
 	switch {
-	case f.blocksDir != "":
+	case f.blocksDir != "" && f.rpc == "":
 		opt.RPC.Host = "" // the flag wins over a configured node
 	case f.rpc == "" && c.RPC == "":
 		opt.BlocksDir = c.BlocksDir

@@ -36,20 +36,22 @@ and values need the outputs they spend, which a single block does not hold.`,
 				return err
 			}
 			var data []byte
-			if args[0] == "-" {
+			name := args[0]
+			if name == "-" {
+				name = "standard input"
 				data, err = io.ReadAll(cmd.InOrStdin())
 			} else {
-				data, err = os.ReadFile(args[0])
+				data, err = os.ReadFile(name)
 			}
 			if err != nil {
 				return err
 			}
 			mb, err := btc.DecodeRawBlock(data)
 			if err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
+				return fmt.Errorf("%s: %w", name, err)
 			}
 			if err := btc.CheckMerkle(mb); err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
+				return fmt.Errorf("%s: %w", name, err)
 			}
 			height := int64(-1)
 			if mb.Header.Version >= 2 && len(mb.Transactions) > 0 {
@@ -98,10 +100,12 @@ func networkParams(name string) (*chaincfg.Params, error) {
 		return &chaincfg.MainNetParams, nil
 	case "testnet3", "testnet":
 		return &chaincfg.TestNet3Params, nil
+	case "testnet4":
+		return &btc.TestNet4Params, nil
 	case "signet":
 		return &chaincfg.SigNetParams, nil
 	case "regtest":
 		return &chaincfg.RegressionNetParams, nil
 	}
-	return nil, fmt.Errorf("--network %q: want mainnet, testnet3, signet or regtest", name)
+	return nil, fmt.Errorf("--network %q: want mainnet, testnet3, testnet4, signet or regtest", name)
 }

@@ -63,6 +63,12 @@ type Config struct {
 	Logger          *slog.Logger
 }
 
+// maxParentMismatches is how many times in a row the block at the next
+// height may fail to build on the tip, with no reorg to explain it, before
+// the ingestor gives up on the source. A real reorg is found by the first
+// reconcile after the mismatch.
+const maxParentMismatches = 3
+
 // Ingestor follows the source's best chain into the state and the stream.
 type Ingestor struct {
 	cfg     Config
@@ -118,6 +124,7 @@ func (g *Ingestor) Run(ctx context.Context) error {
 		}
 	}
 	var blocks, txs int64
+	mismatches := 0 // parent mismatches in a row at the same tip
 	for {
 		best, err := g.cfg.Source.BestHeight(ctx)
 		if err != nil {
@@ -152,10 +159,19 @@ func (g *Ingestor) Run(ctx context.Context) error {
 				return fmt.Errorf("btc: source returned block %s when asked for %s at height %d", got, hash, h)
 			}
 			if !empty && mb.Header.PrevBlock != tipHash {
-				// The source's chain moved under us: reconcile again.
+				// The source's chain moved under us: reconcile again. If
+				// reconcile finds our tip still on the source's chain
+				// time after time, the source contradicts itself and
+				// waiting will not help.
+				mismatches++
+				if mismatches > maxParentMismatches {
+					return fmt.Errorf("btc: the source's block %s at height %d has parent %s, but its block at height %d is %s (still so after %d checks for a reorg): the source's chain is inconsistent",
+						hash, h, mb.Header.PrevBlock, h-1, tipHash, maxParentMismatches)
+				}
 				g.log.Info("parent mismatch, checking for a reorg", "height", h, "parent", mb.Header.PrevBlock, "tip", tipHash)
 				break
 			}
+			mismatches = 0
 			if !g.cfg.SkipMerkleCheck {
 				if err := CheckMerkle(mb); err != nil {
 					return err
@@ -246,6 +262,9 @@ func (g *Ingestor) reconcile(ctx context.Context, best int64) error {
 func (g *Ingestor) flush(ctx context.Context) error {
 	if len(g.pending) == 0 {
 		return nil
+	}
+	if err := g.cfg.State.Sync(); err != nil {
+		return err
 	}
 	seq, err := g.cfg.Publisher.Publish(ctx, g.pending...)
 	if err != nil {
