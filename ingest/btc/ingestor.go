@@ -75,6 +75,8 @@ type Ingestor struct {
 	log     *slog.Logger
 	pending []*ingest.Event
 	lastSeq uint64 // stream sequence of the last published message
+	// mismatch describes the last block that did not build on the tip.
+	mismatch error
 }
 
 // New validates the configuration.
@@ -137,76 +139,44 @@ func (g *Ingestor) Run(ctx context.Context) error {
 		if err := g.reconcile(ctx, min(target, best)); err != nil {
 			return err
 		}
-		for {
-			tip, tipHash := g.cfg.State.Tip()
-			empty := tip < 0
-			if empty {
-				tip = g.rootHeight() - 1
+		tip, _ := g.cfg.State.Tip()
+		if tip < 0 {
+			tip = g.rootHeight() - 1
+		}
+		if tip < target {
+			// Blocks are read, checked and normalized ahead, on their own
+			// goroutine, while this one resolves inputs and connects.
+			fctx, stop := context.WithCancel(ctx)
+			ahead := g.fetchAhead(fctx, tip+1, target)
+			mismatch, err := g.connect(ctx, ahead, target, &blocks, &txs)
+			stop()
+			for range ahead {
+				// Wait for the reader to stop: reconcile uses the source next.
 			}
-			if tip >= target {
-				break
-			}
-			h := tip + 1
-			hash, err := g.cfg.Source.BlockHash(ctx, h)
 			if err != nil {
 				return err
 			}
-			mb, err := g.cfg.Source.Block(ctx, hash)
-			if err != nil {
-				return err
+			if ctx.Err() != nil {
+				return g.flush(context.WithoutCancel(ctx))
 			}
-			if got := mb.BlockHash(); got != hash {
-				return fmt.Errorf("btc: source returned block %s when asked for %s at height %d", got, hash, h)
-			}
-			if !empty && mb.Header.PrevBlock != tipHash {
+			if mismatch {
 				// The source's chain moved under us: reconcile again. If
 				// reconcile finds our tip still on the source's chain
 				// time after time, the source contradicts itself and
 				// waiting will not help.
 				mismatches++
 				if mismatches > maxParentMismatches {
-					return fmt.Errorf("btc: the source's block %s at height %d has parent %s, but its block at height %d is %s (still so after %d checks for a reorg): the source's chain is inconsistent",
-						hash, h, mb.Header.PrevBlock, h-1, tipHash, maxParentMismatches)
+					return fmt.Errorf("%w (still so after %d checks for a reorg): the source's chain is inconsistent", g.mismatch, maxParentMismatches)
 				}
-				g.log.Info("parent mismatch, checking for a reorg", "height", h, "parent", mb.Header.PrevBlock, "tip", tipHash)
-				break
+				g.log.Info("parent mismatch, checking for a reorg", "err", g.mismatch)
+				continue
 			}
 			mismatches = 0
-			if !g.cfg.SkipMerkleCheck {
-				if err := CheckMerkle(mb); err != nil {
-					return err
-				}
-			}
-			b, err := Normalize(mb, h, g.cfg.Params, g.cfg.State)
-			if err != nil {
-				return fmt.Errorf("btc: block %s at height %d: %w", hash, h, err)
-			}
-			publish := h >= g.cfg.From
-			ev, err := g.cfg.State.Connect(b, publish)
-			if err != nil {
-				return err
-			}
-			if ev != nil {
-				g.pending = append(g.pending, ev)
-				if len(g.pending) >= g.cfg.PublishEvery {
-					if err := g.flush(ctx); err != nil {
-						return err
-					}
-				}
-			}
-			blocks++
-			txs += int64(len(b.Txs))
-			if g.cfg.Progress != nil {
-				g.cfg.Progress(Progress{Height: h, Target: target, Blocks: blocks, Txs: txs, Publishing: publish})
-			}
-			if err := ctx.Err(); err != nil {
-				return g.flush(context.WithoutCancel(ctx))
-			}
 		}
 		if err := g.flush(ctx); err != nil {
 			return err
 		}
-		tip, _ := g.cfg.State.Tip()
+		tip, _ = g.cfg.State.Tip()
 		if !g.cfg.Follow && tip >= target {
 			return nil
 		}
@@ -219,6 +189,108 @@ func (g *Ingestor) Run(ctx context.Context) error {
 		case <-time.After(g.cfg.PollInterval):
 		}
 	}
+}
+
+// prefetchBlocks is how far reading runs ahead of connecting.
+const prefetchBlocks = 8
+
+// fetched is a block read from the source, checked against its merkle root
+// and normalized without its inputs resolved.
+type fetched struct {
+	height int64
+	msg    *wire.MsgBlock
+	block  *ingest.Block
+	err    error
+}
+
+// fetchAhead reads the blocks from..to in order. The channel closes after
+// the last block, after an error (sent as the last value) or when ctx ends.
+func (g *Ingestor) fetchAhead(ctx context.Context, from, to int64) <-chan fetched {
+	ch := make(chan fetched, prefetchBlocks)
+	go func() {
+		defer close(ch)
+		for h := from; h <= to; h++ {
+			f := g.fetch(ctx, h)
+			select {
+			case ch <- f:
+			case <-ctx.Done():
+				return
+			}
+			if f.err != nil {
+				return
+			}
+		}
+	}()
+	return ch
+}
+
+func (g *Ingestor) fetch(ctx context.Context, h int64) fetched {
+	hash, err := g.cfg.Source.BlockHash(ctx, h)
+	if err != nil {
+		return fetched{err: err}
+	}
+	mb, err := g.cfg.Source.Block(ctx, hash)
+	if err != nil {
+		return fetched{err: err}
+	}
+	if got := mb.BlockHash(); got != hash {
+		return fetched{err: fmt.Errorf("btc: source returned block %s when asked for %s at height %d", got, hash, h)}
+	}
+	if !g.cfg.SkipMerkleCheck {
+		if err := CheckMerkle(mb); err != nil {
+			return fetched{err: err}
+		}
+	}
+	b, err := Normalize(mb, h, g.cfg.Params, nil)
+	if err != nil {
+		return fetched{err: fmt.Errorf("btc: block %s at height %d: %w", hash, h, err)}
+	}
+	return fetched{height: h, msg: mb, block: b}
+}
+
+// connect resolves the inputs of the fetched blocks and connects them,
+// publishing as it goes. It stops with mismatch set when a block does not
+// build on the tip (g.mismatch says how).
+func (g *Ingestor) connect(ctx context.Context, ahead <-chan fetched, target int64, blocks, txs *int64) (mismatch bool, err error) {
+	for f := range ahead {
+		if f.err != nil {
+			if ctx.Err() != nil {
+				return false, nil // stopping: the reader saw it first
+			}
+			return false, f.err
+		}
+		tip, tipHash := g.cfg.State.Tip()
+		if tip >= 0 && f.msg.Header.PrevBlock != tipHash {
+			g.mismatch = fmt.Errorf("btc: the source's block %s at height %d has parent %s, but its block at height %d is %s",
+				f.block.Hash, f.height, f.msg.Header.PrevBlock, tip, tipHash)
+			return true, nil
+		}
+		if err := ResolveInputs(f.msg, f.block, g.cfg.State); err != nil {
+			return false, fmt.Errorf("btc: block %s at height %d: %w", f.block.Hash, f.height, err)
+		}
+		publish := f.height >= g.cfg.From
+		ev, err := g.cfg.State.Connect(f.block, publish)
+		if err != nil {
+			return false, err
+		}
+		if ev != nil {
+			g.pending = append(g.pending, ev)
+			if len(g.pending) >= g.cfg.PublishEvery {
+				if err := g.flush(ctx); err != nil {
+					return false, err
+				}
+			}
+		}
+		*blocks++
+		*txs += int64(len(f.block.Txs))
+		if g.cfg.Progress != nil {
+			g.cfg.Progress(Progress{Height: f.height, Target: target, Blocks: *blocks, Txs: *txs, Publishing: publish})
+		}
+		if ctx.Err() != nil {
+			return false, nil
+		}
+	}
+	return false, nil
 }
 
 // rootHeight is the first height the source has: 0 for a node, maybe more
