@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -113,12 +114,12 @@ replaced on every run.`,
 			fmt.Fprintf(w, "\n   Planted flows: %d purchases, %d cash-outs to exchanges, %d payments to cartels (truth.json has every txid)\n",
 				flows[simulate.FlowPurchase], flows[simulate.FlowCashOut], flows[simulate.FlowCartel])
 			fmt.Fprintf(w, "\nDone in %s. Explore:\n", time.Since(start).Round(100*time.Millisecond))
-			fmt.Fprintf(w, "  tracer --data %s query stats\n", pcfg.DataDir)
+			fmt.Fprintf(w, "  %s --data %s query stats\n", self(), pcfg.DataDir)
 			if example != "" {
-				fmt.Fprintf(w, "  tracer --data %s query address %s\n", pcfg.DataDir, example)
+				fmt.Fprintf(w, "  %s --data %s query address %s\n", self(), pcfg.DataDir, example)
 			}
 			if len(truth.Flows) > 0 {
-				fmt.Fprintf(w, "  tracer --data %s query tx %s\n", pcfg.DataDir, truth.Flows[0].Txid)
+				fmt.Fprintf(w, "  %s --data %s query tx %s\n", self(), pcfg.DataDir, truth.Flows[0].Txid)
 			}
 			fmt.Fprintf(w, "  ground truth: %s\n", filepath.Join(blocksDir, "truth.json"))
 			return nil
@@ -129,4 +130,19 @@ replaced on every run.`,
 	f.IntVar(&cfg.TxsPerBlock, "txs-per-block", cfg.TxsPerBlock, "transactions per block")
 	f.Int64Var(&cfg.Seed, "seed", cfg.Seed, "simulation seed")
 	return cmd
+}
+
+// self is how to run this binary again: its path relative to the working
+// directory when it is below it (bin/tracer after make), else as invoked.
+func self() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "tracer"
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, exe); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	return exe
 }
