@@ -27,7 +27,7 @@ import (
 //	u<txid 32><vout BE32>   unspent output: value uvarint, script type, address
 //	h<height BE64>          block hash at height (32 bytes)
 //	r<height BE64>          undo record of the block at height
-//	o<seq BE64>             outbox: JSON ingest.Event
+//	o<seq BE64>             outbox: the event's payload (ingest.EncodePayload)
 //	mtip                    height BE64 + hash 32
 //	mseq                    last event seq BE64
 type ChainState struct {
@@ -38,7 +38,25 @@ type ChainState struct {
 	tipHeight int64 // -1 when empty
 	tipHash   chainhash.Hash
 	seq       uint64
+
+	// The window: blocks connected since the last commit, written to
+	// Pebble together (see commit). Outputs created and spent inside one
+	// window never reach Pebble at all; a chain spends many outputs within
+	// hours of their creation.
+	win       *pebble.Batch
+	winBlocks int
+	fresh     map[wire.OutPoint][]byte   // created in the window, unspent: encoded value
+	spent     map[wire.OutPoint]struct{} // committed outputs spent in the window
+	winHash   map[int64]chainhash.Hash   // hashes of the window's blocks
 }
+
+// Window limits: a window is committed at the latest after this many
+// blocks or fresh outputs, bounding its memory (below From nothing is
+// published, so nothing else commits it).
+const (
+	maxWindowBlocks = 64
+	maxWindowFresh  = 1 << 21
+)
 
 // DefaultUndoDepth is how many recent blocks can be disconnected. Deeper
 // reorgs fail with a clear error (Bitcoin has not seen one deeper than 53
@@ -66,6 +84,7 @@ func OpenChainState(dir string, undoDepth int64, log *slog.Logger) (*ChainState,
 		return nil, fmt.Errorf("btc: opening chain state in %s: %w", dir, err)
 	}
 	s := &ChainState{db: db, undoDepth: undoDepth, log: log, tipHeight: -1}
+	s.resetWindow()
 	if v, err := s.get([]byte("mtip")); err == nil {
 		if len(v) != 40 {
 			db.Close()
@@ -117,14 +136,51 @@ func pebbleOptions(log *slog.Logger) *pebble.Options {
 	return o.EnsureDefaults()
 }
 
-// Close flushes and closes the state.
-func (s *ChainState) Close() error { return s.db.Close() }
+// Close commits the window and closes the state.
+func (s *ChainState) Close() error {
+	err := s.commit(pebble.NoSync)
+	s.win.Close()
+	return errors.Join(err, s.db.Close())
+}
+
+func (s *ChainState) resetWindow() {
+	s.win = s.db.NewBatch()
+	s.winBlocks = 0
+	s.fresh = make(map[wire.OutPoint][]byte)
+	s.spent = make(map[wire.OutPoint]struct{})
+	s.winHash = make(map[int64]chainhash.Hash)
+}
+
+// commit writes the window to Pebble in one batch: the undo records, block
+// hashes, outbox events and tip it collected, the deletions of committed
+// outputs it spent, and the outputs it created that are still unspent.
+// Either all of it lands or none: after a crash the state is at the last
+// committed tip, and the blocks after it are connected again.
+func (s *ChainState) commit(opt *pebble.WriteOptions) error {
+	if s.winBlocks == 0 {
+		return nil
+	}
+	for op, v := range s.fresh {
+		if err := s.win.Set(utxoKey(op.Hash, op.Index), v, nil); err != nil {
+			return err
+		}
+	}
+	if err := s.win.Commit(opt); err != nil {
+		return fmt.Errorf("btc: committing %d blocks up to %s: %w", s.winBlocks, s.tipHash, err)
+	}
+	s.win.Close()
+	s.resetWindow()
+	return nil
+}
 
 // Tip is the last connected block; height -1 when nothing is connected.
 func (s *ChainState) Tip() (int64, chainhash.Hash) { return s.tipHeight, s.tipHash }
 
 // HashAt is the hash of the connected block at height.
 func (s *ChainState) HashAt(height int64) (chainhash.Hash, error) {
+	if h, ok := s.winHash[height]; ok {
+		return h, nil
+	}
 	var h chainhash.Hash
 	v, err := s.get(heightKey('h', height))
 	if err != nil {
@@ -146,6 +202,17 @@ func (s *ChainState) get(key []byte) ([]byte, error) {
 
 // Prevout implements PrevoutLookup from the committed unspent outputs.
 func (s *ChainState) Prevout(op wire.OutPoint) (ingest.Output, error) {
+	if v, ok := s.fresh[op]; ok {
+		o, err := decodeUtxo(v)
+		if err != nil {
+			return ingest.Output{}, fmt.Errorf("btc: outpoint %s:%d: %w", op.Hash, op.Index, err)
+		}
+		o.Index = op.Index
+		return o, nil
+	}
+	if _, ok := s.spent[op]; ok {
+		return ingest.Output{}, fmt.Errorf("%w: %s:%d (spent earlier)", ErrPrevoutNotFound, op.Hash, op.Index)
+	}
 	v, closer, err := s.db.Get(utxoKey(op.Hash, op.Index))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return ingest.Output{}, fmt.Errorf("%w: %s:%d", ErrPrevoutNotFound, op.Hash, op.Index)
@@ -179,9 +246,16 @@ func (s *ChainState) Connect(b *ingest.Block, publish bool) (*ingest.Event, erro
 	if s.tipHeight >= 0 && b.Parent != s.tipHash.String() {
 		return nil, fmt.Errorf("btc: block %s has parent %s, tip is %s", b.Hash, b.Parent, s.tipHash)
 	}
-	batch := s.db.NewBatch()
-	defer batch.Close()
-
+	// First everything that can fail, then the changes: a block is in the
+	// window completely or not at all.
+	type created struct {
+		op  wire.OutPoint
+		val []byte
+	}
+	var (
+		spends  []wire.OutPoint
+		creates []created
+	)
 	// The undo record holds every output this block spends (to restore) and
 	// the txids with output counts it creates (to delete).
 	var undo []byte
@@ -208,9 +282,7 @@ func (s *ChainState) Connect(b *ingest.Block, publish bool) (*ingest.Event, erro
 				undo = binary.BigEndian.AppendUint32(undo, in.PrevIndex)
 				undo = binary.AppendUvarint(undo, uint64(len(val)))
 				undo = append(undo, val...)
-				if err := batch.Delete(utxoKey(*prev, in.PrevIndex), nil); err != nil {
-					return nil, err
-				}
+				spends = append(spends, wire.OutPoint{Hash: *prev, Index: in.PrevIndex})
 			}
 		} else {
 			undo = binary.AppendUvarint(undo, 0)
@@ -220,11 +292,30 @@ func (s *ChainState) Connect(b *ingest.Block, publish bool) (*ingest.Event, erro
 			if o.ScriptType == ingest.ScriptNullData {
 				continue // provably unspendable
 			}
-			val = encodeUtxo(val[:0], o.Value, o.ScriptType, o.Address)
-			if err := batch.Set(utxoKey(*txid, o.Index), val, nil); err != nil {
-				return nil, err
-			}
+			creates = append(creates, created{wire.OutPoint{Hash: *txid, Index: o.Index}, encodeUtxo(nil, o.Value, o.ScriptType, o.Address)})
 		}
+	}
+	var ev *ingest.Event
+	if publish {
+		ev = &ingest.Event{Kind: ingest.KindBlock, Seq: s.seq + 1, Chain: b.Chain, Height: b.Height, Hash: b.Hash, Block: b}
+		if ev.Payload, err = ingest.EncodePayload(ev); err != nil {
+			return nil, fmt.Errorf("btc: %w", err)
+		}
+	}
+
+	batch := s.win
+	for _, op := range spends {
+		if _, ok := s.fresh[op]; ok {
+			delete(s.fresh, op) // created and spent in the window
+			continue
+		}
+		s.spent[op] = struct{}{}
+		if err := batch.Delete(utxoKey(op.Hash, op.Index), nil); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range creates {
+		s.fresh[c.op] = c.val
 	}
 	if err := batch.Set(heightKey('r', b.Height), undo, nil); err != nil {
 		return nil, err
@@ -237,20 +328,22 @@ func (s *ChainState) Connect(b *ingest.Block, publish bool) (*ingest.Event, erro
 	if err := batch.Set(heightKey('h', b.Height), hash[:], nil); err != nil {
 		return nil, err
 	}
-	var ev *ingest.Event
-	if publish {
-		ev = &ingest.Event{Kind: ingest.KindBlock, Seq: s.seq + 1, Chain: b.Chain, Height: b.Height, Hash: b.Hash, Block: b}
+	if ev != nil {
 		if err := s.addOutbox(batch, ev); err != nil {
 			return nil, err
 		}
 	}
 	s.setTip(batch, b.Height, *hash)
-	if err := batch.Commit(pebble.NoSync); err != nil {
-		return nil, fmt.Errorf("btc: committing block %s: %w", b.Hash, err)
-	}
+	s.winBlocks++
+	s.winHash[b.Height] = *hash
 	s.tipHeight, s.tipHash = b.Height, *hash
 	if ev != nil {
 		s.seq = ev.Seq
+	}
+	if s.winBlocks >= maxWindowBlocks || len(s.fresh) >= maxWindowFresh {
+		if err := s.commit(pebble.NoSync); err != nil {
+			return nil, err
+		}
 	}
 	return ev, nil
 }
@@ -259,6 +352,9 @@ func (s *ChainState) Connect(b *ingest.Block, publish bool) (*ingest.Event, erro
 // outbox must be on disk before they are published, or a crash could make
 // the state forget events that subscribers have seen.
 func (s *ChainState) Sync() error {
+	if s.winBlocks > 0 {
+		return s.commit(pebble.Sync)
+	}
 	if err := s.db.LogData(nil, pebble.Sync); err != nil {
 		return fmt.Errorf("btc: syncing chain state: %w", err)
 	}
@@ -270,6 +366,9 @@ func (s *ChainState) Sync() error {
 func (s *ChainState) Disconnect(chain string) (*ingest.Event, error) {
 	if s.tipHeight < 0 {
 		return nil, errors.New("btc: nothing to disconnect")
+	}
+	if err := s.commit(pebble.NoSync); err != nil {
+		return nil, err
 	}
 	height, hash := s.tipHeight, s.tipHash
 	undo, err := s.get(heightKey('r', height))
@@ -351,6 +450,9 @@ func applyUndo(batch *pebble.Batch, undo []byte) error {
 // Outbox returns the events committed but not yet confirmed as published,
 // in order.
 func (s *ChainState) Outbox() ([]*ingest.Event, error) {
+	if err := s.commit(pebble.NoSync); err != nil {
+		return nil, err
+	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte("o"), UpperBound: []byte("p")})
 	if err != nil {
 		return nil, err
@@ -370,16 +472,21 @@ func (s *ChainState) Outbox() ([]*ingest.Event, error) {
 
 // Published removes events up to and including seq from the outbox.
 func (s *ChainState) Published(seq uint64) error {
+	if err := s.commit(pebble.NoSync); err != nil {
+		return err
+	}
 	return s.db.DeleteRange([]byte("o"), heightKey('o', int64(seq+1)), pebble.NoSync)
 }
 
 func (s *ChainState) addOutbox(batch *pebble.Batch, ev *ingest.Event) error {
-	payload, err := ingest.EncodePayload(ev)
-	if err != nil {
-		return fmt.Errorf("btc: %w", err)
+	if ev.Payload == nil {
+		payload, err := ingest.EncodePayload(ev)
+		if err != nil {
+			return fmt.Errorf("btc: %w", err)
+		}
+		ev.Payload = payload
 	}
-	ev.Payload = payload
-	if err := batch.Set(heightKey('o', int64(ev.Seq)), payload, nil); err != nil {
+	if err := batch.Set(heightKey('o', int64(ev.Seq)), ev.Payload, nil); err != nil {
 		return err
 	}
 	return batch.Set([]byte("mseq"), binary.BigEndian.AppendUint64(nil, ev.Seq), nil)

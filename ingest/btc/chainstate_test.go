@@ -3,6 +3,8 @@ package btc
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -143,5 +145,130 @@ func TestChainStateUndoDepth(t *testing.T) {
 	}
 	if _, err := s.Disconnect("btc"); !errors.Is(err, ErrReorgTooDeep) {
 		t.Errorf("disconnect beyond the undo depth: got %v, want ErrReorgTooDeep", err)
+	}
+}
+
+// TestChainStateWindow checks the write-back window: outputs created and
+// spent between two commits resolve in between and are gone after; a
+// crash (no Sync, no Close) loses whole blocks back to the last commit and
+// nothing else; Sync makes the window durable.
+func TestChainStateWindow(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenChainState(dir, 10, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b0 := chainBlock(0, "", nil)
+	if _, err := s.Connect(b0, true); err != nil {
+		t.Fatal(err)
+	}
+	cb0 := b0.Txs[0].Txid
+	b1 := chainBlock(1, b0.Hash, nil)
+	if _, err := s.Connect(b1, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	// Window 2: block 2 spends block 0's coinbase (committed) and block
+	// 3 spends block 2's output (created in this window).
+	b2 := chainBlock(2, b1.Hash, []ingest.Input{{PrevTxid: cb0, PrevIndex: 0, Address: "addr-0", ScriptType: ingest.ScriptP2WPKH, Value: 50}})
+	if _, err := s.Connect(b2, true); err != nil {
+		t.Fatal(err)
+	}
+	tx2 := b2.Txs[1].Txid
+	if o, err := s.Prevout(outpoint(t, tx2, 0)); err != nil || o.Value != 49 || o.Address != "spent-to-2" {
+		t.Fatalf("prevout created in the window: %+v, %v", o, err)
+	}
+	if _, err := s.Prevout(outpoint(t, cb0, 0)); !errors.Is(err, ErrPrevoutNotFound) {
+		t.Fatalf("committed output spent in the window: got %v, want ErrPrevoutNotFound", err)
+	}
+	if h, err := s.HashAt(2); err != nil || h.String() != b2.Hash {
+		t.Fatalf("HashAt(2) in the window: %v, %v", h, err)
+	}
+	b3 := chainBlock(3, b2.Hash, []ingest.Input{{PrevTxid: tx2, PrevIndex: 0, Address: "spent-to-2", ScriptType: ingest.ScriptP2TR, Value: 49}})
+	if _, err := s.Connect(b3, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Prevout(outpoint(t, tx2, 0)); !errors.Is(err, ErrPrevoutNotFound) {
+		t.Fatalf("output created and spent in the window: got %v, want ErrPrevoutNotFound", err)
+	}
+
+	// A crash now: the process dies without Sync or Close. Pebble's files
+	// are left as they are; reopening finds the state of the last commit.
+	crashed := t.TempDir()
+	copyDir(t, dir, crashed)
+	c, err := OpenChainState(crashed, 10, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tip, hash := c.Tip(); tip != 1 || hash.String() != b1.Hash {
+		t.Errorf("after a crash: tip %d %s, want 1 %s", tip, hash, b1.Hash)
+	}
+	if o, err := c.Prevout(outpoint(t, cb0, 0)); err != nil || o.Value != 50 {
+		t.Errorf("after a crash: block 0's coinbase %+v, %v; want unspent", o, err)
+	}
+	if _, err := c.Prevout(outpoint(t, tx2, 0)); !errors.Is(err, ErrPrevoutNotFound) {
+		t.Errorf("after a crash: block 2's output: got %v, want not found", err)
+	}
+	if evs, err := c.Outbox(); err != nil || len(evs) != 2 || evs[1].Height != 1 {
+		t.Errorf("after a crash: outbox %d events (%v), want blocks 0 and 1", len(evs), err)
+	}
+	c.Close()
+
+	// Sync commits the window: block 3 is the tip after a reopen, block 2's
+	// output never reached the outpoint index, block 3's did.
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	synced := t.TempDir()
+	copyDir(t, dir, synced)
+	r, err := OpenChainState(synced, 10, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if tip, _ := r.Tip(); tip != 3 {
+		t.Errorf("after Sync: tip %d, want 3", tip)
+	}
+	if o, err := r.Prevout(outpoint(t, b3.Txs[1].Txid, 0)); err != nil || o.Value != 48 {
+		t.Errorf("after Sync: block 3's output %+v, %v", o, err)
+	}
+	for _, op := range []wire.OutPoint{outpoint(t, cb0, 0), outpoint(t, tx2, 0)} {
+		if _, err := r.Prevout(op); !errors.Is(err, ErrPrevoutNotFound) {
+			t.Errorf("after Sync: spent %v: got %v, want not found", op, err)
+		}
+	}
+	// And the window's blocks can be disconnected again.
+	for want := int64(3); want >= 2; want-- {
+		ev, err := r.Disconnect("btc")
+		if err != nil || ev.Height != want {
+			t.Fatalf("disconnect: %+v, %v; want height %d", ev, err, want)
+		}
+	}
+	if o, err := r.Prevout(outpoint(t, cb0, 0)); err != nil || o.Value != 50 {
+		t.Errorf("after disconnecting 3 and 2: block 0's coinbase %+v, %v; want unspent again", o, err)
+	}
+	s.Close()
+}
+
+// copyDir copies a Pebble directory as a crash would leave it.
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
