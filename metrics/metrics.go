@@ -23,6 +23,22 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
+// Register registers c, or returns the collector registered before under
+// the same description: a service started again in the same process (an
+// ingest run twice) keeps counting on the first one's series.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if old, ok := are.ExistingCollector.(C); ok {
+				return old, nil
+			}
+		}
+		return c, err
+	}
+	return c, nil
+}
+
 // Serve answers /metrics and /healthz on listen until ctx is done. health
 // reports whether the process's dependencies answer; nil means always healthy.
 func Serve(ctx context.Context, listen string, reg *prometheus.Registry, health func(context.Context) error, log *slog.Logger) error {

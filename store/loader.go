@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/metrics"
 	"github.com/tracerproject/tracer/stream"
 )
 
@@ -74,12 +75,20 @@ func newLoaderMetrics(reg prometheus.Registerer, chain string) (loaderMetrics, e
 		height: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tracer", Subsystem: "loader", Name: "height",
 			Help: "Height of the last stored block.", ConstLabels: labels}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.blocks, m.txs, m.rows, m.undos, m.batch, m.height} {
-			if err := reg.Register(c); err != nil {
-				return m, fmt.Errorf("store: loader metrics: %w", err)
-			}
+	if reg == nil {
+		return m, nil
+	}
+	var err error
+	for _, c := range []*prometheus.Counter{&m.blocks, &m.txs, &m.rows, &m.undos} {
+		if *c, err = metrics.Register(reg, *c); err != nil {
+			return m, fmt.Errorf("store: loader metrics: %w", err)
 		}
+	}
+	if m.batch, err = metrics.Register(reg, m.batch); err != nil {
+		return m, fmt.Errorf("store: loader metrics: %w", err)
+	}
+	if m.height, err = metrics.Register(reg, m.height); err != nil {
+		return m, fmt.Errorf("store: loader metrics: %w", err)
 	}
 	return m, nil
 }
