@@ -48,14 +48,20 @@ func (p *Pipeline) IngestBTC(ctx context.Context, opt BTCIngest) error {
 	eg.Go(func() error { return loader.Run(loaderCtx, js) })
 	eg.Go(func() error {
 		defer stopLoader()
-		if err := p.PublishBTC(ctx, opt); err != nil {
-			return err
+		// What was published is stored before returning, also when ingest
+		// stopped on an error (a bad block stops it after the good ones).
+		pubErr := p.PublishBTC(ctx, opt)
+		if ctx.Err() != nil {
+			return pubErr
 		}
 		last, err := stream.LastSeq(ctx, js, ingest.ChainBTC)
-		if err != nil {
-			return err
+		if err == nil {
+			err = stream.WaitAcked(ctx, js, ingest.ChainBTC, loaderDurable(p), last)
 		}
-		return stream.WaitAcked(ctx, js, ingest.ChainBTC, loaderDurable(p), last)
+		if pubErr != nil {
+			return pubErr
+		}
+		return err
 	})
 	return eg.Wait()
 }
@@ -91,10 +97,14 @@ func (p *Pipeline) PublishBTC(ctx context.Context, opt BTCIngest) error {
 	if err != nil {
 		return err
 	}
+	m, err := newIngestMetrics(p.cfg.Metrics, ingest.ChainBTC)
+	if err != nil {
+		return err
+	}
 	g, err := btc.New(btc.Config{
 		Source: src, State: state, Publisher: pub, Params: params,
 		From: opt.From, To: opt.To, Follow: opt.Follow, Confirmations: opt.Confirmations,
-		PollInterval: opt.PollInterval, Progress: opt.Progress, Logger: p.log,
+		PollInterval: opt.PollInterval, Progress: m.progress(opt.Progress), Logger: p.log,
 	})
 	if err != nil {
 		return err

@@ -154,6 +154,13 @@ func (g *Ingestor) Run(ctx context.Context) error {
 				// Wait for the reader to stop: reconcile uses the source next.
 			}
 			if err != nil {
+				// The blocks connected before the failure are good: publish
+				// them, so that what was read up to the bad block is stored.
+				if ctx.Err() == nil {
+					if ferr := g.flush(ctx); ferr != nil {
+						return errors.Join(err, ferr)
+					}
+				}
 				return err
 			}
 			if ctx.Err() != nil {
