@@ -29,6 +29,7 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/internal/realdata"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/store"
 )
@@ -612,11 +613,7 @@ func findBtcdTestBlock(t *testing.T) string {
 		}
 		tried = append(tried, p)
 	}
-	real := os.Getenv("TRACER_REALDATA")
-	if real == "" {
-		real = "/work/shared/realdata"
-	}
-	p := filepath.Join(real, "btc", "btcd", filepath.Base(btcdTestBlock))
+	p := filepath.Join(realdata.Dir(), "btc", "btcd", filepath.Base(btcdTestBlock))
 	if _, err := os.Stat(p); err == nil {
 		return p
 	}

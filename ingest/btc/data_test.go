@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/wire"
+
+	"github.com/tracerproject/tracer/internal/realdata"
 )
 
 // Real mainnet data for the tests comes from two places, never copied into
@@ -45,20 +47,7 @@ var btcdModuleDir = sync.OnceValue(func() string {
 	return strings.TrimSpace(string(out))
 })
 
-func realDataDir() string {
-	if d := os.Getenv("TRACER_REALDATA"); d != "" {
-		return d
-	}
-	// The real-data folder sits next to the checkout: ../shared/realdata
-	// from the module root.
-	dir, _ := os.Getwd()
-	for d := dir; d != filepath.Dir(d); d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(d), "shared", "realdata")
-		}
-	}
-	return filepath.Join(dir, "realdata")
-}
+func realDataDir() string { return realdata.Dir() }
 
 // findBtcdFile is the path of a file of btcd's testdata, from the module
 // cache or the real-data copy.
@@ -90,11 +79,7 @@ func btcdFile(t testing.TB, rel string) string {
 // realDataFile is the path of a file of the shared real-data directory.
 func realDataFile(t testing.TB, rel string) string {
 	t.Helper()
-	p := filepath.Join(realDataDir(), filepath.FromSlash(rel))
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("real data %s not available (set TRACER_REALDATA to the real-data directory): %v", p, err)
-	}
-	return p
+	return realdata.Path(t, rel)
 }
 
 // readData reads a test data file, decompressing .bz2.
