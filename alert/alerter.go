@@ -1,0 +1,328 @@
+package alert
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/store"
+	"github.com/tracerproject/tracer/stream"
+)
+
+// StreamName is the JetStream stream that keeps published alerts.
+const StreamName = "ALERTS"
+
+// Config configures an Alerter.
+type Config struct {
+	Chain   string
+	Durable string // the alerter's consumer on the chain stream
+	// Confirmations a block needs before its alerts are confirmed (1: at
+	// once, no provisional state).
+	Confirmations int64
+	Rules         []*Rule
+	// AckWait of the chain consumer; 0: 30s.
+	AckWait time.Duration
+	Logger  *slog.Logger
+}
+
+// DefaultConfig is the configuration callers copy and change.
+func DefaultConfig(chain string) Config {
+	return Config{Chain: chain, Durable: "alerter", Confirmations: 2, AckWait: 30 * time.Second}
+}
+
+// Alerter evaluates the rules on every block of a chain stream.
+type Alerter struct {
+	cfg  Config
+	conn store.Conn
+	js   jetstream.JetStream
+	log  *slog.Logger
+
+	// pending holds the provisional alerts by the height of their block.
+	pending map[int64][]*Alert
+	// history holds the repeated-payments rules' incoming payments, by
+	// rule, watched address and payer.
+	history map[historyKey][]payment
+	sent    uint64
+}
+
+type historyKey struct{ rule, address, payer string }
+
+type payment struct {
+	txid, blockHash string
+	height, amount  int64
+}
+
+// New validates the configuration.
+func New(conn store.Conn, js jetstream.JetStream, cfg Config) (*Alerter, error) {
+	if cfg.Chain == "" || cfg.Durable == "" {
+		return nil, errors.New("alert: the alerter needs a chain and a durable name")
+	}
+	if cfg.Confirmations < 1 {
+		return nil, fmt.Errorf("alert: confirmations %d: want at least 1", cfg.Confirmations)
+	}
+	if cfg.AckWait == 0 {
+		cfg.AckWait = 30 * time.Second
+	}
+	for _, r := range cfg.Rules {
+		if r.Chain != cfg.Chain {
+			return nil, fmt.Errorf("alert: rule %q is for chain %s, this alerter reads %s", r.Name, r.Chain, cfg.Chain)
+		}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Alerter{cfg: cfg, conn: conn, js: js, log: log, pending: map[int64][]*Alert{}, history: map[historyKey][]payment{}}, nil
+}
+
+// Sent is the number of alert states published by this alerter.
+func (a *Alerter) Sent() uint64 { return a.sent }
+
+// EnsureStream creates or updates the ALERTS stream (subjects alerts.>).
+func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamName,
+		Description: "tracer alerts (" + Format + ")",
+		Subjects:    []string{"alerts.>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Duplicates:  stream.DuplicateWindow,
+		Replicas:    max(replicas, 1),
+	})
+	if err != nil {
+		return fmt.Errorf("alert: creating stream %s: %w", StreamName, err)
+	}
+	return nil
+}
+
+// Run consumes the chain stream until ctx ends. A block's alerts are
+// published and stored before the block is acked: after a crash the block
+// comes again and what was sent is not sent again.
+func (a *Alerter) Run(ctx context.Context) error {
+	if err := EnsureStream(ctx, a.js, 1); err != nil {
+		return err
+	}
+	if err := a.load(ctx); err != nil {
+		return err
+	}
+	r, err := stream.NewReader(ctx, a.js, stream.ReaderConfig{Chain: a.cfg.Chain, Durable: a.cfg.Durable, AckWait: a.cfg.AckWait, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for {
+		d, err := r.Next(ctx, time.Second)
+		switch {
+		case errors.Is(err, stream.ErrNoEvent):
+			continue
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			return err
+		}
+		if err := a.Handle(ctx, d.Event); err != nil {
+			return err
+		}
+		if err := stream.Ack(ctx, []*stream.Delivery{d}); err != nil {
+			return err
+		}
+	}
+}
+
+// Handle evaluates one event: a block's alerts and the confirmations it
+// brings, or an undo's retractions.
+func (a *Alerter) Handle(ctx context.Context, ev *ingest.Event) error {
+	switch ev.Kind {
+	case ingest.KindBlock:
+		return a.block(ctx, ev.Block)
+	case ingest.KindUndo:
+		return a.undo(ctx, ev.Hash)
+	}
+	return fmt.Errorf("alert: event %d has unknown kind %q", ev.Seq, ev.Kind)
+}
+
+func (a *Alerter) block(ctx context.Context, b *ingest.Block) error {
+	alerts, cands := Evaluate(b, a.cfg.Rules)
+	var pays []paymentRow
+	for _, c := range cands {
+		al, row := a.pattern(c)
+		pays = append(pays, row)
+		if al != nil {
+			alerts = append(alerts, al)
+		}
+	}
+	if err := a.storePayments(ctx, pays); err != nil {
+		return err
+	}
+	if a.cfg.Confirmations == 1 {
+		for _, al := range alerts {
+			al.Status = Confirmed
+		}
+	}
+	if err := a.publish(ctx, b.Hash, alerts); err != nil {
+		return err
+	}
+	if a.cfg.Confirmations > 1 && len(alerts) > 0 {
+		a.pending[b.Height] = append(a.pending[b.Height], alerts...)
+	}
+	// Blocks buried under enough confirmations: their alerts are final.
+	safe := b.Height - a.cfg.Confirmations + 1
+	var heights []int64
+	for h := range a.pending {
+		if h <= safe {
+			heights = append(heights, h)
+		}
+	}
+	slices.Sort(heights)
+	for _, h := range heights {
+		var confirmed []*Alert
+		for _, p := range a.pending[h] {
+			c := *p
+			c.Status = Confirmed
+			confirmed = append(confirmed, &c)
+		}
+		if len(confirmed) > 0 {
+			if err := a.publish(ctx, confirmed[0].BlockHash, confirmed); err != nil {
+				return err
+			}
+		}
+		delete(a.pending, h)
+	}
+	return nil
+}
+
+// pattern records an incoming payment to an address a repeated-payments
+// rule watches and returns an alert when, with the payer's earlier
+// payments of consistent amounts within the window, it makes min_payments.
+func (a *Alerter) pattern(c Candidate) (*Alert, paymentRow) {
+	r, al := c.Rule, c.Alert
+	k := historyKey{r.Name, al.Address, c.Payer}
+	var earlier []payment
+	kept := a.history[k][:0]
+	for _, p := range a.history[k] {
+		if p.height <= al.Height-int64(r.WindowBlocks) {
+			continue // out of the window for good: blocks only move forward
+		}
+		kept = append(kept, p)
+		// Only payments of earlier blocks: a block read again (a second
+		// consumer, a redelivery) must find the pattern it found before.
+		if p.height < al.Height && consistent(p.amount, c.Value, r.TolerancePct) {
+			earlier = append(earlier, p)
+		}
+	}
+	row := paymentRow{rule: r.Name, address: al.Address, payer: c.Payer, txid: al.Txid, blockHash: al.BlockHash, height: al.Height, amount: c.Value}
+	if !slices.ContainsFunc(kept, func(p payment) bool { return p.txid == al.Txid && p.blockHash == al.BlockHash }) {
+		kept = append(kept, payment{txid: al.Txid, blockHash: al.BlockHash, height: al.Height, amount: c.Value})
+	}
+	a.history[k] = kept
+	if len(earlier)+1 < r.MinPayments {
+		return nil, row
+	}
+	for _, p := range earlier {
+		al.Payments = append(al.Payments, Payment{Txid: p.txid, Height: p.height, From: c.Payer, Amount: strconv.FormatInt(p.amount, 10)})
+	}
+	return al, row
+}
+
+// consistent: b lies within pct percent of a.
+func consistent(a, b int64, pct int) bool {
+	d := a - b
+	if d < 0 {
+		d = -d
+	}
+	return d*100 <= a*int64(pct)
+}
+
+// undo retracts every alert of the block, provisional or confirmed, and
+// forgets its payments.
+func (a *Alerter) undo(ctx context.Context, hash string) error {
+	sent, err := a.sentFor(ctx, hash)
+	if err != nil {
+		return err
+	}
+	latest := map[string]*Alert{}
+	for _, al := range sent {
+		if cur, ok := latest[al.ID]; !ok || al.Status.rank() > cur.Status.rank() {
+			latest[al.ID] = al
+		}
+	}
+	var retractions []*Alert
+	for _, al := range latest {
+		if al.Status == Retracted {
+			continue
+		}
+		r := *al
+		r.Status, r.Retracts = Retracted, al.ID
+		retractions = append(retractions, &r)
+	}
+	slices.SortFunc(retractions, func(x, y *Alert) int { return compareStrings(x.ID, y.ID) })
+	if err := a.publish(ctx, hash, retractions); err != nil {
+		return err
+	}
+	for h, list := range a.pending {
+		list = slices.DeleteFunc(list, func(al *Alert) bool { return al.BlockHash == hash })
+		if len(list) == 0 {
+			delete(a.pending, h)
+		} else {
+			a.pending[h] = list
+		}
+	}
+	for k, list := range a.history {
+		a.history[k] = slices.DeleteFunc(list, func(p payment) bool { return p.blockHash == hash })
+	}
+	if err := a.conn.Exec(ctx, "ALTER TABLE alert_payments DELETE WHERE block_hash = ?", hash); err != nil {
+		return fmt.Errorf("alert: forgetting the payments of block %s: %w", hash, err)
+	}
+	return nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// publish sends and stores the alerts of one block that were not sent
+// before in the same state.
+func (a *Alerter) publish(ctx context.Context, blockHash string, alerts []*Alert) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	done, err := a.sentFor(ctx, blockHash)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, al := range done {
+		seen[al.MsgID()] = true
+	}
+	var fresh []*Alert
+	for _, al := range alerts {
+		if seen[al.MsgID()] {
+			continue
+		}
+		raw, err := json.Marshal(al)
+		if err != nil {
+			return fmt.Errorf("alert: encoding %s: %w", al.ID, err)
+		}
+		if _, err := a.js.Publish(ctx, al.Subject(), raw, jetstream.WithMsgID(al.MsgID())); err != nil {
+			return fmt.Errorf("alert: publishing %s (%s): %w", al.ID, al.Status, err)
+		}
+		a.sent++
+		a.log.Info("alert", "rule", al.Rule, "status", al.Status, "txid", al.Txid, "address", al.Address, "amount", al.Amount)
+		fresh = append(fresh, al)
+	}
+	return a.store(ctx, fresh)
+}

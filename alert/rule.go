@@ -1,0 +1,200 @@
+package alert
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// Rule kinds.
+const (
+	// KindWatch fires on every payment to or from a watched address.
+	KindWatch = "watch"
+	// KindRepeated fires when a watched address receives the n-th payment
+	// of consistent amounts from the same payer within a window: the shape
+	// precursor purchases take (a buyer paying a broker the same price
+	// again and again).
+	KindRepeated = "repeated-payments"
+)
+
+// RuleConfig is a rule as configured (alerts.rules in the configuration).
+type RuleConfig struct {
+	Name     string `yaml:"name"`
+	Kind     string `yaml:"kind"`     // watch (default) or repeated-payments
+	Severity string `yaml:"severity"` // info, low, medium, high, critical
+	Chain    string `yaml:"chain"`    // btc (default)
+	// Direction: incoming, outgoing or both (default). repeated-payments
+	// looks at incoming payments only.
+	Direction string `yaml:"direction"`
+	// MinAmount in base units (satoshi), as a decimal string; "" or "0":
+	// any amount.
+	MinAmount string    `yaml:"min_amount"`
+	Watch     WatchList `yaml:"watch"`
+	// For repeated-payments: how many payments make the pattern, how far
+	// their amounts may lie from the first one (percent), and within how
+	// many blocks.
+	MinPayments  int `yaml:"min_payments"`
+	TolerancePct int `yaml:"tolerance_pct"`
+	WindowBlocks int `yaml:"window_blocks"`
+}
+
+// WatchList says which addresses a rule watches.
+type WatchList struct {
+	Addresses []string `yaml:"addresses"`
+	// Files hold one address per line; # starts a comment.
+	Files []string `yaml:"files"`
+	// Categories of labels (precursor-broker, cartel, sanctioned, ...):
+	// every address labelled so is watched. Needs the labels store.
+	Categories []string `yaml:"categories"`
+}
+
+// Rule is a validated rule with its watch list loaded.
+type Rule struct {
+	RuleConfig
+	min       *big.Int
+	incoming  bool
+	outgoing  bool
+	addresses map[string]Match // address → why it is watched
+}
+
+var ruleName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// AddressCheck validates an address of a chain and returns its canonical
+// form; the alerter is given the chain packages' checks.
+type AddressCheck func(chain, address string) (string, error)
+
+// NewRule validates a configured rule and loads its watch list. Errors name
+// the rule and what is wrong with it, and for watch files the file and line.
+func NewRule(c RuleConfig, check AddressCheck) (*Rule, error) {
+	fail := func(format string, a ...any) (*Rule, error) {
+		return nil, fmt.Errorf("alert rule %q: "+format, append([]any{c.Name}, a...)...)
+	}
+	if !ruleName.MatchString(c.Name) {
+		return nil, fmt.Errorf("alert rule name %q: want lower-case letters, digits, - and _ (it becomes a NATS subject token)", c.Name)
+	}
+	if c.Kind == "" {
+		c.Kind = KindWatch
+	}
+	if c.Chain == "" {
+		c.Chain = "btc"
+	}
+	if c.Severity == "" {
+		c.Severity = "high"
+	}
+	if err := checkSeverity(c.Severity); err != nil {
+		return fail("%v", err)
+	}
+	r := &Rule{RuleConfig: c, min: new(big.Int), addresses: map[string]Match{}}
+	switch c.Direction {
+	case "", "both":
+		r.incoming, r.outgoing = true, true
+	case string(Incoming):
+		r.incoming = true
+	case string(Outgoing):
+		r.outgoing = true
+	default:
+		return fail("direction %q: want incoming, outgoing or both", c.Direction)
+	}
+	switch c.Kind {
+	case KindWatch:
+	case KindRepeated:
+		if c.Direction == string(Outgoing) {
+			return fail("repeated-payments watches incoming payments; direction %q makes no sense", c.Direction)
+		}
+		r.incoming, r.outgoing = true, false
+		if r.MinPayments == 0 {
+			r.MinPayments = 3
+		}
+		if r.WindowBlocks == 0 {
+			r.WindowBlocks = 4032 // four weeks of blocks
+		}
+		if r.MinPayments < 2 || r.TolerancePct < 0 || r.TolerancePct > 100 || r.WindowBlocks < 1 {
+			return fail("min_payments %d (≥ 2), tolerance_pct %d (0–100) and window_blocks %d (≥ 1) out of range", r.MinPayments, r.TolerancePct, r.WindowBlocks)
+		}
+	default:
+		return fail("kind %q: want %s or %s", c.Kind, KindWatch, KindRepeated)
+	}
+	if c.MinAmount != "" {
+		if _, ok := r.min.SetString(c.MinAmount, 10); !ok || r.min.Sign() < 0 {
+			return fail("min_amount %q: want a non-negative integer in base units", c.MinAmount)
+		}
+	}
+	if len(c.Watch.Categories) > 0 {
+		return fail("watches label categories %v, but labels are not available to the alerter yet: list the addresses (watch.addresses or watch.files)", c.Watch.Categories)
+	}
+	for _, a := range c.Watch.Addresses {
+		canon, err := check(c.Chain, a)
+		if err != nil {
+			return fail("watch.addresses: %v", err)
+		}
+		r.addresses[canon] = Match{List: "inline", Entry: a}
+	}
+	for _, f := range c.Watch.Files {
+		if err := r.loadFile(f, check); err != nil {
+			return fail("%v", err)
+		}
+	}
+	if len(r.addresses) == 0 {
+		return fail("watches no address")
+	}
+	return r, nil
+}
+
+func (r *Rule) loadFile(path string, check AddressCheck) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("watch file: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text, _, _ := strings.Cut(sc.Text(), "#")
+		text = strings.TrimSpace(text)
+		if text == "" {
+			continue
+		}
+		canon, err := check(r.Chain, text)
+		if err != nil {
+			return fmt.Errorf("watch file %s:%d: %w", path, line, err)
+		}
+		r.addresses[canon] = Match{List: path, Entry: text}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("watch file %s: %w", path, err)
+	}
+	return nil
+}
+
+// Watched says whether the rule watches the address, and why.
+func (r *Rule) Watched(address string) (Match, bool) {
+	m, ok := r.addresses[address]
+	return m, ok
+}
+
+// Size is the number of watched addresses.
+func (r *Rule) Size() int { return len(r.addresses) }
+
+// Rules validates every configured rule; names must be unique.
+func Rules(cfgs []RuleConfig, check AddressCheck) ([]*Rule, error) {
+	seen := map[string]bool{}
+	var rules []*Rule
+	var errs []error
+	for _, c := range cfgs {
+		if seen[c.Name] {
+			errs = append(errs, fmt.Errorf("alert rule %q: defined twice", c.Name))
+			continue
+		}
+		seen[c.Name] = true
+		r, err := NewRule(c, check)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rules = append(rules, r)
+	}
+	return rules, errors.Join(errs...)
+}
