@@ -257,6 +257,22 @@ func subscribe(t *testing.T, nc *nats.Conn) *inbox {
 	return in
 }
 
+// first waits for the first alert to arrive.
+func (in *inbox) first(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		in.mu.Lock()
+		n := len(in.msgs)
+		in.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("no alert within 15s")
+}
+
 // wait returns the states received once there are n of them, failing after
 // a deadline; then it checks that no more arrive for a moment.
 func (in *inbox) wait(t *testing.T, n int) []string {
@@ -336,7 +352,10 @@ func TestAlerterEndToEnd(t *testing.T) {
 	// Block 1: the second purchase of a consistent amount (within 5%), and
 	// block 0 gets its second confirmation.
 	b1 := w.block("", w.tx([]io{{"buyer", 9000}}, []io{{"broker", 10300}}), w.tx([]io{{"other", 500}}, []io{{"elsewhere", 400}}))
+	start = time.Now()
 	e.publish(t, blockEv(b1))
+	in.first(t)
+	t.Logf("block 1 to its first alert: %v", time.Since(start))
 	want := []string{"broker confirmed h0 incoming 10000", "broker provisional h1 incoming 10300"}
 	if got := in.wait(t, 2); !slices.Equal(got, want) {
 		t.Fatalf("block 1:\n got %q\nwant %q", got, want)

@@ -12,6 +12,7 @@ package ingest
 // Chain names used in records, stream names and store tables.
 const (
 	ChainBTC = "btc"
+	ChainETH = "eth"
 )
 
 // Script types of outputs. Every output has one; only some carry an address.
@@ -38,6 +39,9 @@ type Block struct {
 	Time   int64  `json:"time"` // header time, unix seconds
 	Size   int    `json:"size"` // serialized size in bytes
 	Txs    []Tx   `json:"txs"`
+	// Transfers are the value movements of an account-model chain
+	// (Ethereum); UTXO chains leave it empty and fill Txs.
+	Transfers []Transfer `json:"transfers,omitempty"`
 }
 
 // Tx is a normalized UTXO transaction.

@@ -15,6 +15,7 @@ import (
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/stream"
+	"github.com/tracerproject/tracer/trace"
 )
 
 // BTCIngest says what to ingest from where. Exactly one of RPC.Host and
@@ -42,10 +43,19 @@ func (p *Pipeline) IngestBTC(ctx context.Context, opt BTCIngest) error {
 	if err != nil {
 		return err
 	}
+	var cl *trace.Clusterer
+	if p.Clustering() {
+		if cl, _, err = p.Clusterer(ctx, ingest.ChainBTC); err != nil {
+			return err
+		}
+	}
 	eg, ctx := errgroup.WithContext(ctx)
 	loaderCtx, stopLoader := context.WithCancel(ctx)
 	defer stopLoader()
 	eg.Go(func() error { return loader.Run(loaderCtx, js) })
+	if cl != nil {
+		eg.Go(func() error { return cl.Run(loaderCtx, js) })
+	}
 	eg.Go(func() error {
 		defer stopLoader()
 		// What was published is stored before returning, also when ingest
@@ -58,12 +68,19 @@ func (p *Pipeline) IngestBTC(ctx context.Context, opt BTCIngest) error {
 		if err == nil {
 			err = stream.WaitAcked(ctx, js, ingest.ChainBTC, loaderDurable(p), last)
 		}
+		if err == nil && cl != nil {
+			err = stream.WaitAcked(ctx, js, ingest.ChainBTC, p.clustererDurable(), last)
+		}
 		if pubErr != nil {
 			return pubErr
 		}
 		return err
 	})
-	return eg.Wait()
+	err = eg.Wait()
+	if cl != nil {
+		err = errors.Join(err, cl.Close())
+	}
+	return err
 }
 
 // PublishBTC runs the Bitcoin ingestor, publishing to the stream only.

@@ -26,6 +26,7 @@ import (
 	"github.com/tracerproject/tracer/store/chdb"
 	"github.com/tracerproject/tracer/store/clickhouse"
 	"github.com/tracerproject/tracer/stream"
+	"github.com/tracerproject/tracer/trace"
 )
 
 // Config says where things live. Empty URLs mean the embedded defaults.
@@ -45,7 +46,11 @@ type Config struct {
 	// usual places).
 	ChdbLib string
 	Loader  store.LoaderConfig
-	Logger  *slog.Logger
+	// Cluster configures the clusterer (zero: trace.DefaultConfig);
+	// NoCluster turns it off.
+	Cluster   trace.Config
+	NoCluster bool
+	Logger    *slog.Logger
 	// Metrics registers the services' Prometheus metrics; nil: none.
 	Metrics prometheus.Registerer
 }
@@ -144,9 +149,11 @@ func (p *Pipeline) NATS(ctx context.Context) (*nats.Conn, jetstream.JetStream, e
 		nc.Close()
 		return nil, nil, fmt.Errorf("pipeline: JetStream: %w", err)
 	}
-	if _, err := stream.EnsureStream(ctx, js, ingest.ChainBTC, p.cfg.NATSReplicas); err != nil {
-		nc.Close()
-		return nil, nil, err
+	for _, chain := range []string{ingest.ChainBTC, ingest.ChainETH} {
+		if _, err := stream.EnsureStream(ctx, js, chain, p.cfg.NATSReplicas); err != nil {
+			nc.Close()
+			return nil, nil, err
+		}
 	}
 	p.nc, p.js = nc, js
 	return nc, js, nil

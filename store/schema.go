@@ -83,6 +83,198 @@ var Migrations = []Migration{
 			) ENGINE = ReplacingMergeTree() ORDER BY (address, txid, is_input, n, block_hash)`,
 		},
 	},
+	// Version 2: Ethereum (ingest/eth). Values are exact integers of base
+	// units in Decimal(38, 0), the widest integer type ClickHouse 18.16
+	// and current ClickHouse share; a token value above 10^38-1 (uint256
+	// allows 1.2·10^77) is 0 there and its exact decimal text is in
+	// value_big. Addresses are lower-case 0x hex; asset is "ETH" or the
+	// token contract.
+	{
+		Version: 2,
+		Name:    "ethereum blocks, transfers (native, token, internal) and address index",
+		Statements: []string{
+			`CREATE TABLE IF NOT EXISTS eth_blocks (
+				height UInt64,
+				hash String,
+				parent String,
+				time DateTime,
+				size UInt32,
+				tx_count UInt32,
+				transfer_count UInt32,
+				seq UInt64
+			) ENGINE = ReplacingMergeTree() ORDER BY (height, hash)`,
+			// kind: native (a transaction's ETH value and fee; idx 0),
+			// token (an ERC-20 Transfer log; idx = log index in the block),
+			// internal (ETH moved by a call; idx = the call's position in
+			// the transaction's call tree).
+			`CREATE TABLE IF NOT EXISTS eth_transfers (
+				txid String,
+				kind String,
+				idx UInt32,
+				block_hash String,
+				block_height UInt64,
+				time DateTime,
+				tx_index UInt32,
+				asset String,
+				from_address String,
+				to_address String,
+				value Decimal(38, 0),
+				value_big String,
+				fee Decimal(38, 0),
+				success UInt8,
+				zero UInt8
+			) ENGINE = ReplacingMergeTree() ORDER BY (txid, kind, idx, block_hash)`,
+			// One row per side of each transfer (is_from 1: the address
+			// sent it), so an address lookup reads one key range.
+			`CREATE TABLE IF NOT EXISTS eth_address_transfers (
+				address String,
+				is_from UInt8,
+				txid String,
+				kind String,
+				idx UInt32,
+				block_hash String,
+				block_height UInt64,
+				time DateTime,
+				tx_index UInt32,
+				asset String,
+				from_address String,
+				to_address String,
+				value Decimal(38, 0),
+				value_big String,
+				fee Decimal(38, 0),
+				success UInt8,
+				zero UInt8
+			) ENGINE = ReplacingMergeTree() ORDER BY (address, asset, txid, kind, idx, is_from, block_hash)`,
+		},
+	},
+	// Version 3: address clusters (trace/). Rows that change as clusters
+	// grow carry a version and are read with FINAL or argMax.
+	{
+		Version: 3,
+		Name:    "bitcoin address clusters, merge evidence and held merges",
+		Statements: []string{
+			// One row per applied merge: the link that joined two clusters.
+			`CREATE TABLE IF NOT EXISTS trace_btc_merges (
+				address_a String,
+				address_b String,
+				txid String,
+				heuristic String,
+				heuristic_version UInt16,
+				block_hash String,
+				block_height UInt32,
+				cluster_a UInt32,
+				cluster_b UInt32,
+				size_a UInt32,
+				size_b UInt32,
+				cluster UInt32,
+				seq UInt64
+			) ENGINE = ReplacingMergeTree(seq) ORDER BY (address_a, address_b, txid, heuristic)`,
+			// Merges the supercluster guard held back, for review.
+			`CREATE TABLE IF NOT EXISTS trace_btc_held (
+				address_a String,
+				address_b String,
+				txid String,
+				heuristic String,
+				heuristic_version UInt16,
+				block_hash String,
+				block_height UInt32,
+				cluster_a UInt32,
+				cluster_b UInt32,
+				size_a UInt32,
+				size_b UInt32,
+				seq UInt64
+			) ENGINE = ReplacingMergeTree(seq) ORDER BY (address_a, address_b, txid, heuristic)`,
+			`CREATE TABLE IF NOT EXISTS trace_btc_address_cluster (
+				address String,
+				address_id UInt32,
+				cluster UInt32,
+				block_height UInt32,
+				seq UInt64
+			) ENGINE = ReplacingMergeTree(seq) ORDER BY address`,
+			// size 0: the cluster was absorbed into another.
+			`CREATE TABLE IF NOT EXISTS trace_btc_clusters (
+				cluster UInt32,
+				size UInt32,
+				block_height UInt32,
+				seq UInt64
+			) ENGINE = ReplacingMergeTree(seq) ORDER BY cluster`,
+		},
+	},
+	// Version 4: labels (labels/). Append only: every import is a version
+	// of its source; the labels in force at a date are those of each
+	// source's latest import valid at that date. Entries are written
+	// first and the import row last, so an interrupted import is invisible.
+	{
+		Version: 4,
+		Name:    "labels: imports (versions of each source) and their entries",
+		Statements: []string{
+			`CREATE TABLE IF NOT EXISTS label_imports (
+				import_id String,
+				source String,
+				format String,
+				content_hash String,
+				valid_from DateTime,
+				imported_at DateTime,
+				added_by String,
+				files String,
+				labels UInt32,
+				report String
+			) ENGINE = ReplacingMergeTree() ORDER BY (source, import_id)`,
+			`CREATE TABLE IF NOT EXISTS label_entries (
+				import_id String,
+				source String,
+				chain String,
+				address String,
+				cluster String,
+				entity String,
+				category String,
+				confidence UInt8,
+				known_since DateTime,
+				added_by String,
+				program String,
+				asset String,
+				apply_to_cluster UInt8,
+				reference String,
+				origin String,
+				raw String
+			) ENGINE = ReplacingMergeTree() ORDER BY (address, cluster, chain, import_id, entity, asset)`,
+		},
+	},
+	// Version 5: alerts (alert/): every published state of every alert,
+	// and the incoming payments the repeated-payments rules remember.
+	{
+		Version: 5,
+		Name:    "alerts and the payments behind repeated-payment rules",
+		Statements: []string{
+			`CREATE TABLE IF NOT EXISTS alerts (
+				id String,
+				status String,
+				status_rank UInt8,
+				rule String,
+				severity String,
+				chain String,
+				txid String,
+				block_hash String,
+				height UInt64,
+				time DateTime,
+				direction String,
+				address String,
+				amount String,
+				asset String,
+				payload String,
+				published DateTime
+			) ENGINE = ReplacingMergeTree() ORDER BY (id, status)`,
+			`CREATE TABLE IF NOT EXISTS alert_payments (
+				rule String,
+				address String,
+				payer String,
+				txid String,
+				block_hash String,
+				height UInt64,
+				amount Int64
+			) ENGINE = ReplacingMergeTree() ORDER BY (rule, address, payer, txid, block_hash)`,
+		},
+	},
 }
 
 const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -141,7 +333,7 @@ func SchemaVersion() uint32 { return Migrations[len(Migrations)-1].Version }
 // Drop removes every table the migrations create and the migration record.
 // Destructive: only benchmarks use it, on their own databases.
 func Drop(ctx context.Context, c Conn) error {
-	for _, t := range append(append([]string{}, btcTables...), "schema_migrations") {
+	for _, t := range append(append(append([]string{}, btcTables...), ethTables...), "schema_migrations") {
 		if err := c.Exec(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
 			return fmt.Errorf("store: dropping %s: %w", t, err)
 		}

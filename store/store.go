@@ -52,21 +52,25 @@ type Batch struct {
 	inputs  inputCols
 	io      ioCols
 	rows    int
+	eth     ethBatch
 }
 
 // Rows is the number of rows buffered over all tables.
-func (b *Batch) Rows() int { return b.rows }
+func (b *Batch) Rows() int { return b.rows + b.eth.rows() }
 
 // Len is the number of blocks buffered.
-func (b *Batch) Len() int { return len(b.blocks.height) }
+func (b *Batch) Len() int { return len(b.blocks.height) + len(b.eth.blocks.height) }
 
 // Reset empties the batch, keeping its memory.
 func (b *Batch) Reset() {
-	*b = Batch{blocks: b.blocks.reset(), txs: b.txs.reset(), outputs: b.outputs.reset(), inputs: b.inputs.reset(), io: b.io.reset()}
+	*b = Batch{blocks: b.blocks.reset(), txs: b.txs.reset(), outputs: b.outputs.reset(), inputs: b.inputs.reset(), io: b.io.reset(), eth: b.eth.reset()}
 }
 
-// AddBlock appends a Bitcoin block's rows.
+// AddBlock appends a block's rows to the tables of its chain.
 func (b *Batch) AddBlock(blk *ingest.Block, seq uint64) error {
+	if blk.Chain == ingest.ChainETH {
+		return b.eth.add(blk, seq)
+	}
 	if blk.Chain != ingest.ChainBTC {
 		return fmt.Errorf("store: block %s: chain %q is not stored yet", blk.Hash, blk.Chain)
 	}
@@ -103,7 +107,10 @@ func (b *Batch) AddBlock(blk *ingest.Block, seq uint64) error {
 // the other), then the blocks, so that a stored block means a stored block
 // body.
 func (s *Store) Write(ctx context.Context, b *Batch) error {
-	if b.Len() == 0 {
+	if err := b.eth.write(ctx, s.conn); err != nil {
+		return err
+	}
+	if len(b.blocks.height) == 0 {
 		return nil
 	}
 	parts := []struct {
@@ -135,22 +142,28 @@ func (s *Store) Write(ctx context.Context, b *Batch) error {
 // Undo removes every row of the block with this hash and waits until the
 // deletions are done.
 func (s *Store) Undo(ctx context.Context, chain, hash string) error {
-	if chain != ingest.ChainBTC {
+	var tables []string
+	switch chain {
+	case ingest.ChainBTC:
+		tables = btcTables
+	case ingest.ChainETH:
+		tables = ethTables
+	default:
 		return fmt.Errorf("store: undo on chain %q: not stored", chain)
 	}
 	// Blocks first: a block row without its children would claim a block
 	// is stored when it is not.
-	for i := len(btcTables) - 1; i >= 0; i-- {
-		t := btcTables[i]
+	for i := len(tables) - 1; i >= 0; i-- {
+		t := tables[i]
 		col := "block_hash"
-		if t == "btc_blocks" {
+		if t == "btc_blocks" || t == "eth_blocks" {
 			col = "hash"
 		}
 		if err := s.conn.Exec(ctx, "ALTER TABLE "+t+" DELETE WHERE "+col+" = ?", hash); err != nil {
 			return fmt.Errorf("store: undo of block %s in %s: %w", hash, t, err)
 		}
 	}
-	return s.waitMutations(ctx, btcTables)
+	return s.waitMutations(ctx, tables)
 }
 
 // waitMutations polls until no mutation on the tables is pending. ALTER

@@ -24,7 +24,11 @@ type ReaderConfig struct {
 	AckWait time.Duration
 	// MaxAckPending bounds the messages delivered and not yet acked.
 	MaxAckPending int
-	Logger        *slog.Logger
+	// StartSeq, when set, makes a new durable consumer start at this stream
+	// sequence instead of the first message (a consumer that resumes from
+	// its own saved state). An existing consumer keeps its position.
+	StartSeq uint64
+	Logger   *slog.Logger
 }
 
 // Delivery is one reassembled event and the messages that carried it.
@@ -76,7 +80,7 @@ func NewReader(ctx context.Context, js jetstream.JetStream, cfg ReaderConfig) (*
 	if err != nil {
 		return nil, fmt.Errorf("stream: %s: %w", StreamName(cfg.Chain), err)
 	}
-	cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	ccfg := jetstream.ConsumerConfig{
 		Durable:       cfg.Durable,
 		Description:   "tracer " + cfg.Durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -84,7 +88,23 @@ func NewReader(ctx context.Context, js jetstream.JetStream, cfg ReaderConfig) (*
 		MaxAckPending: cfg.MaxAckPending,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		MaxDeliver:    -1,
-	})
+	}
+	{
+		old, err := s.Consumer(ctx, cfg.Durable)
+		switch {
+		case errors.Is(err, jetstream.ErrConsumerNotFound):
+			if cfg.StartSeq > 0 {
+				ccfg.DeliverPolicy, ccfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cfg.StartSeq
+			}
+		case err != nil:
+			return nil, fmt.Errorf("stream: consumer %s on %s: %w", cfg.Durable, StreamName(cfg.Chain), err)
+		default:
+			// Where a consumer starts cannot be changed once it exists.
+			info := old.CachedInfo()
+			ccfg.DeliverPolicy, ccfg.OptStartSeq = info.Config.DeliverPolicy, info.Config.OptStartSeq
+		}
+	}
+	cons, err := s.CreateOrUpdateConsumer(ctx, ccfg)
 	if err != nil {
 		return nil, fmt.Errorf("stream: consumer %s on %s: %w", cfg.Durable, StreamName(cfg.Chain), err)
 	}
@@ -225,19 +245,22 @@ func WaitAcked(ctx context.Context, js jetstream.JetStream, chain, durable strin
 	if seq == 0 {
 		return nil
 	}
-	cons, err := js.Consumer(ctx, StreamName(chain), durable)
-	if err != nil {
-		return fmt.Errorf("stream: consumer %s: %w", durable, err)
-	}
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
-		info, err := cons.Info(ctx)
-		if err != nil {
-			return fmt.Errorf("stream: consumer %s: %w", durable, err)
+		// The consumer may not exist yet: its service creates it when it
+		// starts, and may recreate it (a clusterer rewinding to its
+		// snapshot).
+		cons, err := js.Consumer(ctx, StreamName(chain), durable)
+		if err == nil {
+			var info *jetstream.ConsumerInfo
+			info, err = cons.Info(ctx)
+			if err == nil && info.AckFloor.Stream >= seq {
+				return nil
+			}
 		}
-		if info.AckFloor.Stream >= seq {
-			return nil
+		if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return fmt.Errorf("stream: consumer %s: %w", durable, err)
 		}
 		select {
 		case <-ctx.Done():

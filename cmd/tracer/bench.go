@@ -28,6 +28,8 @@ func newBenchCmd(a *app) *cobra.Command {
 		Short: "Measure performance against a baseline measured in the same run",
 	}
 	cmd.AddCommand(newBenchIngestCmd(a))
+	cmd.AddCommand(newBenchAlertsCmd(a))
+	cmd.AddCommand(newBenchClusterCmd(a))
 	return cmd
 }
 
@@ -46,7 +48,7 @@ type ingestBench struct {
 	PipelineTxs  float64 `json:"pipeline_txs_per_second"`
 	PipelineRows float64 `json:"pipeline_rows_per_second"`
 	Ratio        float64 `json:"pipeline_to_baseline"`
-	PeakRSSMiB   float64 `json:"peak_rss_mib"` // during the pipeline run alone where the kernel can tell (Linux)
+	PeakRSSMiB   float64 `json:"peak_rss_mib"`    // during the pipeline run alone where the kernel can tell (Linux)
 	GoHeapSysMiB float64 `json:"go_heap_sys_mib"` // heap obtained from the OS at the end
 	BatchRows    int     `json:"batch_rows"`
 	GenerateSec  float64 `json:"generate_seconds"`
@@ -54,11 +56,13 @@ type ingestBench struct {
 
 func newBenchIngestCmd(a *app) *cobra.Command {
 	var (
-		blocks, txsPerBlock int
-		dsn, format         string
-		seed                int64
-		keep                bool
-		cpuProfile          string
+		blocks, txsPerBlock  int
+		dsn, format          string
+		seed                 int64
+		keep                 bool
+		cpuProfile           string
+		chain                string
+		ethTxs, ethTransfers int
 	)
 	cmd := &cobra.Command{
 		Use:   "ingest",
@@ -88,6 +92,23 @@ Prints txs/s and rows/s for both, their ratio and peak memory.`,
 			if dsn == "" {
 				dsn = a.cfg.Store.DSN // --store or TRACER_STORE_DSN
 			}
+			if chain == "eth" {
+				if !cmd.Flags().Changed("blocks") {
+					blocks = 100
+				}
+				res, err := runETHBench(cmd.Context(), a, work, blocks, ethTxs, ethTransfers, seed, dsn)
+				if err != nil {
+					return err
+				}
+				if format == "json" {
+					return writeJSON(cmd.OutOrStdout(), res)
+				}
+				t := newTable(cmd.OutOrStdout())
+				printETHBench(t, res)
+				return t.flush()
+			} else if chain != "btc" {
+				return fmt.Errorf("--chain %q: want btc or eth", chain)
+			}
 			res, err := runIngestBench(cmd.Context(), a, work, blocks, txsPerBlock, seed, dsn, cpuProfile)
 			if err != nil {
 				return err
@@ -109,6 +130,9 @@ Prints txs/s and rows/s for both, their ratio and peak memory.`,
 	f := cmd.Flags()
 	f.IntVar(&blocks, "blocks", 40, "blocks to push")
 	f.IntVar(&txsPerBlock, "txs-per-block", 2500, "transactions per block")
+	f.StringVar(&chain, "chain", "btc", "btc, or eth: blocks of --eth-txs transactions and --eth-transfers token transfers (default 100 blocks)")
+	f.IntVar(&ethTxs, "eth-txs", 200, "Ethereum: transactions per block")
+	f.IntVar(&ethTransfers, "eth-transfers", 300, "Ethereum: token transfers per block")
 	f.Int64Var(&seed, "seed", 1, "simulation seed")
 	f.StringVar(&dsn, "clickhouse", "", "ClickHouse server DSN (default: embedded chDB in a temporary directory); the bench works in its own database tracer_bench, dropped and recreated")
 	f.StringVar(&format, "format", "table", "table or json")
@@ -143,6 +167,7 @@ func runIngestBench(ctx context.Context, a *app, work string, blocks, txsPerBloc
 		dsn = u.String()
 	}
 	pcfg := a.pipelineConfig()
+	pcfg.NoCluster = true // the ingest benchmark measures ingest and the loader only
 	pcfg.DataDir, pcfg.NATSURL, pcfg.NATSListen, pcfg.StoreDSN = filepath.Join(work, "data"), "", "127.0.0.1:0", dsn
 	res.BatchRows = pcfg.Loader.BatchRows
 	p, err := pipeline.Open(pcfg)

@@ -356,7 +356,7 @@ func TestCLIIngestAndQuery(t *testing.T) {
 
 	t.Run("stats", func(t *testing.T) {
 		var got store.Stats
-		if err := json.Unmarshal([]byte(ok(t, "--data", data, "query", "stats", "--format", "json")), &got); err != nil {
+		if err := json.Unmarshal([]byte(ok(t, "--data", data, "query", "stats", "--chain", "btc", "--format", "json")), &got); err != nil {
 			t.Fatalf("stats JSON: %v", err)
 		}
 		want := facts.stats
@@ -506,7 +506,7 @@ func TestCLIIngestAndQuery(t *testing.T) {
 			}
 		}
 		var got store.Stats
-		if err := json.Unmarshal([]byte(ok(t, "--data", tdata, "query", "stats", "--format", "json")), &got); err != nil {
+		if err := json.Unmarshal([]byte(ok(t, "--data", tdata, "query", "stats", "--chain", "btc", "--format", "json")), &got); err != nil {
 			t.Fatalf("stats JSON: %v", err)
 		}
 		t.Logf("truncated newest file: %d blocks stored; stderr:\n%s", got.Blocks, r.stderr)

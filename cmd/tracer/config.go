@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tracerproject/tracer/alert"
 )
 
 // Config mirrors configs/tracer.yaml, which documents every key. Precedence:
@@ -46,9 +48,29 @@ type Config struct {
 		PollInterval  Duration `yaml:"poll_interval"`
 		UndoDepth     int64    `yaml:"undo_depth"`
 	} `yaml:"btc"`
+	ETH     ETHConfig `yaml:"eth"`
+	Cluster struct {
+		Enabled          bool     `yaml:"enabled"`
+		MultiInput       bool     `yaml:"multi_input"`
+		Change           bool     `yaml:"change"`
+		Dust             int64    `yaml:"dust"`
+		SuperclusterSize int64    `yaml:"supercluster_size"`
+		BatchWait        Duration `yaml:"batch_wait"`
+		AckWait          Duration `yaml:"ack_wait"`
+		SnapshotInterval Duration `yaml:"snapshot_interval"`
+	} `yaml:"cluster"`
+	Alerts struct {
+		Confirmations int64              `yaml:"confirmations"`
+		Rules         []alert.RuleConfig `yaml:"rules"`
+	} `yaml:"alerts"`
 	Metrics struct {
 		Listen string `yaml:"listen"`
 	} `yaml:"metrics"`
+	Labels struct {
+		Categories     []string `yaml:"categories"`
+		OFACConfidence int64    `yaml:"ofac_confidence"`
+		AddedBy        string   `yaml:"added_by"`
+	} `yaml:"labels"`
 }
 
 // Duration reads "1s", "250ms" from YAML and the environment.
@@ -77,7 +99,17 @@ func defaultConfig() Config {
 	c.BTC.Confirmations = 1
 	c.BTC.PollInterval = Duration{2 * time.Second}
 	c.BTC.UndoDepth = 288
+	c.ETH = defaultETHConfig()
+	c.Cluster.Enabled = true
+	c.Cluster.MultiInput = true
+	c.Cluster.Dust = 546
+	c.Cluster.SuperclusterSize = 100_000
+	c.Cluster.BatchWait = Duration{time.Second}
+	c.Cluster.AckWait = Duration{30 * time.Second}
+	c.Cluster.SnapshotInterval = Duration{5 * time.Minute}
+	c.Alerts.Confirmations = 2
 	c.Metrics.Listen = ""
+	c.Labels.OFACConfidence = 90
 	return c
 }
 
@@ -157,6 +189,18 @@ func setField(fv reflect.Value, s string) error {
 		return nil
 	}
 	switch fv.Kind() {
+	case reflect.Slice:
+		if fv.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("unsupported type %s", fv.Type())
+		}
+		// A list of strings from the environment: comma-separated.
+		var list []string
+		for _, e := range strings.Split(s, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				list = append(list, e)
+			}
+		}
+		fv.Set(reflect.ValueOf(list))
 	case reflect.String:
 		fv.SetString(s)
 	case reflect.Int, reflect.Int64:

@@ -57,7 +57,7 @@ replaced on every run.`,
 			if pcfg.StoreDSN != "" {
 				engine = pcfg.StoreDSN
 			}
-			fmt.Fprintf(w, "2. Ingesting: blk files → normalize → NATS JetStream → loader → ClickHouse (%s)\n", engine)
+			fmt.Fprintf(w, "2. Ingesting: blk files → normalize → NATS JetStream → loader and clusterer → ClickHouse (%s)\n", engine)
 			prog := newProgress(os.Stderr)
 			err = p.IngestBTC(ctx, pipeline.BTCIngest{BlocksDir: blocksDir, To: -1, Confirmations: 1, Progress: prog.update})
 			prog.done()
@@ -107,6 +107,10 @@ replaced on every run.`,
 				t.row("  "+e.Name, used, btcAmount(recv), btcAmount(sent), purchases[e.ID], e.Addresses[0])
 			}
 			t.flush()
+			clusterExample, err := demoClusters(ctx, w, st, truth, pcfg.NoCluster)
+			if err != nil {
+				return err
+			}
 			flows := map[simulate.FlowKind]int{}
 			for _, f := range truth.Flows {
 				flows[f.Kind]++
@@ -120,6 +124,9 @@ replaced on every run.`,
 			}
 			if len(truth.Flows) > 0 {
 				fmt.Fprintf(w, "  %s --data %s query tx %s\n", self(), pcfg.DataDir, truth.Flows[0].Txid)
+			}
+			if clusterExample != "" {
+				fmt.Fprintf(w, "  %s --data %s cluster show %s\n", self(), pcfg.DataDir, clusterExample)
 			}
 			fmt.Fprintf(w, "  ground truth: %s\n", filepath.Join(blocksDir, "truth.json"))
 			return nil

@@ -23,6 +23,7 @@ func newIngestCmd(a *app) *cobra.Command {
 		Short: "Read a chain into the stream (and, with the embedded defaults, into the store)",
 	}
 	cmd.AddCommand(newIngestBTCCmd(a))
+	cmd.AddCommand(newIngestETHCmd(a))
 	return cmd
 }
 
@@ -110,8 +111,8 @@ func newLoadCmd(a *app) *cobra.Command {
 		Short: "Run the loader: a durable JetStream consumer that writes a chain's stream into ClickHouse",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if chain != ingest.ChainBTC {
-				return fmt.Errorf("--chain %q: only btc is supported so far", chain)
+			if chain != ingest.ChainBTC && chain != ingest.ChainETH {
+				return fmt.Errorf("--chain %q: want btc or eth", chain)
 			}
 			p, reg, err := a.openService()
 			if err != nil {
@@ -137,7 +138,7 @@ func newRunCmd(a *app) *cobra.Command {
 	var f btcFlags
 	cmd := &cobra.Command{
 		Use:   "run",
-		Short: "Run every service in one process: Bitcoin ingest (following the node) and the loader",
+		Short: "Run every service in one process: Bitcoin ingest (following the node), the loader, the clusterer and the alerter",
 		Long: `Run ingest (when a node is configured) and every consumer service in one
 process, on the embedded defaults unless --nats/--store say otherwise, and keep
 following the chain until interrupted.`,
@@ -155,6 +156,14 @@ following the chain until interrupted.`,
 			}
 			eg, ctx := errgroup.WithContext(ctx)
 			eg.Go(func() error { return l.Run(ctx, js) })
+			closeClusterer, err := runClusterer(ctx, p, eg)
+			if err != nil {
+				return err
+			}
+			defer closeClusterer()
+			if err := runAlerter(ctx, a, p, eg); err != nil {
+				return err
+			}
 			opt := a.btcIngest(&f)
 			if opt.RPC.Host != "" {
 				opt.Follow, opt.To = true, -1

@@ -91,6 +91,7 @@ and values need the outputs they spend, which a single block does not hold.`,
 	btcBlock.Flags().StringVar(&format, "format", "table", "table or json")
 	btcBlock.Flags().StringVar(&network, "network", "mainnet", "network for address encoding: mainnet, testnet3, testnet4, signet, regtest")
 	cmd.AddCommand(btcBlock)
+	cmd.AddCommand(newInspectETHBlockCmd())
 	return cmd
 }
 

@@ -66,6 +66,9 @@ func newRoot() *cobra.Command {
 		newSimulateCmd(a),
 		newDemoCmd(a),
 		newBenchCmd(a),
+		newAlertsCmd(a),
+		newClusterCmd(a),
+		newLabelsCmd(a),
 	)
 	return root
 }
@@ -113,6 +116,8 @@ func (a *app) pipelineConfig() pipeline.Config {
 		StoreDSN:     a.cfg.Store.DSN,
 		ChdbLib:      a.cfg.Store.ChdbLib,
 		Loader:       lc,
+		Cluster:      a.clusterConfig(),
+		NoCluster:    !a.cfg.Cluster.Enabled,
 		Logger:       a.log,
 	}
 }

@@ -18,7 +18,7 @@ func newQueryCmd(a *app) *cobra.Command {
 		Short: "Look up an address, a transaction or what the store holds",
 	}
 	cmd.PersistentFlags().StringVar(&format, "format", "table", "table or json")
-	cmd.PersistentFlags().StringVar(&chain, "chain", "btc", "chain")
+	cmd.PersistentFlags().StringVar(&chain, "chain", "", "btc or eth (default: told by the argument, 0x… is Ethereum; stats: both chains)")
 
 	withStore := func(cmd *cobra.Command, f func(st *store.Store) error) error {
 		if err := checkFormat(format, "table", "json"); err != nil {
@@ -40,6 +40,12 @@ func newQueryCmd(a *app) *cobra.Command {
 		Short: "Total received, total sent, balance, first and last seen, transaction count",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isEthereum(chain, args[0]) {
+				return withStore(cmd, func(st *store.Store) error { return ethQueryAddress(cmd, st, args[0], format) })
+			}
+			if chain == "" {
+				chain = "btc"
+			}
 			if err := btc.CheckAddress(args[0]); err != nil {
 				return err
 			}
@@ -70,6 +76,12 @@ func newQueryCmd(a *app) *cobra.Command {
 		Short: "A transaction with its inputs (source address and value) and outputs",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isEthereum(chain, args[0]) {
+				return withStore(cmd, func(st *store.Store) error { return ethQueryTx(cmd, st, args[0], format) })
+			}
+			if chain == "" {
+				chain = "btc"
+			}
 			if _, err := chainhash.NewHashFromStr(args[0]); err != nil || len(args[0]) != 64 {
 				return fmt.Errorf("%q is not a transaction id (64 hex digits)", args[0])
 			}
@@ -124,15 +136,33 @@ func newQueryCmd(a *app) *cobra.Command {
 	})
 	cmd.AddCommand(&cobra.Command{
 		Use:   "stats",
-		Short: "Blocks, transactions, inputs, outputs, addresses and tip height in the store",
+		Short: "What the store holds per chain: blocks, transactions, transfers, addresses, tip (JSON: an array, one object per chain, unless --chain)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withStore(cmd, func(st *store.Store) error {
-				s, err := st.Stats(cmd.Context(), chain)
+				var es *store.EthStats
+				if chain == "" || chain == "eth" {
+					var err error
+					if es, err = st.EthStats(cmd.Context()); err != nil {
+						return err
+					}
+				}
+				if chain == "eth" {
+					if format == "json" {
+						return writeJSON(cmd.OutOrStdout(), es)
+					}
+					t := newTable(cmd.OutOrStdout())
+					ethStatsRows(t, es)
+					return t.flush()
+				}
+				s, err := st.Stats(cmd.Context(), "btc")
 				if err != nil {
 					return err
 				}
 				if format == "json" {
+					if chain == "" {
+						return writeJSON(cmd.OutOrStdout(), []any{s, es})
+					}
 					return writeJSON(cmd.OutOrStdout(), s)
 				}
 				t := newTable(cmd.OutOrStdout())
@@ -147,6 +177,10 @@ func newQueryCmd(a *app) *cobra.Command {
 					t.row("tip", fmt.Sprintf("%d %s", s.TipHeight, s.TipHash))
 				} else {
 					t.row("tip", "-")
+				}
+				if es != nil {
+					t.row("", "")
+					ethStatsRows(t, es)
 				}
 				return t.flush()
 			})

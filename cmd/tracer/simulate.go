@@ -42,5 +42,6 @@ func newSimulateCmd(a *app) *cobra.Command {
 	f.StringVar(&out, "out", "", "output directory")
 	f.BoolVar(&xor, "xor", false, "obfuscate blk files with a random xor.dat key, as Bitcoin Core 28+ does")
 	cmd.AddCommand(btcCmd)
+	cmd.AddCommand(newSimulateETHCmd())
 	return cmd
 }

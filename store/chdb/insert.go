@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/tracerproject/tracer/store"
 )
@@ -121,6 +124,14 @@ func columnEncoder(v any) (encoder, error) {
 		return encoder{"Float64", len(s), func(b []byte, i int) ([]byte, error) {
 			return binary.LittleEndian.AppendUint64(b, math.Float64bits(s[i])), nil
 		}}, nil
+	case []decimal.Decimal:
+		// Decimal(38, 0), the exact integer type both engines have for
+		// values above 64 bits (wei): Int128 little-endian, two's
+		// complement. Fractions and values beyond 38 digits are errors,
+		// never rounded.
+		return encoder{"Decimal(38, 0)", len(s), func(b []byte, i int) ([]byte, error) {
+			return appendDecimal128(b, s[i], i)
+		}}, nil
 	case []time.Time:
 		return encoder{"DateTime", len(s), func(b []byte, i int) ([]byte, error) {
 			u := s[i].Unix()
@@ -131,6 +142,34 @@ func columnEncoder(v any) (encoder, error) {
 		}}, nil
 	}
 	return encoder{}, fmt.Errorf("unsupported column type %T", v)
+}
+
+// maxDecimal38 is 10^38, one above the largest Decimal(38, 0).
+var maxDecimal38 = new(big.Int).Exp(big.NewInt(10), big.NewInt(38), nil)
+
+func appendDecimal128(b []byte, d decimal.Decimal, row int) ([]byte, error) {
+	v := d.Coefficient()
+	if exp := d.Exponent(); exp > 0 {
+		v.Mul(v, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(exp)), nil))
+	} else if exp < 0 {
+		q, r := new(big.Int).QuoRem(v, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(-exp)), nil), new(big.Int))
+		if r.Sign() != 0 {
+			return nil, fmt.Errorf("row %d: %s is not an integer, the column is Decimal(38, 0)", row, d)
+		}
+		v = q
+	}
+	if new(big.Int).Abs(v).Cmp(maxDecimal38) >= 0 {
+		return nil, fmt.Errorf("row %d: %s has more than 38 digits, beyond Decimal(38, 0)", row, v)
+	}
+	if v.Sign() < 0 {
+		v.Add(v, new(big.Int).Lsh(big.NewInt(1), 128))
+	}
+	var be [16]byte
+	v.FillBytes(be[:])
+	for i := 15; i >= 0; i-- {
+		b = append(b, be[i])
+	}
+	return b, nil
 }
 
 // encodeRows encodes the columns as RowBinaryWithNamesAndTypes and returns

@@ -1,0 +1,309 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tracerproject/tracer/alert"
+	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/ingest/btc"
+	"github.com/tracerproject/tracer/pipeline"
+)
+
+func newAlertsCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "alerts",
+		Short: "Alerts on NATS when money moves to or from watched wallets",
+		Long: `The alerter evaluates the rules of alerts.rules (see configs/tracer.yaml) on
+every block and publishes each match as JSON (` + alert.Format + `) on
+alerts.<chain>.<severity>.<rule>: provisional first, confirmed once the block
+has alerts.confirmations, retracted if a reorg takes the block away.`,
+	}
+	cmd.AddCommand(newAlertsRunCmd(a), newAlertsTailCmd(a), newAlertsListCmd(a))
+	return cmd
+}
+
+// alertRules validates the configured rules; an empty list is no error.
+func (a *app) alertRules() ([]*alert.Rule, error) {
+	return alert.Rules(a.cfg.Alerts.Rules, canonicalAddress)
+}
+
+// alertConfig is the alerter's configuration, or nil when no rule is set.
+func (a *app) alertConfig() (*alert.Config, error) {
+	rules, err := a.alertRules()
+	if err != nil || len(rules) == 0 {
+		return nil, err
+	}
+	cfg := alert.DefaultConfig(ingest.ChainBTC)
+	cfg.Rules, cfg.Confirmations, cfg.Logger = rules, a.cfg.Alerts.Confirmations, a.log
+	return &cfg, nil
+}
+
+// canonicalAddress validates a watched address and gives the form the
+// chain's records use: Bitcoin bech32 in lower case, script ids in lower
+// case, base58 as it is.
+func canonicalAddress(chain, s string) (string, error) {
+	if chain != ingest.ChainBTC {
+		return "", fmt.Errorf("chain %q: alerts watch btc addresses so far", chain)
+	}
+	s = strings.TrimSpace(s)
+	lower := strings.ToLower(s)
+	if strings.HasPrefix(lower, btc.ScriptIDPrefix) {
+		if err := btc.CheckAddress(lower); err != nil {
+			return "", err
+		}
+		return lower, nil
+	}
+	// One decode with the network the address's prefix names (a watch
+	// list of a million addresses loads in seconds).
+	var params *chaincfg.Params
+	switch {
+	case strings.HasPrefix(lower, "bcrt1"):
+		params = &chaincfg.RegressionNetParams
+	case strings.HasPrefix(lower, "bc1"), strings.HasPrefix(s, "1"), strings.HasPrefix(s, "3"):
+		params = &chaincfg.MainNetParams
+	case strings.HasPrefix(lower, "tb1"), strings.HasPrefix(s, "m"), strings.HasPrefix(s, "n"), strings.HasPrefix(s, "2"):
+		params = &chaincfg.TestNet3Params // testnet4, signet and regtest base58 share its version bytes
+	}
+	if params != nil {
+		if addr, err := btcutil.DecodeAddress(s, params); err == nil && addr.IsForNet(params) {
+			if _, ok := addr.(*btcutil.AddressPubKey); ok {
+				return s, nil
+			}
+			return addr.EncodeAddress(), nil
+		}
+	}
+	if err := btc.CheckAddress(s); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+// runAlerter starts the alerter in eg when rules are configured.
+func runAlerter(ctx context.Context, a *app, p *pipeline.Pipeline, eg *errgroup.Group) error {
+	cfg, err := a.alertConfig()
+	if err != nil || cfg == nil {
+		return err
+	}
+	st, err := p.Store(ctx)
+	if err != nil {
+		return err
+	}
+	_, js, err := p.NATS(ctx)
+	if err != nil {
+		return err
+	}
+	al, err := alert.New(st.Conn(), js, *cfg)
+	if err != nil {
+		return err
+	}
+	a.log.Info("alerter running", "rules", len(cfg.Rules), "confirmations", cfg.Confirmations)
+	eg.Go(func() error { return al.Run(ctx) })
+	return nil
+}
+
+func newAlertsRunCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Run the alerter until interrupted (tracer run runs it too)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.alertConfig()
+			if err != nil {
+				return err
+			}
+			if cfg == nil {
+				return errors.New("no alert rules: add some under alerts.rules in the configuration (configs/tracer.yaml shows how)")
+			}
+			p, reg, err := a.openService()
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			eg, ctx := errgroup.WithContext(cmd.Context())
+			if err := runAlerter(ctx, a, p, eg); err != nil {
+				return err
+			}
+			a.serveMetrics(ctx, eg, reg, p)
+			return eg.Wait()
+		},
+	}
+}
+
+// alertsNATS is where alerts are read from: --nats or nats.url, else the
+// embedded server of the data directory (its URL file; no lock needed, so
+// tail runs next to `tracer run`).
+func (a *app) alertsNATS() (string, error) {
+	if a.cfg.NATS.URL != "" {
+		return a.cfg.NATS.URL, nil
+	}
+	raw, err := os.ReadFile(filepath.Join(a.cfg.Data, "nats.url"))
+	if err != nil {
+		return "", fmt.Errorf("no NATS to read alerts from: give --nats, or run `tracer run` on --data %s first (its embedded server writes nats.url): %w", a.cfg.Data, err)
+	}
+	return strings.TrimSpace(string(raw)), nil
+}
+
+func newAlertsTailCmd(a *app) *cobra.Command {
+	var subject, format string
+	cmd := &cobra.Command{
+		Use:   "tail",
+		Short: "Print alerts as they arrive",
+		Long: `Subscribe to alerts on NATS and print each one as it arrives, until
+interrupted. --format json prints the alerts as published, one per line.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
+			}
+			if !strings.HasPrefix(subject, "alerts.") {
+				return fmt.Errorf("--subject %q: alerts are on alerts.<chain>.<severity>.<rule>, e.g. alerts.> or alerts.btc.critical.*", subject)
+			}
+			url, err := a.alertsNATS()
+			if err != nil {
+				return err
+			}
+			nc, err := nats.Connect(url, nats.Name("tracer alerts tail"))
+			if err != nil {
+				return fmt.Errorf("connecting to NATS at %s: %w", url, err)
+			}
+			defer nc.Close()
+			out := cmd.OutOrStdout()
+			msgs := make(chan *nats.Msg, 1024)
+			sub, err := nc.ChanSubscribe(subject, msgs)
+			if err != nil {
+				return fmt.Errorf("subscribing to %s: %w", subject, err)
+			}
+			defer sub.Unsubscribe()
+			a.log.Info("waiting for alerts", "nats", url, "subject", subject)
+			for {
+				select {
+				case <-cmd.Context().Done():
+					return nil
+				case m := <-msgs:
+					if format == "json" {
+						fmt.Fprintln(out, string(m.Data))
+						continue
+					}
+					var al alert.Alert
+					if err := json.Unmarshal(m.Data, &al); err != nil {
+						fmt.Fprintf(out, "%s: not an alert (%v)\n", m.Subject, err)
+						continue
+					}
+					fmt.Fprintln(out, alertLine(&al))
+				}
+			}
+		},
+	}
+	cmd.Flags().StringVar(&subject, "subject", "alerts.>", "NATS subject pattern")
+	cmd.Flags().StringVar(&format, "format", "table", "table or json")
+	return cmd
+}
+
+func alertLine(al *alert.Alert) string {
+	s := fmt.Sprintf("%s  %-11s %-8s %-20s %s %s %s %s at height %d tx %s",
+		al.Time.Format(time.RFC3339), al.Status, al.Severity, al.Rule, al.Address, al.Direction, formatAmount(al.Amount, al.Asset), al.Asset, al.Height, al.Txid)
+	if len(al.Payments) > 0 {
+		s += fmt.Sprintf(" (%d earlier payments)", len(al.Payments))
+	}
+	return s
+}
+
+// formatAmount shows satoshi as BTC with eight decimals, exactly.
+func formatAmount(amount, asset string) string {
+	if asset != "BTC" {
+		return amount
+	}
+	neg := strings.HasPrefix(amount, "-")
+	digits := strings.TrimPrefix(amount, "-")
+	for len(digits) < 9 {
+		digits = "0" + digits
+	}
+	s := digits[:len(digits)-8] + "." + digits[len(digits)-8:]
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+func newAlertsListCmd(a *app) *cobra.Command {
+	var since, format string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the alerts published since a time",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
+			}
+			from, err := parseSince(since, time.Now())
+			if err != nil {
+				return err
+			}
+			p, err := a.open()
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			st, err := p.Store(cmd.Context())
+			if err != nil {
+				return err
+			}
+			alerts, err := alert.List(cmd.Context(), st.Conn(), from, limit)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				if alerts == nil {
+					alerts = []*alert.Alert{}
+				}
+				return writeJSON(cmd.OutOrStdout(), alerts)
+			}
+			if len(alerts) == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "no alerts since %s\n", from.Format(time.RFC3339))
+				return nil
+			}
+			for _, al := range alerts {
+				fmt.Fprintln(cmd.OutOrStdout(), alertLine(al))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&since, "since", "7d", "a duration back from now (90m, 24h, 7d) or a time (2026-11-20 or RFC 3339)")
+	cmd.Flags().StringVar(&format, "format", "table", "table or json")
+	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many")
+	return cmd
+}
+
+// parseSince reads a point in time: a duration back from now (with d for
+// days) or a date or RFC 3339 time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		if _, err := fmt.Sscanf(days, "%d", &n); err == nil && n >= 0 && fmt.Sprint(n) == days {
+			return now.AddDate(0, 0, -n), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want a duration (90m, 24h, 7d), a date (2026-11-20) or an RFC 3339 time", s)
+}

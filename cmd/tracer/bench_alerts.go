@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
+
+	"github.com/tracerproject/tracer/alert"
+	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/pipeline"
+	"github.com/tracerproject/tracer/stream"
+)
+
+type alertsBenchRow struct {
+	Watched    int     `json:"watched_addresses"`
+	LoadSec    float64 `json:"rule_load_seconds"`
+	Blocks     int     `json:"blocks"`
+	TxsPerBlk  int     `json:"txs_per_block"`
+	Alerts     int     `json:"alerts"`
+	P50Millis  float64 `json:"p50_ms"`
+	P99Millis  float64 `json:"p99_ms"`
+	MaxMillis  float64 `json:"max_ms"`
+	BaseP50Ms  float64 `json:"baseline_p50_ms"`
+	BaseP99Ms  float64 `json:"baseline_p99_ms"`
+	Engine     string  `json:"engine"`
+	RSSMiB     float64 `json:"peak_rss_mib"`
+	Confirmed  int     `json:"confirmations"`
+	AlertsBlk  int     `json:"alerts_per_block"`
+	Subscriber string  `json:"subscriber"`
+}
+
+func newBenchAlertsCmd(a *app) *cobra.Command {
+	var (
+		sizes       []int
+		blocks, txs int
+		perBlock    int
+		dsn, format string
+		keep        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "alerts",
+		Short: "Latency from a block entering the stream to its alerts reaching a NATS subscriber",
+		Long: `For each watch-list size, publish mainnet-sized blocks (--txs-per-block) one by
+one into an embedded JetStream stream, each paying --alerts-per-block watched
+addresses, with the alerter running on the same engine; a core NATS subscriber
+on alerts.> timestamps every alert. Prints p50, p99 and max latency from the
+publish of a block to the arrival of each of its alerts, and as a baseline in
+the same run the latency of a plain message through the same server.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
+			}
+			work, err := os.MkdirTemp("", "tracer-bench-alerts-")
+			if err != nil {
+				return err
+			}
+			if !keep {
+				defer os.RemoveAll(work)
+			}
+			if dsn == "" {
+				dsn = a.cfg.Store.DSN
+			}
+			var rows []alertsBenchRow
+			for i, n := range sizes {
+				row, err := runAlertsBench(cmd.Context(), a, filepath.Join(work, fmt.Sprint(i)), n, blocks, txs, perBlock, dsn)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, *row)
+			}
+			if format == "json" {
+				return writeJSON(cmd.OutOrStdout(), rows)
+			}
+			t := newTable(cmd.OutOrStdout())
+			t.row("watched", "load", "blocks×txs", "alerts", "p50", "p99", "max", "plain msg p50/p99", "engine")
+			for _, r := range rows {
+				t.row(fmt.Sprint(r.Watched), fmt.Sprintf("%.2fs", r.LoadSec), fmt.Sprintf("%d×%d", r.Blocks, r.TxsPerBlk), fmt.Sprint(r.Alerts),
+					fmt.Sprintf("%.1f ms", r.P50Millis), fmt.Sprintf("%.1f ms", r.P99Millis), fmt.Sprintf("%.1f ms", r.MaxMillis),
+					fmt.Sprintf("%.2f/%.2f ms", r.BaseP50Ms, r.BaseP99Ms), r.Engine)
+			}
+			return t.flush()
+		},
+	}
+	f := cmd.Flags()
+	f.IntSliceVar(&sizes, "watched", []int{10, 10_000, 1_000_000}, "watch-list sizes to measure")
+	f.IntVar(&blocks, "blocks", 30, "blocks per size")
+	f.IntVar(&txs, "txs-per-block", 2500, "transactions per block")
+	f.IntVar(&perBlock, "alerts-per-block", 5, "watched addresses each block pays")
+	f.StringVar(&dsn, "clickhouse", "", "ClickHouse server DSN (default: embedded chDB); the bench works in its own database tracer_bench_alerts")
+	f.StringVar(&format, "format", "table", "table or json")
+	f.BoolVar(&keep, "keep", false, "keep the temporary directory")
+	return cmd
+}
+
+// benchAddress is a deterministic regtest P2WPKH address.
+func benchAddress(i int) string {
+	h := sha256.Sum256([]byte(fmt.Sprint("bench", i)))
+	addr, err := btcutil.NewAddressWitnessPubKeyHash(h[:20], &chaincfg.RegressionNetParams)
+	if err != nil {
+		panic(err) // 20 bytes always make an address
+	}
+	return addr.EncodeAddress()
+}
+
+func runAlertsBench(ctx context.Context, a *app, work string, watched, blocks, txs, perBlock int, dsn string) (*alertsBenchRow, error) {
+	row := &alertsBenchRow{Watched: watched, Blocks: blocks, TxsPerBlk: txs, Confirmed: 1, AlertsBlk: perBlock, Subscriber: "core NATS alerts.>"}
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return nil, err
+	}
+	// The watch list, as a file, as an operator would give it.
+	list := filepath.Join(work, "watch.txt")
+	var sb strings.Builder
+	for i := range watched {
+		sb.WriteString(benchAddress(i))
+		sb.WriteByte('\n')
+	}
+	if err := os.WriteFile(list, []byte(sb.String()), 0o644); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	rules, err := alert.Rules([]alert.RuleConfig{{Name: "bench", Watch: alert.WatchList{Files: []string{list}}}}, canonicalAddress)
+	if err != nil {
+		return nil, err
+	}
+	row.LoadSec = time.Since(start).Seconds()
+
+	if dsn != "" {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("--clickhouse %q: %w", dsn, err)
+		}
+		u.Path = fmt.Sprintf("/tracer_bench_alerts_%d", watched)
+		dsn = u.String()
+	}
+	pcfg := a.pipelineConfig()
+	pcfg.DataDir, pcfg.NATSURL, pcfg.NATSListen, pcfg.StoreDSN = filepath.Join(work, "data"), "", "127.0.0.1:0", dsn
+	p, err := pipeline.Open(pcfg)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	st, err := p.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	row.Engine = st.Conn().Engine()
+	for _, table := range []string{"alerts", "alert_payments"} {
+		if err := st.Conn().Exec(ctx, "TRUNCATE TABLE "+table); err != nil {
+			return nil, err
+		}
+	}
+	nc, js, err := p.NATS(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	// The subscriber: arrival time of every alert, by block.
+	var mu sync.Mutex
+	arrived := map[string][]time.Time{}
+	sub, err := nc.Subscribe("alerts.>", func(m *nats.Msg) {
+		now := time.Now()
+		var al alert.Alert
+		if json.Unmarshal(m.Data, &al) == nil {
+			mu.Lock()
+			arrived[al.BlockHash] = append(arrived[al.BlockHash], now)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Unsubscribe()
+
+	// Baseline: a plain message through the same server.
+	var base []float64
+	echo, err := nc.Subscribe("bench.echo", func(m *nats.Msg) { _ = m.Respond(nil) })
+	if err != nil {
+		return nil, err
+	}
+	for range 200 {
+		t0 := time.Now()
+		if _, err := nc.Request("bench.echo", nil, time.Second); err != nil {
+			return nil, err
+		}
+		base = append(base, float64(time.Since(t0).Microseconds())/1000/2)
+	}
+	echo.Unsubscribe()
+
+	cfg := alert.DefaultConfig(ingest.ChainBTC)
+	cfg.Rules, cfg.Confirmations, cfg.Durable = rules, 1, "bench-alerter"
+	al, err := alert.New(st.Conn(), js, cfg)
+	if err != nil {
+		return nil, err
+	}
+	actx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- al.Run(actx) }()
+	defer func() { stop(); <-done }()
+
+	pub, err := stream.NewPublisher(nc)
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(uint64(watched), 7))
+	sent := map[string]time.Time{}
+	var seq uint64
+	if last, err := stream.LastSeq(ctx, js, ingest.ChainBTC); err == nil {
+		seq = last
+	}
+	parent := ""
+	for h := range blocks {
+		b := benchBlock(rng, int64(h), parent, txs, perBlock, watched)
+		parent = b.Hash
+		seq++
+		ev := &ingest.Event{Kind: ingest.KindBlock, Seq: seq, Chain: b.Chain, Height: b.Height, Hash: b.Hash, Block: b}
+		if ev.Payload, err = ingest.EncodePayload(ev); err != nil {
+			return nil, err
+		}
+		t0 := time.Now()
+		if _, err := pub.Publish(ctx, ev); err != nil {
+			return nil, err
+		}
+		sent[b.Hash] = t0
+		// One block at a time, as a chain makes them: wait for its alerts.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			mu.Lock()
+			n := len(arrived[b.Hash])
+			mu.Unlock()
+			if n >= perBlock {
+				break
+			}
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("bench: block %d: %d of %d alerts within 30s", h, n, perBlock)
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}
+	var lat []float64
+	mu.Lock()
+	for hash, ts := range arrived {
+		for _, t := range ts {
+			lat = append(lat, float64(t.Sub(sent[hash]).Microseconds())/1000)
+		}
+	}
+	mu.Unlock()
+	row.Alerts = len(lat)
+	row.P50Millis, row.P99Millis, row.MaxMillis = percentile(lat, 50), percentile(lat, 99), percentile(lat, 100)
+	row.BaseP50Ms, row.BaseP99Ms = percentile(base, 50), percentile(base, 99)
+	row.RSSMiB = peakRSSMiB()
+	return row, nil
+}
+
+// benchBlock is a block of txs payments between random addresses, perBlock
+// of them to watched addresses.
+func benchBlock(rng *rand.Rand, height int64, parent string, txs, perBlock, watched int) *ingest.Block {
+	id := func(s string) string { return chainhash.HashH([]byte(s)).String() }
+	b := &ingest.Block{Chain: ingest.ChainBTC, Height: height, Parent: parent, Hash: id(fmt.Sprint("bench block ", height)),
+		Time: 1_700_000_000 + height*600}
+	b.Txs = make([]ingest.Tx, txs)
+	for i := range b.Txs {
+		tx := &b.Txs[i]
+		tx.Txid, tx.Index = id(fmt.Sprint("bench tx ", height, i)), i
+		if i == 0 {
+			tx.Coinbase = true
+			tx.Inputs = []ingest.Input{{Coinbase: true}}
+			tx.Outputs = []ingest.Output{{Address: benchAddress(-1), ScriptType: ingest.ScriptP2WPKH, Value: 312_500_000}}
+			continue
+		}
+		for j := range 2 {
+			tx.Inputs = append(tx.Inputs, ingest.Input{Index: uint32(j), PrevTxid: id(fmt.Sprint("prev ", height, i, j)),
+				Address: benchAddress(-2 - rng.IntN(1<<30)), ScriptType: ingest.ScriptP2WPKH, Value: 100_000 + rng.Int64N(1e6)})
+		}
+		for j := range 3 {
+			tx.Outputs = append(tx.Outputs, ingest.Output{Index: uint32(j), Address: benchAddress(-2 - rng.IntN(1<<30)),
+				ScriptType: ingest.ScriptP2WPKH, Value: 10_000 + rng.Int64N(1e5)})
+		}
+	}
+	for k := range perBlock {
+		tx := &b.Txs[1+(k*(txs-1))/max(perBlock, 1)%(txs-1)]
+		tx.Outputs[0].Address = benchAddress(rng.IntN(watched))
+	}
+	return b
+}
+
+func percentile(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	i := int(float64(len(s)-1) * p / 100)
+	return s[i]
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/tracerproject/tracer/ingest/eth"
+	"github.com/tracerproject/tracer/pipeline"
+	"github.com/tracerproject/tracer/simulate/ethsim"
+	"github.com/tracerproject/tracer/store"
+)
+
+// ethBench is the result of `tracer bench ingest --chain eth`.
+type ethBench struct {
+	Engine         string  `json:"engine"`
+	Blocks         int     `json:"blocks"`
+	Txs            int64   `json:"txs"`
+	Transfers      int64   `json:"transfers"` // native + token rows
+	GenerateSec    float64 `json:"generate_sec"`
+	BaselineSec    float64 `json:"baseline_sec"`
+	BaselineRate   float64 `json:"baseline_transfers_per_sec"`
+	PipelineSec    float64 `json:"pipeline_sec"`
+	PipelineRate   float64 `json:"pipeline_transfers_per_sec"`
+	DecodeOnlySec  float64 `json:"decode_sec"` // checks + normalization alone, one goroutine
+	DecodeOnlyRate float64 `json:"decode_transfers_per_sec"`
+	Ratio          float64 `json:"ratio"`
+}
+
+// runETHBench measures, on one engine and in one run: the baseline (the
+// normalized rows of synthetic blocks inserted straight into ClickHouse in
+// loader-sized batches) and the pipeline (saved JSON-RPC blocks → checks
+// (roots, hashes, signatures) → normalize → chain state → embedded NATS →
+// loader → ClickHouse).
+func runETHBench(ctx context.Context, a *app, work string, blocks, txsPerBlock, transfersPerBlock int, seed int64, dsn string) (*ethBench, error) {
+	res := &ethBench{Blocks: blocks}
+	cfg := ethsim.DefaultConfig()
+	cfg.Blocks, cfg.TxsPerBlock, cfg.TokenTransfersPerBlock, cfg.Seed = blocks, txsPerBlock, transfersPerBlock, seed
+	dir := filepath.Join(work, "eth")
+	start := time.Now()
+	truth, err := ethsim.Generate(cfg, dir)
+	if err != nil {
+		return nil, err
+	}
+	res.GenerateSec = time.Since(start).Seconds()
+	res.Txs = truth.Txs
+	if dsn != "" {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("--clickhouse %q: %w", dsn, err)
+		}
+		u.Path = "/tracer_bench"
+		dsn = u.String()
+	}
+	pcfg := a.pipelineConfig()
+	pcfg.NoCluster = true
+	pcfg.DataDir, pcfg.NATSURL, pcfg.NATSListen, pcfg.StoreDSN = filepath.Join(work, "data"), "", "127.0.0.1:0", dsn
+	p, err := pipeline.Open(pcfg)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	st, err := p.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Engine = st.Conn().Engine()
+	reset := func() error {
+		if err := store.Drop(ctx, st.Conn()); err != nil {
+			return err
+		}
+		return store.Migrate(ctx, st.Conn())
+	}
+
+	// Decode everything first (timed on its own: the checks' cost).
+	src, err := eth.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	tokens, _ := eth.ParseTokens("default")
+	var batches []*store.Batch
+	b := &store.Batch{}
+	start = time.Now()
+	for h := int64(0); h < int64(blocks); h++ {
+		raw, err := src.Block(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		blk, _, err := eth.Decode(raw, eth.DecodeOptions{Tokens: tokens})
+		if err != nil {
+			return nil, err
+		}
+		res.Transfers += int64(len(blk.Transfers))
+		if err := b.AddBlock(blk, uint64(h+1)); err != nil {
+			return nil, err
+		}
+		if b.Rows() >= pcfg.Loader.BatchRows {
+			batches, b = append(batches, b), &store.Batch{}
+		}
+	}
+	res.DecodeOnlySec = time.Since(start).Seconds()
+	if b.Len() > 0 {
+		batches = append(batches, b)
+	}
+	if err := reset(); err != nil {
+		return nil, err
+	}
+	start = time.Now()
+	for _, b := range batches {
+		if err := st.Write(ctx, b); err != nil {
+			return nil, err
+		}
+	}
+	res.BaselineSec = time.Since(start).Seconds()
+	batches = nil
+
+	if err := reset(); err != nil {
+		return nil, err
+	}
+	start = time.Now()
+	if err := p.IngestETH(ctx, pipeline.ETHIngest{BlocksDir: dir, To: -1, Confirmations: 1, Tokens: tokens}); err != nil {
+		return nil, err
+	}
+	res.PipelineSec = time.Since(start).Seconds()
+	stats, err := st.EthStats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if int64(stats.Transfers) != res.Transfers {
+		return nil, fmt.Errorf("bench: the pipeline stored %d transfers, want %d", stats.Transfers, res.Transfers)
+	}
+	res.BaselineRate = float64(res.Transfers) / res.BaselineSec
+	res.PipelineRate = float64(res.Transfers) / res.PipelineSec
+	res.DecodeOnlyRate = float64(res.Transfers) / res.DecodeOnlySec
+	res.Ratio = res.PipelineRate / res.BaselineRate
+	return res, nil
+}
+
+func printETHBench(t *table, res *ethBench) {
+	t.row("engine", res.Engine)
+	t.row("blocks / txs / transfers", fmt.Sprintf("%d / %d / %d", res.Blocks, res.Txs, res.Transfers))
+	t.row("baseline (direct insert)", fmt.Sprintf("%.2fs  %.0f transfers/s", res.BaselineSec, res.BaselineRate))
+	t.row("pipeline (end to end)", fmt.Sprintf("%.2fs  %.0f transfers/s", res.PipelineSec, res.PipelineRate))
+	t.row("pipeline / baseline", fmt.Sprintf("%.2f", res.Ratio))
+	t.row("checks + normalize alone", fmt.Sprintf("%.2fs  %.0f transfers/s (one goroutine)", res.DecodeOnlySec, res.DecodeOnlyRate))
+}

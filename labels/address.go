@@ -1,0 +1,201 @@
+package labels
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/btcutil/base58"
+	"github.com/btcsuite/btcd/chaincfg"
+	"golang.org/x/crypto/sha3"
+)
+
+// Chains a label may name. btc and eth are the names the ingesters use
+// (ingest.ChainBTC, ingest.ChainETH); tron has no ingester yet but the
+// broker lists name TRON addresses (USDT on TRON), so they are kept.
+const (
+	ChainBTC  = "btc"
+	ChainETH  = "eth"
+	ChainTRON = "tron"
+)
+
+// Chains lists the chains in display order.
+var Chains = []string{ChainBTC, ChainETH, ChainTRON}
+
+// ErrBadAddress is wrapped by every address parse error.
+var ErrBadAddress = errors.New("labels: bad address")
+
+// ParseChain accepts a chain name or a common alias (bitcoin, BTC, XBT,
+// ethereum, ETH, TRON, TRX) and returns the canonical name.
+func ParseChain(s string) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "btc", "bitcoin", "xbt":
+		return ChainBTC, nil
+	case "eth", "ethereum":
+		return ChainETH, nil
+	case "tron", "trx":
+		return ChainTRON, nil
+	}
+	return "", fmt.Errorf("labels: unknown chain %q (want btc, eth or tron)", s)
+}
+
+// CanonicalAddress checks addr for chain and returns its canonical form:
+// Bitcoin mainnet base58 as is and bech32 in lower case; Ethereum 0x and 40
+// hex digits in lower case (mixed case must pass EIP-55); TRON base58check
+// with the 0x41 version byte.
+func CanonicalAddress(chain, addr string) (string, error) {
+	switch chain {
+	case ChainBTC:
+		return canonicalBTC(addr)
+	case ChainETH:
+		return canonicalETH(addr)
+	case ChainTRON:
+		return canonicalTRON(addr)
+	}
+	return "", fmt.Errorf("labels: unknown chain %q", chain)
+}
+
+// GuessChain names the chain whose address form addr has, or "" when it
+// has none of them. Forms do not overlap: TRON base58 starts with T and
+// fails Bitcoin's version bytes, Ethereum starts with 0x.
+func GuessChain(addr string) string {
+	for _, c := range Chains {
+		if _, err := CanonicalAddress(c, addr); err == nil {
+			return c
+		}
+	}
+	return ""
+}
+
+func canonicalBTC(addr string) (string, error) {
+	if addr == "" {
+		return "", fmt.Errorf("%w: empty Bitcoin address", ErrBadAddress)
+	}
+	a, err := btcutil.DecodeAddress(addr, &chaincfg.MainNetParams)
+	if err != nil {
+		return "", fmt.Errorf("%w %q: not a Bitcoin mainnet address: %v", ErrBadAddress, clip(addr), err)
+	}
+	switch a.(type) {
+	case *btcutil.AddressPubKeyHash, *btcutil.AddressScriptHash,
+		*btcutil.AddressWitnessPubKeyHash, *btcutil.AddressWitnessScriptHash, *btcutil.AddressTaproot:
+	default:
+		// DecodeAddress also takes a bare hex public key; that is not an
+		// address anybody publishes.
+		return "", fmt.Errorf("%w %q: not a Bitcoin address form (%T)", ErrBadAddress, clip(addr), a)
+	}
+	if !a.IsForNet(&chaincfg.MainNetParams) {
+		return "", fmt.Errorf("%w %q: not a mainnet address", ErrBadAddress, clip(addr))
+	}
+	canon := a.EncodeAddress()
+	// Base58 is case sensitive and canonical as written; bech32 may come in
+	// upper case and is canonical in lower case. Anything else re-encodes
+	// differently and was not what it seemed.
+	if canon != addr && canon != strings.ToLower(addr) {
+		return "", fmt.Errorf("%w %q: re-encodes as %s", ErrBadAddress, clip(addr), canon)
+	}
+	return canon, nil
+}
+
+// canonicalETH: go-ethereum's common.HexToAddress silently crops or pads
+// bad input, so the checks are done here.
+func canonicalETH(addr string) (string, error) {
+	body, ok := strings.CutPrefix(addr, "0x")
+	if !ok {
+		body, ok = strings.CutPrefix(addr, "0X")
+	}
+	if !ok {
+		return "", fmt.Errorf("%w %q: want 0x followed by 40 hex digits", ErrBadAddress, clip(addr))
+	}
+	if len(body) != 40 {
+		return "", fmt.Errorf("%w %q: %d hex digits, want 40", ErrBadAddress, clip(addr), len(body))
+	}
+	var lower, upper bool
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; {
+		case c >= '0' && c <= '9':
+		case c >= 'a' && c <= 'f':
+			lower = true
+		case c >= 'A' && c <= 'F':
+			upper = true
+		default:
+			return "", fmt.Errorf("%w %q: %q at position %d is not a hex digit", ErrBadAddress, clip(addr), c, i+2)
+		}
+	}
+	canon := "0x" + strings.ToLower(body)
+	if lower && upper {
+		if want := eip55(canon); want != "0x"+body {
+			return "", fmt.Errorf("%w %q: mixed case that fails the EIP-55 checksum (the checksummed form is %s)", ErrBadAddress, addr, want)
+		}
+	}
+	return canon, nil
+}
+
+// eip55 returns the checksummed form of a lower-case address: a letter is
+// upper case when the matching nibble of keccak256(lower-case hex) is >= 8.
+func eip55(canon string) string {
+	body := []byte(canon[2:])
+	h := sha3.NewLegacyKeccak256()
+	h.Write(body)
+	sum := h.Sum(nil)
+	for i := range body {
+		if body[i] < 'a' {
+			continue
+		}
+		nib := sum[i/2] >> 4
+		if i%2 == 1 {
+			nib = sum[i/2] & 0xf
+		}
+		if nib >= 8 {
+			body[i] -= 'a' - 'A'
+		}
+	}
+	return "0x" + string(body)
+}
+
+// tronVersion is the first byte of every TRON mainnet address (base58 "T").
+const tronVersion = 0x41
+
+func canonicalTRON(addr string) (string, error) {
+	raw := base58.Decode(addr)
+	if len(raw) != 25 {
+		return "", fmt.Errorf("%w %q: not a TRON address (base58check of 25 bytes)", ErrBadAddress, clip(addr))
+	}
+	// Same checksum as Bitcoin's base58check: the first 4 bytes of
+	// sha256(sha256(version || payload)).
+	a := sha256.Sum256(raw[:21])
+	b := sha256.Sum256(a[:])
+	if string(b[:4]) != string(raw[21:]) {
+		return "", fmt.Errorf("%w %q: TRON base58check checksum mismatch", ErrBadAddress, clip(addr))
+	}
+	if raw[0] != tronVersion {
+		return "", fmt.Errorf("%w %q: version byte 0x%02x, TRON uses 0x41", ErrBadAddress, clip(addr), raw[0])
+	}
+	return addr, nil
+}
+
+// ClusterPrefix marks a cluster reference where an address is expected:
+// "cluster:42" is the clusterer's cluster 42.
+const ClusterPrefix = "cluster:"
+
+// ParseCluster reads "cluster:ID" and returns the id in decimal.
+func ParseCluster(s string) (string, bool, error) {
+	rest, ok := strings.CutPrefix(s, ClusterPrefix)
+	if !ok {
+		return "", false, nil
+	}
+	id, err := strconv.ParseUint(rest, 10, 32)
+	if err != nil {
+		return "", true, fmt.Errorf("labels: cluster reference %q: want cluster:<id>, id a number below 2^32", clip(s))
+	}
+	return strconv.FormatUint(id, 10), true, nil
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}

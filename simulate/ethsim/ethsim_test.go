@@ -1,0 +1,78 @@
+package ethsim
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/ingest/eth"
+)
+
+// Every generated block passes the decoder's checks (roots, hashes,
+// signatures), carries the configured load, and every planted flow is in
+// the decoded transfers.
+func TestGenerate(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Blocks, cfg.TxsPerBlock, cfg.TokenTransfersPerBlock = 8, 60, 90
+	dir := t.TempDir()
+	truth, err := Generate(cfg, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := eth.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, _ := eth.ParseTokens("all")
+	seen := map[string]ingest.Transfer{}
+	parent := ""
+	var txs, token int
+	for h := int64(0); h < int64(cfg.Blocks); h++ {
+		raw, err := src.Block(context.Background(), h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, st, err := eth.Decode(raw, eth.DecodeOptions{Tokens: tokens})
+		if err != nil {
+			t.Fatalf("block %d: %v", h, err)
+		}
+		if h > 0 && b.Parent != parent {
+			t.Fatalf("block %d: parent %s, want %s", h, b.Parent, parent)
+		}
+		parent = b.Hash
+		if st.Txs != cfg.TxsPerBlock {
+			t.Errorf("block %d: %d txs, want %d", h, st.Txs, cfg.TxsPerBlock)
+		}
+		for _, tr := range b.Transfers {
+			seen[tr.Txid+"/"+tr.Kind+"/"+strconv.Itoa(tr.Index)] = tr
+			if tr.Kind == ingest.TransferToken {
+				token++
+			}
+		}
+		txs += st.Txs
+	}
+	if parent != truth.Tip || int64(txs) != truth.Txs || int64(token) != truth.Transfers {
+		t.Errorf("tip %s txs %d tokens %d; truth says %s %d %d", parent, txs, token, truth.Tip, truth.Txs, truth.Transfers)
+	}
+	if got, want := token, cfg.Blocks*cfg.TokenTransfersPerBlock; got < want*9/10 || got > want*11/10 {
+		t.Errorf("%d token transfers, want about %d", got, want)
+	}
+	kinds := map[string]int{}
+	for _, f := range truth.Flows {
+		kind := ingest.TransferToken
+		if f.Asset == ingest.AssetETH {
+			kind = ingest.TransferNative
+		}
+		tr, ok := seen[f.Txid+"/"+kind+"/"+strconv.Itoa(f.Index)]
+		if !ok || tr.From != f.From || tr.To != f.To || tr.Value.String() != f.Value || tr.Asset != f.Asset {
+			t.Errorf("planted %s %+v: decoded %+v", f.Kind, f, tr)
+		}
+		kinds[f.Kind]++
+	}
+	for _, k := range []string{"purchase", "cash-out", "cartel-payment", "poisoning"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s flow planted", k)
+		}
+	}
+}

@@ -1,0 +1,271 @@
+package trace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/tracerproject/tracer/store"
+)
+
+// Sentinel errors.
+var (
+	// ErrNotClustered: the address was never linked to another one.
+	ErrNotClustered = errors.New("trace: address is in no multi-address cluster")
+	// ErrNoCluster: no cluster has this id.
+	ErrNoCluster = errors.New("trace: no such cluster")
+)
+
+// Clusters reads the clusters the clusterer stored.
+type Clusters struct{ conn store.Conn }
+
+// NewClusters reads clusters through conn.
+func NewClusters(conn store.Conn) *Clusters { return &Clusters{conn: conn} }
+
+// Cluster is one cluster's summary.
+type Cluster struct {
+	ID   uint32 `json:"id"`
+	Size uint32 `json:"size"`
+	// Height of the block that last changed the cluster.
+	Height uint32 `json:"height"`
+	// FirstSeen: height of the first block in which any member appears
+	// (from the loader's address index; 0 when the chain is not stored).
+	FirstSeen uint32 `json:"first_seen"`
+	// FirstLinked: height of the earliest link among its merges.
+	FirstLinked uint32 `json:"first_linked"`
+	Merges      uint64 `json:"merges"`
+}
+
+// membersQuery is the current members of a cluster. address_cluster rows
+// change as clusters merge; argMax by seq picks each address's newest row
+// (a WHERE on cluster next to FINAL could be moved to PREWHERE, before the
+// replacing merge, by ClickHouse 18.16).
+const membersQuery = `SELECT address FROM (SELECT address, argMax(cluster, seq) AS c FROM trace_btc_address_cluster GROUP BY address) WHERE c = ?`
+
+// ClusterOf returns the id of the cluster that holds address.
+func (c *Clusters) ClusterOf(ctx context.Context, address string) (uint32, error) {
+	rows, err := c.conn.Query(ctx, "SELECT cluster FROM trace_btc_address_cluster FINAL WHERE address = ?", address)
+	if err != nil {
+		return 0, fmt.Errorf("trace: cluster of %s: %w", address, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return 0, fmt.Errorf("trace: cluster of %s: %w", address, err)
+		}
+		return 0, fmt.Errorf("%w: %s", ErrNotClustered, address)
+	}
+	var id uint32
+	if err := rows.Scan(&id); err != nil {
+		return 0, fmt.Errorf("trace: cluster of %s: %w", address, err)
+	}
+	return id, nil
+}
+
+// Cluster returns the summary of cluster id.
+func (c *Clusters) Cluster(ctx context.Context, id uint32) (Cluster, error) {
+	out := Cluster{ID: id}
+	rows, err := c.conn.Query(ctx, "SELECT size, block_height FROM trace_btc_clusters FINAL WHERE cluster = ?", id)
+	if err != nil {
+		return out, fmt.Errorf("trace: cluster %d: %w", id, err)
+	}
+	found := false
+	for rows.Next() {
+		if err := rows.Scan(&out.Size, &out.Height); err != nil {
+			rows.Close()
+			return out, fmt.Errorf("trace: cluster %d: %w", id, err)
+		}
+		found = true
+	}
+	rows.Close()
+	if !found || out.Size == 0 {
+		return out, fmt.Errorf("%w: %d (absorbed into another cluster, or never formed)", ErrNoCluster, id)
+	}
+	rows, err = c.conn.Query(ctx, "SELECT count(), min(block_height) FROM trace_btc_merges FINAL WHERE address_a IN ("+membersQuery+")", id)
+	if err != nil {
+		return out, fmt.Errorf("trace: merges of cluster %d: %w", id, err)
+	}
+	for rows.Next() {
+		if err := rows.Scan(&out.Merges, &out.FirstLinked); err != nil {
+			rows.Close()
+			return out, fmt.Errorf("trace: merges of cluster %d: %w", id, err)
+		}
+	}
+	rows.Close()
+	rows, err = c.conn.Query(ctx, "SELECT count(), min(block_height) FROM btc_address_io FINAL WHERE address IN ("+membersQuery+")", id)
+	if err != nil {
+		return out, fmt.Errorf("trace: first seen of cluster %d: %w", id, err)
+	}
+	defer rows.Close()
+	var n uint64
+	for rows.Next() {
+		if err := rows.Scan(&n, &out.FirstSeen); err != nil {
+			return out, fmt.Errorf("trace: first seen of cluster %d: %w", id, err)
+		}
+	}
+	return out, rows.Err()
+}
+
+// Members returns up to limit members of cluster id in address order,
+// starting at offset.
+func (c *Clusters) Members(ctx context.Context, id uint32, offset, limit int) ([]string, error) {
+	rows, err := c.conn.Query(ctx, membersQuery+" ORDER BY address LIMIT ?, ?", id, offset, limit)
+	if err != nil {
+		return nil, fmt.Errorf("trace: members of cluster %d: %w", id, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, fmt.Errorf("trace: members of cluster %d: %w", id, err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Edge is one piece of merge evidence as stored.
+type Edge struct {
+	AddressA  string `json:"address_a"`
+	AddressB  string `json:"address_b"`
+	Txid      string `json:"txid"`
+	Heuristic string `json:"heuristic"`
+	Version   uint16 `json:"heuristic_version"`
+	BlockHash string `json:"block_hash"`
+	Height    uint32 `json:"block_height"`
+	ClusterA  uint32 `json:"cluster_a"`
+	ClusterB  uint32 `json:"cluster_b"`
+	SizeA     uint32 `json:"size_a"`
+	SizeB     uint32 `json:"size_b"`
+	Seq       uint64 `json:"seq"`
+}
+
+const edgeColumns = "address_a, address_b, txid, heuristic, heuristic_version, block_hash, block_height, cluster_a, cluster_b, size_a, size_b, seq"
+
+func scanEdges(rows store.Rows) ([]Edge, error) {
+	defer rows.Close()
+	var out []Edge
+	for rows.Next() {
+		var e Edge
+		if err := rows.Scan(&e.AddressA, &e.AddressB, &e.Txid, &e.Heuristic, &e.Version, &e.BlockHash, &e.Height,
+			&e.ClusterA, &e.ClusterB, &e.SizeA, &e.SizeB, &e.Seq); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Growth returns the merges that built cluster id, in the order they were
+// applied (within one block, the sizes joined grow with each merge), at
+// most limit.
+func (c *Clusters) Growth(ctx context.Context, id uint32, limit int) ([]Edge, error) {
+	rows, err := c.conn.Query(ctx, "SELECT "+edgeColumns+" FROM trace_btc_merges FINAL WHERE address_a IN ("+membersQuery+") ORDER BY seq, size_a + size_b, txid LIMIT ?", id, limit)
+	if err != nil {
+		return nil, fmt.Errorf("trace: growth of cluster %d: %w", id, err)
+	}
+	e, err := scanEdges(rows)
+	if err != nil {
+		return nil, fmt.Errorf("trace: growth of cluster %d: %w", id, err)
+	}
+	return e, nil
+}
+
+// Held returns the merges the supercluster guard held, at most limit.
+func (c *Clusters) Held(ctx context.Context, limit int) ([]Edge, error) {
+	rows, err := c.conn.Query(ctx, "SELECT "+edgeColumns+" FROM trace_btc_held FINAL ORDER BY seq, txid LIMIT ?", limit)
+	if err != nil {
+		return nil, fmt.Errorf("trace: held merges: %w", err)
+	}
+	e, err := scanEdges(rows)
+	if err != nil {
+		return nil, fmt.Errorf("trace: held merges: %w", err)
+	}
+	return e, nil
+}
+
+// ErrNotLinked says two addresses are in different clusters.
+var ErrNotLinked = errors.New("trace: addresses are not linked")
+
+// Explain returns the shortest chain of merge evidence from a to b: each
+// edge is a transaction in which a heuristic linked two addresses, the
+// first edge touches a and the last b. It returns ErrNotLinked when the two
+// are in different clusters.
+func (c *Clusters) Explain(ctx context.Context, a, b string) ([]Edge, error) {
+	if a == b {
+		return nil, nil
+	}
+	ca, err := c.ClusterOf(ctx, a)
+	if errors.Is(err, ErrNotClustered) {
+		return nil, fmt.Errorf("%w: %s is in no cluster", ErrNotLinked, a)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cb, err := c.ClusterOf(ctx, b)
+	if errors.Is(err, ErrNotClustered) {
+		return nil, fmt.Errorf("%w: %s is in no cluster", ErrNotLinked, b)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ca != cb {
+		return nil, fmt.Errorf("%w: %s is in cluster %d, %s in cluster %d", ErrNotLinked, a, ca, b, cb)
+	}
+	// Breadth-first search over the evidence, one query per level.
+	prev := map[string]Edge{a: {}}
+	frontier := []string{a}
+	for len(frontier) > 0 {
+		set := make([]any, len(frontier))
+		for i, f := range frontier {
+			set[i] = f
+		}
+		rows, err := c.conn.Query(ctx, "SELECT "+edgeColumns+" FROM trace_btc_merges FINAL WHERE address_a IN ? OR address_b IN ?", ch.GroupSet{Value: set}, ch.GroupSet{Value: set})
+		if err != nil {
+			return nil, fmt.Errorf("trace: explaining %s to %s: %w", a, b, err)
+		}
+		edges, err := scanEdges(rows)
+		if err != nil {
+			return nil, fmt.Errorf("trace: explaining %s to %s: %w", a, b, err)
+		}
+		inFrontier := make(map[string]bool, len(frontier))
+		for _, f := range frontier {
+			inFrontier[f] = true
+		}
+		var next []string
+		for _, e := range edges {
+			for _, step := range [2][2]string{{e.AddressA, e.AddressB}, {e.AddressB, e.AddressA}} {
+				from, to := step[0], step[1]
+				if !inFrontier[from] {
+					continue
+				}
+				if _, seen := prev[to]; seen {
+					continue
+				}
+				prev[to] = e
+				next = append(next, to)
+			}
+		}
+		if _, ok := prev[b]; ok {
+			var path []Edge
+			for at := b; at != a; {
+				e := prev[at]
+				path = append(path, e)
+				if e.AddressA == at {
+					at = e.AddressB
+				} else {
+					at = e.AddressA
+				}
+			}
+			for i, j := 0, len(path)-1; i < j; i, j = i+1, j-1 {
+				path[i], path[j] = path[j], path[i]
+			}
+			return path, nil
+		}
+		frontier = next
+	}
+	return nil, fmt.Errorf("trace: %s and %s are both in cluster %d but no evidence path joins them: the merge evidence is incomplete", a, b, ca)
+}
