@@ -12,6 +12,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tracerproject/tracer/alert"
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/stream"
@@ -49,12 +50,21 @@ func (p *Pipeline) IngestBTC(ctx context.Context, opt BTCIngest) error {
 			return err
 		}
 	}
+	var al *alert.Alerter
+	if p.Alerting() {
+		if al, err = p.Alerter(ctx); err != nil {
+			return err
+		}
+	}
 	eg, ctx := errgroup.WithContext(ctx)
 	loaderCtx, stopLoader := context.WithCancel(ctx)
 	defer stopLoader()
 	eg.Go(func() error { return loader.Run(loaderCtx, js) })
 	if cl != nil {
 		eg.Go(func() error { return cl.Run(loaderCtx, js) })
+	}
+	if al != nil {
+		eg.Go(func() error { return al.Run(loaderCtx) })
 	}
 	eg.Go(func() error {
 		defer stopLoader()
@@ -70,6 +80,9 @@ func (p *Pipeline) IngestBTC(ctx context.Context, opt BTCIngest) error {
 		}
 		if err == nil && cl != nil {
 			err = stream.WaitAcked(ctx, js, ingest.ChainBTC, p.clustererDurable(), last)
+		}
+		if err == nil && al != nil {
+			err = stream.WaitAcked(ctx, js, ingest.ChainBTC, p.alerterDurable(), last)
 		}
 		if pubErr != nil {
 			return pubErr

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tracerproject/tracer/alert"
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/store"
 	"github.com/tracerproject/tracer/store/chdb"
@@ -50,7 +51,9 @@ type Config struct {
 	// NoCluster turns it off.
 	Cluster   trace.Config
 	NoCluster bool
-	Logger    *slog.Logger
+	// Alerts configures the alerter; nil (or no rules): no alerter.
+	Alerts *alert.Config
+	Logger *slog.Logger
 	// Metrics registers the services' Prometheus metrics; nil: none.
 	Metrics prometheus.Registerer
 }

@@ -91,25 +91,24 @@ func canonicalAddress(chain, s string) (string, error) {
 	return s, nil
 }
 
+// loadAlerts checks the alert rules and loads their watch lists, before
+// anything runs: commands that run the alerter call it first.
+func (a *app) loadAlerts() error {
+	cfg, err := a.alertConfig()
+	a.alerts = cfg
+	return err
+}
+
 // runAlerter starts the alerter in eg when rules are configured.
 func runAlerter(ctx context.Context, a *app, p *pipeline.Pipeline, eg *errgroup.Group) error {
-	cfg, err := a.alertConfig()
-	if err != nil || cfg == nil {
-		return err
+	if !p.Alerting() {
+		return nil
 	}
-	st, err := p.Store(ctx)
+	al, err := p.Alerter(ctx)
 	if err != nil {
 		return err
 	}
-	_, js, err := p.NATS(ctx)
-	if err != nil {
-		return err
-	}
-	al, err := alert.New(st.Conn(), js, *cfg)
-	if err != nil {
-		return err
-	}
-	a.log.Info("alerter running", "rules", len(cfg.Rules), "confirmations", cfg.Confirmations)
+	a.log.Info("alerter running", "rules", len(a.alerts.Rules), "confirmations", a.alerts.Confirmations)
 	eg.Go(func() error { return al.Run(ctx) })
 	return nil
 }
@@ -120,11 +119,10 @@ func newAlertsRunCmd(a *app) *cobra.Command {
 		Short: "Run the alerter until interrupted (tracer run runs it too)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.alertConfig()
-			if err != nil {
+			if err := a.loadAlerts(); err != nil {
 				return err
 			}
-			if cfg == nil {
+			if a.alerts == nil {
 				return errors.New("no alert rules: add some under alerts.rules in the configuration (configs/tracer.yaml shows how)")
 			}
 			p, reg, err := a.openService()

@@ -87,6 +87,9 @@ and the command returns once everything it read is stored; with --nats it only
 publishes and 'tracer load' stores.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.loadAlerts(); err != nil {
+				return err
+			}
 			p, err := a.open()
 			if err != nil {
 				return err
@@ -144,6 +147,9 @@ process, on the embedded defaults unless --nats/--store say otherwise, and keep
 following the chain until interrupted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.loadAlerts(); err != nil {
+				return err
+			}
 			p, reg, err := a.openService()
 			if err != nil {
 				return err

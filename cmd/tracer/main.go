@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tracerproject/tracer/alert"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/store"
 )
@@ -37,6 +38,9 @@ type app struct {
 	logLevel   string
 	cfg        Config
 	log        *slog.Logger
+	// alerts is the alerter's configuration once loadAlerts has checked
+	// the rules (commands that run the alerter call it first).
+	alerts *alert.Config
 }
 
 func newRoot() *cobra.Command {
@@ -118,6 +122,7 @@ func (a *app) pipelineConfig() pipeline.Config {
 		Loader:       lc,
 		Cluster:      a.clusterConfig(),
 		NoCluster:    !a.cfg.Cluster.Enabled,
+		Alerts:       a.alerts,
 		Logger:       a.log,
 	}
 }

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/btcsuite/btcd/chaincfg"
+
+	"github.com/tracerproject/tracer/alert"
+	"github.com/tracerproject/tracer/simulate"
+)
+
+// TestCLIAlerts runs the binary with a configuration that watches the
+// planted brokers' addresses: `ingest btc` on embedded NATS runs the
+// alerter with the loader, and `alerts list` must hold exactly one alert
+// per payment to a broker address, worked out here from the blocks;
+// confirmed below the tip, provisional at the tip (2 confirmations). A bad
+// rule stops the command before anything runs.
+func TestCLIAlerts(t *testing.T) {
+	dir := t.TempDir()
+	blocks, data := filepath.Join(dir, "blocks"), filepath.Join(dir, "data")
+	params := &chaincfg.RegressionNetParams
+	ok(t, "simulate", "btc", "--blocks", "20", "--out", blocks)
+	chain := bestChain(t, readBlkRecords(t, blocks, params.Net), *params.GenesisHash)
+	raw, err := os.ReadFile(filepath.Join(blocks, "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var truth simulate.Truth
+	if err := json.Unmarshal(raw, &truth); err != nil {
+		t.Fatal(err)
+	}
+	brokers := map[string]bool{}
+	var list strings.Builder
+	for _, e := range truth.Entities {
+		if e.Kind == simulate.KindBroker {
+			for _, a := range e.Addresses {
+				brokers[a] = true
+				fmt.Fprintf(&list, "%s # %s\n", a, e.Name)
+			}
+		}
+	}
+	watch := filepath.Join(dir, "brokers.txt")
+	if err := os.WriteFile(watch, []byte(list.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Expected: every (tx, broker address) that received, from the blocks.
+	tip := int64(len(chain) - 1)
+	var want []string
+	for h, b := range chain {
+		for _, tx := range b.Transactions {
+			paid := map[string]int64{}
+			for _, o := range tx.TxOut {
+				if a := outputAddress(t, o.PkScript, params); brokers[a] {
+					paid[a] += o.Value
+				}
+			}
+			status := alert.Confirmed
+			if int64(h) == tip {
+				status = alert.Provisional
+			}
+			for a, v := range paid {
+				want = append(want, fmt.Sprintf("%s %s %s %d %d", tx.TxHash(), a, status, v, h))
+			}
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("the simulated chain pays no broker: nothing to alert on")
+	}
+	slices.Sort(want)
+
+	cfg := filepath.Join(dir, "tracer.yaml")
+	writeCfg := func(body string) {
+		if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeCfg(fmt.Sprintf("alerts:\n  confirmations: 2\n  rules:\n    - name: broker-in\n      direction: incoming\n      watch:\n        files: [%s]\n", watch))
+	ok(t, "--config", cfg, "--data", data, "ingest", "btc", "--blocks-dir", blocks)
+
+	var got []*alert.Alert
+	if err := json.Unmarshal([]byte(ok(t, "--data", data, "alerts", "list", "--since", "1h", "--format", "json")), &got); err != nil {
+		t.Fatal(err)
+	}
+	latest := map[string]*alert.Alert{}
+	for _, a := range got {
+		if cur := latest[a.ID]; cur == nil || a.Status == alert.Confirmed {
+			latest[a.ID] = a
+		}
+	}
+	var have []string
+	for _, a := range latest {
+		have = append(have, fmt.Sprintf("%s %s %s %s %d", a.Txid, a.Address, a.Status, a.Amount, a.Height))
+		if a.Rule != "broker-in" || a.Direction != alert.Incoming || len(a.Matched) != 1 || a.Matched[0].List != watch {
+			t.Errorf("alert %s: rule %s, direction %s, matched %+v", a.ID, a.Rule, a.Direction, a.Matched)
+		}
+	}
+	slices.Sort(have)
+	if !slices.Equal(have, want) {
+		t.Errorf("alerts (txid address status amount height):\n got %d: %q\nwant %d: %q", len(have), have, len(want), want)
+	}
+	if out := ok(t, "--data", data, "alerts", "list", "--since", "1h"); !strings.Contains(out, "broker-in") || !strings.Contains(out, "confirmed") {
+		t.Errorf("alerts list table:\n%s", out)
+	}
+
+	// Bad rules fail at start, before anything runs, naming what is wrong.
+	writeCfg(fmt.Sprintf("alerts:\n  rules:\n    - name: x\n      severity: urgent\n      watch:\n        files: [%s]\n", watch))
+	fails(t, "unknown severity", []string{"--config", cfg, "--data", filepath.Join(dir, "other"), "ingest", "btc", "--blocks-dir", blocks}, `severity "urgent"`)
+	writeCfg("alerts:\n  rules:\n    - name: x\n      watch:\n        files: [" + filepath.Join(dir, "missing.txt") + "]\n")
+	fails(t, "unreadable watch list", []string{"--config", cfg, "--data", filepath.Join(dir, "other"), "ingest", "btc", "--blocks-dir", blocks}, "missing.txt")
+	writeCfg("alerts:\n  rules:\n    - name: x\n      watch:\n        addresses: [notanaddress]\n")
+	fails(t, "bad address", []string{"--config", cfg, "--data", filepath.Join(dir, "other"), "alerts", "run"}, "notanaddress")
+	if _, err := os.Stat(filepath.Join(dir, "other")); err == nil {
+		t.Error("a command with a bad rule created its data directory: something ran")
+	}
+}
