@@ -145,6 +145,7 @@ func TestEvaluate(t *testing.T) {
 		w.tx([]io{{"buyer2", 999}}, []io{{"broker", 999}}),                                      // 1: below the minimum
 		w.tx([]io{{"broker", 2000}, {"broker", 1000}}, []io{{"cartel", 2500}, {"broker", 400}}), // 2: out 3000, in 400 (change, below min)
 		w.tx([]io{{"someone", 10}}, []io{{"else", 9}}),                                          // 3: nothing
+		w.tx([]io{{"broker", 8000}}, []io{{"broker", 7900}}),                                    // 4: internal: no alert either way
 	)
 	alerts, cands := alert.Evaluate(b, rules)
 	if len(cands) != 0 {

@@ -76,6 +76,32 @@ func counterparties(f flow) []string {
 	return cps
 }
 
+// internal reports whether a flow only moves money between addresses the
+// rule watches: change coming back to a watched wallet, or a consolidation
+// of watched addresses. That is no money arriving or leaving.
+func internal(f flow, r *Rule) bool {
+	if f.dir == Incoming {
+		for i := range f.tx.Inputs {
+			if in := &f.tx.Inputs[i]; in.Coinbase {
+				return false
+			} else if _, ok := r.Watched(in.Address); !ok {
+				return false
+			}
+		}
+		return true
+	}
+	for i := range f.tx.Outputs {
+		o := &f.tx.Outputs[i]
+		if o.Address == "" {
+			continue // OP_RETURN
+		}
+		if _, ok := r.Watched(o.Address); !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // payer of an incoming payment, for the repeated-payments pattern: the
 // address of its first input ("coinbase" for a coinbase).
 func payer(tx *ingest.Tx) string {
@@ -100,7 +126,7 @@ func Evaluate(b *ingest.Block, rules []*Rule) ([]*Alert, []Candidate) {
 					continue
 				}
 				m, ok := r.Watched(f.addr)
-				if !ok || big.NewInt(f.amount).Cmp(r.min) < 0 {
+				if !ok || big.NewInt(f.amount).Cmp(r.min) < 0 || internal(f, r) {
 					continue
 				}
 				a := &Alert{

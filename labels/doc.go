@@ -31,4 +31,14 @@
 // a newer list supersedes the older one (an address it drops is no longer
 // current) while "as known on date D" stays answerable. Importing a file
 // whose content the source already holds changes nothing.
+//
+// # Reading labels
+//
+// Store.List filters the labels in force at a date by category (one or
+// several), chain and source; Store.Lookup labels many addresses of one
+// chain at once; Store.Show gives one address's labels with their history
+// per source, and ShowWithCluster adds the labels that reach a Bitcoin
+// address through its cluster (a cluster:ID label, or a label whose source
+// says it defines the cluster) through a ClusterFinder such as
+// trace.Clusters.
 package labels

@@ -360,8 +360,10 @@ func (s *Store) entriesOf(ctx context.Context, importIDs []string, where string,
 // Filter selects labels for List.
 type Filter struct {
 	Category string
-	Chain    string
-	Source   string
+	// Categories: any of these (with Category, if set).
+	Categories []string
+	Chain      string
+	Source     string
 	// AsOf: the labels in force at this time; zero means now.
 	AsOf time.Time
 }
@@ -387,6 +389,14 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Label, error) {
 	if f.Category != "" {
 		conds = append(conds, "category = ?")
 		args = append(args, f.Category)
+	}
+	if len(f.Categories) > 0 {
+		cats := make([]any, len(f.Categories))
+		for i, c := range f.Categories {
+			cats[i] = c
+		}
+		conds = append(conds, "category IN ?")
+		args = append(args, ch.GroupSet{Value: cats})
 	}
 	if f.Chain != "" {
 		conds = append(conds, "chain = ?")
@@ -577,4 +587,44 @@ func fromDateTime(t time.Time) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
+}
+
+// Lookup returns the labels in force at asOf (zero: now) of the given
+// canonical addresses of one chain, by address; addresses without labels
+// are absent. For a tracer labelling the endpoints it reached.
+func (s *Store) Lookup(ctx context.Context, chain string, addresses []string, asOf time.Time) (map[string][]Label, error) {
+	out := map[string][]Label{}
+	if len(addresses) == 0 {
+		return out, nil
+	}
+	versions, err := s.InForce(ctx, asOf)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(versions))
+	validFrom := map[string]time.Time{}
+	for i, v := range versions {
+		ids[i] = v.ImportID
+		validFrom[v.ImportID] = v.ValidFrom
+	}
+	const batch = 10_000
+	for start := 0; start < len(addresses); start += batch {
+		part := addresses[start:min(start+batch, len(addresses))]
+		set := make([]any, len(part))
+		for i, a := range part {
+			set[i] = a
+		}
+		ls, err := s.entriesOf(ctx, ids, "chain = ? AND address IN ?", chain, ch.GroupSet{Value: set})
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range ls {
+			l.ValidFrom = validFrom[l.ImportID]
+			out[l.Address] = append(out[l.Address], l)
+		}
+	}
+	for _, ls := range out {
+		sortLabels(ls)
+	}
+	return out, nil
 }

@@ -338,6 +338,19 @@ func testSupersede(t *testing.T, ctx context.Context, s *Store) {
 	if got := asOf(""); !slices.Equal(got, []string{b, addrA}) {
 		t.Errorf("now after re-publishing v1: got %v", got)
 	}
+	// Lookup in bulk, as the tracer labels its endpoints; and several
+	// categories at once, as --stop-at asks.
+	found, err := s.Lookup(ctx, ChainETH, []string{b, "0x0000000000000000000000000000000000000001"}, day("2024-03-01"))
+	if err != nil || len(found) != 1 || len(found[b]) != 1 || found[b][0].Source != "hist" || found[b][0].Entity != "VALERIAN LABS" {
+		t.Errorf("lookup as of 2024-03-01: %v %+v", err, found)
+	}
+	found, err = s.Lookup(ctx, ChainBTC, []string{b}, time.Time{})
+	if err != nil || len(found) != 0 {
+		t.Errorf("lookup on the wrong chain: %v %+v", err, found)
+	}
+	if ls, err := s.List(ctx, Filter{Source: "hist", AsOf: day("2024-07-01"), Categories: []string{CategoryCartel, CategoryMixer}}); err != nil || !slices.Equal(subjects(ls), []string{addrC}) {
+		t.Errorf("categories filter: %v %v", err, subjects(ls))
+	}
 	// Other sources are untouched by all this.
 	if ls, err := s.List(ctx, Filter{Source: "idem"}); err != nil || len(ls) != 2 {
 		t.Errorf("idem after hist changes: %v %d labels", err, len(ls))

@@ -205,6 +205,11 @@ func parseTagPack(imp *Import, f File, opt Options) error {
 		if l.Entity == "" {
 			l.Entity = get("actor")
 		}
+		if l.Entity == "" {
+			iss.Reason = "tag has no label (mandatory in the TagPack schema) and no actor: no entity to attribute it to"
+			report.Invalid = append(report.Invalid, iss)
+			continue
+		}
 		if s := get("is_cluster_definer"); s != "" {
 			b, err := strconv.ParseBool(s)
 			if err != nil {

@@ -153,7 +153,7 @@ func TestTagPackBad(t *testing.T) {
 		{"no tags", "title: x\n", "no tags: list"},
 		{"tags not a list", "title: x\ntags: 3\n", "p.yaml:2: tags: must be a list"},
 		{"bad confidence", "title: x\ncurrency: BTC\ntags:\n- address: 1JPfVv5cWRLx1js9NWxg46dG2CGbeRz4th\n  confidence: sure\n", `p.yaml:5: column confidence "sure"`},
-		{"bad lastmod", "title: x\nlastmod: yesterday\ncurrency: BTC\ntags:\n- address: 1JPfVv5cWRLx1js9NWxg46dG2CGbeRz4th\n", `p.yaml:2: column lastmod "yesterday"`},
+		{"bad lastmod", "title: x\nlastmod: yesterday\nlabel: L\ncurrency: BTC\ntags:\n- address: 1JPfVv5cWRLx1js9NWxg46dG2CGbeRz4th\n", `p.yaml:2: column lastmod "yesterday"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -169,6 +169,12 @@ func TestTagPackBad(t *testing.T) {
 		"title: x\nlabel: Broker\ncurrency: ETH\nconfidence: forensic\ntags:\n- address: '0x983a81ca6FB1e441266D2FbcB7D8E530AC2E05A3'\n- address: '0x983a81ca6FB1e441266D2FbcB7D8E530AC2E05A2'\n")})
 	if len(imp.Labels) != 1 || len(imp.Report.Invalid) != 1 || imp.Report.Invalid[0].Line != 6 || !strings.Contains(imp.Report.Invalid[0].Reason, "EIP-55") {
 		t.Errorf("got labels %+v invalid %+v", imp.Labels, imp.Report.Invalid)
+	}
+	// A tag without label or actor names nobody: reported, not imported.
+	imp = mustParse(t, FormatTagPack, Options{}, File{Name: "p.yaml", Data: []byte(
+		"title: x\ncurrency: BTC\ntags:\n- address: 1JPfVv5cWRLx1js9NWxg46dG2CGbeRz4th\n- address: 1Kr6QSydW9bFQG1mXiPNNu6WpJGmUa9i1g\n  actor: bitfinex\n")})
+	if len(imp.Labels) != 1 || imp.Labels[0].Entity != "bitfinex" || len(imp.Report.Invalid) != 1 || imp.Report.Invalid[0].Line != 4 {
+		t.Errorf("tag without label: labels %+v invalid %+v", imp.Labels, imp.Report.Invalid)
 	}
 	// A header: block is lifted, as graphsense-tagpack-tool does; a number
 	// is a confidence; the category option overrides.

@@ -481,3 +481,21 @@ func TestEthereumPerTxReceipts(t *testing.T) {
 	}
 	sameTransfers(t, storeTransfers(t, simStore(t, context.Background(), p)), w.nodeTransfers(t, false))
 }
+
+// The same ingest over WebSocket.
+func TestEthereumWebSocket(t *testing.T) {
+	n := gethtest.Start(t, gethtest.Config{Accounts: 2, WS: true})
+	if !strings.HasPrefix(n.WSURL, "ws://") {
+		t.Fatalf("WebSocket endpoint %q", n.WSURL)
+	}
+	n.Send(t, 0, &n.Addrs[1], big.NewInt(777), nil, 21000)
+	n.Commit()
+	p, _ := simOpen(t, t.TempDir(), chserver.TempDatabase(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := p.IngestETH(ctx, pipeline.ETHIngest{RPC: eth.RPCConfig{URL: n.WSURL}, To: -1, Tokens: eth.DefaultTokens()}); err != nil {
+		t.Fatal(err)
+	}
+	w := &ethWorld{node: n, forwards: map[common.Hash]forward{}}
+	sameTransfers(t, storeTransfers(t, simStore(t, ctx, p)), w.nodeTransfers(t, false))
+}

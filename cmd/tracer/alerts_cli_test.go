@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/wire"
 
 	"github.com/tracerproject/tracer/alert"
 	"github.com/tracerproject/tracer/simulate"
@@ -50,13 +51,24 @@ func TestCLIAlerts(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Expected: every (tx, broker address) that received, from the blocks.
+	// Money only moving between broker addresses (change, consolidation)
+	// is not money arriving: no alert.
 	tip := int64(len(chain) - 1)
 	var want []string
+	owner := map[wire.OutPoint]string{}
 	for h, b := range chain {
-		for _, tx := range b.Transactions {
+		for i, tx := range b.Transactions {
+			internal := i > 0
+			for _, in := range tx.TxIn {
+				if i > 0 && !brokers[owner[in.PreviousOutPoint]] {
+					internal = false
+				}
+			}
 			paid := map[string]int64{}
-			for _, o := range tx.TxOut {
-				if a := outputAddress(t, o.PkScript, params); brokers[a] {
+			for n, o := range tx.TxOut {
+				a := outputAddress(t, o.PkScript, params)
+				owner[wire.OutPoint{Hash: tx.TxHash(), Index: uint32(n)}] = a
+				if brokers[a] && !internal {
 					paid[a] += o.Value
 				}
 			}

@@ -48,6 +48,9 @@ replaced on every run.`,
 
 			pcfg := a.pipelineConfig()
 			pcfg.DataDir = filepath.Join(dir, "data")
+			if pcfg.Alerts, err = demoAlertRules(truth, a.log); err != nil {
+				return err
+			}
 			p, err := pipeline.Open(pcfg)
 			if err != nil {
 				return err
@@ -57,7 +60,7 @@ replaced on every run.`,
 			if pcfg.StoreDSN != "" {
 				engine = pcfg.StoreDSN
 			}
-			fmt.Fprintf(w, "2. Ingesting: blk files → normalize → NATS JetStream → loader and clusterer → ClickHouse (%s)\n", engine)
+			fmt.Fprintf(w, "2. Ingesting: blk files → normalize → NATS JetStream → loader, clusterer and alerter → ClickHouse (%s)\n", engine)
 			prog := newProgress(os.Stderr)
 			err = p.IngestBTC(ctx, pipeline.BTCIngest{BlocksDir: blocksDir, To: -1, Confirmations: 1, Progress: prog.update})
 			prog.done()
@@ -117,6 +120,13 @@ replaced on every run.`,
 			}
 			fmt.Fprintf(w, "\n   Planted flows: %d purchases, %d cash-outs to exchanges, %d payments to cartels (truth.json has every txid)\n",
 				flows[simulate.FlowPurchase], flows[simulate.FlowCashOut], flows[simulate.FlowCartel])
+			if err := demoAlerts(ctx, w, st, truth, self(), pcfg.DataDir); err != nil {
+				return err
+			}
+			ethExample, err := demoETH(ctx, w, p, filepath.Join(dir, "eth"))
+			if err != nil {
+				return err
+			}
 			fmt.Fprintf(w, "\nDone in %s. Explore:\n", time.Since(start).Round(100*time.Millisecond))
 			fmt.Fprintf(w, "  %s --data %s query stats\n", self(), pcfg.DataDir)
 			if example != "" {
@@ -128,6 +138,7 @@ replaced on every run.`,
 			if clusterExample != "" {
 				fmt.Fprintf(w, "  %s --data %s cluster show %s\n", self(), pcfg.DataDir, clusterExample)
 			}
+			fmt.Fprintf(w, "  %s --data %s query address %s\n", self(), pcfg.DataDir, ethExample)
 			fmt.Fprintf(w, "  ground truth: %s\n", filepath.Join(blocksDir, "truth.json"))
 			return nil
 		},

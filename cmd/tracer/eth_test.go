@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/crypto"
 
@@ -220,5 +223,65 @@ func TestSimulateETH(t *testing.T) {
 	}
 	if !found || recv.Sign() == 0 {
 		t.Errorf("no USDT for the broker (truth: received %s): %+v", recv, addr)
+	}
+}
+
+// `tracer run` with eth.rpc set follows the Ethereum node: a block mined
+// while it runs reaches the store.
+func TestRunFollowsETH(t *testing.T) {
+	n := gethtest.Start(t, gethtest.Config{Accounts: 2})
+	n.Send(t, 0, &n.Addrs[1], big.NewInt(12345), nil, 21000)
+	n.Commit()
+	dsn := chserver.TempDatabase(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tracerBinary(t), "--data", t.TempDir(), "--store", dsn, "run")
+	cmd.Env = append(cliEnv(t), "TRACER_ETH_RPC="+n.URL, "TRACER_ETH_POLL_INTERVAL=100ms", "TRACER_CLUSTER_ENABLED=false")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	q := []string{"--data", t.TempDir(), "--store", dsn, "query", "stats", "--chain", "eth", "--format", "json"}
+	waitTip := func(want int64) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			var s struct {
+				TipHeight int64 `json:"tip_height"`
+			}
+			r := tracer(t, nil, q...)
+			if r.code == 0 && json.Unmarshal([]byte(r.stdout), &s) == nil && s.TipHeight >= want {
+				return
+			}
+		}
+		t.Fatalf("the store never reached height %d; run's stderr:\n%s", want, stderr.String())
+	}
+	waitTip(1)
+	n.Send(t, 1, &n.Addrs[0], big.NewInt(1), nil, 21000)
+	n.Commit()
+	waitTip(2)
+	cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run after SIGINT: %v\n%s", err, stderr.String())
+	}
+}
+
+// configs/tracer.yaml documents the eth keys with their real defaults, and
+// TRACER_ETH_* overrides them.
+func TestETHConfig(t *testing.T) {
+	c, err := loadConfig("../../configs/tracer.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ETH != defaultETHConfig() {
+		t.Errorf("eth in configs/tracer.yaml: got %+v, want the defaults %+v", c.ETH, defaultETHConfig())
+	}
+	t.Setenv("TRACER_ETH_CONFIRMATIONS", "finalized")
+	t.Setenv("TRACER_ETH_TOKENS", "USDT,USDC")
+	if c, err = loadConfig("../../configs/tracer.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if c.ETH.Confirmations != "finalized" || c.ETH.Tokens != "USDT,USDC" {
+		t.Errorf("environment: got %+v", c.ETH)
 	}
 }

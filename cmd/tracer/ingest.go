@@ -177,6 +177,9 @@ following the chain until interrupted.`,
 			} else {
 				a.log.Warn("no Bitcoin node configured (--rpc or btc.rpc): only the consumers run")
 			}
+			if err := runETH(ctx, a, p, eg); err != nil {
+				return err
+			}
 			eg.Go(func() error { return reportLoader(ctx, a, l) })
 			a.serveMetrics(ctx, eg, reg, p)
 			return eg.Wait()

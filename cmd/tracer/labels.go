@@ -214,7 +214,7 @@ func parseAsOf(s string) (time.Time, error) {
 func newLabelsListCmd(a *app) *cobra.Command {
 	var category, chain, source, asOf, format string
 	cmd := &cobra.Command{
-		Use:   "list [--category C] [--chain X] [--as-of DATE] [--format table|json|csv]",
+		Use:   "list [--category C[,C...]] [--chain X] [--as-of DATE] [--format table|json|csv]",
 		Short: "The labels in force now, or as known on a date",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -230,17 +230,22 @@ func newLabelsListCmd(a *app) *cobra.Command {
 					return err
 				}
 			}
+			var categories []string
 			if category != "" {
 				cats, err := a.labelCategories()
 				if err != nil {
 					return err
 				}
-				if err := cats.Check(category); err != nil {
-					return fmt.Errorf("--category: %w", err)
+				for _, c := range strings.Split(category, ",") {
+					c = strings.TrimSpace(c)
+					if err := cats.Check(c); err != nil {
+						return fmt.Errorf("--category: %w", err)
+					}
+					categories = append(categories, c)
 				}
 			}
 			return a.withLabels(cmd.Context(), func(ls *labels.Store) error {
-				list, err := ls.List(cmd.Context(), labels.Filter{Category: category, Chain: chain, Source: source, AsOf: at})
+				list, err := ls.List(cmd.Context(), labels.Filter{Categories: categories, Chain: chain, Source: source, AsOf: at})
 				if err != nil {
 					return err
 				}
@@ -249,7 +254,7 @@ func newLabelsListCmd(a *app) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&category, "category", "", "only this category")
+	f.StringVar(&category, "category", "", "only these categories, comma-separated (e.g. exchange,mixer)")
 	f.StringVar(&chain, "chain", "", "only this chain: btc, eth or tron")
 	f.StringVar(&source, "source", "", "only this source")
 	f.StringVar(&asOf, "as-of", "", "as known on this date (YYYY-MM-DD: at the end of that day; or RFC 3339); default now")

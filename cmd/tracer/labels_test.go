@@ -55,6 +55,10 @@ func TestCLILabels(t *testing.T) {
 	if !strings.Contains(out, "eth,0x983a81ca6fb1e441266d2fbcb7d8e530ac2e05a2,VALERIAN LABS,precursor-broker,cases,75,2024-05-03") || strings.Count(out, "\n") != 2 {
 		t.Errorf("csv list:\n%s", out)
 	}
+	if out := ok(t, "--data", data, "labels", "list", "--category", "cartel,mixer"); !strings.Contains(out, "0 labels") {
+		t.Errorf("list of categories without labels:\n%s", out)
+	}
+	fails(t, "unknown category", []string{"--data", data, "labels", "list", "--category", "exchange,drug-lord"}, `unknown category "drug-lord"`)
 	out = ok(t, "--data", data, "labels", "show", "0x983A81CA6FB1E441266D2FBCB7D8E530AC2E05A2")
 	for _, want := range []string{"VALERIAN LABS", "precursor-broker", "analyst-7", "brokers.csv:3", "cases"} {
 		if !strings.Contains(out, want) {

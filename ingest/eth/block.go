@@ -1,6 +1,7 @@
 package eth
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,17 +67,43 @@ func (t *rpcTx) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {
 		return errors.New("the block lists transaction hashes, not transactions (ask with full transactions)")
 	}
-	if err := json.Unmarshal(b, &t.tx); err != nil {
+	t.tx = new(types.Transaction)
+	if err := t.tx.UnmarshalJSON(b); err != nil {
 		return err
 	}
-	var extra struct {
-		From *common.Address `json:"from"`
+	// The node's "from", only to compare with the recovered sender; found
+	// without a second JSON decode of the transaction.
+	if v, ok := stringField(b, "from"); ok {
+		var from common.Address
+		if err := from.UnmarshalText(v); err != nil {
+			return fmt.Errorf("from: %w", err)
+		}
+		t.from = &from
 	}
-	if err := json.Unmarshal(b, &extra); err != nil {
-		return err
-	}
-	t.from = extra.From
 	return nil
+}
+
+// stringField finds "name": "value" in a flat JSON object (no nested
+// object of a transaction has a field of that name) and returns value.
+func stringField(b []byte, name string) ([]byte, bool) {
+	key := []byte(`"` + name + `"`)
+	i := bytes.Index(b, key)
+	if i < 0 {
+		return nil, false
+	}
+	rest := bytes.TrimLeft(b[i+len(key):], " \t\r\n")
+	if len(rest) == 0 || rest[0] != ':' {
+		return nil, false
+	}
+	rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+	if len(rest) == 0 || rest[0] != '"' {
+		return nil, false
+	}
+	end := bytes.IndexByte(rest[1:], '"')
+	if end < 0 {
+		return nil, false
+	}
+	return rest[1 : 1+end], true
 }
 
 // Decode checks a block against its own commitments and normalizes it:
@@ -93,8 +120,24 @@ func (t *rpcTx) UnmarshalJSON(b []byte) error {
 // transaction and the header's base fee, plus blob gas times the
 // receipt's blob gas price (the one figure taken from the node).
 func Decode(raw RawBlock, opt DecodeOptions) (*ingest.Block, *Stats, error) {
+	// One pass over the block's JSON: the header is decoded from its own
+	// fields, the transactions one by one (the text is scanned once per
+	// level instead of once per decoder).
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw.Block, &fields); err != nil {
+		return nil, nil, fmt.Errorf("%w: block: %v", ErrBadBlock, err)
+	}
+	if fields == nil {
+		return nil, nil, fmt.Errorf("%w: block: null", ErrBadBlock)
+	}
+	txsJSON := fields["transactions"]
+	delete(fields, "transactions")
+	headerJSON, err := json.Marshal(fields)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: block header: %v", ErrBadBlock, err)
+	}
 	var header types.Header
-	if err := json.Unmarshal(raw.Block, &header); err != nil {
+	if err := header.UnmarshalJSON(headerJSON); err != nil {
 		return nil, nil, fmt.Errorf("%w: block header: %v", ErrBadBlock, err)
 	}
 	if header.Number == nil || !header.Number.IsInt64() {
@@ -102,8 +145,18 @@ func Decode(raw RawBlock, opt DecodeOptions) (*ingest.Block, *Stats, error) {
 	}
 	height := header.Number.Int64()
 	var rb rpcBlock
-	if err := json.Unmarshal(raw.Block, &rb); err != nil {
-		return nil, nil, fmt.Errorf("%w: block %d: %v", ErrBadBlock, height, err)
+	if h, ok := fields["hash"]; ok {
+		if err := json.Unmarshal(h, &rb.Hash); err != nil {
+			return nil, nil, fmt.Errorf("%w: block %d: hash: %v", ErrBadBlock, height, err)
+		}
+	}
+	if sz, ok := fields["size"]; ok {
+		_ = json.Unmarshal(sz, &rb.Size) // informational only
+	}
+	if len(txsJSON) > 0 && string(txsJSON) != "null" {
+		if err := json.Unmarshal(txsJSON, &rb.Transactions); err != nil {
+			return nil, nil, fmt.Errorf("%w: block %d: transactions: %v", ErrBadBlock, height, err)
+		}
 	}
 	hash := header.Hash()
 	if rb.Hash != hash {

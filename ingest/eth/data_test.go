@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -210,5 +211,27 @@ func TestRealBlockTampered(t *testing.T) {
 		t.Fatal("receipts with a flipped status decoded without error")
 	} else {
 		t.Logf("as expected: %v", err)
+	}
+}
+
+// The node's "from" must match the recovered sender, in compact and in
+// pretty-printed JSON alike.
+func TestRealBlockWrongFrom(t *testing.T) {
+	block := realResult(t, "eth_getBlockByNumber/test_08.json")
+	receipts := realResult(t, "eth_getBlockReceipts/test_02.json")
+	var m map[string]any
+	if err := json.Unmarshal(block, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["transactions"].([]any)[5].(map[string]any)["from"] = "0x1111111111111111111111111111111111111111"
+	for _, indent := range []string{"", "  "} {
+		bad, _ := json.MarshalIndent(m, "", indent)
+		if indent == "" {
+			bad, _ = json.Marshal(m)
+		}
+		_, _, err := Decode(RawBlock{Block: bad, Receipts: receipts}, DecodeOptions{Tokens: DefaultTokens()})
+		if err == nil || !strings.Contains(err.Error(), "the node says 0x1111111111111111111111111111111111111111") {
+			t.Errorf("indent %q: got %v, want the wrong sender named", indent, err)
+		}
 	}
 }

@@ -31,6 +31,7 @@ import (
 // Node is an in-process geth dev chain (chain id 1337).
 type Node struct {
 	URL     string // JSON-RPC over HTTP
+	WSURL   string // JSON-RPC over WebSocket, when Config.WS
 	Client  *ethclient.Client
 	ChainID *big.Int
 	Keys    []*ecdsa.PrivateKey // funded accounts
@@ -46,6 +47,7 @@ type Node struct {
 type Config struct {
 	Accounts int  // funded accounts (default 3), 1000 ETH each
 	Debug    bool // serve the debug namespace (call traces)
+	WS       bool // also serve JSON-RPC over WebSocket
 }
 
 // Start starts a node; it stops when the test ends.
@@ -75,6 +77,9 @@ func Start(t testing.TB, cfg Config) *Node {
 		nodeConf.HTTPModules = append(nodeConf.HTTPModules, "debug")
 	}
 	nodeConf.WSHost = ""
+	if cfg.WS {
+		nodeConf.WSHost, nodeConf.WSPort, nodeConf.WSModules = "127.0.0.1", 0, nodeConf.HTTPModules
+	}
 	nodeConf.AuthPort = 0
 	ethConf := ethconfig.Defaults
 	ethConf.Genesis = &core.Genesis{Config: params.AllDevChainProtocolChanges, GasLimit: ethconfig.Defaults.Miner.GasCeil, Alloc: maps.Clone(alloc)}
@@ -105,6 +110,9 @@ func Start(t testing.TB, cfg Config) *Node {
 	}
 	n.stack, n.beacon, n.eth = stack, beacon, backend
 	n.URL = stack.HTTPEndpoint()
+	if cfg.WS {
+		n.WSURL = stack.WSEndpoint()
+	}
 	n.Client = ethclient.NewClient(stack.Attach())
 	t.Cleanup(func() {
 		n.Client.Close()

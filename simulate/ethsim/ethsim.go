@@ -258,7 +258,7 @@ func (w *world) block(dir string, h int64, parent common.Hash) (common.Hash, err
 	if h%4 == 3 {
 		plant("cash-out", w.token(broker, USDT, w.pick(w.exchange).addr, usd(int64(20_000+w.rng.Intn(30_000)))), 0)
 	}
-	if h%6 == 5 {
+	if h%5 == 4 {
 		plant("cartel-payment", w.native(broker, w.pick(w.cartels).addr, ether(int64(2_000+w.rng.Intn(8_000)))), -1)
 	}
 	if h%5 == 2 {

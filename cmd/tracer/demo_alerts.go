@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/tracerproject/tracer/alert"
+	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/simulate"
+	"github.com/tracerproject/tracer/store"
+)
+
+// demoAlertRules watches the planted scenario the way an investigator
+// would after learning the brokers' and cartels' addresses: every payment
+// into a broker or cartel wallet, and the repeated payments of one price
+// that precursor purchases look like.
+func demoAlertRules(truth *simulate.Truth, log *slog.Logger) (*alert.Config, error) {
+	var brokers, cartels []string
+	for _, e := range truth.EntitiesOf(simulate.KindBroker) {
+		brokers = append(brokers, e.Addresses...)
+	}
+	for _, e := range truth.EntitiesOf(simulate.KindCartel) {
+		cartels = append(cartels, e.Addresses...)
+	}
+	rules, err := alert.Rules([]alert.RuleConfig{
+		{Name: "broker-payments", Severity: "high", Direction: "incoming", Watch: alert.WatchList{Addresses: brokers}},
+		{Name: "cartel-payments", Severity: "critical", Direction: "incoming", Watch: alert.WatchList{Addresses: cartels}},
+		{Name: "precursor-purchases", Kind: alert.KindRepeated, Severity: "critical", MinPayments: 3, TolerancePct: 5, WindowBlocks: 1000,
+			Watch: alert.WatchList{Addresses: brokers}},
+	}, canonicalAddress)
+	if err != nil {
+		return nil, err
+	}
+	cfg := alert.DefaultConfig(ingest.ChainBTC)
+	cfg.Rules, cfg.Logger = rules, log
+	return &cfg, nil
+}
+
+// demoAlerts says what the alerter published while the demo ingested,
+// next to what the ground truth planted.
+func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simulate.Truth, self, data string) error {
+	alerts, err := alert.List(ctx, st.Conn(), time.Now().Add(-time.Hour), 100_000)
+	if err != nil {
+		return err
+	}
+	type count struct{ provisional, confirmed int }
+	byRule := map[string]*count{}
+	var example *alert.Alert
+	for _, a := range alerts {
+		c := byRule[a.Rule]
+		if c == nil {
+			c = &count{}
+			byRule[a.Rule] = c
+		}
+		switch a.Status {
+		case alert.Provisional:
+			c.provisional++
+		case alert.Confirmed:
+			c.confirmed++
+		}
+		if a.Rule == "precursor-purchases" && (example == nil || a.Height > example.Height) {
+			example = a
+		}
+	}
+	planted := map[simulate.FlowKind]int{}
+	for _, f := range truth.Flows {
+		planted[f.Kind]++
+	}
+	fmt.Fprintf(w, "\n6. Alerts published on alerts.btc.<severity>.<rule> while the blocks went through (2 confirmations)\n")
+	t := newTable(w)
+	t.row("  rule", "alerts", "confirmed", "still provisional", "planted")
+	for _, r := range []struct{ name, planted string }{
+		{"broker-payments", fmt.Sprintf("%d purchases (a purchase may pay a broker twice in one tx)", planted[simulate.FlowPurchase])},
+		{"cartel-payments", fmt.Sprintf("%d payments to cartels", planted[simulate.FlowCartel])},
+		{"precursor-purchases", "the 3rd and later payments of one buyer's price"},
+	} {
+		c := byRule[r.name]
+		if c == nil {
+			c = &count{}
+		}
+		t.row("  "+r.name, c.provisional, c.confirmed, c.provisional-c.confirmed, r.planted)
+	}
+	t.flush()
+	if example != nil {
+		fmt.Fprintf(w, "   e.g. %s\n", alertLine(example))
+	}
+	fmt.Fprintf(w, "   %s --data %s alerts list --since 1h\n", self, data)
+	return nil
+}
