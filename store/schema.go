@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -328,12 +329,35 @@ func Migrate(ctx context.Context, c Conn) error {
 }
 
 // SchemaVersion is the newest migration this build knows.
-func SchemaVersion() uint32 { return Migrations[len(Migrations)-1].Version }
+func SchemaVersion() uint32 {
+	var v uint32
+	for _, m := range Migrations {
+		v = max(v, m.Version)
+	}
+	return v
+}
+
+// Tables lists every table the migrations create, in creation order.
+func Tables() []string {
+	var out []string
+	for _, m := range Migrations {
+		for _, stmt := range m.Statements {
+			rest, ok := strings.CutPrefix(strings.TrimSpace(stmt), "CREATE TABLE IF NOT EXISTS ")
+			if !ok {
+				continue
+			}
+			if name, _, ok := strings.Cut(rest, " "); ok {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
 
 // Drop removes every table the migrations create and the migration record.
 // Destructive: only benchmarks use it, on their own databases.
 func Drop(ctx context.Context, c Conn) error {
-	for _, t := range append(append(append([]string{}, btcTables...), ethTables...), "schema_migrations") {
+	for _, t := range append(Tables(), "schema_migrations") {
 		if err := c.Exec(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
 			return fmt.Errorf("store: dropping %s: %w", t, err)
 		}

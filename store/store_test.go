@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,5 +124,33 @@ func checkStats(t *testing.T, st *store.Store, want store.Stats) {
 	want.Engine = got.Engine
 	if *got != want {
 		t.Errorf("stats: got %+v, want %+v", *got, want)
+	}
+}
+
+func TestTablesCoversEveryMigration(t *testing.T) {
+	Tables, Migrations := store.Tables, store.Migrations
+	got := Tables()
+	want := map[string]bool{"btc_blocks": true, "btc_address_io": true, "alerts": true, "alert_payments": true}
+	seen := map[string]bool{}
+	for _, name := range got {
+		if seen[name] {
+			t.Errorf("table %s listed twice", name)
+		}
+		seen[name] = true
+		delete(want, name)
+	}
+	if len(want) > 0 {
+		t.Errorf("Tables() misses %v (got %v)", want, got)
+	}
+	var creates int
+	for _, m := range Migrations {
+		for _, stmt := range m.Statements {
+			if strings.Contains(stmt, "CREATE TABLE") {
+				creates++
+			}
+		}
+	}
+	if creates != len(got) {
+		t.Errorf("Tables() lists %d tables, the migrations create %d", len(got), creates)
 	}
 }
