@@ -57,7 +57,6 @@ func TestRuleConfigErrors(t *testing.T) {
 		{"bad inline address", alert.RuleConfig{Name: "x", Watch: alert.WatchList{Addresses: []string{"a b"}}}, `"a b"`},
 		{"bad address in a file", alert.RuleConfig{Name: "x", Watch: alert.WatchList{Files: []string{bad}}}, bad + ":4"},
 		{"unreadable file", alert.RuleConfig{Name: "x", Watch: alert.WatchList{Files: []string{filepath.Join(dir, "missing.txt")}}}, "missing.txt"},
-		{"categories without labels", alert.RuleConfig{Name: "x", Watch: alert.WatchList{Categories: []string{"cartel"}}}, "labels are not available"},
 		{"repeated outgoing", alert.RuleConfig{Name: "x", Kind: alert.KindRepeated, Direction: "outgoing", Watch: good.Watch}, "incoming payments"},
 		{"repeated tolerance", alert.RuleConfig{Name: "x", Kind: alert.KindRepeated, TolerancePct: 150, Watch: good.Watch}, "tolerance_pct 150"},
 	} {

@@ -30,7 +30,23 @@ type Config struct {
 	Rules         []*Rule
 	// AckWait of the chain consumer; 0: 30s.
 	AckWait time.Duration
-	Logger  *slog.Logger
+	// Labels resolves the label categories rules watch; it must be set
+	// when a rule watches categories. LabelRefresh is how often the
+	// labelled addresses are read again (0: 5 minutes).
+	Labels       LabelSource
+	LabelRefresh time.Duration
+	Logger       *slog.Logger
+}
+
+// Labelled is an address with a label of a watched category.
+type Labelled struct {
+	Address, Category, Entity, Source string
+}
+
+// LabelSource finds the addresses of a chain labelled with any of the
+// categories, as the labels stand now.
+type LabelSource interface {
+	Labelled(ctx context.Context, chain string, categories []string) ([]Labelled, error)
 }
 
 // DefaultConfig is the configuration callers copy and change.
@@ -51,6 +67,8 @@ type Alerter struct {
 	// rule, watched address and payer.
 	history map[historyKey][]payment
 	sent    uint64
+	// labelsRead is when the labelled addresses were last read.
+	labelsRead time.Time
 }
 
 type historyKey struct{ rule, address, payer string }
@@ -75,6 +93,12 @@ func New(conn store.Conn, js jetstream.JetStream, cfg Config) (*Alerter, error) 
 		if r.Chain != cfg.Chain {
 			return nil, fmt.Errorf("alert: rule %q is for chain %s, this alerter reads %s", r.Name, r.Chain, cfg.Chain)
 		}
+		if len(r.Categories()) > 0 && cfg.Labels == nil {
+			return nil, fmt.Errorf("alert: rule %q watches label categories %v, but the alerter has no labels store", r.Name, r.Categories())
+		}
+	}
+	if cfg.LabelRefresh <= 0 {
+		cfg.LabelRefresh = 5 * time.Minute
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -129,9 +153,15 @@ func (a *Alerter) Run(ctx context.Context) error {
 			return err
 		}
 		if err := a.Handle(ctx, d.Event); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped half-way: the block comes again, nothing is sent twice
+			}
 			return err
 		}
 		if err := stream.Ack(ctx, []*stream.Delivery{d}); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 	}
@@ -150,6 +180,11 @@ func (a *Alerter) Handle(ctx context.Context, ev *ingest.Event) error {
 }
 
 func (a *Alerter) block(ctx context.Context, b *ingest.Block) error {
+	if time.Since(a.labelsRead) >= a.cfg.LabelRefresh {
+		if err := a.readLabels(ctx); err != nil {
+			return err
+		}
+	}
 	alerts, cands := Evaluate(b, a.cfg.Rules)
 	var pays []paymentRow
 	for _, c := range cands {
@@ -196,6 +231,23 @@ func (a *Alerter) block(ctx context.Context, b *ingest.Block) error {
 		}
 		delete(a.pending, h)
 	}
+	return nil
+}
+
+// readLabels (re)loads the addresses of the watched label categories.
+func (a *Alerter) readLabels(ctx context.Context) error {
+	for _, r := range a.cfg.Rules {
+		if len(r.Categories()) == 0 {
+			continue
+		}
+		ls, err := a.cfg.Labels.Labelled(ctx, r.Chain, r.Categories())
+		if err != nil {
+			return fmt.Errorf("alert: rule %q: reading labels %v: %w", r.Name, r.Categories(), err)
+		}
+		r.watchLabelled(ls)
+		a.log.Info("watching labelled addresses", "rule", r.Name, "categories", r.Categories(), "addresses", len(ls))
+	}
+	a.labelsRead = time.Now()
 	return nil
 }
 

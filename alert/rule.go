@@ -123,9 +123,6 @@ func NewRule(c RuleConfig, check AddressCheck) (*Rule, error) {
 			return fail("min_amount %q: want a non-negative integer in base units", c.MinAmount)
 		}
 	}
-	if len(c.Watch.Categories) > 0 {
-		return fail("watches label categories %v, but labels are not available to the alerter yet: list the addresses (watch.addresses or watch.files)", c.Watch.Categories)
-	}
 	for _, a := range c.Watch.Addresses {
 		canon, err := check(c.Chain, a)
 		if err != nil {
@@ -138,11 +135,33 @@ func NewRule(c RuleConfig, check AddressCheck) (*Rule, error) {
 			return fail("%v", err)
 		}
 	}
-	if len(r.addresses) == 0 {
-		return fail("watches no address")
+	if len(r.addresses) == 0 && len(c.Watch.Categories) == 0 {
+		return fail("watches no address and no label category")
 	}
 	return r, nil
 }
+
+// Categories are the label categories the rule watches.
+func (r *Rule) Categories() []string { return r.Watch.Categories }
+
+// watchLabelled adds the addresses labelled with the rule's categories,
+// replacing those added before (a newer label list may drop some).
+func (r *Rule) watchLabelled(labelled []Labelled) {
+	for a, m := range r.addresses {
+		if m.List == labelList {
+			delete(r.addresses, a)
+		}
+	}
+	for _, l := range labelled {
+		if _, ok := r.addresses[l.Address]; ok {
+			continue // listed by hand too: the list says why
+		}
+		r.addresses[l.Address] = Match{List: labelList, Entry: l.Category + ": " + l.Entity, Source: l.Source}
+	}
+}
+
+// labelList names the watch list of labelled addresses in a Match.
+const labelList = "labels"
 
 func (r *Rule) loadFile(path string, check AddressCheck) error {
 	f, err := os.Open(path)

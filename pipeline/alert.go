@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/tracerproject/tracer/alert"
+	"github.com/tracerproject/tracer/labels"
 )
 
 // Alerting reports whether this pipeline runs the alerter (rules are set).
@@ -32,5 +33,32 @@ func (p *Pipeline) Alerter(ctx context.Context) (*alert.Alerter, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = p.log
 	}
+	if cfg.Labels == nil {
+		ls, err := labels.NewStore(ctx, st.Conn())
+		if err != nil {
+			return nil, err
+		}
+		cfg.Labels = labelSource{ls}
+	}
 	return alert.New(st.Conn(), js, cfg)
+}
+
+// labelSource gives the alerter the addresses labelled with its rules'
+// categories. Labels that name a cluster are not expanded to its members
+// yet.
+type labelSource struct{ st *labels.Store }
+
+func (l labelSource) Labelled(ctx context.Context, chain string, categories []string) ([]alert.Labelled, error) {
+	list, err := l.st.List(ctx, labels.Filter{Categories: categories, Chain: chain})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]alert.Labelled, 0, len(list))
+	for _, lb := range list {
+		if lb.Address == "" {
+			continue
+		}
+		out = append(out, alert.Labelled{Address: lb.Address, Category: lb.Category, Entity: lb.Entity, Source: lb.Source})
+	}
+	return out, nil
 }

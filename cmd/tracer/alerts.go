@@ -95,8 +95,22 @@ func canonicalAddress(chain, s string) (string, error) {
 // anything runs: commands that run the alerter call it first.
 func (a *app) loadAlerts() error {
 	cfg, err := a.alertConfig()
+	if err != nil || cfg == nil {
+		return err
+	}
+	cats, err := a.labelCategories()
+	if err != nil {
+		return err
+	}
+	for _, r := range cfg.Rules {
+		for _, c := range r.Categories() {
+			if err := cats.Check(c); err != nil {
+				return fmt.Errorf("alert rule %q: watch.categories: %w", r.Name, err)
+			}
+		}
+	}
 	a.alerts = cfg
-	return err
+	return nil
 }
 
 // runAlerter starts the alerter in eg when rules are configured.
