@@ -418,3 +418,53 @@ func TestAlerterEndToEnd(t *testing.T) {
 	}
 	stop()
 }
+
+func TestEvaluateTransfers(t *testing.T) {
+	const (
+		broker = "0x1111111111111111111111111111111111111111"
+		buyer  = "0x2222222222222222222222222222222222222222"
+		mule   = "0x3333333333333333333333333333333333333333"
+		usdt   = "0xdac17f958d2ee523a2206206994597c13d831ec7"
+		usdc   = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
+	)
+	rules, err := alert.Rules([]alert.RuleConfig{
+		{Name: "broker-usdt", Chain: "eth", Assets: []string{"USDT", "ETH"}, MinAmounts: map[string]string{"USDT": "1000000", "eth": "1000000000000000000"},
+			Watch: alert.WatchList{Addresses: []string{broker, mule}}},
+	}, func(_, a string) (string, error) { return a, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := func(kind, asset, from, to string, v uint64, ok bool) ingest.Transfer {
+		return ingest.Transfer{Kind: kind, Asset: asset, From: from, To: to, Value: ingest.AmountFromUint64(v), Txid: hash(from + to + fmt.Sprint(v)), Success: ok, Zero: v == 0}
+	}
+	b := &ingest.Block{Chain: "eth", Height: 7, Hash: hash("eth7"), Time: 1_700_000_000, Transfers: []ingest.Transfer{
+		tr(ingest.TransferToken, usdt, buyer, broker, 5_000_000, true),                    // alert: 5 USDT in
+		tr(ingest.TransferToken, usdt, buyer, broker, 999_999, true),                      // below the USDT minimum
+		tr(ingest.TransferToken, usdt, buyer, broker, 0, true),                            // poisoning: zero value
+		tr(ingest.TransferToken, usdc, buyer, broker, 50_000_000, true),                   // USDC: not an asset of the rule
+		tr(ingest.TransferNative, "ETH", broker, buyer, 2_000_000_000_000_000_000, false), // failed: no value moved
+		tr(ingest.TransferNative, "ETH", broker, buyer, 12_000_000_000_000_000_000, true), // alert: 12 ETH out (above 2^63 wei)
+		tr(ingest.TransferToken, usdt, broker, mule, 7_000_000, true),                     // between watched addresses
+	}}
+	alerts, _ := alert.Evaluate(b, rules)
+	var got []string
+	for _, a := range alerts {
+		got = append(got, fmt.Sprintf("%s %s %s %s %v", a.Direction, a.Address, a.Amount, a.Asset, a.Counterparties))
+	}
+	want := []string{
+		"incoming " + broker + " 5000000 USDT [" + buyer + "]",
+		"outgoing " + broker + " 12000000000000000000 ETH [" + buyer + "]",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("alerts:\n got %q\nwant %q", got, want)
+	}
+	for _, bad := range []alert.RuleConfig{
+		{Name: "x", Chain: "eth", Assets: []string{"DOGE"}, Watch: alert.WatchList{Addresses: []string{broker}}},
+		{Name: "x", Chain: "eth", MinAmounts: map[string]string{"USDT": "1.5"}, Watch: alert.WatchList{Addresses: []string{broker}}},
+		{Name: "x", Chain: "btc", Assets: []string{"USDT"}, Watch: alert.WatchList{Addresses: []string{broker}}},
+	} {
+		if _, err := alert.NewRule(bad, anyAddress); err == nil {
+			t.Errorf("%+v: got no error", bad)
+		}
+	}
+}

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -75,7 +75,8 @@ type historyKey struct{ rule, address, payer string }
 
 type payment struct {
 	txid, blockHash string
-	height, amount  int64
+	height          int64
+	amount          *big.Int
 }
 
 // New validates the configuration.
@@ -279,18 +280,16 @@ func (a *Alerter) pattern(c Candidate) (*Alert, paymentRow) {
 		return nil, row
 	}
 	for _, p := range earlier {
-		al.Payments = append(al.Payments, Payment{Txid: p.txid, Height: p.height, From: c.Payer, Amount: strconv.FormatInt(p.amount, 10)})
+		al.Payments = append(al.Payments, Payment{Txid: p.txid, Height: p.height, From: c.Payer, Amount: p.amount.String()})
 	}
 	return al, row
 }
 
 // consistent: b lies within pct percent of a.
-func consistent(a, b int64, pct int) bool {
-	d := a - b
-	if d < 0 {
-		d = -d
-	}
-	return d*100 <= a*int64(pct)
+func consistent(a, b *big.Int, pct int) bool {
+	d := new(big.Int).Sub(a, b)
+	d.Abs(d).Mul(d, big.NewInt(100))
+	return d.Cmp(new(big.Int).Mul(a, big.NewInt(int64(pct)))) <= 0
 }
 
 // undo retracts every alert of the block, provisional or confirmed, and

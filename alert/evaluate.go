@@ -115,6 +115,9 @@ func payer(tx *ingest.Tx) string {
 // payments to addresses watched by repeated-payments rules (for the
 // pattern, which needs history), in block order.
 func Evaluate(b *ingest.Block, rules []*Rule) ([]*Alert, []Candidate) {
+	if len(b.Transfers) > 0 {
+		return evaluateTransfers(b, rules)
+	}
 	var alerts []*Alert
 	var cands []Candidate
 	when := time.Unix(b.Time, 0).UTC()
@@ -137,7 +140,7 @@ func Evaluate(b *ingest.Block, rules []*Rule) ([]*Alert, []Candidate) {
 					Matched: []Match{m},
 				}
 				if r.Kind == KindRepeated {
-					cands = append(cands, Candidate{Rule: r, Alert: a, Payer: payer(tx), Value: f.amount})
+					cands = append(cands, Candidate{Rule: r, Alert: a, Payer: payer(tx), Value: big.NewInt(f.amount)})
 					continue
 				}
 				alerts = append(alerts, a)
@@ -153,7 +156,7 @@ type Candidate struct {
 	Rule  *Rule
 	Alert *Alert
 	Payer string
-	Value int64
+	Value *big.Int
 }
 
 func asset(chain string) string {

@@ -30,10 +30,16 @@ type RuleConfig struct {
 	// Direction: incoming, outgoing or both (default). repeated-payments
 	// looks at incoming payments only.
 	Direction string `yaml:"direction"`
-	// MinAmount in base units (satoshi), as a decimal string; "" or "0":
-	// any amount.
-	MinAmount string    `yaml:"min_amount"`
-	Watch     WatchList `yaml:"watch"`
+	// MinAmount in base units (satoshi, wei, token units), as a decimal
+	// string; "" or "0": any amount. MinAmounts sets it per asset on
+	// account chains (key: ETH, a known token's symbol such as USDT, or
+	// the token contract), over MinAmount.
+	MinAmount  string            `yaml:"min_amount"`
+	MinAmounts map[string]string `yaml:"min_amounts"`
+	// Assets, on account chains: only transfers of these (same keys as
+	// MinAmounts); empty: every asset.
+	Assets []string  `yaml:"assets"`
+	Watch  WatchList `yaml:"watch"`
 	// For repeated-payments: how many payments make the pattern, how far
 	// their amounts may lie from the first one (percent), and within how
 	// many blocks.
@@ -56,6 +62,8 @@ type WatchList struct {
 type Rule struct {
 	RuleConfig
 	min       *big.Int
+	minAsset  map[string]*big.Int // by canonical asset (ETH or a contract)
+	assets    map[string]bool     // nil: every asset
 	incoming  bool
 	outgoing  bool
 	addresses map[string]Match // address → why it is watched
@@ -123,6 +131,33 @@ func NewRule(c RuleConfig, check AddressCheck) (*Rule, error) {
 			return fail("min_amount %q: want a non-negative integer in base units", c.MinAmount)
 		}
 	}
+	if (len(c.MinAmounts) > 0 || len(c.Assets) > 0) && c.Chain == "btc" {
+		return fail("min_amounts and assets apply to account chains (eth); btc has one asset: use min_amount")
+	}
+	for k, v := range c.MinAmounts {
+		asset, err := CanonicalAsset(k)
+		if err != nil {
+			return fail("min_amounts: %v", err)
+		}
+		n, ok := new(big.Int).SetString(v, 10)
+		if !ok || n.Sign() < 0 {
+			return fail("min_amounts[%s] %q: want a non-negative integer in base units", k, v)
+		}
+		if r.minAsset == nil {
+			r.minAsset = map[string]*big.Int{}
+		}
+		r.minAsset[asset] = n
+	}
+	for _, k := range c.Assets {
+		asset, err := CanonicalAsset(k)
+		if err != nil {
+			return fail("assets: %v", err)
+		}
+		if r.assets == nil {
+			r.assets = map[string]bool{}
+		}
+		r.assets[asset] = true
+	}
 	for _, a := range c.Watch.Addresses {
 		canon, err := check(c.Chain, a)
 		if err != nil {
@@ -140,6 +175,17 @@ func NewRule(c RuleConfig, check AddressCheck) (*Rule, error) {
 	}
 	return r, nil
 }
+
+// minFor is the smallest amount of asset the rule alerts on.
+func (r *Rule) minFor(asset string) *big.Int {
+	if m, ok := r.minAsset[asset]; ok {
+		return m
+	}
+	return r.min
+}
+
+// wantsAsset says whether the rule looks at transfers of asset.
+func (r *Rule) wantsAsset(asset string) bool { return r.assets == nil || r.assets[asset] }
 
 // Categories are the label categories the rule watches.
 func (r *Rule) Categories() []string { return r.Watch.Categories }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -50,7 +51,8 @@ func (a *Alerter) store(ctx context.Context, alerts []*Alert) error {
 
 type paymentRow struct {
 	rule, address, payer, txid, blockHash string
-	height, amount                        int64
+	height                                int64
+	amount                                *big.Int
 }
 
 func (a *Alerter) storePayments(ctx context.Context, rows []paymentRow) error {
@@ -59,9 +61,9 @@ func (a *Alerter) storePayments(ctx context.Context, rows []paymentRow) error {
 	}
 	n := len(rows)
 	rule, addr, payer, txid, hash := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	height, amount := make([]uint64, n), make([]int64, n)
+	height, amount := make([]uint64, n), make([]string, n)
 	for i, r := range rows {
-		rule[i], addr[i], payer[i], txid[i], hash[i], height[i], amount[i] = r.rule, r.address, r.payer, r.txid, r.blockHash, uint64(r.height), r.amount
+		rule[i], addr[i], payer[i], txid[i], hash[i], height[i], amount[i] = r.rule, r.address, r.payer, r.txid, r.blockHash, uint64(r.height), r.amount.String()
 	}
 	err := a.conn.Insert(ctx, "alert_payments", []store.Column{
 		{Name: "rule", Values: rule}, {Name: "address", Values: addr}, {Name: "payer", Values: payer},
@@ -114,8 +116,13 @@ func (a *Alerter) load(ctx context.Context) error {
 	for rows.Next() {
 		var r paymentRow
 		var h uint64
-		if err := rows.Scan(&r.rule, &r.address, &r.payer, &r.txid, &r.blockHash, &h, &r.amount); err != nil {
+		var amount string
+		if err := rows.Scan(&r.rule, &r.address, &r.payer, &r.txid, &r.blockHash, &h, &amount); err != nil {
 			return fmt.Errorf("alert: loading payments: %w", err)
+		}
+		var ok bool
+		if r.amount, ok = new(big.Int).SetString(amount, 10); !ok {
+			return fmt.Errorf("alert: stored payment %s has amount %q", r.txid, amount)
 		}
 		k := historyKey{r.rule, r.address, r.payer}
 		a.history[k] = append(a.history[k], payment{txid: r.txid, blockHash: r.blockHash, height: int64(h), amount: r.amount})

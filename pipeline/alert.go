@@ -7,8 +7,22 @@ import (
 	"github.com/tracerproject/tracer/labels"
 )
 
-// Alerting reports whether this pipeline runs the alerter (rules are set).
-func (p *Pipeline) Alerting() bool { return p.cfg.Alerts != nil && len(p.cfg.Alerts.Rules) > 0 }
+// Alerting reports whether this pipeline runs an alerter on the chain:
+// some rule is for it.
+func (p *Pipeline) Alerting(chain string) bool { return len(p.alertRules(chain)) > 0 }
+
+func (p *Pipeline) alertRules(chain string) []*alert.Rule {
+	if p.cfg.Alerts == nil {
+		return nil
+	}
+	var rules []*alert.Rule
+	for _, r := range p.cfg.Alerts.Rules {
+		if r.Chain == chain {
+			rules = append(rules, r)
+		}
+	}
+	return rules
+}
 
 func (p *Pipeline) alerterDurable() string {
 	if p.cfg.Alerts != nil && p.cfg.Alerts.Durable != "" {
@@ -17,9 +31,10 @@ func (p *Pipeline) alerterDurable() string {
 	return "alerter"
 }
 
-// Alerter returns the alerter for the configured rules on this pipeline's
-// store and NATS. The caller runs it.
-func (p *Pipeline) Alerter(ctx context.Context) (*alert.Alerter, error) {
+// Alerter returns the alerter for the chain's rules (Config.Alerts holds
+// the rules of every chain) on this pipeline's store and NATS; its durable
+// consumer is named alerter on every chain's stream. The caller runs it.
+func (p *Pipeline) Alerter(ctx context.Context, chain string) (*alert.Alerter, error) {
 	st, err := p.Store(ctx)
 	if err != nil {
 		return nil, err
@@ -29,6 +44,7 @@ func (p *Pipeline) Alerter(ctx context.Context) (*alert.Alerter, error) {
 		return nil, err
 	}
 	cfg := *p.cfg.Alerts
+	cfg.Chain, cfg.Rules = chain, p.alertRules(chain)
 	cfg.Durable = p.alerterDurable()
 	if cfg.Logger == nil {
 		cfg.Logger = p.log

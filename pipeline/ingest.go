@@ -51,8 +51,8 @@ func (p *Pipeline) IngestBTC(ctx context.Context, opt BTCIngest) error {
 		}
 	}
 	var al *alert.Alerter
-	if p.Alerting() {
-		if al, err = p.Alerter(ctx); err != nil {
+	if p.Alerting(ingest.ChainBTC) {
+		if al, err = p.Alerter(ctx, ingest.ChainBTC); err != nil {
 			return err
 		}
 	}

@@ -272,7 +272,7 @@ var Migrations = []Migration{
 				txid String,
 				block_hash String,
 				height UInt64,
-				amount Int64
+				amount String
 			) ENGINE = ReplacingMergeTree() ORDER BY (rule, address, payer, txid, block_hash)`,
 		},
 	},

@@ -19,6 +19,7 @@ import (
 	"github.com/tracerproject/tracer/alert"
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/btc"
+	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/pipeline"
 )
 
@@ -55,8 +56,13 @@ func (a *app) alertConfig() (*alert.Config, error) {
 // chain's records use: Bitcoin bech32 in lower case, script ids in lower
 // case, base58 as it is.
 func canonicalAddress(chain, s string) (string, error) {
-	if chain != ingest.ChainBTC {
-		return "", fmt.Errorf("chain %q: alerts watch btc addresses so far", chain)
+	switch chain {
+	case ingest.ChainBTC:
+	case ingest.ChainETH:
+		// Lower case; mixed case must pass EIP-55.
+		return labels.CanonicalAddress(labels.ChainETH, s)
+	default:
+		return "", fmt.Errorf("chain %q: alerts watch btc and eth addresses", chain)
 	}
 	s = strings.TrimSpace(s)
 	lower := strings.ToLower(s)
@@ -113,17 +119,20 @@ func (a *app) loadAlerts() error {
 	return nil
 }
 
-// runAlerter starts the alerter in eg when rules are configured.
+// runAlerter starts an alerter in eg for every chain that rules are
+// configured for.
 func runAlerter(ctx context.Context, a *app, p *pipeline.Pipeline, eg *errgroup.Group) error {
-	if !p.Alerting() {
-		return nil
+	for _, chain := range []string{ingest.ChainBTC, ingest.ChainETH} {
+		if !p.Alerting(chain) {
+			continue
+		}
+		al, err := p.Alerter(ctx, chain)
+		if err != nil {
+			return err
+		}
+		a.log.Info("alerter running", "chain", chain, "confirmations", a.alerts.Confirmations)
+		eg.Go(func() error { return al.Run(ctx) })
 	}
-	al, err := p.Alerter(ctx)
-	if err != nil {
-		return err
-	}
-	a.log.Info("alerter running", "rules", len(a.alerts.Rules), "confirmations", a.alerts.Confirmations)
-	eg.Go(func() error { return al.Run(ctx) })
 	return nil
 }
 

@@ -62,6 +62,15 @@ func TestCanonicalAddress(t *testing.T) {
 		}
 	}
 	if _, err := canonicalAddress("eth", "0x0"); err == nil {
-		t.Error("eth: got no error")
+		t.Error("eth 0x0: got no error")
+	}
+	if got, err := canonicalAddress("eth", "0xdAC17F958D2ee523a2206206994597C13D831ec7"); err != nil || got != "0xdac17f958d2ee523a2206206994597c13d831ec7" {
+		t.Errorf("eth EIP-55: got %q, %v", got, err)
+	}
+	if _, err := canonicalAddress("eth", "0xdAC17F958D2ee523a2206206994597C13D831eC7"); err == nil {
+		t.Error("eth with a bad EIP-55 checksum: got no error")
+	}
+	if _, err := canonicalAddress("tron", "TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzq"); err == nil {
+		t.Error("tron: got no error (no tron stream to alert on)")
 	}
 }
