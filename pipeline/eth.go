@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tracerproject/tracer/alert"
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/stream"
@@ -43,10 +44,19 @@ func (p *Pipeline) IngestETH(ctx context.Context, opt ETHIngest) error {
 	if err != nil {
 		return err
 	}
+	var al *alert.Alerter
+	if p.Alerting(ingest.ChainETH) {
+		if al, err = p.Alerter(ctx, ingest.ChainETH); err != nil {
+			return err
+		}
+	}
 	eg, ctx := errgroup.WithContext(ctx)
 	loaderCtx, stopLoader := context.WithCancel(ctx)
 	defer stopLoader()
 	eg.Go(func() error { return loader.Run(loaderCtx, js) })
+	if al != nil {
+		eg.Go(func() error { return al.Run(loaderCtx) })
+	}
 	eg.Go(func() error {
 		defer stopLoader()
 		// What was published is stored before returning, also when ingest
@@ -58,6 +68,9 @@ func (p *Pipeline) IngestETH(ctx context.Context, opt ETHIngest) error {
 		last, err := stream.LastSeq(ctx, js, ingest.ChainETH)
 		if err == nil {
 			err = stream.WaitAcked(ctx, js, ingest.ChainETH, loaderDurable(p), last)
+		}
+		if err == nil && al != nil {
+			err = stream.WaitAcked(ctx, js, ingest.ChainETH, p.alerterDurable(), last)
 		}
 		if pubErr != nil {
 			return pubErr

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
@@ -129,5 +130,81 @@ func TestCLIAlerts(t *testing.T) {
 	fails(t, "bad address", []string{"--config", cfg, "--data", filepath.Join(dir, "other"), "alerts", "run"}, "notanaddress")
 	if _, err := os.Stat(filepath.Join(dir, "other")); err == nil {
 		t.Error("a command with a bad rule created its data directory: something ran")
+	}
+}
+
+// TestCLIAlertsEthereum: a rule on the Ethereum broker's address and USDT
+// fires for every planted purchase, with the planted amount, and the
+// alerts add up to what the store says the broker received in USDT.
+func TestCLIAlertsEthereum(t *testing.T) {
+	const usdt = "0xdac17f958d2ee523a2206206994597c13d831ec7"
+	dir := t.TempDir()
+	sim := filepath.Join(dir, "eth")
+	ok(t, "simulate", "eth", "--out", sim, "--blocks", "12", "--txs-per-block", "30", "--token-transfers-per-block", "40")
+	raw, err := os.ReadFile(filepath.Join(sim, "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var truth struct {
+		Actors []struct{ Name, Role, Address string }
+		Flows  []struct{ Kind, Asset, From, To, Value, Txid string }
+	}
+	if err := json.Unmarshal(raw, &truth); err != nil {
+		t.Fatal(err)
+	}
+	broker := truth.Actors[0]
+	if broker.Role != "precursor-broker" {
+		t.Fatalf("first actor %+v, want a broker", broker)
+	}
+	cfg := filepath.Join(dir, "tracer.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("alerts:\n  confirmations: 1\n  rules:\n    - name: broker-usdt\n      chain: eth\n      direction: incoming\n      assets: [USDT]\n      watch:\n        addresses: [%s]\n", broker.Address)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	ok(t, "--config", cfg, "--data", data, "ingest", "eth", "--blocks-dir", sim)
+	var got []*alert.Alert
+	if err := json.Unmarshal([]byte(ok(t, "--data", data, "alerts", "list", "--since", "1h", "--format", "json")), &got); err != nil {
+		t.Fatal(err)
+	}
+	byTx := map[string]string{}
+	sum := new(big.Int)
+	for _, a := range got {
+		if a.Chain != "eth" || a.Asset != "USDT" || a.Address != broker.Address || a.Status != alert.Confirmed {
+			t.Errorf("alert %+v: want a confirmed eth USDT alert on %s", a, broker.Address)
+			continue
+		}
+		v, _ := new(big.Int).SetString(a.Amount, 10)
+		sum.Add(sum, v)
+		byTx[a.Txid] = a.Amount
+	}
+	planted := 0
+	for _, f := range truth.Flows {
+		if f.Kind == "purchase" && f.To == broker.Address && f.Asset == usdt {
+			planted++
+			if byTx[f.Txid] != f.Value {
+				t.Errorf("planted purchase %s of %s: alert amount %q", f.Txid, f.Value, byTx[f.Txid])
+			}
+		}
+	}
+	if planted == 0 {
+		t.Fatal("no planted USDT purchase to the broker")
+	}
+	var addr struct {
+		Assets []struct{ Asset, Received string }
+	}
+	if err := json.Unmarshal([]byte(ok(t, "--data", data, "query", "address", broker.Address, "--format", "json")), &addr); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, a := range addr.Assets {
+		if a.Asset == usdt {
+			found = true
+			if a.Received != sum.String() {
+				t.Errorf("alerts add up to %s USDT units, the store says the broker received %s", sum, a.Received)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the store has no USDT for the broker: %+v", addr)
 	}
 }

@@ -72,6 +72,9 @@ of symbols and contract addresses.`,
 			if err != nil {
 				return err
 			}
+			if err := a.loadAlerts(); err != nil {
+				return err
+			}
 			p, err := a.open()
 			if err != nil {
 				return err
