@@ -48,6 +48,21 @@ type Transfer struct {
 	Zero bool `json:"zero,omitempty"`
 }
 
+// TxCount is the number of transactions in the block: Txs on a UTXO chain,
+// the native transfers (one per transaction) on an account chain.
+func (b *Block) TxCount() int {
+	if len(b.Transfers) == 0 {
+		return len(b.Txs)
+	}
+	n := 0
+	for i := range b.Transfers {
+		if b.Transfers[i].Kind == TransferNative {
+			n++
+		}
+	}
+	return n
+}
+
 // Amount is an exact non-negative integer of base units. It is immutable
 // and its JSON form is a decimal string, so values above 2^53 (or 2^256
 // for a hostile token) survive every JSON reader.

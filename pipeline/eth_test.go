@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
@@ -342,16 +341,19 @@ func TestEthereumHostileNode(t *testing.T) {
 	p, _ := simOpen(t, dir, dsn)
 	st := simStore(t, context.Background(), p)
 	var mu sync.Mutex
-	for _, tc := range []struct{ mode, want string }{
-		{"badroot", "transactions root"},
-		{"malformed", "block 3"},
-		{"huge", "too large"},
-		{"slow", "no answer within"},
+	for _, tc := range []struct {
+		mode, want string
+		timeout    time.Duration
+	}{
+		{"badroot", "transactions root", 30 * time.Second},
+		{"malformed", "block 3", 30 * time.Second},
+		{"huge", "too large", 30 * time.Second},
+		{"slow", "no answer within", 2 * time.Second},
 	} {
 		mu.Lock()
 		h.mode.Store(tc.mode)
 		start := time.Now()
-		err := ethIngest(t, p, srv.URL, w, false, 2*time.Second)
+		err := ethIngest(t, p, srv.URL, w, false, tc.timeout)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want an error saying %q", tc.mode, err, tc.want)
 		} else {
@@ -378,7 +380,6 @@ func TestEthereumHostileNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameTransfers(t, storeTransfers(t, st), w.nodeTransfers(t, false))
-	_ = hexutil.Encode
 }
 
 // The safe depth: --confirmations N stops N-1 blocks below the tip, the

@@ -257,7 +257,7 @@ func (l *Loader) Run(ctx context.Context, js jetstream.JetStream) error {
 				deadline = time.Now().Add(l.cfg.BatchWait)
 			}
 			pending = append(pending, d)
-			txs += len(ev.Block.Txs)
+			txs += ev.Block.TxCount()
 			lastHeight = ev.Height
 			if batch.Rows() >= l.cfg.BatchRows {
 				if err := flush(false); err != nil {

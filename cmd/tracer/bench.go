@@ -30,6 +30,7 @@ func newBenchCmd(a *app) *cobra.Command {
 	cmd.AddCommand(newBenchIngestCmd(a))
 	cmd.AddCommand(newBenchAlertsCmd(a))
 	cmd.AddCommand(newBenchClusterCmd(a))
+	cmd.AddCommand(newBenchTraceCmd(a))
 	return cmd
 }
 
@@ -96,7 +97,7 @@ Prints txs/s and rows/s for both, their ratio and peak memory.`,
 				if !cmd.Flags().Changed("blocks") {
 					blocks = 100
 				}
-				res, err := runETHBench(cmd.Context(), a, work, blocks, ethTxs, ethTransfers, seed, dsn)
+				res, err := runETHBench(cmd.Context(), a, work, blocks, ethTxs, ethTransfers, seed, dsn, cpuProfile)
 				if err != nil {
 					return err
 				}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/tracerproject/tracer/ingest/eth"
@@ -34,7 +36,7 @@ type ethBench struct {
 // loader-sized batches) and the pipeline (saved JSON-RPC blocks → checks
 // (roots, hashes, signatures) → normalize → chain state → embedded NATS →
 // loader → ClickHouse).
-func runETHBench(ctx context.Context, a *app, work string, blocks, txsPerBlock, transfersPerBlock int, seed int64, dsn string) (*ethBench, error) {
+func runETHBench(ctx context.Context, a *app, work string, blocks, txsPerBlock, transfersPerBlock int, seed int64, dsn, cpuProfile string) (*ethBench, error) {
 	res := &ethBench{Blocks: blocks}
 	cfg := ethsim.DefaultConfig()
 	cfg.Blocks, cfg.TxsPerBlock, cfg.TokenTransfersPerBlock, cfg.Seed = blocks, txsPerBlock, transfersPerBlock, seed
@@ -118,6 +120,17 @@ func runETHBench(ctx context.Context, a *app, work string, blocks, txsPerBlock, 
 
 	if err := reset(); err != nil {
 		return nil, err
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	start = time.Now()
 	if err := p.IngestETH(ctx, pipeline.ETHIngest{BlocksDir: dir, To: -1, Confirmations: 1, Tokens: tokens}); err != nil {

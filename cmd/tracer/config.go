@@ -71,6 +71,13 @@ type Config struct {
 		OFACConfidence int64    `yaml:"ofac_confidence"`
 		AddedBy        string   `yaml:"added_by"`
 	} `yaml:"labels"`
+	Trace struct {
+		Model    string   `yaml:"model"`
+		Hops     int      `yaml:"hops"`
+		StopAt   []string `yaml:"stop_at"`
+		MaxNodes int      `yaml:"max_nodes"`
+		Timeout  Duration `yaml:"timeout"`
+	} `yaml:"trace"`
 }
 
 // Duration reads "1s", "250ms" from YAML and the environment.
@@ -110,6 +117,11 @@ func defaultConfig() Config {
 	c.Alerts.Confirmations = 2
 	c.Metrics.Listen = ""
 	c.Labels.OFACConfidence = 90
+	c.Trace.Model = "haircut"
+	c.Trace.Hops = 6
+	c.Trace.StopAt = []string{"exchange", "mixer"}
+	c.Trace.MaxNodes = 100_000
+	c.Trace.Timeout = Duration{time.Minute}
 	return c
 }
 

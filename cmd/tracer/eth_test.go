@@ -165,7 +165,6 @@ func TestIngestETH(t *testing.T) {
 	}
 	fails(t, "no node", append(d, "ingest", "eth"), "--rpc")
 	fails(t, "bad confirmations", append(d, "ingest", "eth", "--rpc", n.URL, "--confirmations", "x"), "finalized")
-	_ = context.Background
 }
 
 // simulate eth → ingest eth --blocks-dir → query: the store agrees with

@@ -73,6 +73,7 @@ func newRoot() *cobra.Command {
 		newAlertsCmd(a),
 		newClusterCmd(a),
 		newLabelsCmd(a),
+		newTraceCmd(a), newExposureCmd(a),
 	)
 	return root
 }

@@ -235,3 +235,25 @@ func TestRealBlockWrongFrom(t *testing.T) {
 		}
 	}
 }
+
+// Blocks of other eras prove their header hash and transactions root:
+// genesis, and a Cancun block with blob transactions (19,900,000). Their
+// receipts are not in the real data, so Decode gets none and must fail on
+// exactly that, after the hash and root checks passed.
+func TestRealBlockRoots(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		txs  int
+	}{{"eth_getBlockByNumber/test_12.json", 0}, {"eth_getBlockByNumber/test_14.json", -1}} {
+		block := realResult(t, tc.file)
+		b, _, err := Decode(RawBlock{Block: block, Receipts: json.RawMessage("[]")}, DecodeOptions{Tokens: DefaultTokens()})
+		switch {
+		case tc.txs == 0 && err != nil:
+			t.Errorf("%s: %v", tc.file, err)
+		case tc.txs == 0 && (b.Height != 0 || len(b.Transfers) != 0):
+			t.Errorf("%s: block %d with %d transfers, want genesis with none", tc.file, b.Height, len(b.Transfers))
+		case tc.txs != 0 && (err == nil || !strings.Contains(err.Error(), "0 receipts for")):
+			t.Errorf("%s: got %v, want the missing receipts noticed after the hash and root checks", tc.file, err)
+		}
+	}
+}

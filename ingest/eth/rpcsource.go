@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,6 +51,7 @@ type RPCSource struct {
 	// blockReceipts is 0 while unknown, 1 when eth_getBlockReceipts
 	// works, -1 when the node lacks it (then receipts come one by one).
 	blockReceipts atomic.Int32
+	probe         sync.Mutex
 }
 
 var _ Source = (*RPCSource)(nil)
@@ -69,7 +71,7 @@ func DialRPC(ctx context.Context, cfg RPCConfig) (*RPCSource, error) {
 	if cfg.MaxReply <= 0 {
 		cfg.MaxReply = DefaultMaxReply
 	}
-	hc := &http.Client{Transport: &limitedTransport{base: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 8, ResponseHeaderTimeout: cfg.Timeout}, max: cfg.MaxReply}}
+	hc := &http.Client{Transport: &limitedTransport{base: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 8}, max: cfg.MaxReply}}
 	c, err := rpc.DialOptions(ctx, cfg.URL, rpc.WithHTTPClient(hc), rpc.WithWebsocketMessageSizeLimit(cfg.MaxReply))
 	if err != nil {
 		return nil, fmt.Errorf("eth: connecting to %s: %w", cfg.URL, err)
@@ -89,7 +91,7 @@ func (s *RPCSource) call(ctx context.Context, out any, method string, args ...an
 		return nil
 	case errors.Is(err, ErrReplyTooLarge) || strings.Contains(err.Error(), ErrReplyTooLarge.Error()):
 		return fmt.Errorf("%w: %s from %s exceeds %d bytes (eth.max_reply)", ErrReplyTooLarge, method, s.cfg.URL, s.cfg.MaxReply)
-	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+	case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("eth: %s on %s: no answer within %s (eth.rpc_timeout)", method, s.cfg.URL, s.cfg.Timeout)
 	}
 	return fmt.Errorf("eth: %s on %s: %w", method, s.cfg.URL, err)
@@ -123,6 +125,11 @@ type headerInfo struct {
 func (s *RPCSource) Finalized(ctx context.Context) (int64, error) {
 	var h *headerInfo
 	if err := s.call(ctx, &h, "eth_getBlockByNumber", "finalized", false); err != nil {
+		// geth answers "finalized block not found" before the first
+		// finalized block (and on chains without finality).
+		if strings.Contains(strings.ToLower(err.Error()), "not found") {
+			return -1, nil
+		}
 		return 0, err
 	}
 	if h == nil || h.Number == nil {
@@ -185,6 +192,12 @@ func (s *RPCSource) Block(ctx context.Context, height int64) (RawBlock, error) {
 // receipts uses eth_getBlockReceipts, falling back to one
 // eth_getTransactionReceipt per transaction (in a batch) on nodes without it.
 func (s *RPCSource) receipts(ctx context.Context, blockHash string, n int, txHash func(int) string) (json.RawMessage, error) {
+	if s.blockReceipts.Load() == 0 {
+		// The first blocks are fetched in parallel: one asks whether the
+		// node has eth_getBlockReceipts, the others wait for the answer.
+		s.probe.Lock()
+		defer s.probe.Unlock()
+	}
 	if s.blockReceipts.Load() >= 0 {
 		var out json.RawMessage
 		err := s.call(ctx, &out, "eth_getBlockReceipts", blockHash)

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tracerproject/tracer/labels"
+	"github.com/tracerproject/tracer/trace"
+	"github.com/tracerproject/tracer/trace/taint"
+)
+
+// traceFlags are the flags trace and exposure share.
+type traceFlags struct {
+	chain, model, minValue, since, until, asOf, format string
+	hops, maxNodes                                     int
+	timeout                                            time.Duration
+}
+
+func (f *traceFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.chain, "chain", "btc", "chain to trace (btc; eth is not traced yet)")
+	cmd.Flags().StringVar(&f.model, "model", taint.Haircut, "taint model (default trace.model): haircut (proportional), poison (all touched) or fifo (first in, first out per address; downstream only)")
+	cmd.Flags().IntVar(&f.hops, "hops", taint.DefaultHops, fmt.Sprintf("at most this many hops (1..%d; default trace.hops); moves inside one cluster are no hop", taint.MaxHops))
+	cmd.Flags().StringVar(&f.minValue, "min-value", "0", "ignore tainted outputs below this: satoshi (5000) or BTC (0.001btc)")
+	cmd.Flags().StringVar(&f.since, "since", "", "follow only transactions at or after this time (2024-01-01 or RFC 3339)")
+	cmd.Flags().StringVar(&f.until, "until", "", "follow only transactions at or before this time (2024-12-31 or RFC 3339)")
+	cmd.Flags().IntVar(&f.maxNodes, "max-nodes", taint.DefaultMaxNodes, "stop after reaching this many tainted outputs (the output says so; default trace.max_nodes)")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", taint.DefaultTimeout, "stop after this long (the output says so; default trace.timeout)")
+	cmd.Flags().StringVar(&f.asOf, "labels-as-of", "", "use the labels as known on this date (YYYY-MM-DD or RFC 3339; default now)")
+}
+
+// config turns the flags, over the trace.* keys, into a taint
+// configuration.
+func (f *traceFlags) config(cmd *cobra.Command, a *app) (taint.Config, error) {
+	c := taint.DefaultConfig()
+	fl := cmd.Flags()
+	if !fl.Changed("model") {
+		f.model = a.cfg.Trace.Model
+	}
+	if !fl.Changed("hops") {
+		f.hops = a.cfg.Trace.Hops
+	}
+	if !fl.Changed("max-nodes") {
+		f.maxNodes = a.cfg.Trace.MaxNodes
+	}
+	if !fl.Changed("timeout") {
+		f.timeout = a.cfg.Trace.Timeout.Duration
+	}
+	if f.chain != "btc" {
+		return c, fmt.Errorf("--chain %q: only btc is traced so far", f.chain)
+	}
+	c.Model, c.Hops, c.MaxNodes, c.Timeout = f.model, f.hops, f.maxNodes, f.timeout
+	v, err := parseSatoshi(f.minValue)
+	if err != nil {
+		return c, fmt.Errorf("--min-value: %w", err)
+	}
+	c.MinValue = v
+	for _, tf := range []struct {
+		name, s string
+		dst     *time.Time
+	}{{"since", f.since, &c.Since}, {"until", f.until, &c.Until}} {
+		if tf.s == "" {
+			continue
+		}
+		t, err := parseTraceTime(tf.s, tf.name == "until")
+		if err != nil {
+			return c, fmt.Errorf("--%s %q: want YYYY-MM-DD or an RFC 3339 time", tf.name, tf.s)
+		}
+		*tf.dst = t
+	}
+	if c.LabelsAsOf, err = parseAsOf(f.asOf); err != nil {
+		return c, fmt.Errorf("--labels-as-of: %w", err)
+	}
+	return c, nil
+}
+
+// parseTraceTime reads a date (the whole day for an end) or RFC 3339 time.
+func parseTraceTime(s string, end bool) (time.Time, error) {
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		if end {
+			t = t.Add(24*time.Hour - time.Second)
+		}
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	return t.UTC(), err
+}
+
+// parseSatoshi reads satoshi, or BTC with a btc suffix, exactly.
+func parseSatoshi(s string) (int64, error) {
+	ls := strings.ToLower(strings.TrimSpace(s))
+	if b, ok := strings.CutSuffix(ls, "btc"); ok {
+		whole, frac, _ := strings.Cut(strings.TrimSpace(b), ".")
+		if len(frac) > 8 {
+			return 0, fmt.Errorf("%q: more than 8 decimals", s)
+		}
+		w, err := strconv.ParseInt(whole, 10, 64)
+		if err != nil || w < 0 || w > 21_000_000 {
+			return 0, fmt.Errorf("%q: not an amount of BTC", s)
+		}
+		var f int64
+		if frac != "" {
+			f, err = strconv.ParseInt(frac+strings.Repeat("0", 8-len(frac)), 10, 64)
+			if err != nil || f < 0 {
+				return 0, fmt.Errorf("%q: not an amount of BTC", s)
+			}
+		}
+		return w*100_000_000 + f, nil
+	}
+	v, err := strconv.ParseInt(ls, 10, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%q: want a non-negative number of satoshi or BTC with a btc suffix", s)
+	}
+	return v, nil
+}
+
+// withTracer opens the store, the labels and the clusters.
+func (a *app) withTracer(ctx context.Context, f func(*taint.Tracer, *trace.Clusters, *labels.Store) error) error {
+	p, err := a.open()
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	st, err := p.Store(ctx)
+	if err != nil {
+		return err
+	}
+	ls, err := labels.NewStore(ctx, st.Conn())
+	if err != nil {
+		return err
+	}
+	return f(taint.New(st.Conn(), ls), trace.NewClusters(st.Conn()), ls)
+}
+
+func newTraceCmd(a *app) *cobra.Command {
+	var f traceFlags
+	var from, direction, stopAt string
+	cmd := &cobra.Command{
+		Use:   "trace --from ADDR|cluster:ID|label:CATEGORY",
+		Short: "Follow value from addresses downstream (where it went) or upstream (where it came from)",
+		Long: `Follow value through the Bitcoin UTXO graph, hop by hop, from a start set: an
+address, a cluster's members (cluster:ID) or every address of a label category
+(label:precursor-broker). Downstream follows the outputs a tainted transaction
+creates to the transactions that spend them; upstream the inputs back to the
+transactions that created them.
+
+Models: haircut splits taint in proportion to value (floor per output, at most
+one satoshi lost per output per hop), poison taints all that a tainted
+transaction touches, fifo takes money out of each address first in, first out
+(downstream only). A move between two addresses of one cluster is no hop.
+Outputs at addresses labelled with a --stop-at category end a path.
+
+The result lists the endpoints (address, cluster, labels, tainted amount, hops,
+why the path ended) and the path to each, with txid, block, time, amount and
+the clusterer's evidence for steps inside a cluster. The model and all its
+parameters are printed with every result.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(f.format, taint.Formats...); err != nil {
+				return err
+			}
+			cfg, err := f.config(cmd, a)
+			if err != nil {
+				return err
+			}
+			cfg.Direction = direction
+			if !cmd.Flags().Changed("stop-at") {
+				stopAt = strings.Join(a.cfg.Trace.StopAt, ",")
+			}
+			for _, s := range strings.Split(stopAt, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					cfg.StopAt = append(cfg.StopAt, s)
+				}
+			}
+			if from == "" {
+				return fmt.Errorf("--from is required: ADDR, cluster:ID or label:CATEGORY")
+			}
+			return a.withTracer(cmd.Context(), func(tr *taint.Tracer, cl *trace.Clusters, ls *labels.Store) error {
+				start, err := taint.ParseStart(cmd.Context(), from, cl, ls, cfg.LabelsAsOf)
+				if err != nil {
+					return err
+				}
+				rs, err := tr.Trace(cmd.Context(), start, cfg)
+				if err != nil {
+					return err
+				}
+				return writeTrace(cmd.OutOrStdout(), f.format, rs)
+			})
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&from, "from", "", "start: ADDR, cluster:ID or label:CATEGORY")
+	cmd.Flags().StringVar(&direction, "direction", taint.Down, "down (where the money went), up (where it came from) or both")
+	cmd.Flags().StringVar(&stopAt, "stop-at", "exchange,mixer", "label categories that end a path (comma-separated; empty: none; default trace.stop_at)")
+	cmd.Flags().StringVar(&f.format, "format", "table", "table, json, csv or dot (Graphviz)")
+	return cmd
+}
+
+func writeTrace(w io.Writer, format string, rs []*taint.Result) error {
+	switch format {
+	case "json":
+		return writeJSON(w, rs)
+	case "csv":
+		return taint.WriteCSV(w, rs)
+	case "dot":
+		return taint.WriteDOT(w, rs)
+	}
+	return taint.WriteTable(w, rs)
+}
+
+func newExposureCmd(a *app) *cobra.Command {
+	var f traceFlags
+	cmd := &cobra.Command{
+		Use:   "exposure ADDR|cluster:ID",
+		Short: "How much of what an address or cluster received came from, and sent went to, each label category",
+		Long: `Exposure traces upstream and downstream from an address or a cluster, every
+labelled address ending a path, and sums by label category the value that came
+from it (received) or went to it (sent): directly (one hop) and indirectly
+(through unlabelled intermediaries, up to --hops). fifo has no upstream rule;
+the received side then uses haircut.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(f.format, "table", "json"); err != nil {
+				return err
+			}
+			if strings.HasPrefix(args[0], "label:") {
+				return fmt.Errorf("exposure of %s: want an address or cluster:ID", args[0])
+			}
+			cfg, err := f.config(cmd, a)
+			if err != nil {
+				return err
+			}
+			return a.withTracer(cmd.Context(), func(tr *taint.Tracer, cl *trace.Clusters, ls *labels.Store) error {
+				start, err := taint.ParseStart(cmd.Context(), args[0], cl, ls, cfg.LabelsAsOf)
+				if err != nil {
+					return err
+				}
+				ex, err := tr.Exposure(cmd.Context(), start, cfg)
+				if err != nil {
+					return err
+				}
+				if f.format == "json" {
+					return writeJSON(cmd.OutOrStdout(), ex)
+				}
+				return taint.WriteExposureTable(cmd.OutOrStdout(), ex)
+			})
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&f.format, "format", "table", "table or json")
+	return cmd
+}

@@ -1,0 +1,63 @@
+// Package taint follows value through the Bitcoin UTXO graph: from a start
+// set of addresses (given, a cluster's members, or every address of a
+// label category) downstream to where the money went and upstream to where
+// it came from, hop by hop, under a selectable taint model.
+//
+// # Graph
+//
+// The nodes are outputs (txid:n). Downstream, a tainted output passes taint
+// to the transaction that spends it, and that transaction passes taint to
+// its outputs. Upstream, a tainted output passes taint to the inputs of the
+// transaction that created it, that is to the earlier outputs they spend.
+// The start set's outputs are the seeds, fully tainted: downstream every
+// output the start addresses received, upstream every output they
+// received too (whose sources are then followed back).
+//
+// # Hops
+//
+// A hop is one transaction moving value from one owner to another. When
+// the clusterer has run, a transaction that moves value between two
+// addresses of the same cluster (or back to the same address) is not a hop:
+// the output it creates keeps the hop count of the input that fed it, and
+// the path shows the step with the clusterer's evidence for that
+// transaction when there is some. An output's hop count is the least over
+// the tainted inputs that feed it.
+//
+// # Models
+//
+// All amounts are exact satoshi in int64; no float64 touches a value.
+//
+//   - poison: an output of a transaction with any tainted input is tainted
+//     for its whole value (upstream: every input of a transaction that
+//     created a tainted output is tainted for its whole value).
+//   - haircut: a transaction's taint T is the sum of its inputs' taint and
+//     V the sum of its input values; each output of value v gets
+//     floor(v·T/V) (128-bit intermediate, rounded down). The fee takes its
+//     proportional share. Rounding loses less than one satoshi per output
+//     per hop, so an amount k hops away is at most k satoshi below the
+//     exact rational value. Upstream, with T the taint of the transaction's
+//     outputs and V its input value, input i of value w gets floor(w·T/V):
+//     its share of the tainted outputs, so the shares never add up to more
+//     than what the subject received (the fee is nobody's source).
+//   - fifo: first-in-first-out per address and per transaction, exact to
+//     the satoshi. Every output is a sequence of segments, each clean or
+//     tainted (a tainted segment remembers the output it came from). An
+//     address is a queue: its received outputs enter it in chain order
+//     (block height, position in the block, output index) as their
+//     segments; each input that spends from the address, in chain order
+//     (block height, position in block, input index), takes as many
+//     satoshi from the front of the queue as its value, regardless of
+//     which output it names. Within a transaction the inputs' segments are
+//     laid end to end in input order and cut into the outputs in output
+//     order; what is left over is the fee. Downstream only: upstream fifo
+//     returns ErrModel.
+//
+// # Stops and caps
+//
+// An output at an address (or cluster) labelled with a stop category is an
+// endpoint and is not followed. So is an unspent output, one whose taint
+// is below MinValue, a spend outside [Since, Until] and a spend that would
+// exceed the hop limit. MaxNodes caps the tainted outputs reached (seeds aside) and
+// Timeout the wall time; the result says which cap was hit, and what it
+// holds up to then is correct but incomplete.
+package taint

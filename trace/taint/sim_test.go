@@ -1,0 +1,226 @@
+package taint_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg"
+
+	"github.com/tracerproject/tracer/internal/chserver"
+	"github.com/tracerproject/tracer/labels"
+	"github.com/tracerproject/tracer/pipeline"
+	"github.com/tracerproject/tracer/simulate"
+	"github.com/tracerproject/tracer/store"
+	"github.com/tracerproject/tracer/trace"
+	"github.com/tracerproject/tracer/trace/taint"
+)
+
+// simWorld ingests a simulated mainnet-form chain (clusterer on) into a
+// fresh database and labels the planted brokers, cartels and exchanges
+// with the category of their truth entity.
+func simWorld(t *testing.T, ctx context.Context, blocks, txs int, seed int64) (store.Conn, *labels.Store, *simulate.Truth) {
+	t.Helper()
+	cfg := simulate.DefaultConfig()
+	cfg.Params = &chaincfg.MainNetParams
+	cfg.Blocks, cfg.TxsPerBlock, cfg.Users, cfg.Seed = blocks, txs, 1000, seed
+	g, err := simulate.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "blocks")
+	if err := simulate.WriteBlocksDir(g, dir, false); err != nil {
+		t.Fatal(err)
+	}
+	truth := g.Truth()
+	p, err := pipeline.Open(pipeline.Config{DataDir: t.TempDir(), StoreDSN: chserver.TempDatabase(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if err := p.IngestBTC(ctx, pipeline.BTCIngest{BlocksDir: dir, To: -1}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Store(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := st.Conn()
+	ls, err := labels.NewStore(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var csv bytes.Buffer
+	csv.WriteString("chain,address,entity,category,source,confidence\n")
+	for _, e := range truth.Entities {
+		switch e.Kind {
+		case simulate.KindBroker, simulate.KindCartel, simulate.KindExchange:
+		default:
+			continue
+		}
+		for _, a := range e.Addresses {
+			if _, err := labels.CanonicalAddress(labels.ChainBTC, a); err != nil {
+				t.Fatalf("truth address %s of %s cannot be labelled: %v", a, e.Name, err)
+			}
+			fmt.Fprintf(&csv, "btc,%s,%s,%s,truth,100\n", a, e.Name, e.Kind)
+		}
+	}
+	imp, err := labels.Parse(labels.FormatCSV, []labels.File{{Name: "truth.csv", Data: csv.Bytes()}}, labels.Options{Source: "truth"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ls.Write(ctx, imp, labels.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return conn, ls, truth
+}
+
+// TestPlantedFlows: downstream from every address labelled
+// precursor-broker, stopping at cartels and exchanges, the trace finds each
+// planted broker → cartel and broker → exchange flow at its output, with
+// its planted amount, exactly for poison, haircut and fifo (a broker's forward
+// spends only broker coins and every later step spends one coin, so the
+// haircut fraction is 1 all the way). And nothing else reaches a cartel or
+// an exchange: in the simulator broker money leaves the brokers only along
+// planted paths (intermediaries hold it on addresses outside their wallet
+// and spend it only in the next step), so any other cartel or exchange
+// endpoint would be a tracer error.
+func TestPlantedFlows(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	conn, ls, truth := simWorld(t, ctx, 60, 120, 5)
+	planted := map[string]simulate.Flow{}
+	for _, f := range truth.Flows {
+		if f.Kind == simulate.FlowCartel || f.Kind == simulate.FlowCashOut {
+			planted[key(f.Txid, f.Vout)] = f
+		}
+	}
+	if len(planted) < 3 {
+		t.Fatalf("the chain has %d broker → cartel/exchange flows; the test needs a longer chain", len(planted))
+	}
+	start, err := taint.ParseStart(ctx, "label:precursor-broker", trace.NewClusters(conn), ls, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var brokers int
+	for _, e := range truth.EntitiesOf(simulate.KindBroker) {
+		brokers += len(e.Addresses)
+	}
+	if len(start.Addresses) < brokers {
+		t.Fatalf("label:precursor-broker: got %d addresses, want at least the %d broker addresses", len(start.Addresses), brokers)
+	}
+	tr := taint.New(conn, ls)
+	for _, model := range []string{taint.Poison, taint.Haircut, taint.FIFO} {
+		cfg := taint.DefaultConfig()
+		cfg.Model = model
+		cfg.StopAt = []string{"cartel", "exchange"}
+		res, err := tr.Trace(ctx, start, cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", model, err)
+		}
+		r := res[0]
+		if r.Capped != "" {
+			t.Fatalf("%s: capped: %s", model, r.Capped)
+		}
+		got := endpoints(r)
+		found := 0
+		for k, f := range planted {
+			e, ok := got[k]
+			want := "stop:" + map[simulate.FlowKind]string{simulate.FlowCartel: "cartel", simulate.FlowCashOut: "exchange"}[f.Kind]
+			if !ok {
+				t.Errorf("%s: planted %s flow %d (%s, %d sat, %d hops) not found", model, f.Kind, f.ID, k, f.Amount, f.Hops)
+				continue
+			}
+			found++
+			if e.Amount != f.Amount || e.Reason != want || e.Address != f.Address {
+				t.Errorf("%s: flow %d at %s: got %d sat at %s (%s), want %d sat at %s (%s)", model, f.ID, k, e.Amount, e.Address, e.Reason, f.Amount, f.Address, want)
+			}
+			// Path: the planted transactions, in order (a cluster step
+			// counts no hop, so hops may be fewer than transactions).
+			if len(e.Path) != len(f.Path) {
+				t.Errorf("%s: flow %d: path of %d steps, want %d", model, f.ID, len(e.Path), len(f.Path))
+			} else {
+				for i := range f.Path {
+					if e.Path[i].Txid != f.Path[i] {
+						t.Errorf("%s: flow %d step %d: got %s, want %s", model, f.ID, i, e.Path[i].Txid, f.Path[i])
+					}
+				}
+			}
+			if e.Hops < 1 || e.Hops > len(f.Path) {
+				t.Errorf("%s: flow %d: %d hops, want 1..%d", model, f.ID, e.Hops, len(f.Path))
+			}
+		}
+		for k, e := range got {
+			if (e.Reason == "stop:cartel" || e.Reason == "stop:exchange") && planted[k].Txid == "" {
+				t.Errorf("%s: %s reached %s (%s, %d sat) outside the planted flows", model, e.Reason, e.Address, k, e.Amount)
+			}
+		}
+		t.Logf("%s: %d planted flows found of %d; %d endpoints, %d nodes, %d queries, %s", model, found, len(planted), len(r.Endpoints), r.Nodes, r.Queries, r.Elapsed)
+	}
+
+	// Two hops: every flow of at most two transactions is found (cluster
+	// steps may bring longer ones within reach too), nothing beyond two
+	// hops is reported, and still nothing outside the planted flows.
+	cfg := taint.DefaultConfig()
+	cfg.Hops = 2
+	cfg.StopAt = []string{"cartel", "exchange"}
+	res, err := tr.Trace(ctx, start, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := endpoints(res[0])
+	short := 0
+	for k, f := range planted {
+		if len(f.Path) > 2 {
+			continue
+		}
+		short++
+		if e, ok := got[k]; !ok || e.Amount != f.Amount {
+			t.Errorf("hops 2: flow %d (%d transactions) at %s: got %+v, want %d sat", f.ID, len(f.Path), k, e, f.Amount)
+		}
+	}
+	for k, e := range got {
+		if e.Hops > 2 {
+			t.Errorf("hops 2: endpoint %s at %d hops", k, e.Hops)
+		}
+		if (e.Reason == "stop:cartel" || e.Reason == "stop:exchange") && planted[k].Txid == "" {
+			t.Errorf("hops 2: %s reached %s outside the planted flows", e.Reason, k)
+		}
+	}
+	if short == 0 {
+		t.Errorf("hops 2: no planted flow of two transactions or fewer to check")
+	}
+
+	// Exposure of each cartel: what it received from precursor brokers is
+	// its planted cartel payments. Upstream haircut gives each input
+	// floor(w·T/V) of a transaction's tainted outputs T: exact through the
+	// one-input hops, and at most one satoshi short per input of the
+	// broker's forward (at most 100 inputs).
+	for _, c := range truth.EntitiesOf(simulate.KindCartel) {
+		var want int64
+		var n int
+		for _, f := range truth.Flows {
+			if f.Kind == simulate.FlowCartel && f.To == c.ID {
+				want += f.Amount
+				n++
+			}
+		}
+		ex, err := tr.Exposure(ctx, taint.Start{Desc: c.Name, Addresses: c.Addresses}, taint.DefaultConfig())
+		if err != nil {
+			t.Fatalf("exposure of %s: %v", c.Name, err)
+		}
+		var got int64
+		for _, f := range ex.From {
+			if f.Category == "precursor-broker" {
+				got = f.Direct + f.Indirect
+			}
+		}
+		if got > want || want-got > int64(100*n) {
+			t.Errorf("exposure of %s: %d sat from precursor-broker, want the %d sat of its %d planted payments (less at most 100 sat each)", c.Name, got, want, n)
+		}
+		t.Logf("exposure of %s: %d sat from precursor-broker (planted %d in %d payments); from %+v; to %+v", c.Name, got, want, n, ex.From, ex.To)
+	}
+}

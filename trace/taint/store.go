@@ -1,0 +1,275 @@
+package taint
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/tracerproject/tracer/store"
+)
+
+// chunk bounds the IN lists of one query: chDB binds on the client and
+// parses at most max_query_size (256 KiB) of SQL, about 3,500 quoted txids.
+const chunk = 2000
+
+// op is an output: txid and index.
+type op struct {
+	txid string
+	n    uint32
+}
+
+func (o op) String() string { return fmt.Sprintf("%s:%d", o.txid, o.n) }
+
+type txIn struct {
+	n        uint32
+	prev     op
+	coinbase bool
+	address  string
+	value    int64
+}
+
+type txOut struct {
+	n       uint32
+	address string
+	value   int64
+}
+
+// tx is a stored transaction with its inputs and outputs in index order.
+type tx struct {
+	txid   string
+	height uint32
+	idx    uint32
+	time   time.Time
+	ins    []txIn
+	outs   []txOut
+	inVal  int64
+	outVal int64
+}
+
+// ioRow is a row of btc_address_io: an output received (input false) or
+// an input spent by the address.
+type ioRow struct {
+	txid   string
+	input  bool
+	n      uint32
+	height uint32
+	time   time.Time
+	value  int64
+}
+
+// graph reads the UTXO graph from the store and caches what it read.
+type graph struct {
+	conn    store.Conn
+	needIdx bool // fifo orders transactions within a block
+	txs     map[string]*tx
+	io      map[string][]ioRow
+	cluster map[string]uint32
+	queries int
+}
+
+func newGraph(conn store.Conn) *graph {
+	return &graph{conn: conn, txs: map[string]*tx{}, io: map[string][]ioRow{}, cluster: map[string]uint32{}}
+}
+
+func set(ss []string) ch.GroupSet {
+	v := make([]any, len(ss))
+	for i, s := range ss {
+		v[i] = s
+	}
+	return ch.GroupSet{Value: v}
+}
+
+// each runs f on chunks of keys.
+func each(keys []string, f func([]string) error) error {
+	for i := 0; i < len(keys); i += chunk {
+		if err := f(keys[i:min(i+chunk, len(keys))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadIO reads the address index of addresses not read yet.
+func (g *graph) loadIO(ctx context.Context, addrs []string) error {
+	var need []string
+	seen := map[string]bool{}
+	for _, a := range addrs {
+		if _, ok := g.io[a]; !ok && !seen[a] {
+			seen[a] = true
+			need = append(need, a)
+		}
+	}
+	return each(need, func(part []string) error {
+		g.queries++
+		rows, err := g.conn.Query(ctx, "SELECT address, txid, is_input, n, block_height, time, value FROM btc_address_io FINAL WHERE address IN ?", set(part))
+		if err != nil {
+			return fmt.Errorf("taint: reading address index: %w", err)
+		}
+		defer rows.Close()
+		for _, a := range part {
+			g.io[a] = nil
+		}
+		for rows.Next() {
+			var a string
+			var r ioRow
+			var in uint8
+			if err := rows.Scan(&a, &r.txid, &in, &r.n, &r.height, &r.time, &r.value); err != nil {
+				return fmt.Errorf("taint: reading address index: %w", err)
+			}
+			r.input = in == 1
+			g.io[a] = append(g.io[a], r)
+		}
+		return rows.Err()
+	})
+}
+
+// loadTxs reads the transactions not read yet, with inputs and outputs.
+func (g *graph) loadTxs(ctx context.Context, ids []string) error {
+	var need []string
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if _, ok := g.txs[id]; !ok && !seen[id] {
+			seen[id] = true
+			need = append(need, id)
+		}
+	}
+	return each(need, func(part []string) error {
+		g.queries += 2
+		got := map[string]*tx{}
+		// Height and time come with the outputs (every transaction has
+		// one); the position in the block only fifo needs.
+		rows, err := g.conn.Query(ctx, "SELECT txid, n, address, value, block_height, time FROM btc_outputs FINAL WHERE txid IN ? ORDER BY txid, n", set(part))
+		if err != nil {
+			return fmt.Errorf("taint: reading outputs: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var o txOut
+			var h uint32
+			var tm time.Time
+			if err := rows.Scan(&id, &o.n, &o.address, &o.value, &h, &tm); err != nil {
+				rows.Close()
+				return fmt.Errorf("taint: reading outputs: %w", err)
+			}
+			t := got[id]
+			if t == nil {
+				t = &tx{txid: id, height: h, time: tm}
+				got[id] = t
+			}
+			t.outs = append(t.outs, o)
+			t.outVal += o.value
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("taint: reading outputs: %w", err)
+		}
+		if g.needIdx {
+			g.queries++
+			rows, err := g.conn.Query(ctx, "SELECT txid, idx FROM btc_txs FINAL WHERE txid IN ?", set(part))
+			if err != nil {
+				return fmt.Errorf("taint: reading transactions: %w", err)
+			}
+			for rows.Next() {
+				var id string
+				var idx uint32
+				if err := rows.Scan(&id, &idx); err != nil {
+					rows.Close()
+					return fmt.Errorf("taint: reading transactions: %w", err)
+				}
+				if t := got[id]; t != nil {
+					t.idx = idx
+				}
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				return fmt.Errorf("taint: reading transactions: %w", err)
+			}
+		}
+		rows, err = g.conn.Query(ctx, "SELECT txid, n, prev_txid, prev_n, coinbase, address, value FROM btc_inputs FINAL WHERE txid IN ? ORDER BY txid, n", set(part))
+		if err != nil {
+			return fmt.Errorf("taint: reading inputs: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var in txIn
+			var cb uint8
+			if err := rows.Scan(&id, &in.n, &in.prev.txid, &in.prev.n, &cb, &in.address, &in.value); err != nil {
+				rows.Close()
+				return fmt.Errorf("taint: reading inputs: %w", err)
+			}
+			in.coinbase = cb == 1
+			if t := got[id]; t != nil {
+				t.ins = append(t.ins, in)
+				t.inVal += in.value
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("taint: reading inputs: %w", err)
+		}
+		for _, id := range part {
+			g.txs[id] = got[id] // nil: not stored
+		}
+		return nil
+	})
+}
+
+// loadClusters reads the cluster of addresses not read yet (0: none).
+func (g *graph) loadClusters(ctx context.Context, addrs []string) error {
+	var need []string
+	for _, a := range addrs {
+		if _, ok := g.cluster[a]; !ok {
+			g.cluster[a] = 0
+			need = append(need, a)
+		}
+	}
+	return each(need, func(part []string) error {
+		g.queries++
+		// argMax by seq: an address's row changes as its cluster merges.
+		rows, err := g.conn.Query(ctx, "SELECT address, argMax(cluster, seq) FROM trace_btc_address_cluster WHERE address IN ? GROUP BY address", set(part))
+		if err != nil {
+			return fmt.Errorf("taint: reading clusters: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var a string
+			var c uint32
+			if err := rows.Scan(&a, &c); err != nil {
+				return fmt.Errorf("taint: reading clusters: %w", err)
+			}
+			g.cluster[a] = c
+		}
+		return rows.Err()
+	})
+}
+
+// evidence is the merge evidence the clusterer stored for transactions,
+// by txid: "heuristic vN (a~b)".
+func (g *graph) evidence(ctx context.Context, txids []string) (map[string]string, error) {
+	out := map[string]string{}
+	err := each(txids, func(part []string) error {
+		g.queries++
+		rows, err := g.conn.Query(ctx, "SELECT txid, heuristic, heuristic_version, address_a, address_b FROM trace_btc_merges FINAL WHERE txid IN ? ORDER BY txid, heuristic, address_a, address_b", set(part))
+		if err != nil {
+			return fmt.Errorf("taint: reading merge evidence: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, h, a, b string
+			var v uint16
+			if err := rows.Scan(&id, &h, &v, &a, &b); err != nil {
+				return fmt.Errorf("taint: reading merge evidence: %w", err)
+			}
+			if _, ok := out[id]; !ok {
+				out[id] = fmt.Sprintf("%s v%d (%s ~ %s)", h, v, a, b)
+			}
+		}
+		return rows.Err()
+	})
+	return out, err
+}
