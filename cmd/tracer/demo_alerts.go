@@ -46,7 +46,7 @@ func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simula
 	if err != nil {
 		return err
 	}
-	type count struct{ provisional, confirmed int }
+	type count struct{ provisional, confirmed, premine int }
 	byRule := map[string]*count{}
 	var example *alert.Alert
 	for _, a := range alerts {
@@ -58,6 +58,9 @@ func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simula
 		switch a.Status {
 		case alert.Provisional:
 			c.provisional++
+			if len(a.Counterparties) == 1 && a.Counterparties[0] == "coinbase" {
+				c.premine++
+			}
 		case alert.Confirmed:
 			c.confirmed++
 		}
@@ -74,14 +77,18 @@ func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simula
 	t.row("  rule", "alerts", "confirmed", "still provisional", "planted")
 	for _, r := range []struct{ name, planted string }{
 		{"broker-payments", fmt.Sprintf("%d purchases (a purchase may pay a broker twice in one tx)", planted[simulate.FlowPurchase])},
-		{"cartel-payments", fmt.Sprintf("%d payments to cartels", planted[simulate.FlowCartel])},
+		{"cartel-payments", fmt.Sprintf("%d payments to cartels, and starting coins from coinbases", planted[simulate.FlowCartel])},
 		{"precursor-purchases", "the 3rd and later payments of one buyer's price"},
 	} {
 		c := byRule[r.name]
 		if c == nil {
 			c = &count{}
 		}
-		t.row("  "+r.name, c.provisional, c.confirmed, c.provisional-c.confirmed, r.planted)
+		planted := r.planted
+		if c.premine > 0 {
+			planted = fmt.Sprintf("%s (%d)", planted, c.premine)
+		}
+		t.row("  "+r.name, c.provisional, c.confirmed, c.provisional-c.confirmed, planted)
 	}
 	t.flush()
 	if example != nil {

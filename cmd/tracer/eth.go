@@ -473,7 +473,7 @@ never executed by an EVM.`,
 func demoETH(ctx context.Context, w io.Writer, p *pipeline.Pipeline, dir string) (string, error) {
 	cfg := ethsim.DefaultConfig()
 	cfg.Blocks = 30
-	fmt.Fprintf(w, "\n5. Ethereum: simulating %d blocks (%d txs, about %d token transfers each) in ETH, USDT and USDC into %s\n",
+	fmt.Fprintf(w, "\n7. Ethereum: simulating %d blocks (%d txs, about %d token transfers each) in ETH, USDT and USDC into %s\n",
 		cfg.Blocks, cfg.TxsPerBlock, cfg.TokenTransfersPerBlock, dir)
 	truth, err := ethsim.Generate(cfg, dir)
 	if err != nil {
