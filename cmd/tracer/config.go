@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tracerproject/tracer/alert"
+	"github.com/tracerproject/tracer/report"
 )
 
 // Config mirrors configs/tracer.yaml, which documents every key. Precedence:
@@ -63,6 +64,10 @@ type Config struct {
 		Confirmations int64              `yaml:"confirmations"`
 		Rules         []alert.RuleConfig `yaml:"rules"`
 	} `yaml:"alerts"`
+	Reports struct {
+		Out       string            `yaml:"out"`
+		Schedules []report.Schedule `yaml:"schedules"`
+	} `yaml:"reports"`
 	Metrics struct {
 		Listen string `yaml:"listen"`
 	} `yaml:"metrics"`

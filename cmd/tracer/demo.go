@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/spf13/cobra"
 
 	"github.com/tracerproject/tracer/ingest"
@@ -16,6 +17,9 @@ import (
 
 func newDemoCmd(a *app) *cobra.Command {
 	cfg := simulate.DefaultConfig()
+	// Mainnet form, so that the planted wallets can be labelled as real
+	// lists label them (labels take mainnet addresses).
+	cfg.Params = &chaincfg.MainNetParams
 	cfg.Blocks, cfg.TxsPerBlock, cfg.Seed = 120, 250, 7
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -127,6 +131,10 @@ replaced on every run.`,
 			if err != nil {
 				return err
 			}
+			reportFile, err := demoReport(ctx, w, p, truth, cfg, dir)
+			if err != nil {
+				return err
+			}
 			fmt.Fprintf(w, "\nDone in %s. Explore:\n", time.Since(start).Round(100*time.Millisecond))
 			fmt.Fprintf(w, "  %s --data %s query stats\n", self(), pcfg.DataDir)
 			if example != "" {
@@ -139,6 +147,8 @@ replaced on every run.`,
 				fmt.Fprintf(w, "  %s --data %s cluster show %s\n", self(), pcfg.DataDir, clusterExample)
 			}
 			fmt.Fprintf(w, "  %s --data %s query address %s\n", self(), pcfg.DataDir, ethExample)
+			fmt.Fprintf(w, "  %s --data %s trace --chain btc --from label:precursor-broker --stop-at cartel,exchange\n", self(), pcfg.DataDir)
+			fmt.Fprintf(w, "  exposure report: %s\n", reportFile)
 			fmt.Fprintf(w, "  ground truth: %s\n", filepath.Join(blocksDir, "truth.json"))
 			return nil
 		},

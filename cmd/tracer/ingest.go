@@ -150,6 +150,9 @@ following the chain until interrupted.`,
 			if err := a.loadAlerts(); err != nil {
 				return err
 			}
+			if err := a.checkReports(); err != nil {
+				return err
+			}
 			p, reg, err := a.openService()
 			if err != nil {
 				return err
@@ -168,6 +171,9 @@ following the chain until interrupted.`,
 			}
 			defer closeClusterer()
 			if err := runAlerter(ctx, a, p, eg); err != nil {
+				return err
+			}
+			if err := runReports(ctx, a, p, eg); err != nil {
 				return err
 			}
 			opt := a.btcIngest(&f)

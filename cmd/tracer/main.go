@@ -71,6 +71,7 @@ func newRoot() *cobra.Command {
 		newDemoCmd(a),
 		newBenchCmd(a),
 		newAlertsCmd(a),
+		newReportCmd(a),
 		newClusterCmd(a),
 		newLabelsCmd(a),
 		newTraceCmd(a), newExposureCmd(a),

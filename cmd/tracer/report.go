@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tracerproject/tracer/labels"
+	"github.com/tracerproject/tracer/pipeline"
+	"github.com/tracerproject/tracer/report"
+	"github.com/tracerproject/tracer/trace"
+	"github.com/tracerproject/tracer/trace/taint"
+)
+
+func newReportCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Exposure reports: on demand (exposure) or on cron schedules (schedule)",
+	}
+	cmd.AddCommand(newReportExposureCmd(a), newReportScheduleCmd(a))
+	return cmd
+}
+
+// readWatchlist reads watch entries (ADDR, cluster:ID, label:CATEGORY), one
+// per line; # starts a comment.
+func readWatchlist(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("watch list: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text, _, _ := strings.Cut(sc.Text(), "#")
+		if text = strings.TrimSpace(text); text == "" {
+			continue
+		}
+		if strings.ContainsAny(text, " \t,") {
+			return nil, fmt.Errorf("watch list %s:%d: %q: one entry per line (ADDR, cluster:ID or label:CATEGORY)", path, line, text)
+		}
+		out = append(out, text)
+	}
+	return out, sc.Err()
+}
+
+// reportRun builds and writes one report on an open pipeline and returns
+// it with the files written.
+func reportRun(ctx context.Context, p *pipeline.Pipeline, cfg report.Config, out string, formats []string) (*report.Report, []string, error) {
+	st, err := p.Store(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	ls, err := labels.NewStore(ctx, st.Conn())
+	if err != nil {
+		return nil, nil, err
+	}
+	cl := trace.NewClusters(st.Conn())
+	resolve := func(ctx context.Context, w string) (taint.Start, error) {
+		return taint.ParseStart(ctx, w, cl, ls, time.Time{})
+	}
+	prev, err := report.Previous(out, cfg.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep, err := report.Build(ctx, taint.New(st.Conn(), ls), resolve, cfg, prev, time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	files, err := report.Write(out, rep, formats)
+	return rep, files, err
+}
+
+func newReportExposureCmd(a *app) *cobra.Command {
+	var (
+		watchlist, since, until, out, format, model, name string
+		watch                                             []string
+		hops                                              int
+	)
+	cmd := &cobra.Command{
+		Use:   "exposure",
+		Short: "Write an exposure report for watched addresses, clusters or label categories",
+		Long: `For each watched entry (ADDR, cluster:ID or label:CATEGORY, from --watch or a
+--watchlist file), compute the direct and indirect exposure to each label
+category over the period (what it received from and sent to labelled
+addresses, through unlabelled intermediaries up to --hops), the largest flows
+with their transactions, and the change since the previous report of the same
+--name in --out. Writes <name>-<time>.json (always: the next report compares
+with it) and the --format files.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := time.Now()
+			from, err := parseSince(since, now)
+			if err != nil {
+				return err
+			}
+			to := now
+			if until != "" {
+				if to, err = parseSince(until, now); err != nil {
+					return fmt.Errorf("--until: %w", err)
+				}
+			}
+			if watchlist != "" {
+				list, err := readWatchlist(watchlist)
+				if err != nil {
+					return err
+				}
+				watch = append(watch, list...)
+			}
+			formats := strings.Split(format, ",")
+			for _, f := range formats {
+				if err := checkFormat(f, report.Formats...); err != nil {
+					return err
+				}
+			}
+			if out == "" {
+				out = filepath.Join(a.cfg.Data, "reports")
+			}
+			cfg := report.Config{Name: name, Watch: watch, Since: from, Until: to, Hops: hops, Model: model}
+			p, err := a.open()
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			rep, files, err := reportRun(cmd.Context(), p, cfg, out, formats)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if rep.Empty != "" {
+				fmt.Fprintln(w, rep.Empty)
+			}
+			for _, s := range rep.Subjects {
+				if s.Error != "" {
+					fmt.Fprintf(w, "%s: %s\n", s.Watch, s.Error)
+				}
+			}
+			for _, f := range files {
+				fmt.Fprintln(w, f)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&watchlist, "watchlist", "", "file of watch entries, one per line (ADDR, cluster:ID, label:CATEGORY)")
+	f.StringArrayVar(&watch, "watch", nil, "a watch entry (repeatable)")
+	f.StringVar(&since, "since", "7d", "start of the period: a duration back (24h, 7d) or a date/RFC 3339 time")
+	f.StringVar(&until, "until", "", "end of the period (default: now)")
+	f.StringVar(&out, "out", "", "output directory (default DATA/reports)")
+	f.StringVar(&format, "format", "html", "json, csv, html, or a comma-separated list (json is always written)")
+	f.StringVar(&model, "model", taint.Haircut, "haircut or poison")
+	f.StringVar(&name, "name", "exposure", "report name: file prefix, and what the next report compares with")
+	f.IntVar(&hops, "hops", taint.DefaultHops, "hops of indirect exposure")
+	return cmd
+}
+
+// checkReports checks the configured schedules (cron, period, formats,
+// model, watch lists) before anything runs.
+func (a *app) checkReports() error {
+	_, err := a.reportScheduler(nil)
+	return err
+}
+
+// reportScheduler checks the configured schedules and returns their
+// scheduler on p; nil when there are none.
+func (a *app) reportScheduler(p *pipeline.Pipeline) (*report.Scheduler, error) {
+	scheds := a.cfg.Reports.Schedules
+	if len(scheds) == 0 {
+		return nil, nil
+	}
+	out := a.cfg.Reports.Out
+	if out == "" {
+		out = filepath.Join(a.cfg.Data, "reports")
+	}
+	for _, s := range scheds {
+		if s.Watchlist != "" {
+			if _, err := readWatchlist(s.Watchlist); err != nil {
+				return nil, fmt.Errorf("report schedule %q: %w", s.Name, err)
+			}
+		}
+		if s.Model == taint.FIFO {
+			return nil, fmt.Errorf("report schedule %q: model fifo has no upstream rule; use haircut or poison", s.Name)
+		}
+	}
+	run := func(ctx context.Context, s report.Schedule) error {
+		period, err := report.Period(s.Period)
+		if err != nil {
+			return err
+		}
+		watch := s.Watch
+		if s.Watchlist != "" {
+			list, err := readWatchlist(s.Watchlist)
+			if err != nil {
+				return err
+			}
+			watch = append(append([]string{}, watch...), list...)
+		}
+		formats := s.Formats
+		if len(formats) == 0 {
+			formats = []string{"html"}
+		}
+		now := time.Now()
+		rep, files, err := reportRun(ctx, p, report.Config{Name: s.Name, Watch: watch, Since: now.Add(-period), Until: now, Hops: s.Hops, Model: s.Model}, out, formats)
+		if err != nil {
+			return err
+		}
+		nc, _, err := p.NATS(ctx)
+		if err != nil {
+			return err
+		}
+		a.log.Info("report written", "schedule", s.Name, "files", files)
+		return report.Publish(nc, report.NewNotice(rep, files))
+	}
+	return report.NewScheduler(scheds, run, a.log)
+}
+
+// runReports starts the scheduler in eg when schedules are configured.
+func runReports(ctx context.Context, a *app, p *pipeline.Pipeline, eg *errgroup.Group) error {
+	s, err := a.reportScheduler(p)
+	if err != nil || s == nil {
+		return err
+	}
+	a.log.Info("report schedules running", "schedules", len(a.cfg.Reports.Schedules))
+	eg.Go(func() error { return s.Run(ctx) })
+	return nil
+}
+
+func newReportScheduleCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "schedule",
+		Short: "Run the reports of reports.schedules on their cron expressions until interrupted (tracer run runs them too)",
+		Long: `Run each schedule of reports.schedules (configs/tracer.yaml) on its cron
+expression: write the report into reports.out and announce it on NATS
+(` + report.NoticeSubject + `, JSON ` + report.NoticeFormat + `).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(a.cfg.Reports.Schedules) == 0 {
+				return errors.New("no report schedules: add some under reports.schedules in the configuration (configs/tracer.yaml shows how)")
+			}
+			if err := a.checkReports(); err != nil {
+				return err
+			}
+			p, reg, err := a.openService()
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			eg, ctx := errgroup.WithContext(cmd.Context())
+			if err := runReports(ctx, a, p, eg); err != nil {
+				return err
+			}
+			a.serveMetrics(ctx, eg, reg, p)
+			return eg.Wait()
+		},
+	}
+}

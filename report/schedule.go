@@ -1,0 +1,151 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/robfig/cron/v3"
+)
+
+// NoticeSubject is where a finished report is announced.
+const NoticeSubject = "reports.exposure"
+
+// NoticeFormat is the version of a notice's JSON.
+const NoticeFormat = "tracer.report-notice.v1"
+
+// Schedule is a report run on a cron expression (reports.schedules in the
+// configuration).
+type Schedule struct {
+	Name string `yaml:"name"`
+	// Cron: standard five fields (minute hour day month weekday) or a
+	// descriptor such as @daily or @every 1h.
+	Cron  string   `yaml:"cron"`
+	Watch []string `yaml:"watch"`
+	// Watchlist: a file of watch entries, one per line (# comments).
+	Watchlist string `yaml:"watchlist"`
+	// Period the report covers, back from when it runs (e.g. 168h).
+	Period  string   `yaml:"period"`
+	Hops    int      `yaml:"hops"`
+	Model   string   `yaml:"model"`
+	Formats []string `yaml:"formats"`
+}
+
+// Notice announces a written report on NATS.
+type Notice struct {
+	Format    string           `json:"format"`
+	Name      string           `json:"name"`
+	Generated time.Time        `json:"generated"`
+	Since     time.Time        `json:"since"`
+	Until     time.Time        `json:"until"`
+	Files     []string         `json:"files"`
+	Subjects  int              `json:"subjects"`
+	Errors    int              `json:"errors"`
+	Exposure  map[string]int64 `json:"exposure"` // satoshi by category, all subjects
+	Empty     string           `json:"empty,omitempty"`
+}
+
+// NewNotice summarises a report.
+func NewNotice(rep *Report, files []string) *Notice {
+	n := &Notice{Format: NoticeFormat, Name: rep.Name, Generated: rep.Generated, Since: rep.Since, Until: rep.Until,
+		Files: files, Subjects: len(rep.Subjects), Exposure: map[string]int64{}, Empty: rep.Empty}
+	for i := range rep.Subjects {
+		if rep.Subjects[i].Error != "" {
+			n.Errors++
+		}
+		for c, v := range byCategory(&rep.Subjects[i]) {
+			n.Exposure[c] += v
+		}
+	}
+	return n
+}
+
+// Publish sends the notice on reports.exposure.
+func Publish(nc *nats.Conn, n *Notice) error {
+	raw, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	if err := nc.Publish(NoticeSubject, raw); err != nil {
+		return fmt.Errorf("report: publishing the notice: %w", err)
+	}
+	return nc.Flush()
+}
+
+// Period parses a schedule's period: a Go duration or a number of days
+// ("7d").
+func Period(s string) (time.Duration, error) {
+	var days int
+	if n, err := fmt.Sscanf(s, "%dd", &days); err == nil && n == 1 && fmt.Sprintf("%dd", days) == s && days > 0 {
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("period %q: want a positive duration (24h) or days (7d)", s)
+	}
+	return d, nil
+}
+
+// Scheduler runs reports on their cron expressions.
+type Scheduler struct {
+	c   *cron.Cron
+	log *slog.Logger
+	ctx context.Context // set by Run: reports stop with it
+}
+
+// NewScheduler checks every schedule before anything runs: a bad cron
+// expression or period is an error naming the schedule.
+func NewScheduler(schedules []Schedule, run func(context.Context, Schedule) error, log *slog.Logger) (*Scheduler, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := cron.New(cron.WithLocation(time.UTC))
+	sch := &Scheduler{c: c, log: log, ctx: context.Background()}
+	var errs []error
+	names := map[string]bool{}
+	for _, s := range schedules {
+		if s.Name == "" || names[s.Name] {
+			errs = append(errs, fmt.Errorf("report schedule %q: needs a unique name", s.Name))
+			continue
+		}
+		names[s.Name] = true
+		if _, err := Period(s.Period); err != nil {
+			errs = append(errs, fmt.Errorf("report schedule %q: %w", s.Name, err))
+			continue
+		}
+		if len(s.Watch) == 0 && s.Watchlist == "" {
+			errs = append(errs, fmt.Errorf("report schedule %q: watches nothing (watch or watchlist)", s.Name))
+			continue
+		}
+		for _, f := range s.Formats {
+			if !contains(Formats, f) {
+				errs = append(errs, fmt.Errorf("report schedule %q: format %q: want json, csv or html", s.Name, f))
+			}
+		}
+		sched := s
+		if _, err := c.AddFunc(s.Cron, func() {
+			if err := run(sch.ctx, sched); err != nil {
+				log.Error("scheduled report failed", "schedule", sched.Name, "err", err)
+			}
+		}); err != nil {
+			errs = append(errs, fmt.Errorf("report schedule %q: cron %q: %w", s.Name, s.Cron, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return sch, nil
+}
+
+// Run runs the schedules until ctx ends, then waits for a running report.
+func (s *Scheduler) Run(ctx context.Context) error {
+	s.ctx = ctx
+	s.c.Start()
+	<-ctx.Done()
+	<-s.c.Stop().Done()
+	return nil
+}
