@@ -24,13 +24,13 @@ type traceFlags struct {
 
 func (f *traceFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.chain, "chain", "btc", "chain to trace (btc; eth is not traced yet)")
-	cmd.Flags().StringVar(&f.model, "model", taint.Haircut, "taint model (default trace.model): haircut (proportional), poison (all touched) or fifo (first in, first out per address; downstream only)")
-	cmd.Flags().IntVar(&f.hops, "hops", taint.DefaultHops, fmt.Sprintf("at most this many hops (1..%d; default trace.hops); moves inside one cluster are no hop", taint.MaxHops))
+	cmd.Flags().StringVar(&f.model, "model", taint.Haircut, "taint model (config trace.model): haircut (proportional), poison (all touched) or fifo (first in, first out per address; downstream only)")
+	cmd.Flags().IntVar(&f.hops, "hops", taint.DefaultHops, fmt.Sprintf("at most this many hops (1..%d; config trace.hops); moves inside one cluster are no hop", taint.MaxHops))
 	cmd.Flags().StringVar(&f.minValue, "min-value", "0", "ignore tainted outputs below this: satoshi (5000) or BTC (0.001btc)")
 	cmd.Flags().StringVar(&f.since, "since", "", "follow only transactions at or after this time (2024-01-01 or RFC 3339)")
 	cmd.Flags().StringVar(&f.until, "until", "", "follow only transactions at or before this time (2024-12-31 or RFC 3339)")
-	cmd.Flags().IntVar(&f.maxNodes, "max-nodes", taint.DefaultMaxNodes, "stop after reaching this many tainted outputs (the output says so; default trace.max_nodes)")
-	cmd.Flags().DurationVar(&f.timeout, "timeout", taint.DefaultTimeout, "stop after this long (the output says so; default trace.timeout)")
+	cmd.Flags().IntVar(&f.maxNodes, "max-nodes", taint.DefaultMaxNodes, "stop after reaching this many tainted outputs (the output says so; config trace.max_nodes)")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", taint.DefaultTimeout, "stop after this long (the output says so; config trace.timeout)")
 	cmd.Flags().StringVar(&f.asOf, "labels-as-of", "", "use the labels as known on this date (YYYY-MM-DD or RFC 3339; default now)")
 }
 
@@ -196,7 +196,7 @@ parameters are printed with every result.`,
 	f.register(cmd)
 	cmd.Flags().StringVar(&from, "from", "", "start: ADDR, cluster:ID or label:CATEGORY")
 	cmd.Flags().StringVar(&direction, "direction", taint.Down, "down (where the money went), up (where it came from) or both")
-	cmd.Flags().StringVar(&stopAt, "stop-at", "exchange,mixer", "label categories that end a path (comma-separated; empty: none; default trace.stop_at)")
+	cmd.Flags().StringVar(&stopAt, "stop-at", "exchange,mixer", "label categories that end a path (comma-separated; empty: none; config trace.stop_at)")
 	cmd.Flags().StringVar(&f.format, "format", "table", "table, json, csv or dot (Graphviz)")
 	return cmd
 }

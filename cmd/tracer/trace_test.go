@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,11 +56,31 @@ func TestCLITrace(t *testing.T) {
 		}
 	}
 	table := ok(t, "--data", data, "trace", "--from", from, "--direction", "both", "--model", "haircut")
-	for _, want := range []string{"trace down from " + from, "trace up from " + from, "model=haircut direction=down hops=6", "rounding=floor-per-output", "ADDRESS", "paths:"} {
+	for _, want := range []string{"trace down from " + from, "trace up from " + from, "model=haircut direction=down hops=6", "rounding=floor-per-output", "ADDRESS", "steps in the taint graph"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table: want %q in\n%s", want, table)
 		}
 	}
+	// From the broker's cluster, when the clusterer linked the address.
+	var cl struct {
+		ID   uint32 `json:"id"`
+		Size uint32 `json:"size"`
+	}
+	if err := json.Unmarshal([]byte(ok(t, "--data", data, "cluster", "show", from, "--format", "json")), &cl); err != nil {
+		t.Fatal(err)
+	}
+	if cl.ID != 0 {
+		var crs []taint.Result
+		if err := json.Unmarshal([]byte(ok(t, "--data", data, "trace", "--from", fmt.Sprintf("cluster:%d", cl.ID), "--format", "json")), &crs); err != nil {
+			t.Fatal(err)
+		}
+		if len(crs) != 1 || crs[0].Start != fmt.Sprintf("cluster:%d", cl.ID) || crs[0].Seeds < int(cl.Size) {
+			t.Errorf("trace from cluster %d of %d addresses: got %+v", cl.ID, cl.Size, crs)
+		}
+	} else {
+		t.Logf("%s is in no cluster; cluster start not checked", from)
+	}
+
 	// The trace.* keys set the defaults; flags override them.
 	cfgFile := filepath.Join(dir, "tracer.yaml")
 	if err := os.WriteFile(cfgFile, []byte("trace:\n  model: fifo\n  hops: 3\n  stop_at: [cartel]\n  max_nodes: 7\n  timeout: 90s\n"), 0o644); err != nil {

@@ -55,9 +55,19 @@
 // # Stops and caps
 //
 // An output at an address (or cluster) labelled with a stop category is an
-// endpoint and is not followed. So is an unspent output, one whose taint
+// endpoint and is not followed: its taint counts there and nowhere else,
+// even when the transaction that spends it also spends followed taint. So is an unspent output, one whose taint
 // is below MinValue, a spend outside [Since, Until] and a spend that would
 // exceed the hop limit. MaxNodes caps the tainted outputs reached (seeds aside) and
 // Timeout the wall time; the result says which cap was hit, and what it
 // holds up to then is correct but incomplete.
+//
+// # Store
+//
+// Each round is a handful of batched queries (IN lists of at most 2,000
+// keys, bound by the client): the address index of the addresses reached,
+// the inputs and outputs of the transactions that spend from them, and the
+// clusters of the addresses they pay. They read without FINAL, which makes
+// ClickHouse 18.16 merge on every read, and drop rows inserted twice by
+// their keys instead. Labels are read once per trace.
 package taint

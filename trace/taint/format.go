@@ -57,7 +57,7 @@ func WriteTable(w io.Writer, rs []*Result) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintln(w, "\npaths:")
+		fmt.Fprintf(w, "\n%d steps in the taint graph (all of them: --format json or dot); one path per endpoint:\n", len(r.Steps))
 		for _, e := range r.Endpoints {
 			fmt.Fprintf(w, "  to %s (%s, %s BTC):\n", e.Address, e.Reason, BTC(e.Amount))
 			for _, h := range e.Path {
@@ -99,9 +99,9 @@ func WriteCSV(w io.Writer, rs []*Result) error {
 	return cw.Error()
 }
 
-// WriteDOT draws the paths for Graphviz: addresses are nodes (endpoints
-// boxed, with labels), each step an edge with txid and amount; cluster
-// steps dashed.
+// WriteDOT draws the whole taint graph for Graphviz: addresses are nodes
+// (endpoints boxed, with labels), each step an edge with txid and the
+// tainted amount of the output it reached; cluster steps dashed.
 func WriteDOT(w io.Writer, rs []*Result) error {
 	fmt.Fprintln(w, "digraph trace {")
 	fmt.Fprintln(w, "  rankdir=LR; node [shape=ellipse, fontsize=10]; edge [fontsize=9];")
@@ -113,24 +113,27 @@ func WriteDOT(w io.Writer, rs []*Result) error {
 		nodes := map[string]bool{}
 		edges := map[string]bool{}
 		for _, e := range r.Endpoints {
+			if nodes[e.Address] {
+				continue // one box per address; the first (fewest hops) labels it
+			}
 			label := fmt.Sprintf("%s\n%s BTC, %d hops, %s", e.Address, BTC(e.Amount), e.Hops, e.Reason)
 			if len(e.Labels) > 0 {
 				label += "\n" + labelText(e.Labels)
 			}
 			fmt.Fprintf(w, "  %s [shape=box, label=%s];\n", dotQuote(e.Address), dotQuote(label))
 			nodes[e.Address] = true
-			for _, h := range e.Path {
-				k := h.Txid + h.From + h.To
-				if edges[k] {
-					continue
-				}
-				edges[k] = true
-				style := ""
-				if h.ClusterStep {
-					style = ", style=dashed"
-				}
-				fmt.Fprintf(w, "  %s -> %s [label=%s%s];\n", dotQuote(h.From), dotQuote(h.To), dotQuote(fmt.Sprintf("%s\n%s BTC @%d", short(h.Txid), BTC(h.Amount), h.Height)), style)
+		}
+		for _, h := range r.Steps {
+			k := h.Txid + "\x00" + h.From + "\x00" + h.To
+			if edges[k] {
+				continue
 			}
+			edges[k] = true
+			style := ""
+			if h.ClusterStep {
+				style = ", style=dashed"
+			}
+			fmt.Fprintf(w, "  %s -> %s [label=%s%s];\n", dotQuote(h.From), dotQuote(h.To), dotQuote(fmt.Sprintf("%s\n%s BTC @%d", short(h.Txid), BTC(h.Amount), h.Height)), style)
 		}
 	}
 	fmt.Fprintln(w, "}")

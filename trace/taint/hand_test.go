@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,7 +142,7 @@ func engines(t *testing.T, f func(t *testing.T, conn store.Conn)) {
 	})
 }
 
-// handStore writes the hand-built chain, puts Q1 and Q2 in one cluster
+// handStore writes the hand-built chain (twice), puts Q1 and Q2 in one cluster
 // (with change-heuristic evidence in txP2) and labels E1 an exchange.
 func handStore(t *testing.T, ctx context.Context, conn store.Conn) *labels.Store {
 	t.Helper()
@@ -155,8 +156,12 @@ func handStore(t *testing.T, ctx context.Context, conn store.Conn) *labels.Store
 			t.Fatal(err)
 		}
 	}
-	if err := st.Write(ctx, &b); err != nil {
-		t.Fatal(err)
+	// Twice, as a loader retry would: the tracer reads without FINAL and
+	// must count every row once.
+	for range 2 {
+		if err := st.Write(ctx, &b); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := conn.Insert(ctx, "trace_btc_address_cluster", []store.Column{
 		{Name: "address", Values: []string{aQ1, aQ2}}, {Name: "address_id", Values: []uint32{1, 2}},
@@ -293,6 +298,24 @@ func TestHandModels(t *testing.T) {
 				t.Errorf("%s: capped %q", c.model, r.Capped)
 			}
 			check(t, c.model, r, c.want)
+			// The taint graph: M's outputs are fed by T1 and T2, never by
+			// the clean C.
+			var mSteps []string
+			for _, h := range r.Steps {
+				if h.Txid == txM {
+					mSteps = append(mSteps, h.From+">"+h.Output)
+				}
+			}
+			wantM := []string{aT1 + ">" + key(txM, 0), aT2 + ">" + key(txM, 0), aT1 + ">" + key(txM, 1), aT2 + ">" + key(txM, 1)}
+			if c.model == taint.FIFO {
+				// 60,000 on X: T1's 50,000 and 10,000 of T2's; Y: the rest of T2's.
+				wantM = []string{aT1 + ">" + key(txM, 0), aT2 + ">" + key(txM, 0), aT2 + ">" + key(txM, 1)}
+			}
+			slices.Sort(mSteps)
+			slices.Sort(wantM)
+			if !slices.Equal(mSteps, wantM) {
+				t.Errorf("%s: steps of M: got %v, want %v", c.model, mSteps, wantM)
+			}
 			// The path to E3 shows the cluster step P2 with its evidence.
 			if e, ok := endpoints(r)[key(txP3, 1)]; ok {
 				if len(e.Path) != 3 || e.Path[0].Txid != txP1 || e.Path[1].Txid != txP2 || e.Path[2].Txid != txP3 {
@@ -366,6 +389,18 @@ func TestHandModels(t *testing.T) {
 		}
 		if res[0].Capped != "max-nodes 3" || res[0].Nodes != 3 {
 			t.Errorf("max-nodes 3: got capped %q nodes %d", res[0].Capped, res[0].Nodes)
+		}
+
+		// Time limit: the result says the cap was hit, after reading the
+		// start set's outputs.
+		cfg = taint.DefaultConfig()
+		cfg.Timeout = time.Nanosecond
+		res, err = tr.Trace(ctx, start, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Capped != "timeout 1ns" || res[0].Seeds != 5 {
+			t.Errorf("timeout 1ns: got capped %q, %d seeds, want timeout 1ns and the 5 seeds", res[0].Capped, res[0].Seeds)
 		}
 
 		// Upstream from X: poison takes every input of M whole; haircut
@@ -490,4 +525,71 @@ func TestGolden(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestStopNotCarried: taint that reached a stop address ends there, even
+// when the transaction that spends it also spends followed taint (a
+// deposit swept with tainted coins downstream; a broker's change spent
+// with the coins an upstream trace follows).
+func TestStopNotCarried(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := clickhouse.Open(ctx, chserver.TempDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	st, err := store.New(ctx, conn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aA, aB, aC, aD := addr(200), addr(201), addr(202), addr(203)
+	tx1, tx2 := txid(201), txid(202)
+	chain := [][]ingest.Tx{
+		{fund(200, aA, 30_000)},
+		{mkTx(tx1, []ingest.Input{in(txid(200), 0, aA, 30_000)}, io{aB, 10_000}, io{aC, 19_000})},
+		{mkTx(tx2, []ingest.Input{in(tx1, 0, aB, 10_000), in(tx1, 1, aC, 19_000)}, io{aD, 28_000})},
+	}
+	var b store.Batch
+	for h, txs := range chain {
+		if txs[0].Inputs[0].Coinbase {
+			txs[0].Coinbase = true
+		}
+		blk := &ingest.Block{Chain: ingest.ChainBTC, Height: int64(h + 1), Hash: fmt.Sprintf("%064x", 0xc000+h+1),
+			Parent: fmt.Sprintf("%064x", 0xc000+h), Time: time.Date(2024, 1, 1, h, 0, 0, 0, time.UTC).Unix(), Txs: txs}
+		if err := b.AddBlock(blk, uint64(h+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Write(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := labels.NewStore(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp, err := labels.Parse(labels.FormatCSV, []labels.File{{Name: "x.csv", Data: []byte("chain,address,entity,category,source,confidence\nbtc," + aB + ",X,exchange,x,100\n")}}, labels.Options{Source: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ls.Write(ctx, imp, labels.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tr := taint.New(conn, ls)
+	cfg := taint.DefaultConfig()
+	cfg.StopAt = []string{"exchange"}
+	res, err := tr.Trace(ctx, taint.Start{Desc: aA, Addresses: []string{aA}}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// D gets C's 19,000 of tx2's 29,000, not the exchange's 10,000.
+	check(t, "down", res[0], map[string]want{key(tx1, 0): {10_000, 1, "stop:exchange"}, key(tx2, 0): {28_000 * 19_000 / 29_000, 2, "unspent"}})
+	cfg.Direction = taint.Up
+	res, err = tr.Trace(ctx, taint.Start{Desc: aD, Addresses: []string{aD}}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Back from D: B 9,655 and C 18,344 of its 28,000; through tx1 only
+	// C's share goes on to A.
+	check(t, "up", res[0], map[string]want{key(tx1, 0): {9_655, 1, "stop:exchange"}, key(txid(200), 0): {18_344, 2, "coinbase"}})
 }

@@ -194,6 +194,38 @@ func TestPlantedFlows(t *testing.T) {
 		t.Errorf("hops 2: no planted flow of two transactions or fewer to check")
 	}
 
+	// Upstream from the brokers, stopping at cartels: the brokers are paid
+	// by buyers, whom cartels fund; a cartel wallet is reached only as the
+	// spender of a planted buyer-funding transaction.
+	funding := map[string]bool{}
+	for _, f := range truth.Flows {
+		if f.Kind == simulate.FlowFunding {
+			funding[f.Txid] = true
+		}
+	}
+	for _, model := range []string{taint.Poison, taint.Haircut} {
+		cfg := taint.DefaultConfig()
+		cfg.Model, cfg.Direction, cfg.StopAt = model, taint.Up, []string{"cartel"}
+		res, err := tr.Trace(ctx, start, cfg)
+		if err != nil {
+			t.Fatalf("up %s: %v", model, err)
+		}
+		var cartels int
+		for _, e := range res[0].Endpoints {
+			if e.Reason != "stop:cartel" {
+				continue
+			}
+			cartels++
+			if last := e.Path[len(e.Path)-1]; !funding[last.Txid] || e.Amount <= 0 {
+				t.Errorf("up %s: cartel output %s:%d (%d sat) reached through %s, which is no planted buyer funding", model, e.Txid, e.N, e.Amount, last.Txid)
+			}
+		}
+		if cartels == 0 {
+			t.Errorf("up %s: no cartel reached upstream of the brokers", model)
+		}
+		t.Logf("up %s: %d cartel outputs reached through planted fundings, %d endpoints", model, cartels, len(res[0].Endpoints))
+	}
+
 	// Exposure of each cartel: what it received from precursor brokers is
 	// its planted cartel payments. Upstream haircut gives each input
 	// floor(w·T/V) of a transaction's tainted outputs T: exact through the

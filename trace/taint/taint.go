@@ -155,6 +155,9 @@ type Hop struct {
 	// Output is the output the step reached (downstream: created; upstream:
 	// spent by Txid).
 	Output string `json:"output"`
+	// Input is the tainted output the step spent (downstream) or the
+	// output it created (upstream).
+	Input  string `json:"input"`
 	Amount int64  `json:"amount"`
 	// ClusterStep: From and To are in the same cluster; not counted as a
 	// hop. Evidence is the clusterer's record for Txid, if any.
@@ -174,6 +177,9 @@ type Result struct {
 	// Nodes: tainted outputs reached, seeds aside (what MaxNodes caps).
 	Nodes     int        `json:"nodes"`
 	Endpoints []Endpoint `json:"endpoints"`
+	// Steps is the whole taint graph: one step per tainted output and
+	// output that fed it, in chain order; every path is a walk through it.
+	Steps []Hop `json:"steps"`
 	// Capped names the cap that stopped the trace ("" when none did).
 	Capped  string `json:"capped,omitempty"`
 	Queries int    `json:"queries"`
@@ -215,6 +221,7 @@ type node struct {
 	hop     int
 	seed    bool
 	parent  op     // the tainted output that fed it (hop order); zero for seeds
+	parents []op   // every tainted output that fed it
 	via     string // the transaction of the step
 	spent   bool
 	reason  string
@@ -284,22 +291,32 @@ func (t *Tracer) trace(ctx context.Context, start Start, cfg Config) (*Result, e
 	if err != nil {
 		return nil, err
 	}
+	// Rounds run under the time limit, so that a query through a huge
+	// cluster is cut short too; what was reached is still reported.
+	rctx, cancel := context.WithDeadline(ctx, r.deadline)
+	defer cancel()
 	for len(frontier) > 0 && r.capped == "" {
-		if time.Now().After(r.deadline) {
-			r.capped = fmt.Sprintf("timeout %s", cfg.Timeout)
-			break
-		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if rctx.Err() != nil {
+			r.capped = fmt.Sprintf("timeout %s", cfg.Timeout)
+			break
+		}
+		var next []op
 		if cfg.Direction == Down {
-			frontier, err = r.down(ctx, frontier)
+			next, err = r.down(rctx, frontier)
 		} else {
-			frontier, err = r.up(ctx, frontier)
+			next, err = r.up(rctx, frontier)
+		}
+		if err != nil && rctx.Err() != nil && ctx.Err() == nil {
+			r.capped = fmt.Sprintf("timeout %s", cfg.Timeout)
+			break
 		}
 		if err != nil {
 			return nil, err
 		}
+		frontier = next
 	}
 	for _, o := range frontier { // left by a cap
 		if n := r.nodes[o]; n != nil && n.reason == "" {
@@ -375,6 +392,13 @@ func (r *run) stopAt(a string) string {
 	}
 	return ""
 }
+
+// passes: taint goes on through n. An output at a stop address ends its
+// path, even when the transaction it meets carries on other taint (a
+// deposit swept together with tainted coins, a broker's change spent with
+// the coins an upstream trace follows): counting it there would count it
+// twice.
+func (r *run) passes(n *node) bool { return n.seed || r.stopAt(n.address) == "" }
 
 // sameOwner: moving value from a to b is no hop.
 func (r *run) sameOwner(a, b string) bool {
@@ -492,7 +516,13 @@ func (r *run) update(o op, address string, value, taint int64, segs []seg, via s
 		r.reached++
 	} else if n.seed {
 		return false
-	} else if n.taint == taint && n.hop <= hop {
+	}
+	for _, f := range feeds {
+		if !slices.Contains(n.parents, f.from.op) {
+			n.parents = append(n.parents, f.from.op)
+		}
+	}
+	if n.taint == taint && n.hop <= hop && n.via != "" {
 		return false
 	}
 	n.taint = taint
@@ -635,7 +665,7 @@ func (r *run) spread(t *tx) []op {
 			continue
 		}
 		n := r.nodes[in.prev]
-		if n == nil || n.taint == 0 {
+		if n == nil || n.taint == 0 || !r.passes(n) {
 			continue
 		}
 		feeds = append(feeds, feed{from: n, taint: n.taint})
@@ -651,12 +681,15 @@ func (r *run) spread(t *tx) []op {
 		id := op{t.txid, o.n}
 		var taint int64
 		var osegs []seg
+		ofeeds := feeds
 		switch r.cfg.Model {
 		case Poison:
 			taint = o.value
 		case Haircut:
 			taint = mulDiv(o.value, T, t.inVal)
 		case FIFO:
+			// Fed only by the tainted runs that land in this output.
+			ofeeds = nil
 			need := o.value
 			for need > 0 && pos < len(segs) {
 				s := segs[pos]
@@ -665,6 +698,9 @@ func (r *run) spread(t *tx) []op {
 				if s.tainted {
 					ns.src = id
 					taint += take
+					if n := r.nodes[s.src]; n != nil {
+						ofeeds = append(ofeeds, feed{from: n, taint: take})
+					}
 				}
 				osegs = appendSeg(osegs, ns)
 				need -= take
@@ -681,7 +717,7 @@ func (r *run) spread(t *tx) []op {
 		if r.cfg.Model != FIFO {
 			osegs = []seg{{n: o.value, tainted: true, src: id}}
 		}
-		if r.update(id, o.address, o.value, taint, osegs, t.txid, feeds) {
+		if r.update(id, o.address, o.value, taint, osegs, t.txid, ofeeds) {
 			changed = append(changed, id)
 		}
 	}
@@ -838,7 +874,7 @@ func (r *run) up(ctx context.Context, frontier []op) ([]op, error) {
 		var feeds []feed
 		var T int64
 		for _, o := range t.outs {
-			if n := r.nodes[op{t.txid, o.n}]; n != nil && n.taint > 0 {
+			if n := r.nodes[op{t.txid, o.n}]; n != nil && n.taint > 0 && r.passes(n) {
 				feeds = append(feeds, feed{from: n, taint: n.taint})
 				T += n.taint
 				n.spent = true // "spent" upstream: its sources were followed
@@ -909,12 +945,18 @@ func (r *run) endpoints(ctx context.Context, res *Result) error {
 			continue
 		}
 		eps = append(eps, n)
-		for p := n; p != nil && !p.seed; p = r.nodes[p.parent] {
-			if r.sameOwner(r.nodes[p.parent].address, p.address) {
-				evTx = append(evTx, p.via)
+	}
+	// Evidence for every step inside a cluster.
+	for _, n := range r.nodes {
+		for _, p := range n.parents {
+			if r.sameOwner(r.nodes[p].address, n.address) {
+				evTx = append(evTx, n.via)
+				break
 			}
 		}
 	}
+	slices.Sort(evTx)
+	evTx = slices.Compact(evTx)
 	ev, err := r.g.evidence(ctx, evTx)
 	if err != nil {
 		return err
@@ -932,21 +974,7 @@ func (r *run) endpoints(ctx context.Context, res *Result) error {
 		e := Endpoint{Address: n.address, Cluster: r.g.cluster[n.address], Labels: r.labelsOf(n.address), Amount: n.taint,
 			Value: n.value, Hops: n.hop, Reason: n.reason, Txid: n.op.txid, N: n.op.n}
 		for p := n; p != nil && !p.seed; p = r.nodes[p.parent] {
-			par := r.nodes[p.parent]
-			h := Hop{Txid: p.via, Output: p.op.String(), Amount: p.taint, From: par.address, To: p.address}
-			if r.cfg.Direction == Up {
-				h.From, h.To = p.address, par.address
-			}
-			if t := r.g.txs[p.via]; t != nil {
-				h.Height, h.Time = t.height, t.time.UTC()
-			}
-			if r.sameOwner(par.address, p.address) {
-				h.ClusterStep, h.Cluster, h.Evidence = true, r.g.cluster[p.address], ev[p.via]
-				if par.address == p.address {
-					h.Evidence = "same address"
-				}
-			}
-			e.Path = append(e.Path, h)
+			e.Path = append(e.Path, r.step(p, r.nodes[p.parent], ev))
 		}
 		slices.Reverse(e.Path)
 		if t := r.g.txs[n.op.txid]; t != nil {
@@ -954,5 +982,41 @@ func (r *run) endpoints(ctx context.Context, res *Result) error {
 		}
 		res.Endpoints = append(res.Endpoints, e)
 	}
+	for _, n := range r.nodes {
+		for _, p := range n.parents {
+			res.Steps = append(res.Steps, r.step(n, r.nodes[p], ev))
+		}
+	}
+	sort.Slice(res.Steps, func(i, j int) bool {
+		a, b := res.Steps[i], res.Steps[j]
+		if a.Height != b.Height {
+			return a.Height < b.Height
+		}
+		if a.Txid != b.Txid {
+			return a.Txid < b.Txid
+		}
+		if a.Output != b.Output {
+			return a.Output < b.Output
+		}
+		return a.Input < b.Input
+	})
 	return nil
+}
+
+// step is the move of taint from par to n.
+func (r *run) step(n, par *node, ev map[string]string) Hop {
+	h := Hop{Txid: n.via, Output: n.op.String(), Input: par.op.String(), Amount: n.taint, From: par.address, To: n.address}
+	if r.cfg.Direction == Up {
+		h.From, h.To = n.address, par.address
+	}
+	if t := r.g.txs[n.via]; t != nil {
+		h.Height, h.Time = t.height, t.time.UTC()
+	}
+	if r.sameOwner(par.address, n.address) {
+		h.ClusterStep, h.Cluster, h.Evidence = true, r.g.cluster[n.address], ev[n.via]
+		if par.address == n.address {
+			h.Evidence = "same address"
+		}
+	}
+	return h
 }
