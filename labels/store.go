@@ -607,7 +607,9 @@ func (s *Store) Lookup(ctx context.Context, chain string, addresses []string, as
 		ids[i] = v.ImportID
 		validFrom[v.ImportID] = v.ValidFrom
 	}
-	const batch = 10_000
+	// A bound IN list is sent inside the query text: 2,000 bech32
+	// addresses stay well below chDB's 256 KiB query size.
+	const batch = 2_000
 	for start := 0; start < len(addresses); start += batch {
 		part := addresses[start:min(start+batch, len(addresses))]
 		set := make([]any, len(part))

@@ -1,81 +1,23 @@
 package taint_test
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/chaincfg"
-
-	"github.com/tracerproject/tracer/internal/chserver"
+	"github.com/tracerproject/tracer/internal/simworld"
 	"github.com/tracerproject/tracer/labels"
-	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/store"
 	"github.com/tracerproject/tracer/trace"
 	"github.com/tracerproject/tracer/trace/taint"
 )
 
-// simWorld ingests a simulated mainnet-form chain (clusterer on) into a
-// fresh database and labels the planted brokers, cartels and exchanges
-// with the category of their truth entity.
+// simWorld is the synthetic world of internal/simworld.
 func simWorld(t *testing.T, ctx context.Context, blocks, txs int, seed int64) (store.Conn, *labels.Store, *simulate.Truth) {
 	t.Helper()
-	cfg := simulate.DefaultConfig()
-	cfg.Params = &chaincfg.MainNetParams
-	cfg.Blocks, cfg.TxsPerBlock, cfg.Users, cfg.Seed = blocks, txs, 1000, seed
-	g, err := simulate.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "blocks")
-	if err := simulate.WriteBlocksDir(g, dir, false); err != nil {
-		t.Fatal(err)
-	}
-	truth := g.Truth()
-	p, err := pipeline.Open(pipeline.Config{DataDir: t.TempDir(), StoreDSN: chserver.TempDatabase(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	if err := p.IngestBTC(ctx, pipeline.BTCIngest{BlocksDir: dir, To: -1}); err != nil {
-		t.Fatal(err)
-	}
-	st, err := p.Store(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := st.Conn()
-	ls, err := labels.NewStore(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var csv bytes.Buffer
-	csv.WriteString("chain,address,entity,category,source,confidence\n")
-	for _, e := range truth.Entities {
-		switch e.Kind {
-		case simulate.KindBroker, simulate.KindCartel, simulate.KindExchange:
-		default:
-			continue
-		}
-		for _, a := range e.Addresses {
-			if _, err := labels.CanonicalAddress(labels.ChainBTC, a); err != nil {
-				t.Fatalf("truth address %s of %s cannot be labelled: %v", a, e.Name, err)
-			}
-			fmt.Fprintf(&csv, "btc,%s,%s,%s,truth,100\n", a, e.Name, e.Kind)
-		}
-	}
-	imp, err := labels.Parse(labels.FormatCSV, []labels.File{{Name: "truth.csv", Data: csv.Bytes()}}, labels.Options{Source: "truth"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ls.Write(ctx, imp, labels.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return conn, ls, truth
+	w := simworld.New(t, ctx, blocks, txs, seed)
+	return w.Conn, w.Labels, w.Truth
 }
 
 // TestPlantedFlows: downstream from every address labelled
