@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/big"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -35,13 +36,26 @@ type Config struct {
 	// labelled addresses are read again (0: 5 minutes).
 	Labels       LabelSource
 	LabelRefresh time.Duration
-	Logger       *slog.Logger
+	// Clusters resolves watched clusters; it must be set when a rule
+	// watches clusters. Read again with the labels.
+	Clusters ClusterSource
+	Logger   *slog.Logger
 }
 
 // Labelled is an address with a label of a watched category.
 type Labelled struct {
 	Address, Category, Entity, Source string
 }
+
+// ClusterSource finds clusters and their members (trace.Clusters).
+type ClusterSource interface {
+	ClusterOf(ctx context.Context, address string) (uint32, error)
+	Members(ctx context.Context, id uint32, offset, limit int) ([]string, error)
+}
+
+// maxClusterWatch bounds the members one watched cluster adds: a cluster
+// this large is an exchange, not a broker, and would flood the alerts.
+const maxClusterWatch = 1_000_000
 
 // LabelSource finds the addresses of a chain labelled with any of the
 // categories, as the labels stand now.
@@ -96,6 +110,9 @@ func New(conn store.Conn, js jetstream.JetStream, cfg Config) (*Alerter, error) 
 		}
 		if len(r.Categories()) > 0 && cfg.Labels == nil {
 			return nil, fmt.Errorf("alert: rule %q watches label categories %v, but the alerter has no labels store", r.Name, r.Categories())
+		}
+		if len(r.clusters) > 0 && cfg.Clusters == nil {
+			return nil, fmt.Errorf("alert: rule %q watches clusters, but the alerter has no clusters", r.Name)
 		}
 	}
 	if cfg.LabelRefresh <= 0 {
@@ -185,6 +202,14 @@ func (a *Alerter) block(ctx context.Context, b *ingest.Block) error {
 		if err := a.readLabels(ctx); err != nil {
 			return err
 		}
+	} else {
+		// Clusters grow with every block the clusterer sees: members are
+		// read again before each block.
+		for _, r := range a.cfg.Rules {
+			if err := a.readClusters(ctx, r); err != nil {
+				return err
+			}
+		}
 	}
 	alerts, cands := Evaluate(b, a.cfg.Rules)
 	var pays []paymentRow
@@ -235,9 +260,13 @@ func (a *Alerter) block(ctx context.Context, b *ingest.Block) error {
 	return nil
 }
 
-// readLabels (re)loads the addresses of the watched label categories.
+// readLabels (re)loads the addresses of the watched label categories and
+// clusters.
 func (a *Alerter) readLabels(ctx context.Context) error {
 	for _, r := range a.cfg.Rules {
+		if err := a.readClusters(ctx, r); err != nil {
+			return err
+		}
 		if len(r.Categories()) == 0 {
 			continue
 		}
@@ -251,6 +280,48 @@ func (a *Alerter) readLabels(ctx context.Context) error {
 	a.labelsRead = time.Now()
 	return nil
 }
+
+// readClusters (re)loads the members of the rule's watched clusters. A
+// cluster that is gone (absorbed into another since its id was written
+// down) is logged and skipped; watch it by one of its addresses instead.
+func (a *Alerter) readClusters(ctx context.Context, r *Rule) error {
+	if len(r.clusters) == 0 {
+		return nil
+	}
+	found := map[string]Match{}
+	for _, c := range r.clusters {
+		var id uint64
+		entry := "cluster " + c.id
+		if c.address != "" {
+			cid, err := a.cfg.Clusters.ClusterOf(ctx, c.address)
+			if err != nil {
+				a.log.Warn("watched address has no cluster yet: watching it alone", "rule", r.Name, "address", c.address, "err", err)
+				found[c.address] = Match{List: clusterList, Entry: "cluster of " + c.address}
+				continue
+			}
+			id, entry = uint64(cid), fmt.Sprintf("cluster %d (of %s)", cid, c.address)
+		} else {
+			id, _ = strconv.ParseUint(c.id, 10, 32)
+		}
+		members, err := a.cfg.Clusters.Members(ctx, uint32(id), 0, maxClusterWatch)
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			a.log.Warn("watched cluster not found", "rule", r.Name, "cluster", id, "err", err)
+			continue
+		}
+		for _, m := range members {
+			found[m] = Match{List: clusterList, Entry: entry}
+		}
+	}
+	r.watchResolved(clusterList, found)
+	a.log.Debug("watching clusters", "rule", r.Name, "clusters", len(r.clusters), "addresses", len(found))
+	return nil
+}
+
+// clusterList names the watch list of cluster members in a Match.
+const clusterList = "clusters"
 
 // pattern records an incoming payment to an address a repeated-payments
 // rule watches and returns an alert when, with the payer's earlier

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -56,12 +57,18 @@ type WatchList struct {
 	// Categories of labels (precursor-broker, cartel, sanctioned, ...):
 	// every address labelled so is watched. Needs the labels store.
 	Categories []string `yaml:"categories"`
+	// Clusters: every member of these clusters, given by id or by an
+	// address in them ("the cluster of this address", which stays right
+	// when the cluster merges into another and changes id). Bitcoin only;
+	// needs the clusterer's tables.
+	Clusters []string `yaml:"clusters"`
 }
 
 // Rule is a validated rule with its watch list loaded.
 type Rule struct {
 	RuleConfig
 	min       *big.Int
+	clusters  []clusterRef
 	minAsset  map[string]*big.Int // by canonical asset (ETH or a contract)
 	assets    map[string]bool     // nil: every asset
 	incoming  bool
@@ -170,10 +177,43 @@ func NewRule(c RuleConfig, check AddressCheck) (*Rule, error) {
 			return fail("%v", err)
 		}
 	}
-	if len(r.addresses) == 0 && len(c.Watch.Categories) == 0 {
-		return fail("watches no address and no label category")
+	for _, e := range c.Watch.Clusters {
+		if _, err := strconv.ParseUint(e, 10, 32); err == nil {
+			r.clusters = append(r.clusters, clusterRef{id: e})
+			continue
+		}
+		canon, err := check(c.Chain, e)
+		if err != nil {
+			return fail("watch.clusters: %q is neither a cluster id nor an address: %v", e, err)
+		}
+		r.clusters = append(r.clusters, clusterRef{address: canon})
+	}
+	if len(c.Watch.Clusters) > 0 && c.Chain != "btc" {
+		return fail("watch.clusters: clusters are Bitcoin only")
+	}
+	if len(r.addresses) == 0 && len(c.Watch.Categories) == 0 && len(r.clusters) == 0 {
+		return fail("watches no address, label category or cluster")
 	}
 	return r, nil
+}
+
+// clusterRef is a watched cluster: by id, or the cluster of an address.
+type clusterRef struct{ id, address string }
+
+// watchResolved replaces the addresses a list (labels or clusters) added
+// before with the ones it gives now: lists change.
+func (r *Rule) watchResolved(list string, found map[string]Match) {
+	for a, m := range r.addresses {
+		if m.List == list {
+			delete(r.addresses, a)
+		}
+	}
+	for a, m := range found {
+		if _, ok := r.addresses[a]; ok {
+			continue // listed by hand too: the list says why
+		}
+		r.addresses[a] = m
+	}
 }
 
 // minFor is the smallest amount of asset the rule alerts on.
@@ -190,20 +230,14 @@ func (r *Rule) wantsAsset(asset string) bool { return r.assets == nil || r.asset
 // Categories are the label categories the rule watches.
 func (r *Rule) Categories() []string { return r.Watch.Categories }
 
-// watchLabelled adds the addresses labelled with the rule's categories,
-// replacing those added before (a newer label list may drop some).
+// watchLabelled watches the addresses labelled with the rule's categories,
+// instead of those read before (a newer label list may drop some).
 func (r *Rule) watchLabelled(labelled []Labelled) {
-	for a, m := range r.addresses {
-		if m.List == labelList {
-			delete(r.addresses, a)
-		}
-	}
+	found := map[string]Match{}
 	for _, l := range labelled {
-		if _, ok := r.addresses[l.Address]; ok {
-			continue // listed by hand too: the list says why
-		}
-		r.addresses[l.Address] = Match{List: labelList, Entry: l.Category + ": " + l.Entity, Source: l.Source}
+		found[l.Address] = Match{List: labelList, Entry: l.Category + ": " + l.Entity, Source: l.Source}
 	}
+	r.watchResolved(labelList, found)
 }
 
 // labelList names the watch list of labelled addresses in a Match.

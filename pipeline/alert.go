@@ -4,7 +4,9 @@ import (
 	"context"
 
 	"github.com/tracerproject/tracer/alert"
+	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/labels"
+	"github.com/tracerproject/tracer/trace"
 )
 
 // Alerting reports whether this pipeline runs an alerter on the chain:
@@ -55,6 +57,9 @@ func (p *Pipeline) Alerter(ctx context.Context, chain string) (*alert.Alerter, e
 			return nil, err
 		}
 		cfg.Labels = labelSource{ls}
+	}
+	if cfg.Clusters == nil && chain == ingest.ChainBTC {
+		cfg.Clusters = trace.NewClusters(st.Conn())
 	}
 	return alert.New(st.Conn(), js, cfg)
 }

@@ -208,3 +208,85 @@ func TestCLIAlertsEthereum(t *testing.T) {
 		t.Errorf("the store has no USDT for the broker: %+v", addr)
 	}
 }
+
+// TestCLIAlertsCluster: a rule that watches "the cluster of" one broker
+// address alerts on payments into every member of that cluster. The chain
+// is ingested first; the alerter, added on a second run, reads the stream
+// from its start with the clusters complete.
+func TestCLIAlertsCluster(t *testing.T) {
+	dir := t.TempDir()
+	blocks, data := filepath.Join(dir, "blocks"), filepath.Join(dir, "data")
+	params := &chaincfg.RegressionNetParams
+	ok(t, "simulate", "btc", "--blocks", "40", "--txs-per-block", "120", "--out", blocks)
+	truth, err := simulate.ReadTruthFile(filepath.Join(blocks, "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok(t, "--data", data, "ingest", "btc", "--blocks-dir", blocks)
+	// The broker address with the largest cluster.
+	var anchor string
+	var members []string
+	for _, e := range truth.EntitiesOf(simulate.KindBroker) {
+		for _, a := range e.Addresses {
+			var s struct {
+				Members []string `json:"members"`
+			}
+			if err := json.Unmarshal([]byte(ok(t, "--data", data, "cluster", "show", a, "--format", "json")), &s); err == nil && len(s.Members) > len(members) {
+				anchor, members = a, s.Members
+			}
+		}
+	}
+	if len(members) < 2 {
+		t.Fatalf("no broker cluster of two or more addresses in the chain")
+	}
+	watched := map[string]bool{}
+	for _, m := range members {
+		watched[m] = true
+	}
+	// Expected: payments into a member from outside the cluster.
+	chain := bestChain(t, readBlkRecords(t, blocks, params.Net), *params.GenesisHash)
+	var want []string
+	owner := map[wire.OutPoint]string{}
+	for _, b := range chain {
+		for i, tx := range b.Transactions {
+			internal := i > 0
+			for _, in := range tx.TxIn {
+				if i > 0 && !watched[owner[in.PreviousOutPoint]] {
+					internal = false
+				}
+			}
+			paid := map[string]int64{}
+			for n, o := range tx.TxOut {
+				a := outputAddress(t, o.PkScript, params)
+				owner[wire.OutPoint{Hash: tx.TxHash(), Index: uint32(n)}] = a
+				if watched[a] && !internal {
+					paid[a] += o.Value
+				}
+			}
+			for a, v := range paid {
+				want = append(want, fmt.Sprintf("%s %s %d", tx.TxHash(), a, v))
+			}
+		}
+	}
+	slices.Sort(want)
+	cfg := filepath.Join(dir, "tracer.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("alerts:\n  confirmations: 1\n  rules:\n    - name: broker-cluster\n      direction: incoming\n      watch:\n        clusters: [%s]\n", anchor)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, "--config", cfg, "--data", data, "ingest", "btc", "--blocks-dir", blocks)
+	var got []*alert.Alert
+	if err := json.Unmarshal([]byte(ok(t, "--data", data, "alerts", "list", "--since", "1h", "--format", "json")), &got); err != nil {
+		t.Fatal(err)
+	}
+	var have []string
+	for _, a := range got {
+		have = append(have, fmt.Sprintf("%s %s %s", a.Txid, a.Address, a.Amount))
+		if len(a.Matched) != 1 || a.Matched[0].List != "clusters" || !strings.Contains(a.Matched[0].Entry, anchor) {
+			t.Errorf("alert %s: matched %+v, want the cluster of %s", a.ID, a.Matched, anchor)
+		}
+	}
+	slices.Sort(have)
+	if !slices.Equal(have, want) {
+		t.Errorf("alerts on the cluster of %s (%d members):\n got %d: %q\nwant %d: %q", anchor, len(members), len(have), have, len(want), want)
+	}
+}
