@@ -214,6 +214,7 @@ func (a *Alerter) block(ctx context.Context, b *ingest.Block) error {
 	alerts, cands := Evaluate(b, a.cfg.Rules)
 	var pays []paymentRow
 	for _, c := range cands {
+		c.Payer = a.payerKey(ctx, b.Chain, c.Payer)
 		al, row := a.pattern(c)
 		pays = append(pays, row)
 		if al != nil {
@@ -322,6 +323,23 @@ func (a *Alerter) readClusters(ctx context.Context, r *Rule) error {
 
 // clusterList names the watch list of cluster members in a Match.
 const clusterList = "clusters"
+
+// payerKey is who pays, for the repeated-payments pattern: on Bitcoin the
+// payer's cluster when the clusterer knows it ("cluster:ID"; a buyer who
+// pays from a new address of the same wallet is the same buyer), else the
+// address. When a cluster merges into another its id changes and the
+// pattern starts again under the new id: a pattern may be found later,
+// never falsely.
+func (a *Alerter) payerKey(ctx context.Context, chain, payer string) string {
+	if a.cfg.Clusters == nil || chain != ingest.ChainBTC || payer == "" || payer == "coinbase" {
+		return payer
+	}
+	id, err := a.cfg.Clusters.ClusterOf(ctx, payer)
+	if err != nil {
+		return payer
+	}
+	return fmt.Sprintf("cluster:%d", id)
+}
 
 // pattern records an incoming payment to an address a repeated-payments
 // rule watches and returns an alert when, with the payer's earlier

@@ -78,7 +78,7 @@ func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simula
 	for _, r := range []struct{ name, planted string }{
 		{"broker-payments", fmt.Sprintf("%d purchases (a purchase may pay a broker twice in one tx)", planted[simulate.FlowPurchase])},
 		{"cartel-payments", fmt.Sprintf("%d payments to cartels, and starting coins from coinbases", planted[simulate.FlowCartel])},
-		{"precursor-purchases", "the 3rd and later payments of one buyer's price"},
+		{"precursor-purchases", fmt.Sprintf("%d: a buyer's 3rd and later payment of one price (±5%%) to one broker address", repeatedPurchases(truth))},
 	} {
 		c := byRule[r.name]
 		if c == nil {
@@ -96,4 +96,43 @@ func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simula
 	}
 	fmt.Fprintf(w, "   %s --data %s alerts list --since 1h\n", self, data)
 	return nil
+}
+
+// repeatedPurchases counts the planted purchases that are a buyer's third
+// or later payment, within 5% of the same amount, to the same broker
+// address: what the precursor-purchases rule looks for, from the truth.
+func repeatedPurchases(truth *simulate.Truth) int {
+	type key struct {
+		buyer   int
+		address string
+	}
+	type pay struct {
+		height, amount int64
+	}
+	by := map[key][]pay{}
+	for _, f := range truth.Flows {
+		if f.Kind == simulate.FlowPurchase {
+			k := key{f.From, f.Address}
+			by[k] = append(by[k], pay{f.Height, f.Amount})
+		}
+	}
+	n := 0
+	for _, ps := range by {
+		for _, p := range ps {
+			earlier := 0
+			for _, q := range ps {
+				d := q.amount - p.amount
+				if d < 0 {
+					d = -d
+				}
+				if q.height < p.height && d*100 <= q.amount*5 {
+					earlier++
+				}
+			}
+			if earlier+1 >= 3 {
+				n++
+			}
+		}
+	}
+	return n
 }
