@@ -215,6 +215,7 @@ func (a *Alerter) block(ctx context.Context, b *ingest.Block) error {
 	var pays []paymentRow
 	for _, c := range cands {
 		c.Payer = a.payerKey(ctx, b.Chain, c.Payer)
+		c.Payee = a.payerKey(ctx, b.Chain, c.Alert.Address)
 		al, row := a.pattern(c)
 		pays = append(pays, row)
 		if al != nil {
@@ -324,10 +325,11 @@ func (a *Alerter) readClusters(ctx context.Context, r *Rule) error {
 // clusterList names the watch list of cluster members in a Match.
 const clusterList = "clusters"
 
-// payerKey is who pays, for the repeated-payments pattern: on Bitcoin the
-// payer's cluster when the clusterer knows it ("cluster:ID"; a buyer who
-// pays from a new address of the same wallet is the same buyer), else the
-// address. When a cluster merges into another its id changes and the
+// payerKey is who pays (and who is paid), for the repeated-payments
+// pattern: on Bitcoin the address's cluster when the clusterer knows it
+// ("cluster:ID"; a buyer who pays from a new address of the same wallet is
+// the same buyer, a broker who is paid on a new address the same broker),
+// else the address. When a cluster merges into another its id changes and the
 // pattern starts again under the new id: a pattern may be found later,
 // never falsely.
 func (a *Alerter) payerKey(ctx context.Context, chain, payer string) string {
@@ -346,7 +348,11 @@ func (a *Alerter) payerKey(ctx context.Context, chain, payer string) string {
 // payments of consistent amounts within the window, it makes min_payments.
 func (a *Alerter) pattern(c Candidate) (*Alert, paymentRow) {
 	r, al := c.Rule, c.Alert
-	k := historyKey{r.Name, al.Address, c.Payer}
+	payee := c.Payee
+	if payee == "" {
+		payee = al.Address
+	}
+	k := historyKey{r.Name, payee, c.Payer}
 	var earlier []payment
 	kept := a.history[k][:0]
 	for _, p := range a.history[k] {
@@ -360,7 +366,7 @@ func (a *Alerter) pattern(c Candidate) (*Alert, paymentRow) {
 			earlier = append(earlier, p)
 		}
 	}
-	row := paymentRow{rule: r.Name, address: al.Address, payer: c.Payer, txid: al.Txid, blockHash: al.BlockHash, height: al.Height, amount: c.Value}
+	row := paymentRow{rule: r.Name, address: payee, payer: c.Payer, txid: al.Txid, blockHash: al.BlockHash, height: al.Height, amount: c.Value}
 	if !slices.ContainsFunc(kept, func(p payment) bool { return p.txid == al.Txid && p.blockHash == al.BlockHash }) {
 		kept = append(kept, payment{txid: al.Txid, blockHash: al.BlockHash, height: al.Height, amount: c.Value})
 	}

@@ -156,6 +156,9 @@ type Candidate struct {
 	Rule  *Rule
 	Alert *Alert
 	Payer string
+	// Payee keys the watched side of the pattern: the address, or its
+	// cluster (set by the alerter); empty means the address.
+	Payee string
 	Value *big.Int
 }
 

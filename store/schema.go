@@ -265,6 +265,7 @@ var Migrations = []Migration{
 				payload String,
 				published DateTime
 			) ENGINE = ReplacingMergeTree() ORDER BY (id, status)`,
+			// address: the paid address, or its cluster (cluster:ID).
 			`CREATE TABLE IF NOT EXISTS alert_payments (
 				rule String,
 				address String,

@@ -78,7 +78,7 @@ func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simula
 	for _, r := range []struct{ name, planted string }{
 		{"broker-payments", fmt.Sprintf("%d purchases (a purchase may pay a broker twice in one tx)", planted[simulate.FlowPurchase])},
 		{"cartel-payments", fmt.Sprintf("%d payments to cartels, and starting coins from coinbases", planted[simulate.FlowCartel])},
-		{"precursor-purchases", fmt.Sprintf("%d: a buyer's 3rd and later payment of one price (±5%%) to one broker address", repeatedPurchases(truth))},
+		{"precursor-purchases", fmt.Sprintf("%d: a buyer's 3rd and later payment of one price (±5%%) to one broker", repeatedPurchases(truth))},
 	} {
 		c := byRule[r.name]
 		if c == nil {
@@ -99,20 +99,17 @@ func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simula
 }
 
 // repeatedPurchases counts the planted purchases that are a buyer's third
-// or later payment, within 5% of the same amount, to the same broker
-// address: what the precursor-purchases rule looks for, from the truth.
+// or later payment, within 5% of the same amount, to the same broker:
+// what the precursor-purchases rule looks for, from the truth.
 func repeatedPurchases(truth *simulate.Truth) int {
-	type key struct {
-		buyer   int
-		address string
-	}
+	type key struct{ buyer, broker int }
 	type pay struct {
 		height, amount int64
 	}
 	by := map[key][]pay{}
 	for _, f := range truth.Flows {
 		if f.Kind == simulate.FlowPurchase {
-			k := key{f.From, f.Address}
+			k := key{f.From, f.To}
 			by[k] = append(by[k], pay{f.Height, f.Amount})
 		}
 	}
