@@ -93,13 +93,48 @@ func TestCLIAlerts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	writeCfg(fmt.Sprintf("alerts:\n  confirmations: 2\n  rules:\n    - name: broker-in\n      direction: incoming\n      watch:\n        files: [%s]\n", watch))
+	writeCfg(fmt.Sprintf("alerts:\n  confirmations: 2\n  rules:\n    - name: broker-in\n      direction: incoming\n      watch:\n        files: [%s]\n"+
+		"    - name: purchases\n      kind: repeated-payments\n      min_payments: 3\n      tolerance_pct: 5\n      watch:\n        files: [%s]\n", watch, watch))
 	ok(t, "--config", cfg, "--data", data, "ingest", "btc", "--blocks-dir", blocks)
 
 	var got []*alert.Alert
 	if err := json.Unmarshal([]byte(ok(t, "--data", data, "alerts", "list", "--since", "1h", "--format", "json")), &got); err != nil {
 		t.Fatal(err)
 	}
+	// Every repeated-payments alert is a planted purchase that is its
+	// buyer's third or later payment of one price to that broker.
+	qualifying := map[string]bool{}
+	for _, f := range truth.Flows {
+		if f.Kind != simulate.FlowPurchase {
+			continue
+		}
+		earlier := 0
+		for _, g := range truth.Flows {
+			d := g.Amount - f.Amount
+			if d < 0 {
+				d = -d
+			}
+			if g.Kind == simulate.FlowPurchase && g.From == f.From && g.To == f.To && g.Height < f.Height && d*100 <= g.Amount*5 {
+				earlier++
+			}
+		}
+		if earlier >= 2 {
+			qualifying[f.Txid+" "+f.Address] = true
+		}
+	}
+	var patterns []*alert.Alert
+	for _, a := range got {
+		if a.Rule == "purchases" {
+			patterns = append(patterns, a)
+		}
+	}
+	got = slices.DeleteFunc(got, func(a *alert.Alert) bool { return a.Rule == "purchases" })
+	for _, a := range patterns {
+		if !qualifying[a.Txid+" "+a.Address] || len(a.Payments) < 2 {
+			t.Errorf("repeated-payments alert %s on %s (%d earlier payments) is not a planted repeated purchase", a.Txid, a.Address, len(a.Payments))
+		}
+	}
+	t.Logf("repeated payments: %d alert states for %d planted qualifying purchases", len(patterns), len(qualifying))
 	latest := map[string]*alert.Alert{}
 	for _, a := range got {
 		if cur := latest[a.ID]; cur == nil || a.Status == alert.Confirmed {
