@@ -8,9 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
-	"github.com/tracerproject/tracer/alert"
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/stream"
@@ -34,50 +31,13 @@ type ETHIngest struct {
 }
 
 // IngestETH runs the Ethereum ingestor. With embedded NATS it also runs the
-// loader and returns once everything in the stream is stored; with an
-// external NATS it only publishes.
+// chain's consumers (loader, alerter) and returns once they have handled
+// everything in the stream; with an external NATS it only publishes.
 func (p *Pipeline) IngestETH(ctx context.Context, opt ETHIngest) error {
 	if !p.EmbeddedNATS() {
 		return p.PublishETH(ctx, opt)
 	}
-	loader, js, err := p.Loader(ctx, ingest.ChainETH)
-	if err != nil {
-		return err
-	}
-	var al *alert.Alerter
-	if p.Alerting(ingest.ChainETH) {
-		if al, err = p.Alerter(ctx, ingest.ChainETH); err != nil {
-			return err
-		}
-	}
-	eg, ctx := errgroup.WithContext(ctx)
-	loaderCtx, stopLoader := context.WithCancel(ctx)
-	defer stopLoader()
-	eg.Go(func() error { return loader.Run(loaderCtx, js) })
-	if al != nil {
-		eg.Go(func() error { return al.Run(loaderCtx) })
-	}
-	eg.Go(func() error {
-		defer stopLoader()
-		// What was published is stored before returning, also when ingest
-		// stopped on an error (a bad block stops it after the good ones).
-		pubErr := p.PublishETH(ctx, opt)
-		if ctx.Err() != nil {
-			return pubErr
-		}
-		last, err := stream.LastSeq(ctx, js, ingest.ChainETH)
-		if err == nil {
-			err = stream.WaitAcked(ctx, js, ingest.ChainETH, loaderDurable(p), last)
-		}
-		if err == nil && al != nil {
-			err = stream.WaitAcked(ctx, js, ingest.ChainETH, p.alerterDurable(), last)
-		}
-		if pubErr != nil {
-			return pubErr
-		}
-		return err
-	})
-	return eg.Wait()
+	return p.publishAndConsume(ctx, ingest.ChainETH, func(ctx context.Context) error { return p.PublishETH(ctx, opt) })
 }
 
 // PublishETH runs the Ethereum ingestor, publishing to the stream only.

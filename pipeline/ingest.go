@@ -12,11 +12,9 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/tracerproject/tracer/alert"
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/stream"
-	"github.com/tracerproject/tracer/trace"
 )
 
 // BTCIngest says what to ingest from where. Exactly one of RPC.Host and
@@ -34,55 +32,69 @@ type BTCIngest struct {
 }
 
 // IngestBTC runs the Bitcoin ingestor. With embedded NATS it also runs the
-// loader and returns once everything in the stream is stored; with an
-// external NATS it only publishes.
+// chain's consumers (loader, clusterer, alerter) and returns once they have
+// handled everything in the stream; with an external NATS it only
+// publishes.
 func (p *Pipeline) IngestBTC(ctx context.Context, opt BTCIngest) error {
 	if !p.EmbeddedNATS() {
 		return p.PublishBTC(ctx, opt)
 	}
-	loader, js, err := p.Loader(ctx, ingest.ChainBTC)
+	return p.publishAndConsume(ctx, ingest.ChainBTC, func(ctx context.Context) error { return p.PublishBTC(ctx, opt) })
+}
+
+// consumer is a service that reads a chain stream with a durable consumer.
+type consumer struct {
+	durable string
+	run     func(context.Context) error
+	close   func() error
+}
+
+// publishAndConsume runs publish while the chain's consumers run, and
+// returns once each consumer has acknowledged everything in the stream:
+// also when publish stopped on an error (a bad block stops ingest after the
+// good blocks before it, which are then stored).
+func (p *Pipeline) publishAndConsume(ctx context.Context, chain string, publish func(context.Context) error) error {
+	loader, js, err := p.Loader(ctx, chain)
 	if err != nil {
 		return err
 	}
-	var cl *trace.Clusterer
-	if p.Clustering() {
-		if cl, _, err = p.Clusterer(ctx, ingest.ChainBTC); err != nil {
+	consumers := []consumer{{durable: loaderDurable(p), run: func(ctx context.Context) error { return loader.Run(ctx, js) }}}
+	if chain == ingest.ChainBTC && p.Clustering() {
+		cl, _, err := p.Clusterer(ctx, chain)
+		if err != nil {
 			return err
 		}
+		consumers = append(consumers, consumer{durable: p.clustererDurable(), run: func(ctx context.Context) error { return cl.Run(ctx, js) }, close: cl.Close})
 	}
-	var al *alert.Alerter
-	if p.Alerting(ingest.ChainBTC) {
-		if al, err = p.Alerter(ctx, ingest.ChainBTC); err != nil {
+	if p.Alerting(chain) {
+		al, err := p.Alerter(ctx, chain)
+		if err != nil {
+			for _, c := range consumers {
+				if c.close != nil {
+					err = errors.Join(err, c.close())
+				}
+			}
 			return err
 		}
+		consumers = append(consumers, consumer{durable: p.alerterDurable(), run: al.Run})
 	}
 	eg, ctx := errgroup.WithContext(ctx)
-	loaderCtx, stopLoader := context.WithCancel(ctx)
-	defer stopLoader()
-	eg.Go(func() error { return loader.Run(loaderCtx, js) })
-	if cl != nil {
-		eg.Go(func() error { return cl.Run(loaderCtx, js) })
-	}
-	if al != nil {
-		eg.Go(func() error { return al.Run(loaderCtx) })
+	consumeCtx, stopConsumers := context.WithCancel(ctx)
+	defer stopConsumers()
+	for _, c := range consumers {
+		eg.Go(func() error { return c.run(consumeCtx) })
 	}
 	eg.Go(func() error {
-		defer stopLoader()
-		// What was published is stored before returning, also when ingest
-		// stopped on an error (a bad block stops it after the good ones).
-		pubErr := p.PublishBTC(ctx, opt)
+		defer stopConsumers()
+		pubErr := publish(ctx)
 		if ctx.Err() != nil {
 			return pubErr
 		}
-		last, err := stream.LastSeq(ctx, js, ingest.ChainBTC)
-		if err == nil {
-			err = stream.WaitAcked(ctx, js, ingest.ChainBTC, loaderDurable(p), last)
-		}
-		if err == nil && cl != nil {
-			err = stream.WaitAcked(ctx, js, ingest.ChainBTC, p.clustererDurable(), last)
-		}
-		if err == nil && al != nil {
-			err = stream.WaitAcked(ctx, js, ingest.ChainBTC, p.alerterDurable(), last)
+		last, err := stream.LastSeq(ctx, js, chain)
+		for _, c := range consumers {
+			if err == nil {
+				err = stream.WaitAcked(ctx, js, chain, c.durable, last)
+			}
 		}
 		if pubErr != nil {
 			return pubErr
@@ -90,8 +102,10 @@ func (p *Pipeline) IngestBTC(ctx context.Context, opt BTCIngest) error {
 		return err
 	})
 	err = eg.Wait()
-	if cl != nil {
-		err = errors.Join(err, cl.Close())
+	for _, c := range consumers {
+		if c.close != nil {
+			err = errors.Join(err, c.close())
+		}
 	}
 	return err
 }
