@@ -157,5 +157,8 @@ func List(ctx context.Context, conn store.Conn, since time.Time, limit int) ([]*
 	if limit <= 0 {
 		limit = 1000
 	}
+	if epoch := time.Unix(0, 0); since.Before(epoch) {
+		since = epoch // DateTime starts in 1970: nothing was published before
+	}
 	return query(ctx, conn, "SELECT payload FROM alerts FINAL WHERE published >= ? ORDER BY height DESC, id, status_rank LIMIT ?", since.UTC(), limit)
 }

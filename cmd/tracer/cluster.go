@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/btc"
+	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/store"
@@ -45,6 +48,7 @@ embedded NATS). Every merge of two clusters is stored with its evidence: the
 transaction, the heuristic and its version, and the two clusters it joined.`,
 	}
 	cmd.PersistentFlags().StringVar(&format, "format", "table", "table or json")
+	var opened *store.Store // the store withClusters opened, for labels
 	withClusters := func(cmd *cobra.Command, f func(ctx context.Context, c *trace.Clusters, w io.Writer) error) error {
 		if err := checkFormat(format, "table", "json"); err != nil {
 			return err
@@ -58,6 +62,7 @@ transaction, the heuristic and its version, and the two clusters it joined.`,
 		if err != nil {
 			return err
 		}
+		opened = st
 		return f(cmd.Context(), trace.NewClusters(st.Conn()), cmd.OutOrStdout())
 	}
 
@@ -96,13 +101,18 @@ transaction, the heuristic and its version, and the two clusters it joined.`,
 						return err
 					}
 				}
+				lbls, err := memberLabels(ctx, opened, c, id)
+				if err != nil {
+					return err
+				}
 				if format == "json" {
 					return writeJSON(w, struct {
 						trace.Cluster
-						Offset  int          `json:"offset"`
-						Members []string     `json:"members"`
-						Growth  []trace.Edge `json:"growth"`
-					}{sum, offset, members, grew})
+						Labels  []clusterLabel `json:"labels"`
+						Offset  int            `json:"offset"`
+						Members []string       `json:"members"`
+						Growth  []trace.Edge   `json:"growth"`
+					}{sum, lbls, offset, members, grew})
 				}
 				t := newTable(w)
 				t.row("cluster", sum.ID)
@@ -112,6 +122,15 @@ transaction, the heuristic and its version, and the two clusters it joined.`,
 				t.row("first linked", fmt.Sprintf("height %d", sum.FirstLinked))
 				t.row("last changed", fmt.Sprintf("height %d", sum.Height))
 				t.flush()
+				if len(lbls) > 0 {
+					fmt.Fprintf(w, "\nlabels of its members\n")
+					t := newTable(w)
+					t.row("  category", "entity", "source", "members")
+					for _, l := range lbls {
+						t.row("  "+l.Category, l.Entity, l.Source, l.Members)
+					}
+					t.flush()
+				}
 				fmt.Fprintf(w, "\nmembers %d to %d of %d\n", offset+1, offset+len(members), sum.Size)
 				for _, m := range members {
 					fmt.Fprintf(w, "  %s\n", m)
@@ -217,6 +236,52 @@ true. Its state (address ids, union-find snapshot) lives in DATA/trace/btc.`,
 
 // clusterID reads ADDR|ID: a number is a cluster id, anything else an
 // address.
+// clusterLabel is a label carried by members of a cluster.
+type clusterLabel struct {
+	Category string `json:"category"`
+	Entity   string `json:"entity"`
+	Source   string `json:"source"`
+	Members  int    `json:"members"`
+}
+
+// maxLabelMembers bounds the members whose labels cluster show reads: past
+// it (an exchange's cluster) the labels are of the first members only.
+const maxLabelMembers = 100_000
+
+// memberLabels sums the labels in force on a cluster's members.
+func memberLabels(ctx context.Context, st *store.Store, c *trace.Clusters, id uint32) ([]clusterLabel, error) {
+	members, err := c.Members(ctx, id, 0, maxLabelMembers)
+	if err != nil {
+		return nil, err
+	}
+	ls, err := labels.NewStore(ctx, st.Conn())
+	if err != nil {
+		return nil, err
+	}
+	byAddr, err := ls.Lookup(ctx, labels.ChainBTC, members, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	count := map[clusterLabel]int{}
+	for _, list := range byAddr {
+		for _, l := range list {
+			count[clusterLabel{Category: l.Category, Entity: l.Entity, Source: l.Source}]++
+		}
+	}
+	out := make([]clusterLabel, 0, len(count))
+	for l, n := range count {
+		l.Members = n
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Members != out[j].Members {
+			return out[i].Members > out[j].Members
+		}
+		return out[i].Category+out[i].Entity+out[i].Source < out[j].Category+out[j].Entity+out[j].Source
+	})
+	return out, nil
+}
+
 func clusterID(ctx context.Context, c *trace.Clusters, arg string) (uint32, error) {
 	if n, err := strconv.ParseUint(arg, 10, 32); err == nil {
 		return uint32(n), nil
