@@ -10,7 +10,8 @@ import (
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/btcutil/base58"
 	"github.com/btcsuite/btcd/chaincfg"
-	"golang.org/x/crypto/sha3"
+
+	"github.com/tracerproject/tracer/ingest/eth"
 )
 
 // Chains a label may name. btc and eth are the names the ingesters use
@@ -102,57 +103,12 @@ func canonicalBTC(addr string) (string, error) {
 // canonicalETH: go-ethereum's common.HexToAddress silently crops or pads
 // bad input, so the checks are done here.
 func canonicalETH(addr string) (string, error) {
-	body, ok := strings.CutPrefix(addr, "0x")
-	if !ok {
-		body, ok = strings.CutPrefix(addr, "0X")
-	}
-	if !ok {
-		return "", fmt.Errorf("%w %q: want 0x followed by 40 hex digits", ErrBadAddress, clip(addr))
-	}
-	if len(body) != 40 {
-		return "", fmt.Errorf("%w %q: %d hex digits, want 40", ErrBadAddress, clip(addr), len(body))
-	}
-	var lower, upper bool
-	for i := 0; i < len(body); i++ {
-		switch c := body[i]; {
-		case c >= '0' && c <= '9':
-		case c >= 'a' && c <= 'f':
-			lower = true
-		case c >= 'A' && c <= 'F':
-			upper = true
-		default:
-			return "", fmt.Errorf("%w %q: %q at position %d is not a hex digit", ErrBadAddress, clip(addr), c, i+2)
-		}
-	}
-	canon := "0x" + strings.ToLower(body)
-	if lower && upper {
-		if want := eip55(canon); want != "0x"+body {
-			return "", fmt.Errorf("%w %q: mixed case that fails the EIP-55 checksum (the checksummed form is %s)", ErrBadAddress, addr, want)
-		}
+	canon, err := eth.ParseAddress(addr)
+	if err != nil {
+		// eth's error names the address and what is wrong with it.
+		return "", fmt.Errorf("%w: %w", ErrBadAddress, err)
 	}
 	return canon, nil
-}
-
-// eip55 returns the checksummed form of a lower-case address: a letter is
-// upper case when the matching nibble of keccak256(lower-case hex) is >= 8.
-func eip55(canon string) string {
-	body := []byte(canon[2:])
-	h := sha3.NewLegacyKeccak256()
-	h.Write(body)
-	sum := h.Sum(nil)
-	for i := range body {
-		if body[i] < 'a' {
-			continue
-		}
-		nib := sum[i/2] >> 4
-		if i%2 == 1 {
-			nib = sum[i/2] & 0xf
-		}
-		if nib >= 8 {
-			body[i] -= 'a' - 'A'
-		}
-	}
-	return "0x" + string(body)
 }
 
 // tronVersion is the first byte of every TRON mainnet address (base58 "T").
