@@ -126,35 +126,10 @@ func (l *Loader) Stats() LoaderStats {
 	return LoaderStats{l.blocks.Load(), l.txs.Load(), l.rows.Load(), l.undos.Load()}
 }
 
-// keepAlive sends progress notices for the pending deliveries while an
-// insert runs, so a slow insert is not mistaken for a dead loader.
-func (l *Loader) keepAlive(ctx context.Context, pending []*stream.Delivery) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(l.cfg.AckWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := stream.InProgress(pending); err != nil {
-					l.log.Warn("progress notice failed", "err", err)
-				}
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
-}
-
 // write stores a batch, then acks its deliveries.
 func (l *Loader) write(ctx context.Context, b *Batch, pending []*stream.Delivery, txs int, lastHeight int64) error {
 	start := time.Now()
-	stop := l.keepAlive(ctx, pending)
+	stop := stream.KeepAlive(ctx, l.cfg.AckWait, pending, l.log)
 	err := l.st.Write(ctx, b)
 	stop()
 	if err != nil {

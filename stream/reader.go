@@ -200,6 +200,35 @@ func (r *Reader) add(m jetstream.Msg) (*Delivery, error) {
 	return &Delivery{Event: ev, StreamSeq: meta.Sequence.Stream, msgs: a.msgs}, nil
 }
 
+// KeepAlive sends a progress notice for the deliveries every third of
+// ackWait until stop is called (or ctx ends), so that a slow write of
+// what they carry is not mistaken for a dead consumer and redelivered.
+func KeepAlive(ctx context.Context, ackWait time.Duration, pending []*Delivery, log *slog.Logger) (stop func()) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(ackWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := InProgress(pending); err != nil {
+					log.Warn("progress notice failed", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
 // InProgress tells the server the deliveries are still being worked on, so
 // it does not redeliver them while a long insert runs.
 func InProgress(ds []*Delivery) error {

@@ -333,7 +333,7 @@ func (c *Clusterer) deleteBlock(ctx context.Context, hash string) error {
 // write stores the changes: the evidence first, then the address and
 // cluster rows, all versioned by the stream sequence of the last event.
 func (c *Clusterer) write(ctx context.Context, chg *Changes, pending []*stream.Delivery) error {
-	stop := keepAlive(ctx, c.cfg.AckWait, pending, c.log)
+	stop := stream.KeepAlive(ctx, c.cfg.AckWait, pending, c.log)
 	defer stop()
 	seq := c.state.LastSeq()
 	height := uint32(max(chg.Height, 0))
@@ -421,29 +421,4 @@ func mergeColumns(ms []Merge, withCluster bool) []store.Column {
 		cols = append(cols, store.Column{Name: "cluster", Values: cl})
 	}
 	return cols
-}
-
-// keepAlive sends progress notices for the pending deliveries while a
-// write runs, so a slow insert is not mistaken for a dead consumer.
-func keepAlive(ctx context.Context, ackWait time.Duration, pending []*stream.Delivery, log *slog.Logger) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(ackWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := stream.InProgress(pending); err != nil {
-					log.Warn("progress notice failed", "err", err)
-				}
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
 }
