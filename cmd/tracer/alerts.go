@@ -148,17 +148,9 @@ func newAlertsRunCmd(a *app) *cobra.Command {
 			if a.alerts == nil {
 				return errors.New("no alert rules: add some under alerts.rules in the configuration (configs/tracer.yaml shows how)")
 			}
-			p, reg, err := a.openService()
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			eg, ctx := errgroup.WithContext(cmd.Context())
-			if err := runAlerter(ctx, a, p, eg); err != nil {
-				return err
-			}
-			a.serveMetrics(ctx, eg, reg, p)
-			return eg.Wait()
+			return a.serve(cmd, func(ctx context.Context, p *pipeline.Pipeline, eg *errgroup.Group) (func() error, error) {
+				return nil, runAlerter(ctx, a, p, eg)
+			})
 		},
 	}
 }

@@ -215,19 +215,14 @@ tracer ingest (on the embedded NATS) run it themselves when cluster.enabled is
 true. Its state (address ids, union-find snapshot) lives in DATA/trace/btc.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, reg, err := a.openService()
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			cl, js, err := p.Clusterer(cmd.Context(), ingest.ChainBTC)
-			if err != nil {
-				return err
-			}
-			eg, ctx := errgroup.WithContext(cmd.Context())
-			eg.Go(func() error { return cl.Run(ctx, js) })
-			a.serveMetrics(ctx, eg, reg, p)
-			return errors.Join(eg.Wait(), cl.Close())
+			return a.serve(cmd, func(ctx context.Context, p *pipeline.Pipeline, eg *errgroup.Group) (func() error, error) {
+				cl, js, err := p.Clusterer(ctx, ingest.ChainBTC)
+				if err != nil {
+					return nil, err
+				}
+				eg.Go(func() error { return cl.Run(ctx, js) })
+				return cl.Close, nil
+			})
 		},
 	}
 	cmd.AddCommand(show, explain, held, run)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -217,6 +218,28 @@ func (a *app) openService() (*pipeline.Pipeline, *prometheus.Registry, error) {
 	cfg.Metrics = reg
 	p, err := pipeline.Open(cfg)
 	return p, reg, err
+}
+
+// serve runs one stand-alone service (alerts run, report schedule, cluster
+// run): it opens the pipeline with a metrics registry, lets start add the
+// service to the group, serves /metrics and waits until interrupted.
+func (a *app) serve(cmd *cobra.Command, start func(context.Context, *pipeline.Pipeline, *errgroup.Group) (func() error, error)) error {
+	p, reg, err := a.openService()
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	eg, ctx := errgroup.WithContext(cmd.Context())
+	closeFn, err := start(ctx, p, eg)
+	if err != nil {
+		return err
+	}
+	a.serveMetrics(ctx, eg, reg, p)
+	err = eg.Wait()
+	if closeFn != nil {
+		err = errors.Join(err, closeFn())
+	}
+	return err
 }
 
 // serveMetrics starts /metrics and /healthz when metrics.listen is set.

@@ -248,17 +248,9 @@ expression: write the report into reports.out and announce it on NATS
 			if err := a.checkReports(); err != nil {
 				return err
 			}
-			p, reg, err := a.openService()
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			eg, ctx := errgroup.WithContext(cmd.Context())
-			if err := runReports(ctx, a, p, eg); err != nil {
-				return err
-			}
-			a.serveMetrics(ctx, eg, reg, p)
-			return eg.Wait()
+			return a.serve(cmd, func(ctx context.Context, p *pipeline.Pipeline, eg *errgroup.Group) (func() error, error) {
+				return nil, runReports(ctx, a, p, eg)
+			})
 		},
 	}
 }
