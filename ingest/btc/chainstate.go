@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/bloom"
 
 	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/ingest/outbox"
 )
 
 // ChainState is the ingestor's on-disk state, in Pebble: the unspent outputs
@@ -96,9 +97,12 @@ func OpenChainState(dir string, undoDepth int64, log *slog.Logger) (*ChainState,
 		db.Close()
 		return nil, fmt.Errorf("btc: chain state in %s: %w", dir, err)
 	}
-	if v, err := s.get([]byte("mseq")); err == nil && len(v) == 8 {
-		s.seq = binary.BigEndian.Uint64(v)
+	seq, err := outbox.LastSeq(db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("btc: chain state in %s: %w", dir, err)
 	}
+	s.seq = seq
 	return s, nil
 }
 
@@ -453,21 +457,11 @@ func (s *ChainState) Outbox() ([]*ingest.Event, error) {
 	if err := s.commit(pebble.NoSync); err != nil {
 		return nil, err
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte("o"), UpperBound: []byte("p")})
+	evs, err := outbox.Read(s.db)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("btc: %w", err)
 	}
-	defer it.Close()
-	var evs []*ingest.Event
-	for it.First(); it.Valid(); it.Next() {
-		ev, err := ingest.DecodePayload(it.Value())
-		if err != nil {
-			return nil, fmt.Errorf("btc: corrupt outbox entry %x: %w", it.Key(), err)
-		}
-		ev.Payload = append([]byte(nil), it.Value()...)
-		evs = append(evs, ev)
-	}
-	return evs, it.Error()
+	return evs, nil
 }
 
 // Published removes events up to and including seq from the outbox.
@@ -475,21 +469,14 @@ func (s *ChainState) Published(seq uint64) error {
 	if err := s.commit(pebble.NoSync); err != nil {
 		return err
 	}
-	return s.db.DeleteRange([]byte("o"), heightKey('o', int64(seq+1)), pebble.NoSync)
+	return outbox.Published(s.db, seq)
 }
 
 func (s *ChainState) addOutbox(batch *pebble.Batch, ev *ingest.Event) error {
-	if ev.Payload == nil {
-		payload, err := ingest.EncodePayload(ev)
-		if err != nil {
-			return fmt.Errorf("btc: %w", err)
-		}
-		ev.Payload = payload
+	if err := outbox.Add(batch, ev); err != nil {
+		return fmt.Errorf("btc: %w", err)
 	}
-	if err := batch.Set(heightKey('o', int64(ev.Seq)), ev.Payload, nil); err != nil {
-		return err
-	}
-	return batch.Set([]byte("mseq"), binary.BigEndian.AppendUint64(nil, ev.Seq), nil)
+	return nil
 }
 
 func (s *ChainState) setTip(batch *pebble.Batch, height int64, hash chainhash.Hash) {
