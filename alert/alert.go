@@ -67,7 +67,7 @@ type Alert struct {
 	Status    Status    `json:"status"`
 	Retracts  string    `json:"retracts,omitempty"` // for retractions: the alert's ID
 	Rule      string    `json:"rule"`
-	Kind      string    `json:"kind"` // the rule's kind: watch or repeated-payments
+	Kind      string    `json:"kind"` // the rule's kind: watch, repeated-payments or exposure
 	Severity  string    `json:"severity"`
 	Chain     string    `json:"chain"`
 	Txid      string    `json:"txid"`
@@ -82,9 +82,17 @@ type Alert struct {
 	// maxCounterparties of them.
 	Counterparties []string `json:"counterparties"`
 	// Amount moved to or from Address in the transaction, in base units
-	// (satoshi), as a decimal string: exact for every chain's values.
+	// (satoshi), as a decimal string: exact for every chain's values. For
+	// an exposure alert: the part of the payment that came from the
+	// watched addresses (haircut), and Value is the whole payment.
 	Amount string `json:"amount"`
+	Value  string `json:"value,omitempty"`
 	Asset  string `json:"asset"`
+	// Hops, for an exposure alert: how many owners the money passed
+	// through from the watched address (2 or more), and Path the
+	// transactions it took, from the watched address to Address.
+	Hops int        `json:"hops,omitempty"`
+	Path []PathStep `json:"path,omitempty"`
 	// Matched says why the address is watched: the watch list entries (and,
 	// once labels exist, the labels with their sources).
 	Matched []Match `json:"matched"`

@@ -81,6 +81,8 @@ type Alerter struct {
 	// rule, watched address and payer.
 	history map[historyKey][]payment
 	sent    uint64
+	// exp follows tainted outputs for the exposure rules.
+	exp *exposure
 	// labelsRead is when the labelled addresses were last read.
 	labelsRead time.Time
 }
@@ -122,7 +124,7 @@ func New(conn store.Conn, js jetstream.JetStream, cfg Config) (*Alerter, error) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Alerter{cfg: cfg, conn: conn, js: js, log: log, pending: map[int64][]*Alert{}, history: map[historyKey][]payment{}}, nil
+	return &Alerter{cfg: cfg, conn: conn, js: js, log: log, pending: map[int64][]*Alert{}, history: map[historyKey][]payment{}, exp: newExposure(cfg.Rules)}, nil
 }
 
 // Sent is the number of alert states published by this alerter.
@@ -153,6 +155,9 @@ func (a *Alerter) Run(ctx context.Context) error {
 		return err
 	}
 	if err := a.load(ctx); err != nil {
+		return err
+	}
+	if err := a.rebuildExposure(ctx); err != nil {
 		return err
 	}
 	r, err := stream.NewReader(ctx, a.js, stream.ReaderConfig{Chain: a.cfg.Chain, Durable: a.cfg.Durable, AckWait: a.cfg.AckWait, Logger: a.log})
@@ -212,6 +217,7 @@ func (a *Alerter) block(ctx context.Context, b *ingest.Block) error {
 		}
 	}
 	alerts, cands := Evaluate(b, a.cfg.Rules)
+	alerts = append(alerts, a.exp.block(b, sameOwnerCache(ctx, a.cfg.Clusters))...)
 	var pays []paymentRow
 	for _, c := range cands {
 		c.Payer = a.payerKey(ctx, b.Chain, c.Payer)
@@ -423,6 +429,9 @@ func (a *Alerter) undo(ctx context.Context, hash string) error {
 	}
 	for k, list := range a.history {
 		a.history[k] = slices.DeleteFunc(list, func(p payment) bool { return p.blockHash == hash })
+	}
+	if !a.exp.undo(hash) {
+		a.log.Warn("exposure rules: the undone block is older than the blocks they remember; what it tainted stays followed until the alerter restarts", "block", hash)
 	}
 	if err := a.conn.Exec(ctx, "ALTER TABLE alert_payments DELETE WHERE block_hash = ?", hash); err != nil {
 		return fmt.Errorf("alert: forgetting the payments of block %s: %w", hash, err)

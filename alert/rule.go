@@ -22,17 +22,21 @@ const (
 	KindRepeated = "repeated-payments"
 )
 
+// kinds lists the rule kinds for errors.
+var kinds = []string{KindWatch, KindRepeated, KindExposure}
+
 // RuleConfig is a rule as configured (alerts.rules in the configuration).
 type RuleConfig struct {
 	Name     string `yaml:"name"`
-	Kind     string `yaml:"kind"`     // watch (default) or repeated-payments
+	Kind     string `yaml:"kind"`     // watch (default), repeated-payments or exposure
 	Severity string `yaml:"severity"` // info, low, medium, high, critical
 	Chain    string `yaml:"chain"`    // btc (default)
 	// Direction: incoming, outgoing or both (default). repeated-payments
 	// looks at incoming payments only.
 	Direction string `yaml:"direction"`
 	// MinAmount in base units (satoshi, wei, token units), as a decimal
-	// string; "" or "0": any amount. MinAmounts sets it per asset on
+	// string; "" or "0": any amount. For exposure: the least taint of a
+	// payment that alerts and of an output that is followed (required). MinAmounts sets it per asset on
 	// account chains (key: ETH, a known token's symbol such as USDT, or
 	// the token contract), over MinAmount.
 	MinAmount  string            `yaml:"min_amount"`
@@ -47,6 +51,14 @@ type RuleConfig struct {
 	MinPayments  int `yaml:"min_payments"`
 	TolerancePct int `yaml:"tolerance_pct"`
 	WindowBlocks int `yaml:"window_blocks"`
+	// For exposure: the most hops from a watched address (2..10, default
+	// 3); the least share of a payment, in percent, that must come from
+	// the watched addresses (0–100, default 0); and how many blocks of the
+	// stream a starting alerter replays to rebuild what it follows (default
+	// 1008, a week).
+	Hops           int `yaml:"hops"`
+	MinSharePct    int `yaml:"min_share_pct"`
+	LookbackBlocks int `yaml:"lookback_blocks"`
 }
 
 // WatchList says which addresses a rule watches.
@@ -130,8 +142,31 @@ func NewRule(c RuleConfig, check AddressCheck) (*Rule, error) {
 		if r.MinPayments < 2 || r.TolerancePct < 0 || r.TolerancePct > 100 || r.WindowBlocks < 1 {
 			return fail("min_payments %d (≥ 2), tolerance_pct %d (0–100) and window_blocks %d (≥ 1) out of range", r.MinPayments, r.TolerancePct, r.WindowBlocks)
 		}
+	case KindExposure:
+		if c.Direction != "" {
+			return fail("exposure follows money out of the watched addresses; direction %q makes no sense (leave it out)", c.Direction)
+		}
+		if c.Chain != "btc" {
+			return fail("exposure rules follow Bitcoin's outputs; chain %q is not supported yet", c.Chain)
+		}
+		r.incoming, r.outgoing = false, false
+		if r.Hops == 0 {
+			r.Hops = DefaultExposureHops
+		}
+		if r.LookbackBlocks == 0 {
+			r.LookbackBlocks = DefaultLookbackBlocks
+		}
+		if r.Hops < 2 || r.Hops > MaxExposureHops || r.MinSharePct < 0 || r.MinSharePct > 100 || r.LookbackBlocks < 1 {
+			return fail("hops %d (2–%d), min_share_pct %d (0–100) and lookback_blocks %d (≥ 1) out of range", r.Hops, MaxExposureHops, r.MinSharePct, r.LookbackBlocks)
+		}
+		if n, ok := new(big.Int).SetString(c.MinAmount, 10); !ok || n.Sign() <= 0 || !n.IsInt64() {
+			return fail("min_amount %q: an exposure rule needs a positive amount in satoshi (it bounds the outputs followed)", c.MinAmount)
+		}
 	default:
-		return fail("kind %q: want %s or %s", c.Kind, KindWatch, KindRepeated)
+		return fail("kind %q: want one of %s", c.Kind, strings.Join(kinds, ", "))
+	}
+	if c.Kind != KindExposure && (c.Hops != 0 || c.MinSharePct != 0 || c.LookbackBlocks != 0) {
+		return fail("hops, min_share_pct and lookback_blocks apply to exposure rules only")
 	}
 	if c.MinAmount != "" {
 		if _, ok := r.min.SetString(c.MinAmount, 10); !ok || r.min.Sign() < 0 {

@@ -43,9 +43,16 @@ type Delivery struct {
 // returned in stream order; acknowledging is the caller's job, once what an
 // event carries is stored.
 type Reader struct {
-	cfg     ReaderConfig
-	cons    jetstream.Consumer
-	it      jetstream.MessagesContext
+	cfg  ReaderConfig
+	cons jetstream.Consumer
+	it   jetstream.MessagesContext
+	log  *slog.Logger
+	asm  assembler
+}
+
+// assembler puts events split over several messages back together.
+type assembler struct {
+	chain   string
 	log     *slog.Logger
 	partial *assembly
 }
@@ -112,7 +119,7 @@ func NewReader(ctx context.Context, js jetstream.JetStream, cfg ReaderConfig) (*
 	if err != nil {
 		return nil, fmt.Errorf("stream: pulling from %s: %w", StreamName(cfg.Chain), err)
 	}
-	return &Reader{cfg: cfg, cons: cons, it: it, log: log}, nil
+	return &Reader{cfg: cfg, cons: cons, it: it, log: log, asm: assembler{chain: cfg.Chain, log: log}}, nil
 }
 
 // Next returns the next complete event, waiting at most maxWait for it.
@@ -140,7 +147,7 @@ func (r *Reader) Next(ctx context.Context, maxWait time.Duration) (*Delivery, er
 		if err != nil {
 			return nil, fmt.Errorf("stream: reading %s: %w", StreamName(r.cfg.Chain), err)
 		}
-		d, err := r.add(m)
+		d, err := r.asm.add(m)
 		if err != nil {
 			return nil, err
 		}
@@ -153,7 +160,7 @@ func (r *Reader) Next(ctx context.Context, maxWait time.Duration) (*Delivery, er
 // ErrNoEvent says no complete event arrived within the wait.
 var ErrNoEvent = errors.New("stream: no event within the wait")
 
-func (r *Reader) add(m jetstream.Msg) (*Delivery, error) {
+func (r *assembler) add(m jetstream.Msg) (*Delivery, error) {
 	meta, err := m.Metadata()
 	if err != nil {
 		return nil, fmt.Errorf("stream: message without metadata: %w", err)
@@ -161,12 +168,12 @@ func (r *Reader) add(m jetstream.Msg) (*Delivery, error) {
 	info, err := parseHeaders(m.Headers())
 	if errors.Is(err, errNotEvent) {
 		// Not ours (someone published by hand): drop it for good, loudly.
-		r.log.Error("dropping a message that is not a tracer event", "stream", StreamName(r.cfg.Chain), "seq", meta.Sequence.Stream, "subject", m.Subject())
+		r.log.Error("dropping a message that is not a tracer event", "stream", StreamName(r.chain), "seq", meta.Sequence.Stream, "subject", m.Subject())
 		_ = m.Term()
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("stream: message %d of %s: %w", meta.Sequence.Stream, StreamName(r.cfg.Chain), err)
+		return nil, fmt.Errorf("stream: message %d of %s: %w", meta.Sequence.Stream, StreamName(r.chain), err)
 	}
 	a := r.partial
 	if a == nil || a.info.seq != info.seq || a.info.hash != info.hash || a.info.parts != info.parts {
