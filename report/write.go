@@ -145,10 +145,17 @@ func btc(sat int64) string {
 // WriteHTML writes a single self-contained page: a summary table, a chart
 // of exposure by category over the period and the largest flows drawn as a
 // graph, in inline SVG; no script, no fetch.
+// A report over every cluster lists the most exposed subjects in full and
+// counts the rest (they are all in the JSON and CSV files).
 func WriteHTML(w io.Writer, rep *Report) error {
 	cats := rep.Categories()
 	view := htmlView{Report: rep, Categories: cats}
-	for i := range rep.Subjects {
+	shown := len(rep.Subjects)
+	if shown > htmlSubjects {
+		shown = htmlSubjects
+		view.More = len(rep.Subjects) - shown
+	}
+	for i := range rep.Subjects[:shown] {
 		s := &rep.Subjects[i]
 		sv := subjectView{Subject: s, Totals: map[string]string{}}
 		for c, v := range byCategory(s) {
@@ -161,10 +168,15 @@ func WriteHTML(w io.Writer, rep *Report) error {
 	return page.Execute(w, view)
 }
 
+// htmlSubjects bounds the subjects the HTML page draws.
+const htmlSubjects = 200
+
 type htmlView struct {
 	*Report
 	Categories []string
 	Subjects   []subjectView
+	// More subjects are in the JSON and CSV files only.
+	More int
 }
 
 type subjectView struct {
@@ -308,6 +320,7 @@ code{font-size:12px} .up{color:#b91c1c} .down{color:#15803d}
 <table id="summary"><thead><tr><th>watched</th><th>addresses</th>{{range .Categories}}<th><span class="swatch" style="background:{{colour .}}"></span>{{.}}</th>{{end}}</tr></thead><tbody>
 {{range .Subjects}}<tr><td><code>{{.Watch}}</code>{{if .Error}} <span class="error">{{.Error}}</span>{{end}}</td><td>{{.Addresses}}</td>{{$s := .Subject}}{{range $.Categories}}<td>{{total $s .}}</td>{{end}}</tr>
 {{end}}</tbody></table>
+{{if .More}}<p class="meta">The {{len .Subjects}} most exposed subjects are shown; {{.More}} more are in the JSON and CSV files.</p>{{end}}
 <p class="meta">Amounts in BTC: direct (one hop) and indirect (through unlabelled intermediaries) exposure, received and sent together.</p>
 {{range .Subjects}}{{if not .Error}}
 <h2><code>{{.Watch}}</code></h2>

@@ -31,6 +31,7 @@ func newBenchCmd(a *app) *cobra.Command {
 	cmd.AddCommand(newBenchAlertsCmd(a))
 	cmd.AddCommand(newBenchClusterCmd(a))
 	cmd.AddCommand(newBenchTraceCmd(a))
+	cmd.AddCommand(newBenchReportCmd(a))
 	return cmd
 }
 

@@ -52,7 +52,7 @@ func demoReport(ctx context.Context, w io.Writer, p *pipeline.Pipeline, truth *s
 	until := cfg.StartTime.Add(time.Duration(cfg.Blocks)*840*time.Second + 24*time.Hour)
 	out := filepath.Join(dir, "reports")
 	rep, files, err := reportRun(ctx, p, report.Config{Name: "demo-exposure", Watch: []string{"label:precursor-broker", "label:cartel"},
-		Since: since, Until: until, Buckets: 6}, out, []string{"html", "csv"})
+		Since: since, Until: until, Buckets: 6}, out, []string{"html", "csv"}, nil)
 	if err != nil {
 		return "", err
 	}

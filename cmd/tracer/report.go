@@ -54,7 +54,11 @@ func readWatchlist(path string) ([]string, error) {
 
 // reportRun builds and writes one report on an open pipeline and returns
 // it with the files written.
-func reportRun(ctx context.Context, p *pipeline.Pipeline, cfg report.Config, out string, formats []string) (*report.Report, []string, error) {
+// everyCluster, when set, makes reportRun report every cluster whose
+// exposure reaches MinExposure (report.BuildAll) instead of a watch list.
+type everyCluster struct{ minExposure int64 }
+
+func reportRun(ctx context.Context, p *pipeline.Pipeline, cfg report.Config, out string, formats []string, all *everyCluster) (*report.Report, []string, error) {
 	st, err := p.Store(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -71,8 +75,21 @@ func reportRun(ctx context.Context, p *pipeline.Pipeline, cfg report.Config, out
 	if err != nil {
 		return nil, nil, err
 	}
-	rep, err := report.Build(ctx, taint.New(st.Conn(), ls), resolve, cfg, prev, time.Now())
-	if err != nil {
+	var rep *report.Report
+	if all != nil {
+		members := func(ctx context.Context, id string) ([]string, error) {
+			start, err := taint.ParseStart(ctx, "cluster:"+id, cl, ls, time.Time{})
+			return start.Addresses, err
+		}
+		src, err := report.LabelSources(ctx, ls, time.Time{}, members)
+		if err != nil {
+			return nil, nil, err
+		}
+		rep, err = report.BuildAll(ctx, st.Conn(), taint.New(st.Conn(), ls), src, cl.ClustersOf, report.AllConfig{Config: cfg, MinExposure: all.minExposure}, prev, time.Now())
+		if err != nil {
+			return nil, nil, err
+		}
+	} else if rep, err = report.Build(ctx, taint.New(st.Conn(), ls), resolve, cfg, prev, time.Now()); err != nil {
 		return nil, nil, err
 	}
 	files, err := report.Write(out, rep, formats)
@@ -84,6 +101,8 @@ func newReportExposureCmd(a *app) *cobra.Command {
 		watchlist, since, until, out, format, model, name string
 		watch                                             []string
 		hops                                              int
+		allClusters                                       bool
+		minExposure                                       string
 	)
 	cmd := &cobra.Command{
 		Use:   "exposure",
@@ -94,7 +113,13 @@ category over the period (what it received from and sent to labelled
 addresses, through unlabelled intermediaries up to --hops), the largest flows
 with their transactions, and the change since the previous report of the same
 --name in --out. Writes <name>-<time>.json (always: the next report compares
-with it) and the --format files.`,
+with it) and the --format files.
+
+--all-clusters reports every cluster (and unclustered address) whose exposure
+reaches --min-exposure instead, most exposed first: it traces from each label
+category (downstream and upstream) rather than from each subject, so its cost
+does not grow with the number of clusters (haircut only; money moving between
+addresses of one category is not counted as that category's exposure).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			now := time.Now()
@@ -130,7 +155,20 @@ with it) and the --format files.`,
 				return err
 			}
 			defer p.Close()
-			rep, files, err := reportRun(cmd.Context(), p, cfg, out, formats)
+			var all *everyCluster
+			if allClusters {
+				if len(watch) > 0 {
+					return fmt.Errorf("--all-clusters reports every cluster: give it no --watch or --watchlist")
+				}
+				v, err := parseSatoshi(minExposure)
+				if err != nil {
+					return fmt.Errorf("--min-exposure: %w", err)
+				}
+				all = &everyCluster{minExposure: v}
+			} else if cmd.Flags().Changed("min-exposure") {
+				return fmt.Errorf("--min-exposure applies to --all-clusters")
+			}
+			rep, files, err := reportRun(cmd.Context(), p, cfg, out, formats, all)
 			if err != nil {
 				return err
 			}
@@ -159,6 +197,8 @@ with it) and the --format files.`,
 	f.StringVar(&model, "model", taint.Haircut, "haircut or poison")
 	f.StringVar(&name, "name", "exposure", "report name: file prefix, and what the next report compares with")
 	f.IntVar(&hops, "hops", taint.DefaultHops, "hops of indirect exposure")
+	f.BoolVar(&allClusters, "all-clusters", false, "report every cluster with exposure of at least --min-exposure, traced from the label categories")
+	f.StringVar(&minExposure, "min-exposure", "0", "with --all-clusters: the least exposure reported, satoshi (5000) or BTC (0.001btc)")
 	return cmd
 }
 
@@ -208,7 +248,7 @@ func (a *app) reportScheduler(p *pipeline.Pipeline) (*report.Scheduler, error) {
 			formats = []string{"html"}
 		}
 		now := time.Now()
-		rep, files, err := reportRun(ctx, p, report.Config{Name: s.Name, Watch: watch, Since: now.Add(-period), Until: now, Hops: s.Hops, Model: s.Model}, out, formats)
+		rep, files, err := reportRun(ctx, p, report.Config{Name: s.Name, Watch: watch, Since: now.Add(-period), Until: now, Hops: s.Hops, Model: s.Model}, out, formats, nil)
 		if err != nil {
 			return err
 		}
