@@ -217,7 +217,13 @@ func (a *Alerter) block(ctx context.Context, b *ingest.Block) error {
 		}
 	}
 	alerts, cands := Evaluate(b, a.cfg.Rules)
-	alerts = append(alerts, a.exp.block(b, sameOwnerCache(ctx, a.cfg.Clusters))...)
+	owner := sameOwnerCache(ctx, a.cfg.Clusters)
+	alerts = append(alerts, a.exp.block(b, owner)...)
+	sending, err := a.sendingExposure(ctx, b, owner)
+	if err != nil {
+		return err
+	}
+	alerts = append(alerts, sending...)
 	var pays []paymentRow
 	for _, c := range cands {
 		c.Payer = a.payerKey(ctx, b.Chain, c.Payer)

@@ -109,7 +109,7 @@ type exposure struct {
 func newExposure(rules []*Rule) *exposure {
 	e := &exposure{live: map[string]map[outpoint]*tainted{}}
 	for _, r := range rules {
-		if r.Kind == KindExposure {
+		if r.Kind == KindExposure && r.receiving {
 			e.rules = append(e.rules, r)
 			e.live[r.Name] = map[outpoint]*tainted{}
 		}

@@ -141,7 +141,7 @@ func TestExposureRuleConfig(t *testing.T) {
 		{alert.RuleConfig{Name: "x", Kind: alert.KindExposure, MinAmount: "10", Hops: 1, Watch: watch}, "hops 1"},
 		{alert.RuleConfig{Name: "x", Kind: alert.KindExposure, MinAmount: "10", Hops: 11, Watch: watch}, "hops 11"},
 		{alert.RuleConfig{Name: "x", Kind: alert.KindExposure, MinAmount: "10", MinSharePct: 101, Watch: watch}, "min_share_pct 101"},
-		{alert.RuleConfig{Name: "x", Kind: alert.KindExposure, MinAmount: "10", Direction: "incoming", Watch: watch}, "direction"},
+		{alert.RuleConfig{Name: "x", Kind: alert.KindExposure, MinAmount: "10", Direction: "sideways", Watch: watch}, "direction"},
 		{alert.RuleConfig{Name: "x", Kind: alert.KindExposure, MinAmount: "10", Chain: "eth", Watch: watch}, "chain \"eth\""},
 		{alert.RuleConfig{Name: "x", Hops: 3, Watch: watch}, "exposure rules only"},
 	} {

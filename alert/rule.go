@@ -85,6 +85,9 @@ type Rule struct {
 	assets    map[string]bool     // nil: every asset
 	incoming  bool
 	outgoing  bool
+	// Exposure rules: receiving (money from the watched addresses reaches
+	// others) and sending (others' money reaches the watched addresses).
+	receiving, sending bool
 	addresses map[string]Match // address → why it is watched
 }
 
@@ -143,12 +146,12 @@ func NewRule(c RuleConfig, check AddressCheck) (*Rule, error) {
 			return fail("min_payments %d (≥ 2), tolerance_pct %d (0–100) and window_blocks %d (≥ 1) out of range", r.MinPayments, r.TolerancePct, r.WindowBlocks)
 		}
 	case KindExposure:
-		if c.Direction != "" {
-			return fail("exposure follows money out of the watched addresses; direction %q makes no sense (leave it out)", c.Direction)
-		}
 		if c.Chain != "btc" {
 			return fail("exposure rules follow Bitcoin's outputs; chain %q is not supported yet", c.Chain)
 		}
+		// incoming: receiving exposure (money from the watched addresses
+		// arrives); outgoing: sending exposure (money reaches them).
+		r.receiving, r.sending = r.incoming, r.outgoing
 		r.incoming, r.outgoing = false, false
 		if r.Hops == 0 {
 			r.Hops = DefaultExposureHops

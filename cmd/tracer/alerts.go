@@ -231,6 +231,9 @@ func alertLine(al *alert.Alert) string {
 	if len(al.Payments) > 0 {
 		s += fmt.Sprintf(" (%d earlier payments)", len(al.Payments))
 	}
+	if al.Hops > 0 {
+		s += fmt.Sprintf(" (%d hops from a watched address; of a payment of %s)", al.Hops, formatAmount(al.Value, al.Asset))
+	}
 	return s
 }
 
