@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/big"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/trace"
 	"github.com/tracerproject/tracer/trace/taint"
@@ -17,16 +19,17 @@ import (
 
 // traceFlags are the flags trace and exposure share.
 type traceFlags struct {
-	chain, model, minValue, since, until, asOf, format string
-	hops, maxNodes                                     int
-	timeout                                            time.Duration
+	chain, asset, model, minValue, since, until, asOf, format string
+	hops, maxNodes                                            int
+	timeout                                                   time.Duration
 }
 
 func (f *traceFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.chain, "chain", "btc", "chain to trace (btc; eth is not traced yet)")
+	cmd.Flags().StringVar(&f.chain, "chain", "btc", "chain to trace: btc (the UTXO graph) or eth (transfers, per asset)")
+	cmd.Flags().StringVar(&f.asset, "asset", "", "eth: only this asset: ETH, a known token (USDT, USDC, ...) or a token contract (default: every asset the start moved)")
 	cmd.Flags().StringVar(&f.model, "model", taint.Haircut, "taint model (config trace.model): haircut (proportional), poison (all touched) or fifo (first in, first out per address; downstream only)")
 	cmd.Flags().IntVar(&f.hops, "hops", taint.DefaultHops, fmt.Sprintf("at most this many hops (1..%d; config trace.hops); moves inside one cluster are no hop", taint.MaxHops))
-	cmd.Flags().StringVar(&f.minValue, "min-value", "0", "ignore tainted outputs below this: satoshi (5000) or BTC (0.001btc)")
+	cmd.Flags().StringVar(&f.minValue, "min-value", "0", "ignore taint below this: btc: satoshi (5000) or BTC (0.001btc); eth: base units of the asset (wei, 1000000 = 1 USDT)")
 	cmd.Flags().StringVar(&f.since, "since", "", "follow only transactions at or after this time (2024-01-01 or RFC 3339)")
 	cmd.Flags().StringVar(&f.until, "until", "", "follow only transactions at or before this time (2024-12-31 or RFC 3339)")
 	cmd.Flags().IntVar(&f.maxNodes, "max-nodes", taint.DefaultMaxNodes, "stop after reaching this many tainted outputs (the output says so; config trace.max_nodes)")
@@ -51,15 +54,35 @@ func (f *traceFlags) config(cmd *cobra.Command, a *app) (taint.Config, error) {
 	if !fl.Changed("timeout") {
 		f.timeout = a.cfg.Trace.Timeout.Duration
 	}
-	if f.chain != "btc" {
-		return c, fmt.Errorf("--chain %q: only btc is traced so far", f.chain)
-	}
 	c.Model, c.Hops, c.MaxNodes, c.Timeout = f.model, f.hops, f.maxNodes, f.timeout
-	v, err := parseSatoshi(f.minValue)
-	if err != nil {
-		return c, fmt.Errorf("--min-value: %w", err)
+	switch f.chain {
+	case taint.ChainBTC:
+		if f.asset != "" {
+			return c, fmt.Errorf("--asset %q: Bitcoin has one asset; --asset is for --chain eth", f.asset)
+		}
+		v, err := parseSatoshi(f.minValue)
+		if err != nil {
+			return c, fmt.Errorf("--min-value: %w", err)
+		}
+		c.MinValue = v
+	case taint.ChainETH:
+		c.Chain = taint.ChainETH
+		if f.asset != "" {
+			asset, err := eth.ParseAsset(f.asset)
+			if err != nil {
+				return c, fmt.Errorf("--asset: %w", err)
+			}
+			c.Asset = asset
+		}
+		v, ok := new(big.Int).SetString(strings.TrimSpace(f.minValue), 10)
+		if !ok || v.Sign() < 0 {
+			return c, fmt.Errorf("--min-value %q: want a non-negative whole number of base units of the asset (wei; 1000000 is 1 USDT)", f.minValue)
+		}
+		c.MinUnits = v
+	default:
+		return c, fmt.Errorf("--chain %q: want btc or eth", f.chain)
 	}
-	c.MinValue = v
+	var err error
 	for _, tf := range []struct {
 		name, s string
 		dst     *time.Time
@@ -143,7 +166,8 @@ func newTraceCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "trace --from ADDR|cluster:ID|label:CATEGORY",
 		Short: "Follow value from addresses downstream (where it went) or upstream (where it came from)",
-		Long: `Follow value through the Bitcoin UTXO graph, hop by hop, from a start set: an
+		Long: `Follow value through the Bitcoin UTXO graph (--chain btc) or Ethereum transfers
+(--chain eth), hop by hop, from a start set: an
 address, a cluster's members (cluster:ID) or every address of a label category
 (label:precursor-broker). Downstream follows the outputs a tainted transaction
 creates to the transactions that spend them; upstream the inputs back to the
@@ -158,7 +182,17 @@ Outputs at addresses labelled with a --stop-at category end a path.
 The result lists the endpoints (address, cluster, labels, tainted amount, hops,
 why the path ended) and the path to each, with txid, block, time, amount and
 the clusterer's evidence for steps inside a cluster. The model and all its
-parameters are printed with every result.`,
+parameters are printed with every result.
+
+Ethereum (--chain eth) is traced per asset (ETH and each token contract; --asset
+picks one): an address is a balance, taint arrives with a transfer and only
+transfers leaving the address after it carry it on. Failed transfers and
+zero-value token transfers (address poisoning) move nothing. Haircut gives each
+outgoing transfer the address's tainted share of its balance at that moment,
+fifo takes from the address's queue of received amounts; money an address spent
+beyond what the store saw it receive is counted as a clean opening balance.
+--min-value is in base units of the asset. Addresses may be in any case (mixed
+case must pass its EIP-55 checksum); cluster:ID is not available for eth yet.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(f.format, taint.Formats...); err != nil {
@@ -181,7 +215,7 @@ parameters are printed with every result.`,
 				return fmt.Errorf("--from is required: ADDR, cluster:ID or label:CATEGORY")
 			}
 			return a.withTracer(cmd.Context(), func(tr *taint.Tracer, cl *trace.Clusters, ls *labels.Store) error {
-				start, err := taint.ParseStart(cmd.Context(), from, cl, ls, cfg.LabelsAsOf)
+				start, err := parseStart(cmd.Context(), cfg, from, cl, ls)
 				if err != nil {
 					return err
 				}
@@ -201,6 +235,14 @@ parameters are printed with every result.`,
 	return cmd
 }
 
+// parseStart resolves --from on the configured chain.
+func parseStart(ctx context.Context, cfg taint.Config, from string, cl *trace.Clusters, ls *labels.Store) (taint.Start, error) {
+	if cfg.Chain == taint.ChainETH {
+		return taint.ParseAccountStart(ctx, cfg.Chain, from, ls, cfg.LabelsAsOf)
+	}
+	return taint.ParseStart(ctx, from, cl, ls, cfg.LabelsAsOf)
+}
+
 func writeTrace(w io.Writer, format string, rs []*taint.Result) error {
 	switch format {
 	case "json":
@@ -216,13 +258,15 @@ func writeTrace(w io.Writer, format string, rs []*taint.Result) error {
 func newExposureCmd(a *app) *cobra.Command {
 	var f traceFlags
 	cmd := &cobra.Command{
-		Use:   "exposure ADDR|cluster:ID",
+		Use:   "exposure ADDR|cluster:ID [--chain eth]",
 		Short: "How much of what an address or cluster received came from, and sent went to, each label category",
 		Long: `Exposure traces upstream and downstream from an address or a cluster, every
 labelled address ending a path, and sums by label category the value that came
 from it (received) or went to it (sent): directly (one hop) and indirectly
 (through unlabelled intermediaries, up to --hops). fifo has no upstream rule;
-the received side then uses haircut.`,
+the received side then uses haircut. With --chain eth: one exposure per asset
+(ETH, each token), amounts exact in the asset's units; cluster:ID waits for an
+Ethereum clusterer.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(f.format, "table", "json"); err != nil {
@@ -236,9 +280,19 @@ the received side then uses haircut.`,
 				return err
 			}
 			return a.withTracer(cmd.Context(), func(tr *taint.Tracer, cl *trace.Clusters, ls *labels.Store) error {
-				start, err := taint.ParseStart(cmd.Context(), args[0], cl, ls, cfg.LabelsAsOf)
+				start, err := parseStart(cmd.Context(), cfg, args[0], cl, ls)
 				if err != nil {
 					return err
+				}
+				if cfg.Chain == taint.ChainETH {
+					exs, err := tr.AccountExposure(cmd.Context(), start, cfg)
+					if err != nil {
+						return err
+					}
+					if f.format == "json" {
+						return writeJSON(cmd.OutOrStdout(), exs)
+					}
+					return taint.WriteAccountExposureTable(cmd.OutOrStdout(), exs)
 				}
 				ex, err := tr.Exposure(cmd.Context(), start, cfg)
 				if err != nil {

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/tracerproject/tracer/ingest/eth"
+	"github.com/tracerproject/tracer/internal/chserver"
 	"github.com/tracerproject/tracer/simulate"
+	"github.com/tracerproject/tracer/simulate/ethsim"
 	"github.com/tracerproject/tracer/trace/taint"
 )
 
@@ -112,6 +117,142 @@ func TestCLITrace(t *testing.T) {
 	fails(t, "min-value", []string{"--data", data, "trace", "--from", from, "--min-value", "0.123456789btc"}, "--min-value", "more than 8 decimals")
 	fails(t, "since", []string{"--data", data, "trace", "--from", from, "--since", "yesterday"}, "--since", "yesterday")
 	fails(t, "no label", []string{"--data", data, "trace", "--from", "label:mixer"}, "no address has the label category", "mixer")
-	fails(t, "chain", []string{"--data", data, "trace", "--chain", "eth", "--from", from}, `--chain "eth"`)
+	fails(t, "chain", []string{"--data", data, "trace", "--chain", "tron", "--from", from}, `--chain "tron"`)
+	fails(t, "btc address on eth", []string{"--data", data, "trace", "--chain", "eth", "--from", from}, "bad address", "0x")
+	fails(t, "asset on btc", []string{"--data", data, "trace", "--from", from, "--asset", "USDT"}, "--asset", "--chain eth")
 	fails(t, "format", []string{"--data", data, "trace", "--from", from, "--format", "xml"}, `--format "xml"`)
+}
+
+// TestCLITraceETH: simulate eth, ingest it, label the truth's actors, then
+// trace and measure exposure from a broker with --chain eth: the broker's
+// planted cash-outs are found with their amounts in every format, and bad
+// input fails naming what was wrong.
+func TestCLITraceETH(t *testing.T) {
+	dir := t.TempDir()
+	sim := filepath.Join(dir, "sim")
+	ok(t, "simulate", "eth", "--out", sim, "--blocks", "16", "--txs-per-block", "40", "--token-transfers-per-block", "50")
+	raw, err := os.ReadFile(filepath.Join(sim, "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var truth ethsim.Truth
+	if err := json.Unmarshal(raw, &truth); err != nil {
+		t.Fatal(err)
+	}
+	var csv bytes.Buffer
+	csv.WriteString("chain,address,entity,category,source,confidence\n")
+	for _, a := range truth.Actors {
+		if a.Role == "precursor-broker" || a.Role == "cartel" || a.Role == "exchange" {
+			fmt.Fprintf(&csv, "eth,%s,%s,%s,truth,100\n", a.Address, a.Name, a.Role)
+		}
+	}
+	labelsFile := filepath.Join(dir, "truth.csv")
+	if err := os.WriteFile(labelsFile, csv.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := []string{"--data", filepath.Join(dir, "data"), "--store", chserver.TempDatabase(t)}
+	ok(t, append(d, "ingest", "eth", "--blocks-dir", sim)...)
+	ok(t, append(d, "labels", "import", "--format", "csv", "--source", "truth", labelsFile)...)
+	// The broker with the most cash-outs, in its EIP-55 form.
+	outs := map[string]map[string]string{} // broker → txid → USDT amount
+	for _, f := range truth.Flows {
+		if f.Kind == "cash-out" {
+			if outs[f.From] == nil {
+				outs[f.From] = map[string]string{}
+			}
+			outs[f.From][f.Txid] = f.Value
+		}
+	}
+	var broker string
+	for b, m := range outs {
+		if len(m) > len(outs[broker]) || (len(m) == len(outs[broker]) && b < broker) {
+			broker = b
+		}
+	}
+	if broker == "" {
+		t.Fatal("no planted cash-out in the chain")
+	}
+	mixed, err := eth.Checksum(broker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs []taint.Result
+	if err := json.Unmarshal([]byte(ok(t, append(d, "trace", "--chain", "eth", "--from", mixed, "--asset", "usdt", "--model", "poison", "--format", "json")...)), &rs); err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].Symbol != "USDT" || rs[0].Decimals != 6 || rs[0].Start != broker || !strings.Contains(rs[0].Params, "chain=eth asset=0xdac17f958d2ee523a2206206994597c13d831ec7(USDT) model=poison direction=down hops=6") {
+		t.Fatalf("trace json: got %+v, want one USDT result of poison from %s", rs, broker)
+	}
+	got := map[string]string{}
+	for _, e := range rs[0].Endpoints {
+		if e.Reason == "stop:exchange" {
+			got[e.Txid] = e.AmountUnits
+		}
+	}
+	for txid, v := range outs[broker] {
+		if got[txid] != v {
+			t.Errorf("cash-out %s: got %q, want %s", txid, got[txid], v)
+		}
+	}
+	if len(got) != len(outs[broker]) {
+		t.Errorf("got %d exchange endpoints, want the %d planted cash-outs: %v", len(got), len(outs[broker]), got)
+	}
+	// Table: amounts in USDT with six decimals at most, the parameters.
+	table := ok(t, append(d, "trace", "--chain", "eth", "--from", strings.ToUpper(broker[:2])+strings.ToUpper(broker[2:]), "--direction", "both")...)
+	for _, want := range []string{"trace down from " + broker + " on eth, asset USDT", "trace down from " + broker + " on eth, asset ETH", "trace up from " + broker,
+		"TAINTED USDT", "model=haircut direction=down hops=6", "rounding=floor-per-transfer", "stop:exchange"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table: want %q in\n%s", want, table)
+		}
+	}
+	for _, v := range outs[broker] {
+		if want := eth.FormatUnits(mustBig(t, v), 6) + " USDT"; !strings.Contains(table, want) {
+			t.Errorf("table: want the cash-out %q in\n%s", want, table)
+		}
+		break
+	}
+	if csvOut := ok(t, append(d, "trace", "--chain", "eth", "--from", "label:precursor-broker", "--format", "csv", "--model", "fifo")...); !strings.HasPrefix(csvOut, "chain,asset,symbol,decimals,direction") || !strings.Contains(csvOut, "stop:exchange") || !strings.Contains(csvOut, "cartel:cartel-") {
+		t.Errorf("csv:\n%s", csvOut)
+	}
+	if dot := ok(t, append(d, "trace", "--chain", "eth", "--from", broker, "--format", "dot")...); !strings.HasPrefix(dot, "digraph trace {") || !strings.Contains(dot, " USDT") {
+		t.Errorf("dot:\n%s", dot)
+	}
+	ex := ok(t, append(d, "exposure", "--chain", "eth", broker)...)
+	for _, want := range []string{"exposure of " + broker + " on eth, asset USDT", "SENT", "to exchange", "RECEIVED"} {
+		if !strings.Contains(ex, want) {
+			t.Errorf("exposure: want %q in\n%s", want, ex)
+		}
+	}
+	var exs []taint.AccountExposure
+	if err := json.Unmarshal([]byte(ok(t, append(d, "exposure", "--chain", "eth", broker, "--asset", "USDT", "--format", "json")...)), &exs); err != nil {
+		t.Fatal(err)
+	}
+	if len(exs) != 1 || exs[0].Symbol != "USDT" || len(exs[0].To) != 1 || exs[0].To[0].Category != "exchange" {
+		t.Errorf("exposure json: got %+v", exs)
+	}
+	bad := []byte(mixed)
+	for i := 2; i < len(bad); i++ {
+		if c := bad[i]; c >= 'a' && c <= 'f' {
+			bad[i] = c - 'a' + 'A'
+			break
+		}
+	}
+	unknown := "0x00000000000000000000000000000000000000e1"
+	fails(t, "bad checksum", append(d, "trace", "--chain", "eth", "--from", string(bad)), "EIP-55")
+	fails(t, "short address", append(d, "trace", "--chain", "eth", "--from", "0x1234"), "40")
+	fails(t, "unknown", append(d, "trace", "--chain", "eth", "--from", unknown), "unknown address", unknown)
+	fails(t, "cluster", append(d, "trace", "--chain", "eth", "--from", "cluster:1"), "not clustered yet")
+	fails(t, "hops", append(d, "trace", "--chain", "eth", "--from", broker, "--hops", "0"), "hops 0 out of range 1..50")
+	fails(t, "min-value", append(d, "trace", "--chain", "eth", "--from", broker, "--min-value", "0.5"), "--min-value", "base units")
+	fails(t, "asset", append(d, "trace", "--chain", "eth", "--from", broker, "--asset", "DOGE"), "--asset", `"DOGE"`)
+	fails(t, "exposure cluster", append(d, "exposure", "--chain", "eth", "cluster:2"), "not clustered yet")
+}
+
+func mustBig(t *testing.T, s string) *big.Int {
+	t.Helper()
+	v, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		t.Fatalf("%q is not a number", s)
+	}
+	return v
 }

@@ -51,7 +51,11 @@ func (t *Tracer) Bench(ctx context.Context, starts, exposures []Start, cfg Confi
 			continue
 		}
 		b := time.Now()
-		rows, err := t.conn.Query(ctx, "SELECT count() FROM btc_address_io FINAL WHERE address IN ?", set(s.Addresses[:1]))
+		q := "SELECT count() FROM btc_address_io FINAL WHERE address IN ?"
+		if cfg.Chain == ChainETH {
+			q = "SELECT count() FROM eth_address_transfers FINAL WHERE address IN ?"
+		}
+		rows, err := t.conn.Query(ctx, q, set(s.Addresses[:1]))
 		if err != nil {
 			return nil, fmt.Errorf("taint: bench baseline: %w", err)
 		}
@@ -87,7 +91,12 @@ func (t *Tracer) Bench(ctx context.Context, starts, exposures []Start, cfg Confi
 	var sum float64
 	for _, s := range exposures {
 		b := time.Now()
-		_, err := t.Exposure(ctx, s, cfg)
+		var err error
+		if cfg.Chain == ChainETH {
+			_, err = t.AccountExposure(ctx, s, cfg)
+		} else {
+			_, err = t.Exposure(ctx, s, cfg)
+		}
 		if errors.Is(err, ErrUnknown) || errors.Is(err, ErrNoStartOutput) {
 			continue
 		}

@@ -1,7 +1,9 @@
-// Package taint follows value through the Bitcoin UTXO graph: from a start
-// set of addresses (given, a cluster's members, or every address of a
-// label category) downstream to where the money went and upstream to where
-// it came from, hop by hop, under a selectable taint model.
+// Package taint follows value through the Bitcoin UTXO graph and through
+// Ethereum transfers: from a start set of addresses (given, a cluster's
+// members, or every address of a label category) downstream to where the
+// money went and upstream to where it came from, hop by hop, under a
+// selectable taint model. The account model (Config.Chain eth) is described
+// at the end.
 //
 // # Graph
 //
@@ -70,4 +72,68 @@
 // clusters of the addresses they pay. They read without FINAL, which makes
 // ClickHouse 18.16 merge on every read, and drop rows inserted twice by
 // their keys instead. Labels are read once per trace.
+//
+// # Account chains (Ethereum)
+//
+// With Config.Chain eth the tracer reads eth_address_transfers and traces
+// each asset on its own (ETH, and each token contract; Config.Asset picks
+// one): one Result per direction and asset, amounts exact in base units
+// (wei, token units) as decimal strings (AmountUnits, SeedUnits), never
+// floats. A failed transfer and a zero-value transfer (address poisoning)
+// move nothing and are never followed; a native transfer's fee leaves its
+// sender's ETH even when the call failed. A transfer to oneself moves
+// nothing.
+//
+// An address is a balance per asset. Its history is its transfers in chain
+// order: block height, position in the block, then within a transaction
+// the native value first, token logs and internal calls by index (the
+// store cannot order a log against a call of the same transaction). Taint
+// arrives with a transfer at a point of that history, and only transfers
+// leaving the address after that point carry it on.
+//
+// The start of an address's history may be missing from the store (the
+// ingest began later, or a token minted the money): an address may send
+// more than the store saw it receive. Its opening balance is the least it
+// must have held before its first stored row for its balance never to go
+// below zero, and that money is clean (downstream: conservative, taint is
+// never invented) and of unknown origin (upstream: an "opening" endpoint
+// with reason not-stored). Block rewards, which no transfer records, count
+// as opening balance too.
+//
+// Downstream, the start set's addresses are tainted through and through:
+// every transfer they send in the time window (to outside the set) is
+// tainted for its whole value and is a hop-1 node; SeedUnits is their sum.
+// At any other address the models are:
+//
+//   - haircut: replaying the history with the running balance B (opening
+//     included) and taint T, an arrival adds its value to B and its taint
+//     to T; a transfer of value v (or a fee) leaving takes floor(v·T/B) of
+//     the taint (math/big, rounded down: at most one base unit lost per
+//     transfer per hop).
+//   - poison: every transfer leaving after the first tainted arrival is
+//     tainted for its whole value.
+//   - fifo: the address is a queue of received amounts (the opening
+//     balance first, clean); a leaving transfer or fee takes its value from
+//     the front, tainted and clean runs alike.
+//
+// Endpoints downstream are the tainted transfers into a stop-category
+// address (one each, reason stop:<category>) and, per address, what it did
+// not pass on along a followed transfer: still held when the store ends
+// (unspent; Value is the address's balance), gone along transfers beyond
+// the hop limit (hop-limit), outside the window (time-window) or after a
+// cap (truncated). Labelled addresses passed are listed as labelled.
+//
+// Upstream (haircut and poison; fifo has none) the seeds are the transfers
+// the start set received in the window from outside it. The taint of a
+// transfer that left an address X is shared among what X held at that
+// moment: under haircut in proportion to what is left of each earlier
+// arrival (and of the opening balance) after X's earlier outflows took
+// their proportional shares (floor per outflow, then floor per source);
+// under poison every earlier arrival and the opening balance whole. The
+// sources found are the next nodes, followed back from their senders.
+//
+// A move between two addresses of one cluster is no hop. Ethereum has no
+// clusterer yet: plug one in with SetAccountClusters (an AccountClusters
+// is asked for the clusters of the addresses a round reaches); without one
+// every address is its own owner and cluster:ID starts are refused.
 package taint

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/trace"
 )
@@ -104,4 +105,51 @@ func clusterMembers(ctx context.Context, cl *trace.Clusters, id uint32) ([]strin
 		return nil, err
 	}
 	return cl.Members(ctx, id, 0, maxClusterStart)
+}
+
+// ErrNoAccountClusters: cluster starts on an account chain wait for its
+// clusterer.
+var ErrNoAccountClusters = errors.New("taint: no clusters on this chain yet")
+
+// ParseAccountStart resolves ADDR or label:CATEGORY into a start set on an
+// account chain (eth). An address may be in any case; mixed case must pass
+// its EIP-55 checksum. cluster:ID is refused until Ethereum has a
+// clusterer.
+func ParseAccountStart(ctx context.Context, chain, from string, ls *labels.Store, asOf time.Time) (Start, error) {
+	if chain != ChainETH {
+		return Start{}, fmt.Errorf("%w: chain %q is not an account chain", ErrConfig, chain)
+	}
+	switch {
+	case from == "":
+		return Start{}, fmt.Errorf("%w: no start (want ADDR or label:CATEGORY)", ErrConfig)
+	case strings.HasPrefix(from, "cluster:"):
+		return Start{}, fmt.Errorf("%w: %s: Ethereum addresses are not clustered yet; start from an address or label:CATEGORY", ErrNoAccountClusters, from)
+	case strings.HasPrefix(from, "label:"):
+		cat := strings.TrimPrefix(from, "label:")
+		if ls == nil {
+			return Start{}, fmt.Errorf("%w: %s: no label store", ErrNoLabel, cat)
+		}
+		list, err := ls.List(ctx, labels.Filter{Category: cat, Chain: labels.ChainETH, AsOf: asOf})
+		if err != nil {
+			return Start{}, fmt.Errorf("taint: labels of category %s: %w", cat, err)
+		}
+		seen := map[string]bool{}
+		var addrs []string
+		for _, l := range list {
+			// A label on a cluster waits for the clusterer, like cluster:ID.
+			if l.Address != "" && !seen[l.Address] {
+				seen[l.Address] = true
+				addrs = append(addrs, l.Address)
+			}
+		}
+		if len(addrs) == 0 {
+			return Start{}, fmt.Errorf("%w: %s (chain eth)", ErrNoLabel, cat)
+		}
+		return Start{Desc: from, Addresses: addrs}, nil
+	}
+	a, err := eth.ParseAddress(from)
+	if err != nil {
+		return Start{}, fmt.Errorf("%w: --from: %w", ErrConfig, err)
+	}
+	return Start{Desc: a, Addresses: []string{a}}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"math/bits"
 	"slices"
 	"sort"
@@ -42,14 +43,29 @@ var (
 	ErrNoStartOutput = errors.New("taint: start set received nothing in the time window")
 )
 
+// Chains a trace follows.
+const (
+	ChainBTC = "btc"
+	ChainETH = "eth"
+)
+
 // Config shapes a trace. Copy DefaultConfig and change it.
 type Config struct {
+	// Chain: btc (the UTXO graph; the default when empty) or eth (account
+	// transfers per asset; see the package documentation).
+	Chain string
+	// Asset (eth): trace only this asset, "ETH" or a token contract in
+	// canonical form; empty: every asset the start set moved.
+	Asset     string
 	Model     string
 	Direction string
 	Hops      int
 	// MinValue: a tainted output with less taint (satoshi) is neither
 	// reported nor followed.
 	MinValue int64
+	// MinUnits (eth): a tainted transfer with less taint, in base units of
+	// its asset (wei, token units), is neither reported nor followed.
+	MinUnits *big.Int
 	// Since, Until bound the transactions followed (and, upstream, the
 	// seeds: what the start set received); zero: unbounded.
 	Since, Until time.Time
@@ -69,6 +85,21 @@ func DefaultConfig() Config {
 }
 
 func (c *Config) validate() error {
+	switch c.Chain {
+	case "", ChainBTC:
+		if c.Asset != "" || c.MinUnits != nil {
+			return fmt.Errorf("%w: asset and min-units are for account chains (chain %q)", ErrConfig, c.Chain)
+		}
+	case ChainETH:
+		if c.MinValue != 0 {
+			return fmt.Errorf("%w: chain eth takes its minimum in base units of the asset (MinUnits), not satoshi", ErrConfig)
+		}
+		if c.MinUnits != nil && c.MinUnits.Sign() < 0 {
+			return fmt.Errorf("%w: min-value %s is negative", ErrConfig, c.MinUnits)
+		}
+	default:
+		return fmt.Errorf("%w: chain %q (want btc or eth)", ErrConfig, c.Chain)
+	}
 	switch c.Model {
 	case Poison, Haircut, FIFO:
 	default:
@@ -102,6 +133,9 @@ func (c *Config) validate() error {
 
 // Params is the model and its parameters as a reproducible flag string.
 func (c *Config) Params() string {
+	if c.Chain == ChainETH {
+		return c.accountParams()
+	}
 	s := fmt.Sprintf("model=%s direction=%s hops=%d min-value=%d max-nodes=%d timeout=%s", c.Model, c.Direction, c.Hops, c.MinValue, c.MaxNodes, c.Timeout)
 	if !c.Since.IsZero() {
 		s += " since=" + c.Since.UTC().Format(time.RFC3339)
@@ -130,17 +164,30 @@ type Endpoint struct {
 	Address string  `json:"address"`
 	Cluster uint32  `json:"cluster,omitempty"`
 	Labels  []Label `json:"labels,omitempty"`
-	// Amount is the taint (satoshi) that reached it.
-	Amount int64 `json:"amount"`
-	Value  int64 `json:"value"`
-	Hops   int   `json:"hops"`
+	// Amount is the taint (satoshi) that reached it, Value the output's
+	// value. Account chains leave them 0 and fill AmountUnits and
+	// ValueUnits instead.
+	Amount int64 `json:"amount,omitempty"`
+	Value  int64 `json:"value,omitempty"`
+	// AmountUnits, ValueUnits (account chains): exact decimal integers of
+	// base units of the result's asset (wei, token units). ValueUnits is
+	// the transfer's value (stop, labelled) or, for a leftover endpoint,
+	// the address's balance when the trace ends.
+	AmountUnits string `json:"amount_units,omitempty"`
+	ValueUnits  string `json:"value_units,omitempty"`
+	Hops        int    `json:"hops"`
 	// Reason: stop:<category>, unspent, hop-limit, time-window,
 	// not-stored (upstream: created by a transaction the store lacks),
 	// coinbase (upstream: newly mined), labelled (passed through) or
 	// truncated (a cap stopped the trace here).
 	Reason string `json:"reason"`
 	Txid   string `json:"txid"`
-	N      uint32 `json:"n"`
+	// N is the output index; on account chains the transfer's index
+	// within its kind (log index, call position, 0 for native).
+	N uint32 `json:"n"`
+	// Kind (account chains): native, token, internal; opening for money
+	// an address held before the store's first row of it.
+	Kind   string `json:"kind,omitempty"`
 	Height uint32 `json:"block_height"`
 	Path   []Hop  `json:"path"`
 }
@@ -158,7 +205,9 @@ type Hop struct {
 	// Input is the tainted output the step spent (downstream) or the
 	// output it created (upstream).
 	Input  string `json:"input"`
-	Amount int64  `json:"amount"`
+	Amount int64  `json:"amount,omitempty"`
+	// AmountUnits (account chains): exact base units of the asset.
+	AmountUnits string `json:"amount_units,omitempty"`
 	// ClusterStep: From and To are in the same cluster; not counted as a
 	// hop. Evidence is the clusterer's record for Txid, if any.
 	ClusterStep bool   `json:"cluster_step,omitempty"`
@@ -172,8 +221,18 @@ type Result struct {
 	Direction string `json:"direction"`
 	Model     string `json:"model"`
 	Params    string `json:"params"`
+	// Chain, Asset, Symbol and Decimals are set for account chains: one
+	// result per asset. Decimals is -1 for a token whose decimals the
+	// tracer does not know (amounts in base units).
+	Chain     string `json:"chain,omitempty"`
+	Asset     string `json:"asset,omitempty"`
+	Symbol    string `json:"symbol,omitempty"`
+	Decimals  int    `json:"decimals,omitempty"`
 	Seeds     int    `json:"seeds"`
-	SeedValue int64  `json:"seed_value"`
+	SeedValue int64  `json:"seed_value,omitempty"`
+	// SeedUnits (account chains): what the start set sent (downstream) or
+	// received (upstream) of the asset in the time window, base units.
+	SeedUnits string `json:"seed_units,omitempty"`
 	// Nodes: tainted outputs reached, seeds aside (what MaxNodes caps).
 	Nodes     int        `json:"nodes"`
 	Endpoints []Endpoint `json:"endpoints"`
@@ -198,6 +257,8 @@ type Start struct {
 type Tracer struct {
 	conn   store.Conn
 	labels *labels.Store
+	// acl finds the clusters of account-chain addresses; nil: none.
+	acl AccountClusters
 }
 
 // New traces over conn; ls may be nil (no labels: no stops).
@@ -249,6 +310,9 @@ type run struct {
 func (t *Tracer) Trace(ctx context.Context, start Start, cfg Config) ([]*Result, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Chain == ChainETH {
+		return t.traceAccount(ctx, start, cfg)
 	}
 	if len(start.Addresses) == 0 {
 		return nil, fmt.Errorf("%w: empty start set %s", ErrConfig, start.Desc)

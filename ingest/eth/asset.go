@@ -1,0 +1,71 @@
+package eth
+
+import (
+	"fmt"
+	"math/big"
+	"strings"
+
+	"github.com/tracerproject/tracer/ingest"
+)
+
+// ParseAsset names an asset the way transfers do: "ETH", or a token
+// contract in canonical (lower-case) form. A known token's symbol (USDT,
+// USDC, ...) stands for its contract; a contract in mixed case must pass
+// its EIP-55 checksum.
+func ParseAsset(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, ingest.AssetETH) {
+		return ingest.AssetETH, nil
+	}
+	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+		a, err := ParseAddress(s)
+		if err != nil {
+			return "", fmt.Errorf("asset: %w", err)
+		}
+		return a, nil
+	}
+	for _, t := range KnownTokens {
+		if strings.EqualFold(t.Symbol, s) {
+			return strings.ToLower(t.Address), nil
+		}
+	}
+	return "", fmt.Errorf("asset %q: want ETH, a token contract (0x and 40 hex digits) or a known token (%s)", s, strings.Join(knownSymbols(), ", "))
+}
+
+// AssetUnits returns the symbol and decimals of an asset as transfers name
+// it: ETH has 18, a known token its own; an unknown contract has no
+// decimals the tracer can trust (ok false: amounts stay in base units).
+func AssetUnits(asset string) (symbol string, decimals int, ok bool) {
+	if asset == ingest.AssetETH {
+		return ingest.AssetETH, 18, true
+	}
+	if t, known := LookupToken(asset); known {
+		return t.Symbol, t.Decimals, true
+	}
+	return asset, 0, false
+}
+
+// FormatUnits renders an exact base-unit amount in whole units of an asset
+// with decimals places, trailing zeros of the fraction dropped: 1500000
+// with 6 decimals is "1.5". It never rounds.
+func FormatUnits(v *big.Int, decimals int) string {
+	if v == nil {
+		return "0"
+	}
+	s := new(big.Int).Abs(v).String()
+	sign := ""
+	if v.Sign() < 0 {
+		sign = "-"
+	}
+	if decimals <= 0 {
+		return sign + s
+	}
+	if len(s) <= decimals {
+		s = strings.Repeat("0", decimals-len(s)+1) + s
+	}
+	whole, frac := s[:len(s)-decimals], strings.TrimRight(s[len(s)-decimals:], "0")
+	if frac == "" {
+		return sign + whole
+	}
+	return sign + whole + "." + frac
+}
