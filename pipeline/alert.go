@@ -2,6 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strconv"
 
 	"github.com/tracerproject/tracer/alert"
 	"github.com/tracerproject/tracer/ingest"
@@ -56,7 +59,11 @@ func (p *Pipeline) Alerter(ctx context.Context, chain string) (*alert.Alerter, e
 		if err != nil {
 			return nil, err
 		}
-		cfg.Labels = labelSource{ls}
+		ls2 := labelSource{st: ls}
+		if chain == ingest.ChainBTC {
+			ls2.clusters = trace.NewClusters(st.Conn())
+		}
+		cfg.Labels = ls2
 	}
 	if cfg.Clusters == nil && chain == ingest.ChainBTC {
 		cfg.Clusters = trace.NewClusters(st.Conn())
@@ -65,9 +72,16 @@ func (p *Pipeline) Alerter(ctx context.Context, chain string) (*alert.Alerter, e
 }
 
 // labelSource gives the alerter the addresses labelled with its rules'
-// categories. Labels that name a cluster are not expanded to its members
-// yet.
-type labelSource struct{ st *labels.Store }
+// categories; a label that names a cluster stands for the cluster's
+// members as the clusterer has them now (read again with the labels).
+type labelSource struct {
+	st       *labels.Store
+	clusters *trace.Clusters // nil: cluster labels are skipped (no clusterer on this chain)
+}
+
+// maxLabelledCluster bounds the members one cluster label adds: a cluster
+// this large is an exchange, and watching it would flood the alerts.
+const maxLabelledCluster = 1_000_000
 
 func (l labelSource) Labelled(ctx context.Context, chain string, categories []string) ([]alert.Labelled, error) {
 	list, err := l.st.List(ctx, labels.Filter{Categories: categories, Chain: chain})
@@ -76,10 +90,43 @@ func (l labelSource) Labelled(ctx context.Context, chain string, categories []st
 	}
 	out := make([]alert.Labelled, 0, len(list))
 	for _, lb := range list {
-		if lb.Address == "" {
+		if lb.Address != "" {
+			out = append(out, alert.Labelled{Address: lb.Address, Category: lb.Category, Entity: lb.Entity, Source: lb.Source})
+		}
+		if l.clusters == nil {
 			continue
 		}
-		out = append(out, alert.Labelled{Address: lb.Address, Category: lb.Category, Entity: lb.Entity, Source: lb.Source})
+		var id uint64
+		var via string
+		switch {
+		case lb.Address == "" && lb.Cluster != "":
+			if id, err = strconv.ParseUint(lb.Cluster, 10, 32); err != nil {
+				return nil, fmt.Errorf("label %s (%s, %s): cluster %q is not a cluster id", lb.Entity, lb.Category, lb.Source, lb.Cluster)
+			}
+			via = "cluster " + lb.Cluster
+		case lb.Address != "" && lb.ApplyToCluster:
+			c, err := l.clusters.ClusterOf(ctx, lb.Address)
+			if errors.Is(err, trace.ErrNotClustered) {
+				continue // linked to nothing yet: the address alone
+			}
+			if err != nil {
+				return nil, err
+			}
+			id, via = uint64(c), "cluster of "+lb.Address
+		default:
+			continue
+		}
+		// A cluster id that merged into another since it was labelled names
+		// no members now.
+		members, err := l.clusters.Members(ctx, uint32(id), 0, maxLabelledCluster)
+		if err != nil {
+			return nil, fmt.Errorf("members of labelled cluster %d: %w", id, err)
+		}
+		for _, m := range members {
+			if m != lb.Address {
+				out = append(out, alert.Labelled{Address: m, Category: lb.Category, Entity: lb.Entity + " (" + via + ")", Source: lb.Source})
+			}
+		}
 	}
 	return out, nil
 }

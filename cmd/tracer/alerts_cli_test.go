@@ -249,6 +249,31 @@ func TestCLIAlertsEthereum(t *testing.T) {
 // is ingested first; the alerter, added on a second run, reads the stream
 // from its start with the clusters complete.
 func TestCLIAlertsCluster(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// rule is the alerts section for the anchor address's cluster;
+		// labels, when set, a label CSV to import first.
+		rule   func(anchor string) string
+		labels func(anchor string) string
+		entry  func(anchor string) (list, entry string)
+	}{
+		{"watch.clusters", func(anchor string) string {
+			return fmt.Sprintf("      watch:\n        clusters: [%s]\n", anchor)
+		}, nil, func(anchor string) (string, string) { return "clusters", anchor }},
+		// A label on the cluster (the regtest chain's addresses cannot be
+		// labelled: labels are mainnet's): a category rule watches every
+		// member.
+		{"label on the cluster", func(string) string {
+			return "      watch:\n        categories: [precursor-broker]\n"
+		}, func(cluster string) string {
+			return "chain,address,entity,category,source,confidence\nbtc,cluster:" + cluster + ",broker-x,precursor-broker,investigator,90\n"
+		}, func(string) (string, string) { return "labels", "broker-x" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testAlertsCluster(t, tc.rule, tc.labels, tc.entry) })
+	}
+}
+
+func testAlertsCluster(t *testing.T, rule, labelCSV func(string) string, entry func(string) (string, string)) {
 	dir := t.TempDir()
 	blocks, data := filepath.Join(dir, "blocks"), filepath.Join(dir, "data")
 	params := &chaincfg.RegressionNetParams
@@ -261,13 +286,15 @@ func TestCLIAlertsCluster(t *testing.T) {
 	// The broker address with the largest cluster.
 	var anchor string
 	var members []string
+	var cluster uint32
 	for _, e := range truth.EntitiesOf(simulate.KindBroker) {
 		for _, a := range e.Addresses {
 			var s struct {
+				ID      uint32   `json:"id"`
 				Members []string `json:"members"`
 			}
 			if err := json.Unmarshal([]byte(ok(t, "--data", data, "cluster", "show", a, "--format", "json")), &s); err == nil && len(s.Members) > len(members) {
-				anchor, members = a, s.Members
+				anchor, members, cluster = a, s.Members, s.ID
 			}
 		}
 	}
@@ -304,8 +331,15 @@ func TestCLIAlertsCluster(t *testing.T) {
 		}
 	}
 	slices.Sort(want)
+	if labelCSV != nil {
+		f := filepath.Join(dir, "labels.csv")
+		if err := os.WriteFile(f, []byte(labelCSV(fmt.Sprint(cluster))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ok(t, "--data", data, "labels", "import", "--format", "csv", f)
+	}
 	cfg := filepath.Join(dir, "tracer.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("alerts:\n  confirmations: 1\n  rules:\n    - name: broker-cluster\n      direction: incoming\n      watch:\n        clusters: [%s]\n", anchor)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte("alerts:\n  confirmations: 1\n  rules:\n    - name: broker-cluster\n      direction: incoming\n"+rule(anchor)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ok(t, "--config", cfg, "--data", data, "ingest", "btc", "--blocks-dir", blocks)
@@ -313,11 +347,12 @@ func TestCLIAlertsCluster(t *testing.T) {
 	if err := json.Unmarshal([]byte(ok(t, "--data", data, "alerts", "list", "--since", "1h", "--format", "json")), &got); err != nil {
 		t.Fatal(err)
 	}
+	list, ent := entry(anchor)
 	var have []string
 	for _, a := range got {
 		have = append(have, fmt.Sprintf("%s %s %s", a.Txid, a.Address, a.Amount))
-		if len(a.Matched) != 1 || a.Matched[0].List != "clusters" || !strings.Contains(a.Matched[0].Entry, anchor) {
-			t.Errorf("alert %s: matched %+v, want the cluster of %s", a.ID, a.Matched, anchor)
+		if len(a.Matched) != 1 || a.Matched[0].List != list || !strings.Contains(a.Matched[0].Entry, ent) {
+			t.Errorf("alert %s: matched %+v, want %s naming %s", a.ID, a.Matched, list, ent)
 		}
 	}
 	slices.Sort(have)

@@ -30,6 +30,8 @@ func demoAlertRules(truth *simulate.Truth, log *slog.Logger) (*alert.Config, err
 		{Name: "cartel-payments", Severity: "critical", Direction: "incoming", Watch: alert.WatchList{Addresses: cartels}},
 		{Name: "precursor-purchases", Kind: alert.KindRepeated, Severity: "critical", MinPayments: 3, TolerancePct: 5, WindowBlocks: 1000,
 			Watch: alert.WatchList{Addresses: brokers}},
+		{Name: "broker-exposure", Kind: alert.KindExposure, Severity: "medium", Hops: demoExposureHops, MinAmount: "100000", MinSharePct: 10,
+			Watch: alert.WatchList{Addresses: brokers}},
 	}, canonicalAddress)
 	if err != nil {
 		return nil, err
@@ -38,6 +40,9 @@ func demoAlertRules(truth *simulate.Truth, log *slog.Logger) (*alert.Config, err
 	cfg.Rules, cfg.Logger = rules, log
 	return &cfg, nil
 }
+
+// demoExposureHops is the broker-exposure rule's hop limit.
+const demoExposureHops = 3
 
 // demoAlerts says what the alerter published while the demo ingested,
 // next to what the ground truth planted.
@@ -48,8 +53,15 @@ func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simula
 	}
 	type count struct{ provisional, confirmed, premine int }
 	byRule := map[string]*count{}
-	var example *alert.Alert
+	var example, exposed *alert.Alert
+	reached := map[string]bool{} // txid/address of exposure alerts
 	for _, a := range alerts {
+		if a.Kind == alert.KindExposure {
+			reached[a.Txid+"/"+a.Address] = true
+			if exposed == nil || a.Hops > exposed.Hops || a.Hops == exposed.Hops && a.Height > exposed.Height {
+				exposed = a
+			}
+		}
 		c := byRule[a.Rule]
 		if c == nil {
 			c = &count{}
@@ -69,8 +81,16 @@ func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simula
 		}
 	}
 	planted := map[simulate.FlowKind]int{}
+	var onward, found int // planted cash-outs and cartel payments within the exposure hops
 	for _, f := range truth.Flows {
 		planted[f.Kind]++
+		// A flow with k intermediaries is k+1 hops from the broker.
+		if (f.Kind == simulate.FlowCashOut || f.Kind == simulate.FlowCartel) && f.Hops+1 >= 2 && f.Hops+1 <= demoExposureHops {
+			onward++
+			if reached[f.Txid+"/"+f.Address] {
+				found++
+			}
+		}
 	}
 	fmt.Fprintf(w, "\n6. Alerts published on alerts.btc.<severity>.<rule> while the blocks went through (2 confirmations)\n")
 	t := newTable(w)
@@ -79,6 +99,7 @@ func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simula
 		{"broker-payments", fmt.Sprintf("%d purchases (a purchase may pay a broker twice in one tx)", planted[simulate.FlowPurchase])},
 		{"cartel-payments", fmt.Sprintf("%d payments to cartels, and starting coins from coinbases", planted[simulate.FlowCartel])},
 		{"precursor-purchases", fmt.Sprintf("%d: a buyer's 3rd and later payment of one price (±5%%) to one broker", repeatedPurchases(truth))},
+		{"broker-exposure", fmt.Sprintf("broker money 2-%d hops on (haircut, >= 10%% of a payment); %d of the %d planted cash-outs and cartel payments that far are among them", demoExposureHops, found, onward)},
 	} {
 		c := byRule[r.name]
 		if c == nil {
@@ -93,6 +114,16 @@ func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simula
 	t.flush()
 	if example != nil {
 		fmt.Fprintf(w, "   e.g. %s\n", alertLine(example))
+	}
+	if exposed != nil {
+		fmt.Fprintf(w, "   e.g. %s\n", alertLine(exposed))
+		for _, s := range exposed.Path {
+			note := ""
+			if s.SameOwner {
+				note = " (same owner: no hop)"
+			}
+			fmt.Fprintf(w, "        %s  %s -> %s  %s sat%s\n", s.Txid, s.From, s.To, s.Amount, note)
+		}
 	}
 	fmt.Fprintf(w, "   %s --data %s alerts list --since 1h\n", self, data)
 	return nil
