@@ -62,6 +62,7 @@ type AllConfig struct {
 type reached struct {
 	op, addr, parent, txid string
 	from                   string // the address of the parent output
+	time                   time.Time
 	taint                  int64
 	hop                    int
 	clusterStep            bool
@@ -88,7 +89,7 @@ func reachedOf(res *taint.Result) (map[string]*reached, map[string]string) {
 		steps = append(steps, s)
 		n := nodes[h.Output]
 		if n == nil {
-			n = &reached{op: h.Output, addr: addr, taint: h.Amount, hop: -1}
+			n = &reached{op: h.Output, addr: addr, taint: h.Amount, hop: -1, time: h.Time}
 			nodes[h.Output] = n
 		}
 		n.parents = append(n.parents, feed{h.Input, h.ClusterStep})
@@ -160,21 +161,13 @@ func BuildAll(ctx context.Context, conn store.Conn, tr *taint.Tracer, src Source
 	sort.Strings(cats)
 	a := &allRun{conn: conn, tr: tr, src: src, clusters: clusters, cfg: cfg, subjects: map[string]*Subject{}, members: map[string]map[string]bool{},
 		clusterOf: map[string]string{}, candidates: map[string][]candidate{}}
-	// The whole period, then each bucket of the chart.
-	span := cfg.Until.Sub(cfg.Since) / time.Duration(cfg.Buckets)
-	for b := -1; b < cfg.Buckets; b++ {
-		from, until := cfg.Since, cfg.Until
-		if b >= 0 {
-			from = cfg.Since.Add(time.Duration(b) * span)
-			if until = from.Add(span); b == cfg.Buckets-1 {
-				until = cfg.Until
-			}
-		}
-		for _, c := range cats {
-			for _, dir := range []string{taint.Down, taint.Up} {
-				if err := a.trace(ctx, c, dir, b, from, until); err != nil {
-					return nil, err
-				}
+	// One trace per category and direction over the whole period; the chart
+	// puts each share in the period of the transaction that moved it into
+	// (or, upstream, out of) the subject, so the chart adds up to the totals.
+	for _, c := range cats {
+		for _, dir := range []string{taint.Down, taint.Up} {
+			if err := a.trace(ctx, c, dir); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -236,6 +229,7 @@ type allRun struct {
 	// clusterOf: address → subject key, for the addresses looked up.
 	clusterOf  map[string]string
 	candidates map[string][]candidate
+	entity     map[string]string // category NUL address → entity, for top flows
 }
 
 // candidate is a flow a subject may list among its top flows.
@@ -295,9 +289,18 @@ func (a *allRun) keys(ctx context.Context, addrs []string) error {
 	return nil
 }
 
-// trace runs one category's trace in one direction over one period (bucket
-// -1: the whole period) and adds what it reached to the subjects.
-func (a *allRun) trace(ctx context.Context, category, dir string, bucket int, from, until time.Time) error {
+// bucket is the chart period of t.
+func (a *allRun) bucket(t time.Time) int {
+	span := a.cfg.Until.Sub(a.cfg.Since) / time.Duration(a.cfg.Buckets)
+	if span <= 0 {
+		return 0
+	}
+	return min(max(int(t.Sub(a.cfg.Since)/span), 0), a.cfg.Buckets-1)
+}
+
+// trace runs one category's trace in one direction over the period and adds
+// what it reached to the subjects.
+func (a *allRun) trace(ctx context.Context, category, dir string) error {
 	var start taint.Start
 	for _, s := range a.src[category] {
 		start.Addresses = append(start.Addresses, s.Address)
@@ -306,7 +309,7 @@ func (a *allRun) trace(ctx context.Context, category, dir string, bucket int, fr
 		return nil
 	}
 	start.Desc = "label:" + category
-	tc := a.cfg.taint(from, until)
+	tc := a.cfg.taint(a.cfg.Since, a.cfg.Until)
 	tc.Direction, tc.StopAtAnyLabel = dir, true
 	rs, err := a.tr.Trace(ctx, start, tc)
 	if errors.Is(err, taint.ErrNoStartOutput) {
@@ -398,7 +401,7 @@ func (a *allRun) trace(ctx context.Context, category, dir string, bucket int, fr
 			side, d = &s.To, "to"
 		}
 		i := slices.IndexFunc(*side, func(f taint.CategoryFlow) bool { return f.Category == category })
-		if i < 0 && bucket < 0 {
+		if i < 0 {
 			*side = append(*side, taint.CategoryFlow{Category: category})
 			i = len(*side) - 1
 		}
@@ -406,21 +409,17 @@ func (a *allRun) trace(ctx context.Context, category, dir string, bucket int, fr
 		for _, e := range ext {
 			amt := mulDiv(n.taint, e.w, all)
 			sum += amt
-			switch {
-			case bucket >= 0:
-				s.Series[bucket].ByCategory[category] += amt
-			case e.hop <= 1:
+			if e.hop <= 1 {
 				(*side)[i].Direct += amt
-			default:
+			} else {
 				(*side)[i].Indirect += amt
 			}
 		}
-		if bucket < 0 {
-			if res.Capped != "" {
-				s.Capped = res.Capped
-			}
-			a.candidates[key] = append(a.candidates[key], candidate{dir: d, category: category, amount: sum, hop: n.hop, op: n.op, nodes: nodes})
+		s.Series[a.bucket(n.time)].ByCategory[category] += sum
+		if res.Capped != "" {
+			s.Capped = res.Capped
 		}
+		a.candidates[key] = append(a.candidates[key], candidate{dir: d, category: category, amount: sum, hop: n.hop, op: n.op, nodes: nodes})
 	}
 	return nil
 }
@@ -434,12 +433,15 @@ func (a *allRun) topFlows(key string) []Flow {
 		cs = cs[:a.cfg.TopFlows]
 	}
 	out := []Flow{}
-	entity := map[string]string{}
-	for c, ss := range a.src {
-		for _, s := range ss {
-			entity[c+"\x00"+s.Address] = s.Entity
+	if a.entity == nil {
+		a.entity = map[string]string{}
+		for c, ss := range a.src {
+			for _, s := range ss {
+				a.entity[c+"\x00"+s.Address] = s.Entity
+			}
 		}
 	}
+	entity := a.entity
 	for _, c := range cs {
 		var txids []string
 		op := c.op

@@ -38,6 +38,21 @@ func TestBuildAll(t *testing.T) {
 	if len(rep.Subjects) < 10 || rep.Empty != "" {
 		t.Fatalf("report: %d subjects, empty %q", len(rep.Subjects), rep.Empty)
 	}
+	// The chart puts each share in one period: it adds up to the totals.
+	for _, s := range rep.Subjects {
+		var series, totals int64
+		for _, p := range s.Series {
+			for _, v := range p.ByCategory {
+				series += v
+			}
+		}
+		for _, f := range append(slices.Clone(s.From), s.To...) {
+			totals += f.Direct + f.Indirect
+		}
+		if len(s.Series) != 4 || series != totals {
+			t.Fatalf("%s: %d periods adding up to %d sat, totals %d sat", s.Watch, len(s.Series), series, totals)
+		}
+	}
 	// The cartels' addresses received what the truth planted from brokers.
 	cartel := map[string]bool{}
 	for _, s := range src["cartel"] {
