@@ -6,11 +6,23 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/trace"
 )
 
 // Clustering reports whether this pipeline runs the clusterer.
 func (p *Pipeline) Clustering() bool { return !p.cfg.NoCluster }
+
+// ClusteringChain reports whether this pipeline runs the chain's
+// clusterer: on Ethereum only when the deposit heuristic is on (it draws
+// the only Ethereum links).
+func (p *Pipeline) ClusteringChain(chain string) bool {
+	if !p.Clustering() {
+		return false
+	}
+	return chain == ingest.ChainBTC || (chain == ingest.ChainETH && p.clusterConfig(chain).Heuristics.Deposit.Enabled)
+}
 
 func (p *Pipeline) clusterConfig(chain string) trace.Config {
 	cfg := p.cfg.Cluster
@@ -41,6 +53,38 @@ func (p *Pipeline) Clusterer(ctx context.Context, chain string) (*trace.Clustere
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := trace.New(p.clusterConfig(chain), st.Conn())
+	cfg := p.clusterConfig(chain)
+	if chain == ingest.ChainETH && cfg.Exchanges == nil {
+		ls, err := labels.NewStore(ctx, st.Conn())
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.Exchanges = labelExchanges{ls}
+	}
+	c, err := trace.New(cfg, st.Conn())
 	return c, js, err
+}
+
+// labelExchanges gives the Ethereum clusterer the wallets labelled
+// "exchange" (the entity names the exchange; a label without one is its
+// own).
+type labelExchanges struct{ st *labels.Store }
+
+func (l labelExchanges) Exchanges(ctx context.Context) (map[string]string, error) {
+	list, err := l.st.List(ctx, labels.Filter{Category: "exchange", Chain: labels.ChainETH})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(list))
+	for _, lb := range list {
+		if lb.Address == "" {
+			continue
+		}
+		entity := lb.Entity
+		if entity == "" {
+			entity = lb.Address
+		}
+		out[lb.Address] = entity
+	}
+	return out, nil
 }

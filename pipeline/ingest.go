@@ -59,7 +59,7 @@ func (p *Pipeline) publishAndConsume(ctx context.Context, chain string, publish 
 		return err
 	}
 	consumers := []consumer{{durable: loaderDurable(p), run: func(ctx context.Context) error { return loader.Run(ctx, js) }}}
-	if chain == ingest.ChainBTC && p.Clustering() {
+	if p.ClusteringChain(chain) {
 		cl, _, err := p.Clusterer(ctx, chain)
 		if err != nil {
 			return err

@@ -277,6 +277,73 @@ var Migrations = []Migration{
 			) ENGINE = ReplacingMergeTree() ORDER BY (rule, address, payer, txid, block_hash)`,
 		},
 	},
+	// Version 6: Ethereum address clusters (trace/, the deposit-address
+	// reuse heuristic), in the shapes of the Bitcoin ones (version 3).
+	// A merge's txid is the payment of address_a into the deposit address
+	// address_b; sweep_txid forwarded it to the exchange wallet exchange
+	// (block_hash and block_height are the sweep's, whose undo removes the
+	// merge; paid_height is the payment's); rule and confidence (0-100)
+	// say which rule of the heuristic fired.
+	{
+		Version: 6,
+		Name:    "ethereum address clusters, merge evidence and held merges",
+		Statements: []string{
+			`CREATE TABLE IF NOT EXISTS trace_eth_merges (
+				address_a String,
+				address_b String,
+				txid String,
+				heuristic String,
+				heuristic_version UInt16,
+				block_hash String,
+				block_height UInt32,
+				cluster_a UInt32,
+				cluster_b UInt32,
+				size_a UInt32,
+				size_b UInt32,
+				cluster UInt32,
+				seq UInt64,
+				sweep_txid String,
+				exchange String,
+				asset String,
+				rule String,
+				confidence UInt8,
+				paid_height UInt64
+			) ENGINE = ReplacingMergeTree(seq) ORDER BY (address_a, address_b, txid, heuristic)`,
+			`CREATE TABLE IF NOT EXISTS trace_eth_held (
+				address_a String,
+				address_b String,
+				txid String,
+				heuristic String,
+				heuristic_version UInt16,
+				block_hash String,
+				block_height UInt32,
+				cluster_a UInt32,
+				cluster_b UInt32,
+				size_a UInt32,
+				size_b UInt32,
+				seq UInt64,
+				sweep_txid String,
+				exchange String,
+				asset String,
+				rule String,
+				confidence UInt8,
+				paid_height UInt64
+			) ENGINE = ReplacingMergeTree(seq) ORDER BY (address_a, address_b, txid, heuristic)`,
+			`CREATE TABLE IF NOT EXISTS trace_eth_address_cluster (
+				address String,
+				address_id UInt32,
+				cluster UInt32,
+				block_height UInt32,
+				seq UInt64
+			) ENGINE = ReplacingMergeTree(seq) ORDER BY address`,
+			`CREATE TABLE IF NOT EXISTS trace_eth_clusters (
+				cluster UInt32,
+				size UInt32,
+				block_height UInt32,
+				seq UInt64
+			) ENGINE = ReplacingMergeTree(seq) ORDER BY cluster`,
+		},
+	},
 }
 
 const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -40,8 +40,13 @@ type Config struct {
 	// SnapshotInterval: how often the forest is saved (and on shutdown).
 	// A restart replays the stream from the last snapshot.
 	SnapshotInterval time.Duration
-	Logger           *slog.Logger
-	Metrics          prometheus.Registerer
+	// Exchanges (Ethereum): the known exchange wallets the deposit
+	// heuristic sweeps to, on top of Heuristics.Deposit.Exchanges; read
+	// at start and every ExchangeRefresh. Nil: the configured ones only.
+	Exchanges       ExchangeSource
+	ExchangeRefresh time.Duration
+	Logger          *slog.Logger
+	Metrics         prometheus.Registerer
 }
 
 // DefaultConfig is the configuration callers copy and change.
@@ -49,7 +54,7 @@ func DefaultConfig(chain string) Config {
 	return Config{
 		Chain: chain, Durable: "clusterer", Heuristics: heuristic.DefaultConfig(), Supercluster: 100_000,
 		BatchWait: time.Second, IdleWait: 200 * time.Millisecond, BatchBlocks: 500, AckWait: 30 * time.Second,
-		SnapshotInterval: 5 * time.Minute,
+		SnapshotInterval: 5 * time.Minute, ExchangeRefresh: 10 * time.Minute,
 	}
 }
 
@@ -66,6 +71,7 @@ type Clusterer struct {
 
 	lastSnapshot time.Time
 	unsaved      bool // state applied beyond the last snapshot
+	lastRefresh  time.Time
 }
 
 type metrics struct {
@@ -103,8 +109,8 @@ func newMetrics(reg prometheus.Registerer, chain string) (metrics, error) {
 
 // New validates the configuration and opens the state in cfg.Dir.
 func New(cfg Config, conn store.Conn) (*Clusterer, error) {
-	if cfg.Chain != ingest.ChainBTC {
-		return nil, fmt.Errorf("trace: clustering of chain %q is not supported (only %s)", cfg.Chain, ingest.ChainBTC)
+	if cfg.Chain != ingest.ChainBTC && cfg.Chain != ingest.ChainETH {
+		return nil, fmt.Errorf("trace: clustering of chain %q is not supported (%s or %s)", cfg.Chain, ingest.ChainBTC, ingest.ChainETH)
 	}
 	if cfg.Durable == "" || cfg.Dir == "" || conn == nil {
 		return nil, errors.New("trace: clusterer needs a durable name, a state directory and a store")
@@ -125,7 +131,14 @@ func New(cfg Config, conn store.Conn) (*Clusterer, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := OpenState(filepath.Clean(cfg.Dir), cfg.Heuristics, cfg.Supercluster, log)
+	open := OpenState
+	if cfg.Chain == ingest.ChainETH {
+		open = OpenETHState
+		if cfg.ExchangeRefresh <= 0 {
+			cfg.ExchangeRefresh = 10 * time.Minute
+		}
+	}
+	st, err := open(filepath.Clean(cfg.Dir), cfg.Heuristics, cfg.Supercluster, log)
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +205,9 @@ func (c *Clusterer) Run(ctx context.Context, js jetstream.JetStream) (err error)
 		pending  []*stream.Delivery
 		deadline time.Time
 	)
+	if err := c.refreshExchanges(ctx); err != nil {
+		return err
+	}
 	flush := func(ctx context.Context) error {
 		if len(pending) == 0 && changes.Empty() {
 			return nil
@@ -249,6 +265,11 @@ func (c *Clusterer) Run(ctx context.Context, js jetstream.JetStream) (err error)
 		case err != nil:
 			return err
 		}
+		if time.Since(c.lastRefresh) >= c.cfg.ExchangeRefresh {
+			if err := c.refreshExchanges(ctx); err != nil {
+				return err
+			}
+		}
 		ev := d.Event
 		switch ev.Kind {
 		case ingest.KindBlock:
@@ -297,7 +318,7 @@ func (c *Clusterer) Run(ctx context.Context, js jetstream.JetStream) (err error)
 
 // deleteBlock removes the evidence a reorged-out block left in the store.
 func (c *Clusterer) deleteBlock(ctx context.Context, hash string) error {
-	tables := []any{"trace_btc_merges", "trace_btc_held"}
+	tables := []any{c.table("merges"), c.table("held")}
 	for _, t := range tables {
 		if err := c.conn.Exec(ctx, "ALTER TABLE "+t.(string)+" DELETE WHERE block_hash = ?", hash); err != nil {
 			return fmt.Errorf("trace: undo of block %s in %s: %w", hash, t, err)
@@ -340,11 +361,19 @@ func (c *Clusterer) write(ctx context.Context, chg *Changes, pending []*stream.D
 	for _, part := range []struct {
 		table string
 		rows  []Merge
-	}{{"trace_btc_merges", chg.Merges}, {"trace_btc_held", chg.Held}} {
+	}{{c.table("merges"), chg.Merges}, {c.table("held"), chg.Held}} {
 		if len(part.rows) == 0 {
 			continue
 		}
-		if err := c.conn.Insert(ctx, part.table, mergeColumns(part.rows, part.table == "trace_btc_merges")); err != nil {
+		cols := mergeColumns(part.rows, part.table == c.table("merges"))
+		if c.cfg.Chain == ingest.ChainETH {
+			more, err := evidenceColumns(part.rows)
+			if err != nil {
+				return err
+			}
+			cols = append(cols, more...)
+		}
+		if err := c.conn.Insert(ctx, part.table, cols); err != nil {
 			return fmt.Errorf("trace: storing %d merges in %s: %w", len(part.rows), part.table, err)
 		}
 	}
@@ -358,7 +387,7 @@ func (c *Clusterer) write(ctx context.Context, chg *Changes, pending []*stream.D
 			}
 			addr, ids, clusters = append(addr, a), append(ids, id), append(clusters, c.state.f.Find(id))
 		}
-		err := c.conn.Insert(ctx, "trace_btc_address_cluster", []store.Column{
+		err := c.conn.Insert(ctx, c.table("address_cluster"), []store.Column{
 			{Name: "address", Values: addr}, {Name: "address_id", Values: ids}, {Name: "cluster", Values: clusters},
 			{Name: "block_height", Values: fill(n, height)}, {Name: "seq", Values: fill(n, seq)},
 		})
@@ -376,7 +405,7 @@ func (c *Clusterer) write(ctx context.Context, chg *Changes, pending []*stream.D
 			}
 			ids, sizes = append(ids, r), append(sizes, size)
 		}
-		err := c.conn.Insert(ctx, "trace_btc_clusters", []store.Column{
+		err := c.conn.Insert(ctx, c.table("clusters"), []store.Column{
 			{Name: "cluster", Values: ids}, {Name: "size", Values: sizes},
 			{Name: "block_height", Values: fill(n, height)}, {Name: "seq", Values: fill(n, seq)},
 		})
@@ -384,6 +413,35 @@ func (c *Clusterer) write(ctx context.Context, chg *Changes, pending []*stream.D
 			return fmt.Errorf("trace: storing %d cluster sizes: %w", n, err)
 		}
 	}
+	return nil
+}
+
+// table is the name of the chain's table trace_<chain>_<name>.
+func (c *Clusterer) table(name string) string { return tableName(c.cfg.Chain, name) }
+
+func tableName(chain, name string) string { return "trace_" + chain + "_" + name }
+
+// refreshExchanges reads the known exchange wallets (Ethereum) again.
+func (c *Clusterer) refreshExchanges(ctx context.Context) error {
+	c.lastRefresh = time.Now()
+	if c.cfg.Chain != ingest.ChainETH || c.cfg.Exchanges == nil {
+		return nil
+	}
+	m, err := c.cfg.Exchanges.Exchanges(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		// Keep the wallets known so far: a passing store error should not
+		// stop clustering.
+		c.log.Warn("reading the exchange wallets", "err", err)
+		return nil
+	}
+	n, err := c.state.SetExchanges(m)
+	if err != nil {
+		return err
+	}
+	c.log.Debug("exchange wallets", "known", n)
 	return nil
 }
 

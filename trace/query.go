@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/store"
 )
 
@@ -18,11 +20,39 @@ var (
 	ErrNoCluster = errors.New("trace: no such cluster")
 )
 
-// Clusters reads the clusters the clusterer stored.
-type Clusters struct{ conn store.Conn }
+// Clusters reads the clusters the clusterer stored for one chain.
+type Clusters struct {
+	conn  store.Conn
+	chain string
+}
 
-// NewClusters reads clusters through conn.
-func NewClusters(conn store.Conn) *Clusters { return &Clusters{conn: conn} }
+// NewClusters reads Bitcoin clusters through conn.
+func NewClusters(conn store.Conn) *Clusters { return &Clusters{conn: conn, chain: ingest.ChainBTC} }
+
+// NewChainClusters reads the clusters of chain (btc or eth) through conn.
+func NewChainClusters(conn store.Conn, chain string) (*Clusters, error) {
+	if chain != ingest.ChainBTC && chain != ingest.ChainETH {
+		return nil, fmt.Errorf("trace: no clusters of chain %q (btc or eth)", chain)
+	}
+	return &Clusters{conn: conn, chain: chain}, nil
+}
+
+// Chain is the chain whose clusters c reads.
+func (c *Clusters) Chain() string { return c.chain }
+
+// q names the chain's tables in query: {merges}, {held}, {address_cluster},
+// {clusters}, {io} (the loader's address index), {edge} (the merge
+// columns Edge scans).
+func (c *Clusters) q(query string) string {
+	io := "btc_address_io"
+	edge := edgeColumns
+	if c.chain == ingest.ChainETH {
+		io, edge = "eth_address_transfers", edgeColumns+", "+ethEdgeColumns
+	}
+	return strings.NewReplacer("{merges}", tableName(c.chain, "merges"), "{held}", tableName(c.chain, "held"),
+		"{address_cluster}", tableName(c.chain, "address_cluster"), "{clusters}", tableName(c.chain, "clusters"),
+		"{io}", io, "{edge}", edge).Replace(query)
+}
 
 // Cluster is one cluster's summary.
 type Cluster struct {
@@ -42,11 +72,11 @@ type Cluster struct {
 // change as clusters merge; argMax by seq picks each address's newest row
 // (a WHERE on cluster next to FINAL could be moved to PREWHERE, before the
 // replacing merge, by ClickHouse 18.16).
-const membersQuery = `SELECT address FROM (SELECT address, argMax(cluster, seq) AS c FROM trace_btc_address_cluster GROUP BY address) WHERE c = ?`
+const membersQuery = `SELECT address FROM (SELECT address, argMax(cluster, seq) AS c FROM {address_cluster} GROUP BY address) WHERE c = ?`
 
 // ClusterOf returns the id of the cluster that holds address.
 func (c *Clusters) ClusterOf(ctx context.Context, address string) (uint32, error) {
-	rows, err := c.conn.Query(ctx, "SELECT cluster FROM trace_btc_address_cluster FINAL WHERE address = ?", address)
+	rows, err := c.conn.Query(ctx, c.q("SELECT cluster FROM {address_cluster} FINAL WHERE address = ?"), address)
 	if err != nil {
 		return 0, fmt.Errorf("trace: cluster of %s: %w", address, err)
 	}
@@ -67,7 +97,7 @@ func (c *Clusters) ClusterOf(ctx context.Context, address string) (uint32, error
 // Cluster returns the summary of cluster id.
 func (c *Clusters) Cluster(ctx context.Context, id uint32) (Cluster, error) {
 	out := Cluster{ID: id}
-	rows, err := c.conn.Query(ctx, "SELECT size, block_height FROM trace_btc_clusters FINAL WHERE cluster = ?", id)
+	rows, err := c.conn.Query(ctx, c.q("SELECT size, block_height FROM {clusters} FINAL WHERE cluster = ?"), id)
 	if err != nil {
 		return out, fmt.Errorf("trace: cluster %d: %w", id, err)
 	}
@@ -83,7 +113,7 @@ func (c *Clusters) Cluster(ctx context.Context, id uint32) (Cluster, error) {
 	if !found || out.Size == 0 {
 		return out, fmt.Errorf("%w: %d (absorbed into another cluster, or never formed)", ErrNoCluster, id)
 	}
-	rows, err = c.conn.Query(ctx, "SELECT count(), min(block_height) FROM trace_btc_merges FINAL WHERE address_a IN ("+membersQuery+")", id)
+	rows, err = c.conn.Query(ctx, c.q("SELECT count(), min(block_height) FROM {merges} FINAL WHERE address_a IN ("+membersQuery+")"), id)
 	if err != nil {
 		return out, fmt.Errorf("trace: merges of cluster %d: %w", id, err)
 	}
@@ -94,7 +124,8 @@ func (c *Clusters) Cluster(ctx context.Context, id uint32) (Cluster, error) {
 		}
 	}
 	rows.Close()
-	rows, err = c.conn.Query(ctx, "SELECT count(), min(block_height) FROM btc_address_io FINAL WHERE address IN ("+membersQuery+")", id)
+	// eth_address_transfers has UInt64 heights.
+	rows, err = c.conn.Query(ctx, c.q("SELECT count(), toUInt32(min(block_height)) FROM {io} FINAL WHERE address IN ("+membersQuery+")"), id)
 	if err != nil {
 		return out, fmt.Errorf("trace: first seen of cluster %d: %w", id, err)
 	}
@@ -111,7 +142,7 @@ func (c *Clusters) Cluster(ctx context.Context, id uint32) (Cluster, error) {
 // Members returns up to limit members of cluster id in address order,
 // starting at offset.
 func (c *Clusters) Members(ctx context.Context, id uint32, offset, limit int) ([]string, error) {
-	rows, err := c.conn.Query(ctx, membersQuery+" ORDER BY address LIMIT ?, ?", id, offset, limit)
+	rows, err := c.conn.Query(ctx, c.q(membersQuery+" ORDER BY address LIMIT ?, ?"), id, offset, limit)
 	if err != nil {
 		return nil, fmt.Errorf("trace: members of cluster %d: %w", id, err)
 	}
@@ -141,17 +172,34 @@ type Edge struct {
 	SizeA     uint32 `json:"size_a"`
 	SizeB     uint32 `json:"size_b"`
 	Seq       uint64 `json:"seq"`
+	// Ethereum deposit-address reuse: Txid is the payment of AddressA
+	// into the deposit address AddressB, SweepTxid the transaction that
+	// forwarded it to the exchange wallet Exchange, at Height; PaidHeight
+	// is the payment's height.
+	SweepTxid  string `json:"sweep_txid,omitempty"`
+	Exchange   string `json:"exchange,omitempty"`
+	Asset      string `json:"asset,omitempty"`
+	Rule       string `json:"rule,omitempty"`
+	Confidence uint8  `json:"confidence,omitempty"`
+	PaidHeight uint64 `json:"paid_height,omitempty"`
 }
 
-const edgeColumns = "address_a, address_b, txid, heuristic, heuristic_version, block_hash, block_height, cluster_a, cluster_b, size_a, size_b, seq"
+const (
+	edgeColumns    = "address_a, address_b, txid, heuristic, heuristic_version, block_hash, block_height, cluster_a, cluster_b, size_a, size_b, seq"
+	ethEdgeColumns = "sweep_txid, exchange, asset, rule, confidence, paid_height"
+)
 
-func scanEdges(rows store.Rows) ([]Edge, error) {
+func (c *Clusters) scanEdges(rows store.Rows) ([]Edge, error) {
 	defer rows.Close()
 	var out []Edge
 	for rows.Next() {
 		var e Edge
-		if err := rows.Scan(&e.AddressA, &e.AddressB, &e.Txid, &e.Heuristic, &e.Version, &e.BlockHash, &e.Height,
-			&e.ClusterA, &e.ClusterB, &e.SizeA, &e.SizeB, &e.Seq); err != nil {
+		dst := []any{&e.AddressA, &e.AddressB, &e.Txid, &e.Heuristic, &e.Version, &e.BlockHash, &e.Height,
+			&e.ClusterA, &e.ClusterB, &e.SizeA, &e.SizeB, &e.Seq}
+		if c.chain == ingest.ChainETH {
+			dst = append(dst, &e.SweepTxid, &e.Exchange, &e.Asset, &e.Rule, &e.Confidence, &e.PaidHeight)
+		}
+		if err := rows.Scan(dst...); err != nil {
 			return nil, err
 		}
 		out = append(out, e)
@@ -163,11 +211,11 @@ func scanEdges(rows store.Rows) ([]Edge, error) {
 // applied (within one block, the sizes joined grow with each merge), at
 // most limit.
 func (c *Clusters) Growth(ctx context.Context, id uint32, limit int) ([]Edge, error) {
-	rows, err := c.conn.Query(ctx, "SELECT "+edgeColumns+" FROM trace_btc_merges FINAL WHERE address_a IN ("+membersQuery+") ORDER BY seq, size_a + size_b, txid LIMIT ?", id, limit)
+	rows, err := c.conn.Query(ctx, c.q("SELECT {edge} FROM {merges} FINAL WHERE address_a IN ("+membersQuery+") ORDER BY seq, size_a + size_b, txid LIMIT ?"), id, limit)
 	if err != nil {
 		return nil, fmt.Errorf("trace: growth of cluster %d: %w", id, err)
 	}
-	e, err := scanEdges(rows)
+	e, err := c.scanEdges(rows)
 	if err != nil {
 		return nil, fmt.Errorf("trace: growth of cluster %d: %w", id, err)
 	}
@@ -176,11 +224,11 @@ func (c *Clusters) Growth(ctx context.Context, id uint32, limit int) ([]Edge, er
 
 // Held returns the merges the supercluster guard held, at most limit.
 func (c *Clusters) Held(ctx context.Context, limit int) ([]Edge, error) {
-	rows, err := c.conn.Query(ctx, "SELECT "+edgeColumns+" FROM trace_btc_held FINAL ORDER BY seq, txid LIMIT ?", limit)
+	rows, err := c.conn.Query(ctx, c.q("SELECT {edge} FROM {held} FINAL ORDER BY seq, txid LIMIT ?"), limit)
 	if err != nil {
 		return nil, fmt.Errorf("trace: held merges: %w", err)
 	}
-	e, err := scanEdges(rows)
+	e, err := c.scanEdges(rows)
 	if err != nil {
 		return nil, fmt.Errorf("trace: held merges: %w", err)
 	}
@@ -223,11 +271,11 @@ func (c *Clusters) Explain(ctx context.Context, a, b string) ([]Edge, error) {
 		for i, f := range frontier {
 			set[i] = f
 		}
-		rows, err := c.conn.Query(ctx, "SELECT "+edgeColumns+" FROM trace_btc_merges FINAL WHERE address_a IN ? OR address_b IN ?", ch.GroupSet{Value: set}, ch.GroupSet{Value: set})
+		rows, err := c.conn.Query(ctx, c.q("SELECT {edge} FROM {merges} FINAL WHERE address_a IN ? OR address_b IN ?"), ch.GroupSet{Value: set}, ch.GroupSet{Value: set})
 		if err != nil {
 			return nil, fmt.Errorf("trace: explaining %s to %s: %w", a, b, err)
 		}
-		edges, err := scanEdges(rows)
+		edges, err := c.scanEdges(rows)
 		if err != nil {
 			return nil, fmt.Errorf("trace: explaining %s to %s: %w", a, b, err)
 		}

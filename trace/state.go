@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
@@ -19,15 +20,19 @@ import (
 
 // Keys of the Pebble index under DATA/trace/btc/index:
 //
-//	'a' address              → id (4 bytes, big endian)
-//	'i' id                   → address
+//	'a' address              → id: no longer written (the address map, addrmap.go, answers lookups)
+//	'i' id                   → address: indexes before the address log (addrlog.go) only; moved there on open
 //	'n'                      → next id
-//	'l' id seq k             → a link of id (see encodeLink); one entry per end
+//	'l' id seq k             → a link of id: indexes before the link log (linklog.go) only; moved there on open
+//	'e'                      → ends of the link log and of the address log (2×8 bytes, big endian)
 //	'b' seq                  → the links of the block event seq (blockRecord)
 //	'h' hash seq             → nothing: block hash connected by event seq
 //
 // seq is the stream sequence of the event that drew the link, k the link's
-// number within that event.
+// number within that event. The links themselves are in the link log, each
+// reachable from its A end only: an undo rebuilds whole clusters, and a
+// link that is not held has both ends in one cluster, so the A ends of the
+// members find every link to replay.
 const (
 	keyAddr  = 'a'
 	keyID    = 'i'
@@ -35,12 +40,15 @@ const (
 	keyLink  = 'l'
 	keyBlock = 'b'
 	keyHash  = 'h'
+	keyLog   = 'e'
 )
 
-// State is the clusterer's state: the address ids and links in Pebble, and
-// the union-find forest in memory (saved in snapshots). Events are applied
-// in stream order with Connect and Disconnect; Commit writes the Pebble
-// batch, Snapshot the forest.
+// State is the clusterer's state: in memory the union-find forest with the
+// link log's heads, and the address → id map (both saved in snapshots); on
+// disk the address log (id → address), the link log and the Pebble index
+// (next id, the logs' ends, block records). Events are applied in stream
+// order with Connect and Disconnect; Commit writes the logs and the Pebble
+// batch, Snapshot the forest and the map.
 type State struct {
 	dir     string
 	db      *pebble.DB
@@ -55,11 +63,31 @@ type State struct {
 	log          *slog.Logger
 	links        []heuristic.Link
 	change       []heuristic.Link
-	// New ids of the uncommitted batch, and a cache of recently used ids:
-	// most inputs spend addresses seen shortly before.
-	pending    map[string]uint32
-	pendingRev map[uint32]string
-	cache      *idCache
+	// m maps every address with an id to it (addrmap.go). newAddrs are
+	// the addresses of the ids from committed on, not yet in the index.
+	m         addrMap
+	newAddrs  []string
+	committed uint32
+	// The address ID resolved last, and its id.
+	lastAddr string
+	lastID   uint32
+	// The link log, and per address id the offset of the last link drawn
+	// from it (0: none; saved in the forest snapshot).
+	llog  *linkLog
+	heads []uint64
+	// alog holds the address of every id (addrlog.go).
+	alog *addrLog
+	// Reused buffer of the link log.
+	val []byte
+	// spilled is the result of the batch being committed in the
+	// background (spill), nil when none is.
+	spilled chan error
+	// synced: the next id and the ends of the link and address logs at
+	// their last sync, what the index may record (setNext).
+	synced [3]uint64
+	// eth is the Ethereum deposit heuristic's state (eth.go); nil on
+	// Bitcoin.
+	eth *ethState
 }
 
 // OpenState opens (or creates) the state in dir and loads the latest
@@ -74,7 +102,9 @@ func OpenState(dir string, h heuristic.Config, supercluster uint32, log *slog.Lo
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("trace: state directory: %w", err)
 	}
-	o := &pebble.Options{Cache: pebble.NewCache(64 << 20), MemTableSize: 32 << 20, Logger: pebbleLogger{log}}
+	// A 64 MiB memtable: the address ids arrive in order, and fewer,
+	// larger flushes leave less to compact.
+	o := &pebble.Options{Cache: pebble.NewCache(64 << 20), MemTableSize: 64 << 20, Logger: pebbleLogger{log}}
 	o.Levels = make([]pebble.LevelOptions, 7)
 	for i := range o.Levels {
 		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
@@ -84,8 +114,7 @@ func OpenState(dir string, h heuristic.Config, supercluster uint32, log *slog.Lo
 	if err != nil {
 		return nil, fmt.Errorf("trace: opening address index in %s: %w", dir, err)
 	}
-	s := &State{dir: dir, db: db, h: h, supercluster: supercluster, log: log,
-		pending: map[string]uint32{}, pendingRev: map[uint32]string{}, cache: newIDCache(cacheAddresses)}
+	s := &State{dir: dir, db: db, h: h, supercluster: supercluster, log: log}
 	v, closer, err := db.Get([]byte{keyNext})
 	switch {
 	case err == nil:
@@ -95,12 +124,56 @@ func OpenState(dir string, h heuristic.Config, supercluster uint32, log *slog.Lo
 		db.Close()
 		return nil, fmt.Errorf("trace: reading next id: %w", err)
 	}
-	if err := s.loadSnapshot(); err != nil {
+	var linkEnd, addrEnd int64
+	switch v, closer, err := db.Get([]byte{keyLog}); {
+	case err == nil && len(v) == 16:
+		linkEnd, addrEnd = int64(binary.BigEndian.Uint64(v)), int64(binary.BigEndian.Uint64(v[8:]))
+		closer.Close()
+	case err == nil:
+		closer.Close()
+		db.Close()
+		return nil, fmt.Errorf("trace: the index's log ends are %d bytes, want 16", len(v))
+	case !errors.Is(err, pebble.ErrNotFound):
+		db.Close()
+		return nil, fmt.Errorf("trace: reading the ends of the logs: %w", err)
+	}
+	if s.llog, err = openLinkLog(filepath.Join(dir, linkLogFile), linkEnd); err != nil {
 		db.Close()
 		return nil, err
 	}
-	s.f.Grow(int(s.nextID))
+	if s.alog, err = openAddrLog(filepath.Join(dir, addrLogFile), addrEnd); err != nil {
+		s.llog.close()
+		db.Close()
+		return nil, err
+	}
+	fail := func(err error) (*State, error) {
+		s.llog.close()
+		s.alog.close()
+		db.Close()
+		return nil, err
+	}
 	s.b = db.NewBatch()
+	if err := s.loadSnapshot(); err != nil {
+		return fail(err)
+	}
+	for id, h := range s.heads {
+		if h != 0 && int64(h)+linkRecHeader > s.llog.end {
+			return fail(fmt.Errorf("trace: snapshot: address id %d has its links at %d, beyond the link log's %d bytes", id, h, s.llog.end))
+		}
+	}
+	if addrEnd == 0 && s.nextID > 0 {
+		if err := s.migrateAddresses(); err != nil {
+			return fail(err)
+		}
+	}
+	if err := s.loadAddrMap(); err != nil {
+		return fail(err)
+	}
+	s.f.Grow(int(s.nextID))
+	s.committed = s.nextID
+	if err := s.migrateLinks(); err != nil {
+		return fail(err)
+	}
 	return s, nil
 }
 
@@ -120,14 +193,24 @@ func (s *State) Close() error {
 		// A flushed memtable makes the next open quick (no WAL replay).
 		err = s.db.Flush()
 	}
-	return errors.Join(err, s.db.Close())
+	return errors.Join(err, s.llog.close(), s.alog.close(), s.db.Close())
 }
 
 // Commit writes the pending index batch, synced when sync is set.
-func (s *State) Commit(sync bool) error {
-	var buf [4]byte
-	binary.BigEndian.PutUint32(buf[:], s.nextID)
-	if err := s.b.Set([]byte{keyNext}, buf[:], nil); err != nil {
+func (s *State) Commit(sync bool) (err error) {
+	if err := s.waitSpill(); err != nil {
+		return err
+	}
+	// The logs before the index that says where they end.
+	if sync {
+		err = errors.Join(s.llog.sync(), s.alog.sync())
+	} else {
+		err = errors.Join(s.llog.flush(), s.alog.flush())
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.setNext(sync); err != nil {
 		return err
 	}
 	opt := pebble.NoSync
@@ -139,14 +222,80 @@ func (s *State) Commit(sync bool) error {
 	}
 	s.b.Close()
 	s.b = s.db.NewBatch()
-	clear(s.pending)
-	clear(s.pendingRev)
+	clear(s.newAddrs)
+	s.newAddrs = s.newAddrs[:0]
+	s.committed = s.nextID
+	return nil
+}
+
+// setNext records the next id and the ends of the logs as of their last
+// sync (synced: now). The index never claims more of a log than its disk
+// holds, even when a crash of the machine keeps an unsynced write of the
+// index and loses the logs': ids and links beyond are those of events after
+// the snapshot, which the replay draws again.
+func (s *State) setNext(synced bool) error {
+	if synced {
+		s.synced = [3]uint64{uint64(s.nextID), uint64(s.llog.end), uint64(s.alog.end)}
+	}
+	if s.synced[1] == 0 {
+		// Nothing synced yet in this process: the ends as opened.
+		return nil
+	}
+	var buf [16]byte
+	binary.BigEndian.PutUint32(buf[:4], uint32(s.synced[0]))
+	if err := s.b.Set([]byte{keyNext}, buf[:4], nil); err != nil {
+		return err
+	}
+	binary.BigEndian.PutUint64(buf[:], s.synced[1])
+	binary.BigEndian.PutUint64(buf[8:], s.synced[2])
+	return s.b.Set([]byte{keyLog}, buf[:], nil)
+}
+
+// spillBytes: a batch this large is committed in the background while the
+// next blocks are applied (the memtable inserts take about as long as
+// applying the blocks, and there are two cores).
+const spillBytes = 4 << 20
+
+// maybeSpill hands a large batch of whole events to a goroutine that
+// commits it (no sync), one at a time and in order. Only Commit makes ids
+// readable (newAddrs and committed move there), so reads never depend on
+// a spill.
+func (s *State) maybeSpill() error {
+	if s.b.Len() < spillBytes {
+		return nil
+	}
+	if err := s.waitSpill(); err != nil {
+		return err
+	}
+	if err := errors.Join(s.llog.flush(), s.alog.flush()); err != nil {
+		return err
+	}
+	b, done := s.b, make(chan error, 1)
+	s.b, s.spilled = s.db.NewBatch(), done
+	go func() {
+		err := b.Commit(pebble.NoSync)
+		b.Close()
+		done <- err
+	}()
+	return nil
+}
+
+// waitSpill waits for the batch being committed in the background.
+func (s *State) waitSpill() error {
+	if s.spilled == nil {
+		return nil
+	}
+	err := <-s.spilled
+	s.spilled = nil
+	if err != nil {
+		return fmt.Errorf("trace: writing the address index: %w", err)
+	}
 	return nil
 }
 
 // get reads the committed index: the pending batch is not indexed (a cheaper
-// write path), so what a read needs is either in pending/pendingRev (new
-// ids) or committed first.
+// write path), so what a read needs is either in newAddrs or committed
+// first.
 func (s *State) get(key []byte) ([]byte, bool, error) {
 	v, closer, err := s.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -162,78 +311,52 @@ func (s *State) get(key []byte) ([]byte, bool, error) {
 
 // ID returns the id of address, giving it the next id if it has none.
 func (s *State) ID(address string) (uint32, error) {
-	id, ok, err := s.LookupID(address)
-	if err != nil {
-		return 0, err
+	if address == "" {
+		return 0, errors.New("trace: an empty address gets no id")
 	}
+	if address == s.lastAddr {
+		return s.lastID, nil // a multi-input star names its first input again and again
+	}
+	h, c := fingerprint(address)
+	id, ok := s.m.get(h, c)
 	if ok {
+		s.lastAddr, s.lastID = address, id
 		return id, nil
 	}
-	key := append([]byte{keyAddr}, address...)
 	if s.nextID == ^uint32(0) {
 		return 0, errors.New("trace: address ids exhausted (2^32-1)")
 	}
 	id = s.nextID
+	if err := s.alog.append(address); err != nil {
+		return 0, err
+	}
 	s.nextID++
-	s.pending[address] = id
-	s.pendingRev[id] = address
-	s.cache.put(address, id)
-	var buf [5]byte
-	binary.BigEndian.PutUint32(buf[:4], id)
-	if err := s.b.Set(key, buf[:4], nil); err != nil {
-		return 0, err
-	}
-	buf[0] = keyID
-	binary.BigEndian.PutUint32(buf[1:], id)
-	if err := s.b.Set(buf[:], []byte(address), nil); err != nil {
-		return 0, err
-	}
+	s.m.put(h, c, id)
+	s.newAddrs = append(s.newAddrs, address)
 	s.f.Grow(int(s.nextID))
+	s.lastAddr, s.lastID = address, id
 	return id, nil
 }
 
 // seen reports whether address has an id, i.e. appeared before.
 func (s *State) seen(address string) bool {
-	_, ok, err := s.LookupID(address)
-	return ok || err != nil // on a read error, claim seen: no change link
+	_, ok := s.m.get(fingerprint(address))
+	return ok
 }
 
-// LookupID returns the id of a known address.
+// LookupID returns the id of a known address. The error is always nil
+// (the map is in memory); it stays for callers written against the index.
 func (s *State) LookupID(address string) (uint32, bool, error) {
-	if id, ok := s.cache.get(address); ok {
-		return id, true, nil
-	}
-	if id, ok := s.pending[address]; ok {
-		return id, true, nil
-	}
-	v, ok, err := s.get(append([]byte{keyAddr}, address...))
-	if err != nil {
-		return 0, false, fmt.Errorf("trace: looking up address %s: %w", address, err)
-	}
-	if !ok {
-		return 0, false, nil
-	}
-	id := binary.BigEndian.Uint32(v)
-	s.cache.put(address, id)
-	return id, true, nil
+	id, ok := s.m.get(fingerprint(address))
+	return id, ok, nil
 }
 
 // Address returns the address of id.
 func (s *State) Address(id uint32) (string, error) {
-	if a, ok := s.pendingRev[id]; ok {
-		return a, nil
+	if id >= s.committed && id < s.nextID {
+		return s.newAddrs[id-s.committed], nil
 	}
-	var key [5]byte
-	key[0] = keyID
-	binary.BigEndian.PutUint32(key[1:], id)
-	v, ok, err := s.get(key[:])
-	if err != nil {
-		return "", fmt.Errorf("trace: address of id %d: %w", id, err)
-	}
-	if !ok {
-		return "", fmt.Errorf("trace: address id %d is not in the index", id)
-	}
-	return string(v), nil
+	return s.alog.get(id)
 }
 
 // Merge is the evidence of one union: the link that joined two clusters.
@@ -252,6 +375,9 @@ type Merge struct {
 	SizeB     uint32
 	Cluster   uint32 // root after the merge
 	Held      bool   // supercluster guard: recorded, not applied
+	// Extra evidence of a chain's heuristic (Ethereum: the sweep, see
+	// eth.go); empty on Bitcoin.
+	Extra string
 }
 
 // Changes is what applying events changed: the evidence to store and the
@@ -296,29 +422,83 @@ type storedLink struct {
 	version   uint8
 	txid      string
 	height    uint32
+	extra     string // Merge.Extra; stored after the txid and a NUL (flag 2)
 }
 
 func linkKey(id uint32, seq uint64, k uint32) []byte {
-	key := make([]byte, 17)
-	key[0] = keyLink
-	binary.BigEndian.PutUint32(key[1:], id)
-	binary.BigEndian.PutUint64(key[5:], seq)
-	binary.BigEndian.PutUint32(key[13:], k)
-	return key
+	return appendLinkKey(make([]byte, 0, 17), id, seq, k)
+}
+
+func appendLinkKey(key []byte, id uint32, seq uint64, k uint32) []byte {
+	key = append(key, keyLink)
+	key = binary.BigEndian.AppendUint32(key, id)
+	key = binary.BigEndian.AppendUint64(key, seq)
+	return binary.BigEndian.AppendUint32(key, k)
+}
+
+// setLink appends l to the link log, reachable from its A end.
+func (s *State) setLink(l *storedLink) error {
+	if int(l.a) >= len(s.heads) {
+		s.heads = slices.Grow(s.heads, s.f.Len()-len(s.heads))[:s.f.Len()]
+	}
+	s.val = appendLink(s.val[:0], l)
+	off, err := s.llog.append(s.heads[l.a], l.seq, l.k, s.val)
+	if err != nil {
+		return err
+	}
+	s.heads[l.a] = off
+	return nil
+}
+
+// head is the offset of the last link drawn from id (0: none).
+func (s *State) head(id uint32) uint64 {
+	if int(id) < len(s.heads) {
+		return s.heads[id]
+	}
+	return 0
+}
+
+// findLink returns the offset of link k of event seq drawn from a, or 0.
+// A's links come newest first.
+func (s *State) findLink(a uint32, seq uint64, k uint32) (uint64, error) {
+	for off := s.head(a); off != 0; {
+		r, err := s.llog.read(off)
+		if err != nil {
+			return 0, err
+		}
+		if r.link.seq == seq && r.link.k == k {
+			return off, nil
+		}
+		if r.link.seq < seq {
+			break
+		}
+		off = r.prev
+	}
+	return 0, nil
 }
 
 func encodeLink(l *storedLink) []byte {
-	v := make([]byte, 0, 16+len(l.heuristic)+len(l.txid))
+	return appendLink(make([]byte, 0, 16+len(l.heuristic)+len(l.txid)+len(l.extra)), l)
+}
+
+func appendLink(v []byte, l *storedLink) []byte {
 	v = binary.BigEndian.AppendUint32(v, l.a)
 	v = binary.BigEndian.AppendUint32(v, l.b)
 	flags := byte(0)
 	if l.held {
 		flags = 1
 	}
+	if l.extra != "" {
+		flags |= 2
+	}
 	v = append(v, flags, l.version, byte(len(l.heuristic)))
 	v = append(v, l.heuristic...)
 	v = binary.BigEndian.AppendUint32(v, l.height)
 	v = append(v, l.txid...)
+	if l.extra != "" {
+		v = append(v, 0)
+		v = append(v, l.extra...)
+	}
 	return v
 }
 
@@ -335,6 +515,13 @@ func decodeLink(key, v []byte) (storedLink, error) {
 	l.heuristic = string(v[11 : 11+n])
 	l.height = binary.BigEndian.Uint32(v[11+n:])
 	l.txid = string(v[15+n:])
+	if v[8]&2 != 0 {
+		txid, extra, ok := strings.Cut(l.txid, "\x00")
+		if !ok || extra == "" {
+			return storedLink{}, fmt.Errorf("trace: corrupt link entry %x: extra evidence missing", key)
+		}
+		l.txid, l.extra = txid, extra
+	}
 	return l, nil
 }
 
@@ -381,7 +568,7 @@ func (s *State) apply(ch *Changes, l *storedLink, addrA, addrB, hash string, seq
 		return false
 	}
 	m := Merge{Seq: seq, Height: int64(l.height), BlockHash: hash, Txid: l.txid, Heuristic: l.heuristic, Version: int(l.version),
-		AddrA: addrA, AddrB: addrB, ClusterA: ra, ClusterB: rb, SizeA: s.f.size[ra], SizeB: s.f.size[rb]}
+		AddrA: addrA, AddrB: addrB, ClusterA: ra, ClusterB: rb, SizeA: s.f.size[ra], SizeB: s.f.size[rb], Extra: l.extra}
 	if s.supercluster > 0 && m.SizeA > s.supercluster && m.SizeB > s.supercluster {
 		m.Held = true
 		l.held = true
@@ -417,6 +604,12 @@ func (s *State) Connect(seq uint64, b *ingest.Block, ch *Changes) error {
 	if b.Height < 0 || b.Height > 1<<32-1 {
 		return fmt.Errorf("trace: block %s: height %d out of range", b.Hash, b.Height)
 	}
+	if err := s.maybeSpill(); err != nil {
+		return err
+	}
+	if s.eth != nil {
+		return s.connectETH(seq, b, ch)
+	}
 	var recs [][3]uint32
 	var k uint32
 	for i := range b.Txs {
@@ -436,28 +629,39 @@ func (s *State) Connect(seq uint64, b *ingest.Block, ch *Changes) error {
 			}
 		}
 		for _, hl := range s.links {
-			a, err := s.ID(hl.A)
+			rec, err := s.drawLink(ch, hl, tx.Txid, "", uint32(b.Height), b.Hash, seq, k)
 			if err != nil {
 				return err
 			}
-			bid, err := s.ID(hl.B)
-			if err != nil {
-				return err
-			}
-			l := storedLink{a: a, b: bid, seq: seq, k: k, heuristic: hl.Heuristic, version: uint8(hl.Version), txid: tx.Txid, height: uint32(b.Height)}
-			s.apply(ch, &l, hl.A, hl.B, b.Hash, seq)
-			v := encodeLink(&l)
-			if err := s.b.Set(linkKey(a, seq, k), v, nil); err != nil {
-				return err
-			}
-			if err := s.b.Set(linkKey(bid, seq, k), v, nil); err != nil {
-				return err
-			}
-			recs = append(recs, [3]uint32{a, bid, k})
+			recs = append(recs, rec)
 			k++
-			ch.Links++
 		}
 	}
+	return s.connected(seq, b, recs, ch)
+}
+
+// drawLink records link number k of the block event seq, drawn by
+// transaction txid at height, and applies it.
+func (s *State) drawLink(ch *Changes, hl heuristic.Link, txid, extra string, height uint32, hash string, seq uint64, k uint32) ([3]uint32, error) {
+	a, err := s.ID(hl.A)
+	if err != nil {
+		return [3]uint32{}, err
+	}
+	bid, err := s.ID(hl.B)
+	if err != nil {
+		return [3]uint32{}, err
+	}
+	l := storedLink{a: a, b: bid, seq: seq, k: k, heuristic: hl.Heuristic, version: uint8(hl.Version), txid: txid, height: height, extra: extra}
+	s.apply(ch, &l, hl.A, hl.B, hash, seq)
+	if err := s.setLink(&l); err != nil {
+		return [3]uint32{}, err
+	}
+	ch.Links++
+	return [3]uint32{a, bid, k}, nil
+}
+
+// connected records the block event seq with its links.
+func (s *State) connected(seq uint64, b *ingest.Block, recs [][3]uint32, ch *Changes) error {
 	if err := s.b.Set(blockKey(seq), encodeBlock(b.Hash, b.Height, recs), nil); err != nil {
 		return err
 	}
@@ -506,14 +710,23 @@ func (s *State) Disconnect(seq uint64, hash string, ch *Changes) error {
 		return fmt.Errorf("trace: undo of %s: %w", hash, err)
 	}
 	ch.Height = height - 1
+	if s.eth != nil {
+		if err := s.eth.undo(s, seq, bseq); err != nil {
+			return fmt.Errorf("trace: undo of %s: %w", hash, err)
+		}
+	}
 	// Keep the block record and its hash entry: a replay after a restart
 	// from an older snapshot undoes the block again from them.
 	roots := map[uint32]struct{}{}
 	for _, r := range recs {
-		if err := s.b.Delete(linkKey(r[0], bseq, r[2]), nil); err != nil {
-			return err
+		off, err := s.findLink(r[0], bseq, r[2])
+		if err != nil {
+			return fmt.Errorf("trace: undo of %s: %w", hash, err)
 		}
-		if err := s.b.Delete(linkKey(r[1], bseq, r[2]), nil); err != nil {
+		if off == 0 {
+			return fmt.Errorf("trace: undo of %s: link %d of event %d (address id %d) is not in the link log", hash, r[2], bseq, r[0])
+		}
+		if err := s.llog.setFlag(off, linkUndone); err != nil {
 			return err
 		}
 		roots[s.f.Find(r[0])] = struct{}{}
@@ -532,38 +745,32 @@ func (s *State) Disconnect(seq uint64, hash string, ch *Changes) error {
 			return true
 		})
 	}
-	// Links of the members drawn before this undo (a replay after a restart
-	// may find later ones in the index already), each once.
-	var links []storedLink
+	// Links of the members drawn before this undo, each once (from its A
+	// end), in chain order.
+	var links []linkRec
 	for _, m := range members {
-		lo := linkKey(m, 0, 0)
-		hi := linkKey(m, seq, 0)
-		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
-		if err != nil {
-			return err
-		}
-		for ok := it.First(); ok; ok = it.Next() {
-			l, err := decodeLink(it.Key(), it.Value())
+		for off := s.head(m); off != 0; {
+			r, err := s.llog.read(off)
 			if err != nil {
-				it.Close()
-				return err
+				return fmt.Errorf("trace: undo of %s: %w", hash, err)
 			}
-			if l.a == m && !l.held {
-				links = append(links, l)
+			if r.link.a != m {
+				return fmt.Errorf("trace: undo of %s: link log record at %d is a link of id %d, found from id %d", hash, off, r.link.a, m)
 			}
-		}
-		if err := it.Close(); err != nil {
-			return err
+			if !r.undone && !r.link.held && r.link.seq < seq {
+				links = append(links, r)
+			}
+			off = r.prev
 		}
 	}
-	slices.SortFunc(links, func(x, y storedLink) int {
-		if x.seq != y.seq {
-			if x.seq < y.seq {
+	slices.SortFunc(links, func(x, y linkRec) int {
+		if x.link.seq != y.link.seq {
+			if x.link.seq < y.link.seq {
 				return -1
 			}
 			return 1
 		}
-		return int(int64(x.k) - int64(y.k))
+		return int(int64(x.link.k) - int64(y.link.k))
 	})
 	s.f.Reset(members)
 	for _, m := range members {
@@ -572,7 +779,7 @@ func (s *State) Disconnect(seq uint64, hash string, ch *Changes) error {
 	}
 	hashes := map[uint64]string{}
 	for i := range links {
-		l := &links[i]
+		l := &links[i].link
 		bh, ok := hashes[l.seq]
 		if !ok {
 			v, found, err := s.get(blockKey(l.seq))
@@ -598,11 +805,7 @@ func (s *State) Disconnect(seq uint64, hash string, ch *Changes) error {
 		wasHeld := l.held
 		s.apply(ch, l, addrA, addrB, bh, seq)
 		if l.held && !wasHeld {
-			v := encodeLink(l)
-			if err := s.b.Set(linkKey(l.a, l.seq, l.k), v, nil); err != nil {
-				return err
-			}
-			if err := s.b.Set(linkKey(l.b, l.seq, l.k), v, nil); err != nil {
+			if err := s.llog.setFlag(links[i].off, 1); err != nil {
 				return err
 			}
 		}
@@ -622,39 +825,4 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 func (l pebbleLogger) Fatalf(format string, args ...any) {
 	l.log.Error(fmt.Sprintf(format, args...))
 	os.Exit(1)
-}
-
-// cacheAddresses bounds the id cache: two generations of up to this many
-// addresses each (about 100 bytes an entry).
-const cacheAddresses = 1 << 20
-
-// idCache keeps recently used address ids in two generations: a hit in the
-// older one moves the entry to the newer; when the newer is full the older
-// is dropped. Cheaper than an LRU list and as good for a stream where
-// addresses are spent soon after they are paid.
-type idCache struct {
-	cur, prev map[string]uint32
-	max       int
-}
-
-func newIDCache(max int) *idCache {
-	return &idCache{cur: make(map[string]uint32), prev: map[string]uint32{}, max: max}
-}
-
-func (c *idCache) get(a string) (uint32, bool) {
-	if id, ok := c.cur[a]; ok {
-		return id, true
-	}
-	id, ok := c.prev[a]
-	if ok {
-		c.put(a, id)
-	}
-	return id, ok
-}
-
-func (c *idCache) put(a string, id uint32) {
-	if len(c.cur) >= c.max {
-		c.prev, c.cur = c.cur, make(map[string]uint32, c.max/4)
-	}
-	c.cur[a] = id
 }

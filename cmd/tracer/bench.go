@@ -20,6 +20,7 @@ import (
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/store"
+	"github.com/tracerproject/tracer/trace"
 )
 
 func newBenchCmd(a *app) *cobra.Command {
@@ -29,7 +30,7 @@ func newBenchCmd(a *app) *cobra.Command {
 	}
 	cmd.AddCommand(newBenchIngestCmd(a))
 	cmd.AddCommand(newBenchAlertsCmd(a))
-	cmd.AddCommand(newBenchClusterCmd(a))
+	cmd.AddCommand(newClusterBenchCmd(a))
 	cmd.AddCommand(newBenchTraceCmd(a))
 	cmd.AddCommand(newBenchReportCmd(a))
 	return cmd
@@ -327,4 +328,127 @@ func peakRSSMiB() float64 {
 		}
 	}
 	return 0
+}
+
+// newClusterBenchCmd is `tracer bench cluster`.
+func newClusterBenchCmd(a *app) *cobra.Command {
+	cfg := trace.DefaultBenchConfig()
+	var (
+		format, cpuProfile string
+		keep               bool
+	)
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Measure the clusterer: union-find alone, inputs/s with address-id mapping, memory per address, reload time",
+		Long: `Measure the clusterer without NATS or ClickHouse:
+  union-find alone: --union-ids random pairs over --union-ids ids (every access
+      a cache miss), then the links a mainnet-shaped chain draws among as many
+      addresses (multi-input stars; inputs spend mostly recent addresses), each
+      against a baseline that reads the same pairs' parents;
+  end to end: mainnet-shaped blocks (about 2.35 inputs a transaction) through
+      the clusterer's state (address → id map, union-find, address and link
+      logs, Pebble index; committed as the clusterer commits) until --blocks
+      blocks and --addresses address ids;
+  then the snapshot and the reload after a restart.
+Prints the figures and their ratio to the goals (inputs/s, unions/s, bytes of
+cluster state per address). State goes to a temporary directory.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
+			}
+			dir, err := os.MkdirTemp("", "tracer-bench-cluster-")
+			if err != nil {
+				return err
+			}
+			if keep {
+				fmt.Fprintf(cmd.ErrOrStderr(), "state kept in %s\n", dir)
+			} else {
+				defer os.RemoveAll(dir)
+			}
+			cfg.Dir = dir
+			cfg.ResetPeakRSS = resetPeakRSS
+			cfg.PeakRSS = func() int64 { return int64(peakRSSMiB() * (1 << 20)) }
+			cfg.CPUTime = processCPU
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			res, err := trace.Bench(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if format == "json" {
+				return writeJSON(w, res)
+			}
+			t := newTable(w)
+			goal := func(got, want float64) string { return fmt.Sprintf("%.2f× the goal of %.0f", got/want, want) }
+			t.row("union-find alone", fmt.Sprintf("over %d ids", res.UnionIDs))
+			t.row("  random pairs", fmt.Sprintf("%.0f unions/s (%d; baseline reading the pairs %.0f/s, ratio %.2f); %s",
+				res.UnionsPerSec, res.Unions, res.BaselinePairsPerSec, res.UnionsPerSec/res.BaselinePairsPerSec, goal(res.UnionsPerSec, trace.GoalUnionsPerSec)))
+			t.row("  mainnet-shaped links", fmt.Sprintf("%.0f unions/s (%d; baseline %.0f/s, ratio %.2f); %s",
+				res.MainnetUnionsPerSec, res.MainnetUnions, res.MainnetBaselinePairsPerSec, res.MainnetUnionsPerSec/res.MainnetBaselinePairsPerSec, goal(res.MainnetUnionsPerSec, trace.GoalUnionsPerSec)))
+			t.row("  forest bytes/address", fmt.Sprintf("%.1f (goal ≤ %d)", res.ForestBytesPerAddr, trace.GoalForestBytesPerID))
+			t.row("clusterer state", fmt.Sprintf("%d blocks, %d txs, %d inputs, %d links, %d merges, %d addresses mapped",
+				res.Blocks, res.Txs, res.Inputs, res.Links, res.Merges, res.Addresses))
+			t.row("  inputs/s", fmt.Sprintf("%.0f in %.2fs (id mapping, union-find, link index, commits); %s",
+				res.InputsPerSec, res.ConnectSec, goal(res.InputsPerSec, trace.GoalInputsPerSec)))
+			if res.CPUSec > 0 {
+				t.row("  inputs/CPU-second", fmt.Sprintf("%.0f (%.2f CPU-seconds, all threads: the figure to compare when the machine is shared)", res.InputsPerCPUSec, res.CPUSec))
+			}
+			t.row("  bytes/address", fmt.Sprintf("cluster state %.1f (forest and link heads; %.2f× the goal of ≤ %d), address map %.1f, Go heap in all %.1f",
+				res.StateForestPerAddr, res.StateForestPerAddr/trace.GoalForestBytesPerID, trace.GoalForestBytesPerID, res.AddrMapBytesPerAddr, res.HeapBytesPerAddr))
+			if res.PeakRSSBytes > 0 {
+				t.row("  peak RSS", fmt.Sprintf("%.0f MiB (%.1f bytes/address, Pebble's cache and memtables included)",
+					float64(res.PeakRSSBytes)/(1<<20), float64(res.PeakRSSBytes)/float64(max(res.Addresses, 1))))
+			}
+			t.row("  on disk", fmt.Sprintf("%.1f MiB (%.1f bytes/address)", float64(res.IndexBytes)/(1<<20), float64(res.IndexBytes)/float64(max(res.Addresses, 1))))
+			t.row("  snapshot", fmt.Sprintf("%.3fs", res.SnapshotSec))
+			t.row("  reload after restart", fmt.Sprintf("%.3fs", res.ReloadSec))
+			return t.flush()
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.UnionIDs, "union-ids", cfg.UnionIDs, "ids of the union-find-alone runs")
+	f.IntVar(&cfg.Blocks, "blocks", cfg.Blocks, "end to end: at least this many blocks")
+	f.IntVar(&cfg.TxsPerBlock, "txs-per-block", cfg.TxsPerBlock, "transactions per block")
+	f.IntVar(&cfg.Addresses, "addresses", cfg.Addresses, "end to end: blocks until the state has this many address ids (100000000 tries mainnet scale: about 9 GiB peak memory, 20 GiB of disk, 10 minutes)")
+	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed")
+	f.StringVar(&format, "format", "table", "table or json")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	f.BoolVar(&keep, "keep", false, "keep the state directory (its path is printed)")
+	return cmd
+}
+
+// processCPU is the CPU time the process has used (Linux: utime and stime
+// of /proc/self/stat, in ticks of 1/100 s); 0 where it cannot tell.
+func processCPU() time.Duration {
+	raw, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: fields count
+	// from the last ')'.
+	i := strings.LastIndexByte(string(raw), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/btc"
+	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/simulate"
@@ -24,10 +24,95 @@ import (
 	"github.com/tracerproject/tracer/trace/heuristic"
 )
 
-// clusterConfig turns the cluster.* keys into the clusterer's configuration.
+// depositKeys are the cluster.deposit.* keys: Ethereum deposit-address
+// reuse.
+type depositKeys struct {
+	Enabled      bool  `yaml:"enabled"`
+	WindowBlocks int64 `yaml:"window_blocks"`
+	// ASSET=AMOUNT in base units; ASSET is ETH, a known token symbol or a
+	// token contract.
+	Tolerance    []string `yaml:"tolerance"`
+	ToleranceBps int64    `yaml:"tolerance_bps"`
+	// ENTITY:0xADDRESS or 0xADDRESS.
+	Exchanges       []string `yaml:"exchanges"`
+	ExchangeRefresh Duration `yaml:"exchange_refresh"`
+}
+
+func defaultDepositKeys() depositKeys {
+	d := heuristic.DefaultDepositConfig()
+	return depositKeys{
+		Enabled: d.Enabled, WindowBlocks: d.Window, ToleranceBps: d.ToleranceBps,
+		Tolerance:       []string{"ETH=" + d.Tolerance[ingest.AssetETH].String(), "USDT=" + d.Tolerance[heuristic.TokenUSDT].String(), "USDC=" + d.Tolerance[heuristic.TokenUSDC].String()},
+		ExchangeRefresh: Duration{10 * time.Minute},
+	}
+}
+
+// config checks the keys and turns them into the heuristic's configuration.
+func (k depositKeys) config() (heuristic.DepositConfig, error) {
+	c := heuristic.DepositConfig{Enabled: k.Enabled, Window: k.WindowBlocks, ToleranceBps: k.ToleranceBps,
+		Tolerance: map[string]ingest.Amount{}, Exchanges: map[string]string{}}
+	for _, e := range k.Tolerance {
+		name, amount, ok := strings.Cut(e, "=")
+		if !ok {
+			return c, fmt.Errorf("cluster.deposit.tolerance %q: want ASSET=AMOUNT (base units), e.g. USDT=1000000", e)
+		}
+		asset, err := depositAsset(strings.TrimSpace(name))
+		if err != nil {
+			return c, fmt.Errorf("cluster.deposit.tolerance %q: %w", e, err)
+		}
+		v, err := ingest.ParseAmount(strings.TrimSpace(amount))
+		if err != nil {
+			return c, fmt.Errorf("cluster.deposit.tolerance %q: %w", e, err)
+		}
+		c.Tolerance[asset] = v
+	}
+	for _, e := range k.Exchanges {
+		addr, entity, err := heuristic.ParseExchange(e)
+		if err != nil {
+			return c, fmt.Errorf("cluster.deposit.exchanges: %w", err)
+		}
+		c.Exchanges[addr] = entity
+	}
+	if k.ExchangeRefresh.Duration <= 0 {
+		return c, fmt.Errorf("cluster.deposit.exchange_refresh %s: want a positive duration", k.ExchangeRefresh.Duration)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("cluster.deposit: %w", err)
+	}
+	return c, nil
+}
+
+// depositAsset reads ETH, a known token symbol (USDT) or a token contract.
+func depositAsset(s string) (string, error) {
+	if strings.EqualFold(s, ingest.AssetETH) {
+		return ingest.AssetETH, nil
+	}
+	for _, t := range eth.KnownTokens {
+		if strings.EqualFold(s, t.Symbol) {
+			return strings.ToLower(t.Address), nil
+		}
+	}
+	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+		return eth.ParseAddress(s)
+	}
+	return "", fmt.Errorf("asset %q: want ETH, a token symbol (%s) or a token contract address", s, tokenSymbols())
+}
+
+func tokenSymbols() string {
+	var out []string
+	for _, t := range eth.KnownTokens {
+		out = append(out, t.Symbol)
+	}
+	return strings.Join(out, ", ")
+}
+
+// clusterConfig turns the cluster.* keys into the clusterer's configuration
+// (the chain is set by the pipeline).
 func (a *app) clusterConfig() trace.Config {
 	c := trace.DefaultConfig(ingest.ChainBTC)
-	c.Heuristics = heuristic.Config{MultiInput: a.cfg.Cluster.MultiInput, Change: a.cfg.Cluster.Change, Dust: a.cfg.Cluster.Dust}
+	dep, _ := a.cfg.Cluster.Deposit.config() // checked by loadConfig
+	c.Heuristics = heuristic.Config{MultiInput: a.cfg.Cluster.MultiInput, Change: a.cfg.Cluster.Change, Dust: a.cfg.Cluster.Dust, Deposit: dep}
+	c.ExchangeRefresh = a.cfg.Cluster.Deposit.ExchangeRefresh.Duration
 	c.Supercluster = uint32(min(max(a.cfg.Cluster.SuperclusterSize, 0), 1<<32-1))
 	c.BatchWait = a.cfg.Cluster.BatchWait.Duration
 	c.AckWait = a.cfg.Cluster.AckWait.Duration
@@ -39,19 +124,46 @@ func (a *app) clusterConfig() trace.Config {
 }
 
 func newClusterCmd(a *app) *cobra.Command {
-	var format string
+	var format, chainFlag string
 	cmd := &cobra.Command{
 		Use:   "cluster",
 		Short: "Address clusters: show a cluster, explain why two addresses are linked, list held merges",
 		Long: `Address clusters built by the clusterer (tracer run, or tracer ingest on the
 embedded NATS). Every merge of two clusters is stored with its evidence: the
-transaction, the heuristic and its version, and the two clusters it joined.`,
+transaction, the heuristic and its version, and the two clusters it joined.
+
+Bitcoin clusters come from the multi-input heuristic (and, when enabled, the
+change heuristics). Ethereum clusters come from deposit-address reuse: an
+address that forwards what it received to a known exchange wallet (labelled
+"exchange", or in cluster.deposit.exchanges) within the block window and
+value tolerance is a deposit address, and its payers are linked with it; the
+evidence is the payment and the sweep, with the rule and its confidence.`,
 	}
 	cmd.PersistentFlags().StringVar(&format, "format", "table", "table or json")
+	cmd.PersistentFlags().StringVar(&chainFlag, "chain", "", "btc or eth (default: eth for 0x addresses, else btc; cluster run: btc, and eth too when eth.rpc is set, or all)")
+	// chainOf picks the chain of the command's address arguments.
+	chainOf := func(args ...string) (string, error) {
+		switch chainFlag {
+		case ingest.ChainBTC, ingest.ChainETH:
+			return chainFlag, nil
+		case "":
+			for _, s := range args {
+				if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+					return ingest.ChainETH, nil
+				}
+			}
+			return ingest.ChainBTC, nil
+		}
+		return "", fmt.Errorf("--chain %q: want btc or eth", chainFlag)
+	}
+	var chain string        // of the running command, set by chainOf before withClusters
 	var opened *store.Store // the store withClusters opened, for labels
 	withClusters := func(cmd *cobra.Command, f func(ctx context.Context, c *trace.Clusters, w io.Writer) error) error {
 		if err := checkFormat(format, "table", "json"); err != nil {
 			return err
+		}
+		if chain == "" {
+			chain = ingest.ChainBTC
 		}
 		p, err := a.open()
 		if err != nil {
@@ -63,7 +175,11 @@ transaction, the heuristic and its version, and the two clusters it joined.`,
 			return err
 		}
 		opened = st
-		return f(cmd.Context(), trace.NewClusters(st.Conn()), cmd.OutOrStdout())
+		c, err := trace.NewChainClusters(st.Conn(), chain)
+		if err != nil {
+			return err
+		}
+		return f(cmd.Context(), c, cmd.OutOrStdout())
 	}
 
 	var offset, limit, growth int
@@ -75,13 +191,17 @@ transaction, the heuristic and its version, and the two clusters it joined.`,
 			if offset < 0 || limit < 0 || growth < 0 {
 				return errors.New("--offset, --limit and --growth must not be negative")
 			}
+			var err error
+			if chain, err = chainOf(args[0]); err != nil {
+				return err
+			}
 			return withClusters(cmd, func(ctx context.Context, c *trace.Clusters, w io.Writer) error {
-				id, err := clusterID(ctx, c, args[0])
+				id, addr, err := clusterID(ctx, c, args[0])
 				if errors.Is(err, trace.ErrNotClustered) {
 					if format == "json" {
-						return writeJSON(w, map[string]any{"address": args[0], "cluster": nil, "size": 1})
+						return writeJSON(w, map[string]any{"address": addr, "cluster": nil, "size": 1})
 					}
-					fmt.Fprintf(w, "%s is in no cluster: no heuristic has linked it to another address (a cluster of its own)\n", args[0])
+					fmt.Fprintf(w, "%s is in no cluster: no heuristic has linked it to another address (a cluster of its own)\n", addr)
 					return nil
 				}
 				if err != nil {
@@ -115,6 +235,7 @@ transaction, the heuristic and its version, and the two clusters it joined.`,
 					}{sum, lbls, offset, members, grew})
 				}
 				t := newTable(w)
+				t.row("chain", c.Chain())
 				t.row("cluster", sum.ID)
 				t.row("size", sum.Size)
 				t.row("merges", sum.Merges)
@@ -152,13 +273,18 @@ transaction, the heuristic and its version, and the two clusters it joined.`,
 		Short: "The chain of transactions that links two addresses, or that they are not linked",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, s := range args {
-				if err := btc.CheckAddress(s); err != nil {
+			var err error
+			if chain, err = chainOf(args...); err != nil {
+				return err
+			}
+			addrs := make([]string, len(args))
+			for i, s := range args {
+				if addrs[i], err = checkClusterAddress(chain, s); err != nil {
 					return err
 				}
 			}
 			return withClusters(cmd, func(ctx context.Context, c *trace.Clusters, w io.Writer) error {
-				path, err := c.Explain(ctx, args[0], args[1])
+				path, err := c.Explain(ctx, addrs[0], addrs[1])
 				if errors.Is(err, trace.ErrNotLinked) {
 					if format == "json" {
 						return writeJSON(w, map[string]any{"linked": false, "reason": err.Error()})
@@ -172,7 +298,7 @@ transaction, the heuristic and its version, and the two clusters it joined.`,
 				if format == "json" {
 					return writeJSON(w, map[string]any{"linked": true, "path": path})
 				}
-				fmt.Fprintf(w, "%s and %s are linked by %d transactions:\n", args[0], args[1], len(path))
+				fmt.Fprintf(w, "%s and %s are linked by %d transactions:\n", addrs[0], addrs[1], len(path))
 				printEdges(w, path, false)
 				return nil
 			})
@@ -185,6 +311,10 @@ transaction, the heuristic and its version, and the two clusters it joined.`,
 		Short: "Merges the supercluster guard held for review",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if chain, err = chainOf(); err != nil {
+				return err
+			}
 			return withClusters(cmd, func(ctx context.Context, c *trace.Clusters, w io.Writer) error {
 				edges, err := c.Held(ctx, heldLimit)
 				if err != nil {
@@ -212,16 +342,25 @@ transaction, the heuristic and its version, and the two clusters it joined.`,
 		Long: `Run the clusterer until interrupted, for deployments where each service runs
 in its own process (an external NATS and ClickHouse server). tracer run and
 tracer ingest (on the embedded NATS) run it themselves when cluster.enabled is
-true. Its state (address ids, union-find snapshot) lives in DATA/trace/btc.`,
+true. Its state (address ids, union-find snapshot, and on Ethereum the
+payments waiting for a sweep) lives in DATA/trace/<chain>. --chain picks the
+chains: btc, eth or all; by default Bitcoin, and Ethereum too when eth.rpc is
+set.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var chains []string
+			switch chainFlag {
+			case "":
+				chains = a.clusterChains()
+			case ingest.ChainBTC, ingest.ChainETH:
+				chains = []string{chainFlag}
+			case "all":
+				chains = []string{ingest.ChainBTC, ingest.ChainETH}
+			default:
+				return fmt.Errorf("--chain %q: want btc, eth or all", chainFlag)
+			}
 			return a.serve(cmd, func(ctx context.Context, p *pipeline.Pipeline, eg *errgroup.Group) (func() error, error) {
-				cl, js, err := p.Clusterer(ctx, ingest.ChainBTC)
-				if err != nil {
-					return nil, err
-				}
-				eg.Go(func() error { return cl.Run(ctx, js) })
-				return cl.Close, nil
+				return startClusterers(ctx, p, eg, chains)
 			})
 		},
 	}
@@ -243,7 +382,8 @@ type clusterLabel struct {
 // it (an exchange's cluster) the labels are of the first members only.
 const maxLabelMembers = 100_000
 
-// memberLabels sums the labels in force on a cluster's members.
+// memberLabels sums the labels in force on a cluster's members (labels'
+// chain names are those of ingest).
 func memberLabels(ctx context.Context, st *store.Store, c *trace.Clusters, id uint32) ([]clusterLabel, error) {
 	members, err := c.Members(ctx, id, 0, maxLabelMembers)
 	if err != nil {
@@ -253,7 +393,7 @@ func memberLabels(ctx context.Context, st *store.Store, c *trace.Clusters, id ui
 	if err != nil {
 		return nil, err
 	}
-	byAddr, err := ls.Lookup(ctx, labels.ChainBTC, members, time.Time{})
+	byAddr, err := ls.Lookup(ctx, c.Chain(), members, time.Time{})
 	if err != nil {
 		return nil, err
 	}
@@ -277,30 +417,56 @@ func memberLabels(ctx context.Context, st *store.Store, c *trace.Clusters, id ui
 	return out, nil
 }
 
-func clusterID(ctx context.Context, c *trace.Clusters, arg string) (uint32, error) {
+// clusterID reads ADDR|ID: a number is a cluster id, anything else an
+// address of the chain (returned in its canonical form).
+func clusterID(ctx context.Context, c *trace.Clusters, arg string) (uint32, string, error) {
 	if n, err := strconv.ParseUint(arg, 10, 32); err == nil {
-		return uint32(n), nil
+		return uint32(n), "", nil
 	}
-	if err := btc.CheckAddress(arg); err != nil {
-		return 0, fmt.Errorf("%q is neither a cluster id nor an address: %w", arg, err)
+	addr, err := checkClusterAddress(c.Chain(), arg)
+	if err != nil {
+		return 0, arg, fmt.Errorf("%q is neither a cluster id nor an address: %w", arg, err)
 	}
-	return c.ClusterOf(ctx, arg)
+	id, err := c.ClusterOf(ctx, addr)
+	return id, addr, err
+}
+
+// checkClusterAddress checks an address of chain and returns it in the
+// form the clusterer stores (Ethereum: lower case).
+func checkClusterAddress(chain, s string) (string, error) {
+	if chain == ingest.ChainETH {
+		return eth.ParseAddress(s)
+	}
+	return s, btc.CheckAddress(s)
 }
 
 func printEdges(w io.Writer, edges []trace.Edge, clusters bool) {
-	t := newTable(w)
-	if clusters {
-		t.row("  height", "txid", "heuristic", "address a", "address b", "clusters joined (sizes)")
-	} else {
-		t.row("  height", "txid", "heuristic", "address a", "address b")
+	deposit := false
+	for _, e := range edges {
+		deposit = deposit || e.SweepTxid != ""
 	}
+	t := newTable(w)
+	head := []any{"  height", "txid", "heuristic", "address a", "address b"}
+	if deposit {
+		// Ethereum deposit reuse: a (the payer) paid b (the deposit
+		// address) in txid; b forwarded it to the exchange wallet in the
+		// sweep, at height.
+		head = []any{"  height", "payment txid (a → b)", "sweep txid (b → exchange)", "heuristic", "rule (confidence)", "address a (payer)", "address b (deposit)", "exchange wallet"}
+	}
+	if clusters {
+		head = append(head, "clusters joined (sizes)")
+	}
+	t.row(head...)
 	for _, e := range edges {
 		h := fmt.Sprintf("%s v%d", e.Heuristic, e.Version)
-		if clusters {
-			t.row(fmt.Sprintf("  %d", e.Height), e.Txid, h, e.AddressA, e.AddressB, fmt.Sprintf("%d (%d) + %d (%d)", e.ClusterA, e.SizeA, e.ClusterB, e.SizeB))
-		} else {
-			t.row(fmt.Sprintf("  %d", e.Height), e.Txid, h, e.AddressA, e.AddressB)
+		row := []any{fmt.Sprintf("  %d", e.Height), e.Txid, h, e.AddressA, e.AddressB}
+		if deposit {
+			row = []any{fmt.Sprintf("  %d", e.Height), e.Txid, e.SweepTxid, h, fmt.Sprintf("%s (%d)", e.Rule, e.Confidence), e.AddressA, e.AddressB, e.Exchange}
 		}
+		if clusters {
+			row = append(row, fmt.Sprintf("%d (%d) + %d (%d)", e.ClusterA, e.SizeA, e.ClusterB, e.SizeB))
+		}
+		t.row(row...)
 	}
 	t.flush()
 }
@@ -357,76 +523,45 @@ func demoClusters(ctx context.Context, w io.Writer, st *store.Store, truth *simu
 	return example, t.flush()
 }
 
-// runClusterer runs the clusterer in eg when clustering is on; the returned
-// close saves its state and must run after eg.Wait.
-func runClusterer(ctx context.Context, p *pipeline.Pipeline, eg *errgroup.Group) (closeFn func() error, err error) {
+// clusterChains are the chains whose clusterers tracer run and cluster run
+// start: Bitcoin, and Ethereum when it is configured (eth.rpc).
+func (a *app) clusterChains() []string {
+	if a.cfg.ETH.RPC != "" {
+		return []string{ingest.ChainBTC, ingest.ChainETH}
+	}
+	return []string{ingest.ChainBTC}
+}
+
+// runClusterer runs the clusterers of tracer run in eg when clustering is
+// on; the returned close saves their state and must run after eg.Wait.
+func runClusterer(ctx context.Context, p *pipeline.Pipeline, eg *errgroup.Group, a *app) (closeFn func() error, err error) {
 	if !p.Clustering() {
 		return func() error { return nil }, nil
 	}
-	cl, js, err := p.Clusterer(ctx, ingest.ChainBTC)
-	if err != nil {
-		return nil, err
-	}
-	eg.Go(func() error { return cl.Run(ctx, js) })
-	return cl.Close, nil
+	return startClusterers(ctx, p, eg, a.clusterChains())
 }
 
-func newBenchClusterCmd(a *app) *cobra.Command {
-	cfg := trace.DefaultBenchConfig()
-	var format string
-	var keep bool
-	cmd := &cobra.Command{
-		Use:   "cluster",
-		Short: "Measure the clusterer: union-find alone, inputs/s with address-id mapping, memory per address, reload time",
-		Long: `Measure the clusterer without NATS or ClickHouse: first the union-find alone
-(random unions over --union-ids ids, against a baseline that draws and reads the
-same random pairs), then the clusterer's state (address ids in Pebble, links,
-union-find) on synthetic mainnet-shaped blocks (about 2.35 inputs per
-transaction, addresses drawn from a pool), then the snapshot and the reload
-after a restart. State goes to a temporary directory.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(format, "table", "json"); err != nil {
-				return err
-			}
-			dir, err := os.MkdirTemp("", "tracer-bench-cluster-")
-			if err != nil {
-				return err
-			}
-			if keep {
-				fmt.Fprintf(cmd.ErrOrStderr(), "state kept in %s\n", dir)
-			} else {
-				defer os.RemoveAll(dir)
-			}
-			cfg.Dir = dir
-			res, err := trace.Bench(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			if format == "json" {
-				return writeJSON(w, res)
-			}
-			t := newTable(w)
-			t.row("union-find alone", fmt.Sprintf("%d unions over %d ids", res.Unions, res.UnionIDs))
-			t.row("  unions/s", fmt.Sprintf("%.0f (baseline: random pairs read %.0f/s, ratio %.2f)", res.UnionsPerSec, res.BaselinePairsPerSec, res.UnionsPerSec/res.BaselinePairsPerSec))
-			t.row("  forest bytes/address", fmt.Sprintf("%.1f", res.ForestBytesPerAddr))
-			t.row("clusterer state", fmt.Sprintf("%d txs, %d inputs, %d links, %d merges, %d addresses mapped", res.Txs, res.Inputs, res.Links, res.Merges, res.Addresses))
-			t.row("  inputs/s", fmt.Sprintf("%.0f (id mapping and link index included)", res.InputsPerSec))
-			t.row("  Go heap bytes/address", fmt.Sprintf("%.1f", res.HeapBytesPerAddr))
-			t.row("  on disk", fmt.Sprintf("%.1f MiB (%.1f bytes/address)", float64(res.IndexBytes)/(1<<20), float64(res.IndexBytes)/float64(max(res.Addresses, 1))))
-			t.row("  snapshot", fmt.Sprintf("%.3fs", res.SnapshotSec))
-			t.row("  reload after restart", fmt.Sprintf("%.3fs", res.ReloadSec))
-			return t.flush()
-		},
+// startClusterers runs the clusterers of chains in eg (Ethereum's only
+// when its deposit heuristic is on); the returned close saves their state.
+func startClusterers(ctx context.Context, p *pipeline.Pipeline, eg *errgroup.Group, chains []string) (func() error, error) {
+	var closers []func() error
+	closeAll := func() error {
+		var err error
+		for _, c := range closers {
+			err = errors.Join(err, c())
+		}
+		return err
 	}
-	f := cmd.Flags()
-	f.IntVar(&cfg.UnionIDs, "union-ids", cfg.UnionIDs, "ids (and random unions) of the union-find-alone run")
-	f.IntVar(&cfg.Blocks, "blocks", cfg.Blocks, "synthetic blocks")
-	f.IntVar(&cfg.TxsPerBlock, "txs-per-block", cfg.TxsPerBlock, "transactions per block")
-	f.IntVar(&cfg.Addresses, "addresses", cfg.Addresses, "address pool the inputs spend from")
-	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed")
-	f.StringVar(&format, "format", "table", "table or json")
-	f.BoolVar(&keep, "keep", false, "keep the state directory (its path is printed)")
-	return cmd
+	for _, chain := range chains {
+		if !p.ClusteringChain(chain) {
+			continue
+		}
+		cl, js, err := p.Clusterer(ctx, chain)
+		if err != nil {
+			return nil, errors.Join(err, closeAll())
+		}
+		eg.Go(func() error { return cl.Run(ctx, js) })
+		closers = append(closers, cl.Close)
+	}
+	return closeAll, nil
 }

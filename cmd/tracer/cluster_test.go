@@ -2,12 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/tracerproject/tracer/simulate"
+	"github.com/tracerproject/tracer/simulate/ethsim"
 	"github.com/tracerproject/tracer/trace"
 )
 
@@ -93,4 +96,169 @@ func TestCLICluster(t *testing.T) {
 		t.Errorf("cluster held: got %q, want none (supercluster guard at 100000)", out)
 	}
 	fails(t, "bad argument", []string{"--data", data, "cluster", "show", "nonsense"}, "neither a cluster id nor an address")
+}
+
+// TestCLIClusterETH: a synthetic Ethereum world with exchange customers,
+// its exchange wallets labelled, ingested with the binary on the embedded
+// defaults (chDB): cluster show and explain --chain eth answer with the
+// deposit heuristic's clusters and evidence.
+func TestCLIClusterETH(t *testing.T) {
+	dir := t.TempDir()
+	sim, data := filepath.Join(dir, "eth"), filepath.Join(dir, "data")
+	cfg := ethsim.DefaultConfig()
+	cfg.Blocks, cfg.TxsPerBlock, cfg.TokenTransfersPerBlock, cfg.Customers, cfg.Traders = 30, 40, 50, 30, 1
+	truth, err := ethsim.Generate(cfg, sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csv := "chain,address,entity,category,source,confidence\n"
+	for _, a := range truth.Actors {
+		if a.Role == "exchange" {
+			csv += "eth," + a.Address + "," + a.Name + ",exchange,test,90\n"
+		}
+	}
+	labelsFile := filepath.Join(dir, "exchanges.csv")
+	if err := os.WriteFile(labelsFile, []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, "--data", data, "labels", "import", "--format", "csv", "--source", "test", labelsFile)
+	ok(t, "--data", data, "ingest", "eth", "--blocks-dir", sim)
+	owners := truth.Owners()
+
+	type shown struct {
+		trace.Cluster
+		Members []string     `json:"members"`
+		Growth  []trace.Edge `json:"growth"`
+	}
+	var best shown
+	var bestCustomer ethsim.Customer
+	clustered := 0
+	for _, cu := range truth.Customers {
+		var s shown
+		if err := json.Unmarshal([]byte(ok(t, "--data", data, "cluster", "show", cu.Deposit, "--chain", "eth", "--format", "json")), &s); err != nil {
+			t.Fatalf("cluster show JSON: %v", err)
+		}
+		if s.Size < 2 {
+			continue
+		}
+		clustered++
+		if int(s.Size) != len(s.Members) || len(s.Growth) != int(s.Size)-1 {
+			t.Errorf("cluster %d: size %d, %d members, %d merges; want size members and size-1 merges", s.ID, s.Size, len(s.Members), len(s.Growth))
+		}
+		for _, m := range s.Members {
+			if owners[m] != cu.Name {
+				t.Errorf("customer %s's cluster %d holds %s of %q", cu.Name, s.ID, m, owners[m])
+			}
+		}
+		for _, g := range s.Growth {
+			if g.Heuristic != "eth-deposit-reuse" || g.SweepTxid == "" || g.Exchange == "" {
+				t.Errorf("cluster %d grew by %+v: want deposit evidence with its sweep", s.ID, g)
+			}
+		}
+		if s.Size > best.Size {
+			best, bestCustomer = s, cu
+		}
+	}
+	if clustered < len(truth.Customers)/2 {
+		t.Fatalf("%d of %d customers' deposit addresses clustered, want most", clustered, len(truth.Customers))
+	}
+	// By id, as a table; the deposit address given in EIP-55 mixed case.
+	out := ok(t, "--data", data, "cluster", "show", strconv.FormatUint(uint64(best.ID), 10), "--chain", "eth")
+	for _, want := range []string{"chain", "eth", "exchange", bestCustomer.Deposit, "sweep txid", "eth-deposit-reuse v1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("cluster show %d --chain eth: want %q in\n%s", best.ID, want, out)
+		}
+	}
+	wallet := ""
+	for _, m := range best.Members {
+		if m != bestCustomer.Deposit {
+			wallet = m
+		}
+	}
+	var ex struct {
+		Linked bool         `json:"linked"`
+		Path   []trace.Edge `json:"path"`
+	}
+	if err := json.Unmarshal([]byte(ok(t, "--data", data, "cluster", "explain", wallet, strings.ToUpper(bestCustomer.Deposit[:2])+bestCustomer.Deposit[2:], "--chain", "eth", "--format", "json")), &ex); err != nil {
+		t.Fatalf("explain JSON: %v", err)
+	}
+	if !ex.Linked || len(ex.Path) == 0 {
+		t.Fatalf("explain %s %s: got %+v, want a path", wallet, bestCustomer.Deposit, ex)
+	}
+	for _, e := range ex.Path {
+		for _, txid := range []string{e.Txid, e.SweepTxid} {
+			tx := ok(t, "--data", data, "query", "tx", txid)
+			if !strings.Contains(tx, e.AddressB) {
+				t.Errorf("explain step %+v: transaction %s does not show the deposit address:\n%s", e, txid, tx)
+			}
+		}
+	}
+	out = ok(t, "--data", data, "cluster", "explain", wallet, bestCustomer.Deposit)
+	if !strings.Contains(out, "linked by") || !strings.Contains(out, "payment txid") {
+		t.Errorf("explain (chain from the 0x address) as a table: got\n%s", out)
+	}
+	var other string
+	for _, cu := range truth.Customers {
+		if cu.Name != bestCustomer.Name {
+			other = cu.Deposit
+			break
+		}
+	}
+	if out := ok(t, "--data", data, "cluster", "explain", wallet, other, "--chain", "eth"); !strings.HasPrefix(out, "not linked") {
+		t.Errorf("explain of two customers' addresses: got %q, want not linked", out)
+	}
+	for _, a := range truth.Actors {
+		if a.Role == "exchange" {
+			if out := ok(t, "--data", data, "cluster", "show", a.Address); !strings.Contains(out, "in no cluster") {
+				t.Errorf("exchange wallet %s: got %q, want in no cluster", a.Name, out)
+			}
+		}
+	}
+	if out := ok(t, "--data", data, "cluster", "held", "--chain", "eth"); !strings.Contains(out, "no held merges") {
+		t.Errorf("cluster held --chain eth: got %q, want none", out)
+	}
+	fails(t, "bad Ethereum address", []string{"--data", data, "cluster", "explain", "0x12", other, "--chain", "eth"}, "0x12")
+	fails(t, "bad chain", []string{"--data", data, "cluster", "held", "--chain", "tron"}, "--chain", "tron")
+}
+
+// configs/tracer.yaml documents cluster.deposit with its real defaults;
+// the environment overrides it; bad values are refused with the key named.
+func TestDepositConfig(t *testing.T) {
+	c, err := loadConfig("../../configs/tracer.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(c.Cluster.Deposit), fmt.Sprint(defaultDepositKeys()); got != want {
+		t.Errorf("cluster.deposit in configs/tracer.yaml: got %s, want the defaults %s", got, want)
+	}
+	dep, err := c.Cluster.Deposit.config()
+	if err != nil || !dep.Enabled || dep.Window != 3200 || dep.Tolerance["0xdac17f958d2ee523a2206206994597c13d831ec7"].String() != "1000000" {
+		t.Errorf("deposit config: got %+v, %v", dep, err)
+	}
+	t.Setenv("TRACER_CLUSTER_DEPOSIT_EXCHANGES", "binance:0x28C6c06298d514Db089934071355E5743bf21d60, 0x21a31ee1afc51d94c2efccaa2092ad1028285549")
+	t.Setenv("TRACER_CLUSTER_DEPOSIT_WINDOW_BLOCKS", "100")
+	if c, err = loadConfig(""); err != nil {
+		t.Fatal(err)
+	}
+	dep, err = c.Cluster.Deposit.config()
+	if err != nil || dep.Window != 100 || dep.Exchanges["0x28c6c06298d514db089934071355e5743bf21d60"] != "binance" ||
+		dep.Exchanges["0x21a31ee1afc51d94c2efccaa2092ad1028285549"] != "0x21a31ee1afc51d94c2efccaa2092ad1028285549" {
+		t.Errorf("from the environment: got %+v, %v", dep, err)
+	}
+	for _, tc := range []struct{ env, value, want string }{
+		{"TRACER_CLUSTER_DEPOSIT_TOLERANCE", "DOGE=5", `asset "DOGE"`},
+		{"TRACER_CLUSTER_DEPOSIT_TOLERANCE", "USDT=1.5", "decimal digits"},
+		{"TRACER_CLUSTER_DEPOSIT_TOLERANCE", "USDT", "ASSET=AMOUNT"},
+		{"TRACER_CLUSTER_DEPOSIT_EXCHANGES", "binance:0x12", `"binance:0x12"`},
+		{"TRACER_CLUSTER_DEPOSIT_WINDOW_BLOCKS", "0", "window 0"},
+		{"TRACER_CLUSTER_DEPOSIT_EXCHANGE_REFRESH", "0s", "exchange_refresh"},
+	} {
+		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
+			t.Setenv(tc.env, tc.value)
+			_, err := loadConfig("")
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "cluster.deposit") {
+				t.Errorf("got %v, want an error naming cluster.deposit and %s", err, tc.want)
+			}
+		})
+	}
 }

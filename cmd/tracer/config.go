@@ -51,14 +51,15 @@ type Config struct {
 	} `yaml:"btc"`
 	ETH     ETHConfig `yaml:"eth"`
 	Cluster struct {
-		Enabled          bool     `yaml:"enabled"`
-		MultiInput       bool     `yaml:"multi_input"`
-		Change           bool     `yaml:"change"`
-		Dust             int64    `yaml:"dust"`
-		SuperclusterSize int64    `yaml:"supercluster_size"`
-		BatchWait        Duration `yaml:"batch_wait"`
-		AckWait          Duration `yaml:"ack_wait"`
-		SnapshotInterval Duration `yaml:"snapshot_interval"`
+		Enabled          bool        `yaml:"enabled"`
+		MultiInput       bool        `yaml:"multi_input"`
+		Change           bool        `yaml:"change"`
+		Dust             int64       `yaml:"dust"`
+		SuperclusterSize int64       `yaml:"supercluster_size"`
+		BatchWait        Duration    `yaml:"batch_wait"`
+		AckWait          Duration    `yaml:"ack_wait"`
+		SnapshotInterval Duration    `yaml:"snapshot_interval"`
+		Deposit          depositKeys `yaml:"deposit"`
 	} `yaml:"cluster"`
 	Alerts struct {
 		Confirmations int64              `yaml:"confirmations"`
@@ -119,6 +120,7 @@ func defaultConfig() Config {
 	c.Cluster.BatchWait = Duration{time.Second}
 	c.Cluster.AckWait = Duration{30 * time.Second}
 	c.Cluster.SnapshotInterval = Duration{5 * time.Minute}
+	c.Cluster.Deposit = defaultDepositKeys()
 	c.Alerts.Confirmations = 2
 	c.Metrics.Listen = ""
 	c.Labels.OFACConfidence = 90
@@ -159,6 +161,9 @@ func loadConfig(path string) (Config, error) {
 	}
 	if err := applyEnv(reflect.ValueOf(&c).Elem(), "TRACER"); err != nil {
 		return c, err
+	}
+	if _, err := c.Cluster.Deposit.config(); err != nil {
+		return c, fmt.Errorf("config: %w", err)
 	}
 	if c.Data == "" {
 		// A file that leaves data empty means the default, not "none".

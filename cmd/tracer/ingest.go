@@ -166,7 +166,7 @@ following the chain until interrupted.`,
 			}
 			eg, ctx := errgroup.WithContext(ctx)
 			eg.Go(func() error { return l.Run(ctx, js) })
-			closeClusterer, err := runClusterer(ctx, p, eg)
+			closeClusterer, err := runClusterer(ctx, p, eg, a)
 			if err != nil {
 				return err
 			}

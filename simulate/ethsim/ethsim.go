@@ -41,6 +41,17 @@ type Config struct {
 	Seed                   int64
 	StartTime              int64 // unix seconds of block 0
 	Brokers, Buyers        int
+	// Customers of the exchanges: each owns one to three wallets and a
+	// deposit address at one exchange; its wallets pay ETH, USDT or USDC
+	// into the deposit address, which sweeps to the exchange's hot wallet
+	// one to four blocks later (tokens exactly, ETH less the sweep's fee,
+	// now and then a little less). Exchanges top up deposit addresses with
+	// gas, and now and then pay a withdrawal into another exchange's
+	// deposit address. Traders collect from unrelated users and forward to
+	// two exchanges in one block. 0 plants none of it (and leaves the rest
+	// of the world as it was). Truth.Customers holds the owners.
+	Customers int
+	Traders   int
 }
 
 // DefaultConfig is the configuration callers copy and change.
@@ -80,14 +91,37 @@ type Flow struct {
 
 // Truth is what was planted, written as truth.json.
 type Truth struct {
-	Chain     string  `json:"chain"`
-	ChainID   int64   `json:"chain_id"`
-	Blocks    int     `json:"blocks"`
-	Tip       string  `json:"tip"`
-	Txs       int64   `json:"txs"`
-	Transfers int64   `json:"token_transfers"`
-	Actors    []Actor `json:"actors"`
-	Flows     []Flow  `json:"flows"`
+	Chain     string     `json:"chain"`
+	ChainID   int64      `json:"chain_id"`
+	Blocks    int        `json:"blocks"`
+	Tip       string     `json:"tip"`
+	Txs       int64      `json:"txs"`
+	Transfers int64      `json:"token_transfers"`
+	Actors    []Actor    `json:"actors"`
+	Flows     []Flow     `json:"flows"`
+	Customers []Customer `json:"customers,omitempty"`
+}
+
+// Customer is an exchange customer: the owner of its wallets and of its
+// deposit address at Exchange (an actor's name).
+type Customer struct {
+	Name     string   `json:"name"`
+	Exchange string   `json:"exchange"`
+	Deposit  string   `json:"deposit"`
+	Wallets  []string `json:"wallets"`
+}
+
+// Owners maps every customer's wallet and deposit address to the
+// customer's name.
+func (t *Truth) Owners() map[string]string {
+	m := map[string]string{}
+	for _, c := range t.Customers {
+		m[c.Deposit] = c.Name
+		for _, w := range c.Wallets {
+			m[w] = c.Name
+		}
+	}
+	return m
 }
 
 type account struct {
@@ -107,6 +141,29 @@ type world struct {
 	exchange []*account
 	poisoner *account
 	truth    *Truth
+	// Exchange customers and traders (Config.Customers, Traders), drawn
+	// from their own random source so a world without them is unchanged.
+	drng      *rand.Rand
+	customers []*customer
+	traders   []*account
+	collected [][]*big.Int // per trader: payments to forward
+}
+
+type customer struct {
+	name    string
+	wallets []*account
+	deposit *account
+	ex      int // index in world.exchange
+	// Per asset: received and not swept yet, the height of the sweep, and
+	// whether an exchange withdrawal is in it (then no customer payment is
+	// added).
+	pending map[string]*sweep
+}
+
+type sweep struct {
+	amount   *big.Int
+	due      int64
+	exchange bool
 }
 
 func (w *world) newAccount(i int) *account {
@@ -162,6 +219,26 @@ func Generate(cfg Config, dir string) (*Truth, error) {
 	w.poisoner = next("poisoner", "address-poisoner")
 	for i := 0; i < 400; i++ {
 		w.users = append(w.users, next("", ""))
+	}
+	if cfg.Customers > 0 || cfg.Traders > 0 {
+		w.drng = rand.New(rand.NewSource(cfg.Seed*7919 + 17))
+	}
+	for i := 0; i < cfg.Customers; i++ {
+		c := &customer{name: fmt.Sprintf("customer-%d", i+1), ex: w.drng.Intn(len(w.exchange)), pending: map[string]*sweep{}}
+		for j := 0; j < 1+w.drng.Intn(3); j++ {
+			c.wallets = append(c.wallets, next("", ""))
+		}
+		c.deposit = next("", "")
+		tc := Customer{Name: c.name, Exchange: fmt.Sprintf("exchange-%d", c.ex+1), Deposit: lower(c.deposit.addr)}
+		for _, a := range c.wallets {
+			tc.Wallets = append(tc.Wallets, lower(a.addr))
+		}
+		w.customers = append(w.customers, c)
+		w.truth.Customers = append(w.truth.Customers, tc)
+	}
+	for i := 0; i < cfg.Traders; i++ {
+		w.traders = append(w.traders, next("trader", fmt.Sprintf("trader-%d", i+1)))
+		w.collected = append(w.collected, nil)
 	}
 	parent := common.Hash{}
 	for h := 0; h < cfg.Blocks; h++ {
@@ -270,6 +347,9 @@ func (w *world) block(dir string, h int64, parent common.Hash) (common.Hash, err
 		}
 		plant("poisoning", p, 0)
 	}
+	if w.drng != nil {
+		w.deposits(h, plant)
+	}
 	// Background: the rest of the transactions, 35% native, the others
 	// token transfers, some batched so the block carries about
 	// TokenTransfersPerBlock transfers.
@@ -370,6 +450,104 @@ func (w *world) block(dir string, h int64, parent common.Hash) (common.Hash, err
 	w.truth.Txs += int64(len(txs))
 	w.truth.Transfers += int64(logIndex)
 	return hash, writeBlock(dir, header, list, receipts, w.signer)
+}
+
+// nativeFee is what a plain ETH transfer pays: 21000 gas at base fee plus
+// tip.
+var nativeFee = new(big.Int).Mul(big.NewInt(21000), new(big.Int).Add(baseFee, tip))
+
+// deposits plants the exchange customers' payments into their deposit
+// addresses and the sweeps to the exchanges, and the traders' forwards.
+func (w *world) deposits(h int64, plant func(kind string, p pending, log int)) {
+	r := w.drng
+	assets := []string{"ETH", "USDT", "USDC"}
+	transfer := func(from *account, to common.Address, asset string, v *big.Int) (pending, int) {
+		switch asset {
+		case "ETH":
+			return w.native(from, to, v), -1
+		case "USDC":
+			return w.token(from, USDC, to, v), 0
+		}
+		return w.token(from, USDT, to, v), 0
+	}
+	// Sweeps due now, in customer order.
+	for _, c := range w.customers {
+		hot := w.exchange[c.ex]
+		for _, asset := range assets {
+			sw := c.pending[asset]
+			if sw == nil || sw.due > h {
+				continue
+			}
+			delete(c.pending, asset)
+			v := new(big.Int).Set(sw.amount)
+			if asset == "ETH" {
+				v.Sub(v, nativeFee)
+				if r.Intn(5) == 0 {
+					v.Sub(v, big.NewInt(1_000_000_000_000)) // a sweep that leaves dust
+				}
+			} else if r.Intn(3) == 0 {
+				// Gas for the token sweep, from the exchange.
+				plant("gas-topup", w.native(hot, c.deposit.addr, ether(2)), -1)
+			}
+			p, log := transfer(c.deposit, hot.addr, asset, v)
+			plant("sweep", p, log)
+		}
+	}
+	// New payments into deposit addresses.
+	for i := 0; i < 1+r.Intn(3) && len(w.customers) > 0; i++ {
+		c := w.customers[r.Intn(len(w.customers))]
+		asset := assets[r.Intn(len(assets))]
+		sw := c.pending[asset]
+		if sw != nil && sw.exchange {
+			continue
+		}
+		var v *big.Int
+		if asset == "ETH" {
+			v = ether(int64(50 + r.Intn(20_000)))
+		} else {
+			v = usd(int64(100 + r.Intn(30_000)))
+		}
+		wallet := c.wallets[r.Intn(len(c.wallets))]
+		p, log := transfer(wallet, c.deposit.addr, asset, v)
+		plant("deposit", p, log)
+		if sw == nil {
+			sw = &sweep{amount: new(big.Int), due: h + 1 + int64(r.Intn(4))}
+			c.pending[asset] = sw
+		}
+		sw.amount.Add(sw.amount, v)
+	}
+	// Now and then a withdrawal from another exchange straight into a
+	// deposit address with nothing pending.
+	if len(w.customers) > 0 && r.Intn(4) == 0 {
+		c := w.customers[r.Intn(len(w.customers))]
+		if c.pending["USDT"] == nil {
+			other := w.exchange[(c.ex+1+r.Intn(len(w.exchange)-1))%len(w.exchange)]
+			v := usd(int64(500 + r.Intn(5_000)))
+			plant("withdrawal-to-deposit", w.token(other, USDT, c.deposit.addr, v), 0)
+			c.pending["USDT"] = &sweep{amount: v, due: h + 1, exchange: true}
+		}
+	}
+	// Traders: collect from two unrelated users, and in the next block
+	// forward each payment whole, the newest to one exchange and the other
+	// to a second: each forward alone looks like a deposit sweep.
+	for i, tr := range w.traders {
+		switch h % 3 {
+		case 0:
+			w.collected[i] = w.collected[i][:0]
+			for j := 0; j < 2; j++ {
+				v := usd(int64(1_000 + r.Intn(9_000)))
+				plant("trader-collect", w.token(w.pick(w.users), USDT, tr.addr, v), 0)
+				w.collected[i] = append(w.collected[i], v)
+			}
+		case 1:
+			if len(w.collected[i]) == 2 {
+				a := r.Intn(len(w.exchange))
+				plant("trader-forward", w.token(tr, USDT, w.exchange[a].addr, w.collected[i][1]), 0)
+				plant("trader-forward", w.token(tr, USDT, w.exchange[(a+1)%len(w.exchange)].addr, w.collected[i][0]), 0)
+				w.collected[i] = w.collected[i][:0]
+			}
+		}
+	}
 }
 
 // writeBlock writes the block as a node's JSON-RPC replies would hold it.

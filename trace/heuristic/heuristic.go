@@ -10,6 +10,10 @@
 // (Wasabi 1.x, Wasabi 2.0 / WabiSabi, Whirlpool, JoinMarket); exchange batch
 // payouts, which also have many outputs and sometimes repeated values, are
 // kept from passing as CoinJoins by the participant bound of each rule.
+//
+// Ethereum deposit-address reuse (Deposits, deposit.go) links the addresses
+// that pay into an exchange deposit address with it, once the address
+// forwards what it received to a known exchange wallet.
 package heuristic
 
 import (
@@ -39,11 +43,13 @@ type Config struct {
 	// Dust: outputs below this many satoshi do not count as CoinJoin
 	// outputs (anti-fingerprinting dust and colored-coin markers).
 	Dust int64
+	// Deposit: Ethereum deposit-address reuse (see deposit.go).
+	Deposit DepositConfig
 }
 
 // DefaultConfig is the configuration callers copy and change.
 func DefaultConfig() Config {
-	return Config{MultiInput: true, Dust: 546}
+	return Config{MultiInput: true, Dust: 546, Deposit: DefaultDepositConfig()}
 }
 
 // Validate checks the limits.
@@ -51,7 +57,7 @@ func (c Config) Validate() error {
 	if c.Dust < 0 {
 		return fmt.Errorf("heuristic: dust limit %d sat is negative", c.Dust)
 	}
-	return nil
+	return c.Deposit.Validate()
 }
 
 // Link says that two addresses of one transaction have the same owner.

@@ -1,0 +1,242 @@
+package trace
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestLinkLogTornTail: bytes written to the link log after the index's last
+// commit (a crash mid-write) are cut on reopen, and an undo after the
+// restart still rebuilds the clusters of the clean chain.
+func TestLinkLogTornTail(t *testing.T) {
+	blocks, _ := simChain(t, 30, 100, 11)
+	cut := 25
+	clean := openState(t, t.TempDir(), 0)
+	defer clean.Close()
+	apply(t, clean, 0, blocksOf(blocks[:cut]))
+
+	dir := t.TempDir()
+	s := openState(t, dir, 0)
+	seq := apply(t, s, 0, blocksOf(blocks))
+	if err := s.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	end := s.llog.end
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, linkLogFile), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("a torn record that no commit covers")); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	s = openState(t, dir, 0)
+	defer s.Close()
+	if fi, err := os.Stat(filepath.Join(dir, linkLogFile)); err != nil || fi.Size() != end {
+		t.Fatalf("link log after reopen: %v bytes (%v), want it cut at %d", fi.Size(), err, end)
+	}
+	var undo []event
+	for i := len(blocks) - 1; i >= cut; i-- {
+		undo = append(undo, event{undo: blocks[i].Hash})
+	}
+	apply(t, s, seq, undo)
+	want := partition(t, clean)
+	if len(want) == 0 {
+		t.Fatal("the clean chain has no clusters")
+	}
+	samePartition(t, "undone after a torn link log", partition(t, s), want)
+}
+
+// TestLinkLogShorterThanIndex: a log that lost bytes the index says it
+// has is refused with an error, not silently used.
+func TestLinkLogShorterThanIndex(t *testing.T) {
+	blocks, _ := simChain(t, 10, 100, 12)
+	dir := t.TempDir()
+	s := openState(t, dir, 0)
+	apply(t, s, 0, blocksOf(blocks))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, linkLogFile)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, fi.Size()-10); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := OpenState(dir, s.h, 0, nil); err == nil {
+		s.Close()
+		t.Fatal("a link log shorter than the index was accepted")
+	}
+}
+
+// TestMigrateLinks: a state written before the link and address logs
+// (links in the index under both ends, addresses as 'a' and 'i' entries, a
+// version 1 forest snapshot without heads) is moved to the logs on open,
+// keeps its ids, and undoing blocks then gives the clusters of the chain
+// that never had them.
+func TestMigrateLinks(t *testing.T) {
+	blocks, _ := simChain(t, 30, 100, 13)
+	cut := 24
+	clean := openState(t, t.TempDir(), 0)
+	defer clean.Close()
+	apply(t, clean, 0, blocksOf(blocks[:cut]))
+
+	dir := t.TempDir()
+	s := openState(t, dir, 0)
+	seq := apply(t, s, 0, blocksOf(blocks))
+	if err := s.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	// Rewrite it the old way: every link under both ends in the index...
+	links := 0
+	for id := range uint32(s.f.Len()) {
+		for off := s.head(id); off != 0; {
+			r, err := s.llog.read(off)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := encodeLink(&r.link)
+			for _, end := range []uint32{r.link.a, r.link.b} {
+				if err := s.b.Set(linkKey(end, r.link.seq, r.link.k), v, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			links++
+			off = r.prev
+		}
+	}
+	if links == 0 {
+		t.Fatal("the chain drew no links")
+	}
+	// ... addresses in the index ...
+	ids := map[string]uint32{}
+	for id := range uint32(s.Addresses()) {
+		a, err := s.Address(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[a] = id
+		key := binary.BigEndian.AppendUint32([]byte{keyID}, id)
+		if err := s.b.Set(key, []byte(a), nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.b.Set(append([]byte{keyAddr}, a...), key[1:], nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// ... no logs and no ends of them ...
+	if err := s.b.Delete([]byte{keyLog}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.b.Commit(nil); err != nil {
+		t.Fatal(err)
+	}
+	s.b.Close()
+	s.llog.f.Close()
+	s.alog.f.Close()
+	if err := s.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{linkLogFile, addrLogFile, addrMapFile} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// ... and a version 1 snapshot: the forest without heads.
+	raw, err := os.ReadFile(filepath.Join(dir, snapshotFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int(binary.LittleEndian.Uint32(raw[16:]))
+	v1 := append([]byte(snapshotMagicV1), raw[8:20+12*n]...)
+	v1 = binary.LittleEndian.AppendUint32(v1, crc32.Checksum(v1, crcTable))
+	if err := os.WriteFile(filepath.Join(dir, snapshotFile), v1, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openState(t, dir, 0)
+	defer s.Close()
+	if s.LastSeq() != seq {
+		t.Fatalf("reopened at seq %d, want %d", s.LastSeq(), seq)
+	}
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		if k := it.Key()[0]; k == keyLink || k == keyID || k == keyAddr {
+			t.Fatalf("entry %x left in the index after the move", it.Key())
+		}
+	}
+	it.Close()
+	if s.Addresses() != len(ids) {
+		t.Fatalf("%d ids after the move, want %d", s.Addresses(), len(ids))
+	}
+	for a, id := range ids {
+		if got, ok, _ := s.LookupID(a); !ok || got != id {
+			t.Fatalf("LookupID(%s) after the move: %d, %v; want %d", a, got, ok, id)
+		}
+		if back, err := s.Address(id); err != nil || back != a {
+			t.Fatalf("Address(%d) after the move: %q, %v; want %s", id, back, err, a)
+		}
+	}
+	var undo []event
+	for i := len(blocks) - 1; i >= cut; i-- {
+		undo = append(undo, event{undo: blocks[i].Hash})
+	}
+	apply(t, s, seq, undo)
+	samePartition(t, "undone after moving the links", partition(t, s), partition(t, clean))
+}
+
+// TestCrashLosesUnsyncedLogs: the machine crashes after commits that were
+// not synced; the index survives them, the logs keep only what was synced.
+// Reopening works from the snapshot, and the replay ends where an
+// uninterrupted run ends.
+func TestCrashLosesUnsyncedLogs(t *testing.T) {
+	blocks, _ := simChain(t, 30, 100, 14)
+	once := openState(t, t.TempDir(), 0)
+	defer once.Close()
+	apply(t, once, 0, blocksOf(blocks))
+
+	dir := t.TempDir()
+	s := openState(t, dir, 0)
+	apply(t, s, 0, blocksOf(blocks[:10]))
+	if err := s.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, s, 10, blocksOf(blocks[10:])) // committed, never synced
+	synced := s.synced
+	if uint64(s.llog.end) <= synced[1] || uint64(s.alog.end) <= synced[2] {
+		t.Fatalf("the unsynced blocks wrote nothing to the logs (ends %d, %d; synced %d, %d)", s.llog.end, s.alog.end, synced[1], synced[2])
+	}
+	// The crash: the index's writes survive, the logs' unsynced tails not.
+	s.b.Close()
+	s.llog.f.Close()
+	s.alog.f.Close()
+	if err := s.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct {
+		name string
+		end  uint64
+	}{{linkLogFile, synced[1]}, {addrLogFile, synced[2]}} {
+		if err := os.Truncate(filepath.Join(dir, f.name), int64(f.end)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = openState(t, dir, 0)
+	defer s.Close()
+	if s.LastSeq() != 10 || uint64(s.Addresses()) != synced[0] {
+		t.Fatalf("reopened at seq %d with %d ids, want the snapshot's 10 and the synced %d", s.LastSeq(), s.Addresses(), synced[0])
+	}
+	apply(t, s, 10, blocksOf(blocks[10:]))
+	samePartition(t, "replayed after the crash", partition(t, s), partition(t, once))
+}
