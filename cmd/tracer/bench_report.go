@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg"
@@ -41,10 +42,10 @@ type reportBenchRow struct {
 
 func newBenchReportCmd(a *app) *cobra.Command {
 	var (
-		blocks, txs, users int
-		seed               int64
-		dsn, format        string
-		keep               bool
+		blocks, txs, users      int
+		seed                    int64
+		dsn, format, cpuProfile string
+		keep                    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "report",
@@ -71,7 +72,7 @@ cluster once costs on this engine).`,
 			if dsn == "" {
 				dsn = a.cfg.Store.DSN
 			}
-			row, err := runReportBench(cmd.Context(), a, work, dsn, seed, blocks, txs, users)
+			row, err := runReportBench(cmd.Context(), a, work, dsn, seed, blocks, txs, users, cpuProfile)
 			if err != nil {
 				return err
 			}
@@ -97,10 +98,11 @@ cluster once costs on this engine).`,
 	f.StringVar(&dsn, "clickhouse", "", "ClickHouse server DSN (default: the configured store, chDB when unset)")
 	f.StringVar(&format, "format", "table", "table or json")
 	f.BoolVar(&keep, "keep", false, "keep the temporary directory")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the report (not the chain's making) to this file (go tool pprof)")
 	return cmd
 }
 
-func runReportBench(ctx context.Context, a *app, work, dsn string, seed int64, blocks, txsPerBlock, users int) (*reportBenchRow, error) {
+func runReportBench(ctx context.Context, a *app, work, dsn string, seed int64, blocks, txsPerBlock, users int, cpuProfile string) (*reportBenchRow, error) {
 	sc := simulate.DefaultConfig()
 	sc.Params, sc.Blocks, sc.TxsPerBlock, sc.Seed, sc.Users = &chaincfg.MainNetParams, blocks, txsPerBlock, seed, users
 	g, err := simulate.New(sc)
@@ -185,6 +187,17 @@ func runReportBench(ctx context.Context, a *app, work, dsn string, seed int64, b
 	members := func(ctx context.Context, id string) ([]string, error) {
 		start, err := taint.ParseStart(ctx, "cluster:"+id, cl, ls, time.Time{})
 		return start.Addresses, err
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	t0 = time.Now()
 	src, err := report.LabelSources(ctx, ls, time.Time{}, members)
