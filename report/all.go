@@ -12,6 +12,7 @@ import (
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/store"
@@ -164,12 +165,37 @@ func BuildAll(ctx context.Context, conn store.Conn, tr *taint.Tracer, src Source
 	// One trace per category and direction over the whole period; the chart
 	// puts each share in the period of the transaction that moved it into
 	// (or, upstream, out of) the subject, so the chart adds up to the totals.
+	// The traces run side by side (a trace waits on its queries most of the
+	// time); their results are added in a fixed order.
+	type job struct {
+		category, dir string
+		res           *taint.Result
+	}
+	var jobs []*job
 	for _, c := range cats {
 		for _, dir := range []string{taint.Down, taint.Up} {
-			if err := a.trace(ctx, c, dir); err != nil {
-				return nil, err
-			}
+			jobs = append(jobs, &job{category: c, dir: dir})
 		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(traceWorkers)
+	for _, j := range jobs {
+		g.Go(func() (err error) {
+			j.res, err = a.run(gctx, j.category, j.dir)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, j := range jobs {
+		if j.res == nil {
+			continue
+		}
+		if err := a.add(ctx, j.category, j.dir, j.res); err != nil {
+			return nil, err
+		}
+		j.res = nil
 	}
 	for key, s := range a.subjects {
 		if len(a.cfg.Only) > 0 && !a.cfg.Only[key] {
@@ -298,27 +324,34 @@ func (a *allRun) bucket(t time.Time) int {
 	return min(max(int(t.Sub(a.cfg.Since)/span), 0), a.cfg.Buckets-1)
 }
 
-// trace runs one category's trace in one direction over the period and adds
-// what it reached to the subjects.
-func (a *allRun) trace(ctx context.Context, category, dir string) error {
+// traceWorkers bounds the category traces that run at once.
+const traceWorkers = 3
+
+// run traces one category in one direction over the period (nil: the
+// category received nothing in it).
+func (a *allRun) run(ctx context.Context, category, dir string) (*taint.Result, error) {
 	var start taint.Start
 	for _, s := range a.src[category] {
 		start.Addresses = append(start.Addresses, s.Address)
 	}
 	if len(start.Addresses) == 0 {
-		return nil
+		return nil, nil
 	}
 	start.Desc = "label:" + category
 	tc := a.cfg.taint(a.cfg.Since, a.cfg.Until)
 	tc.Direction, tc.StopAtAnyLabel = dir, true
 	rs, err := a.tr.Trace(ctx, start, tc)
 	if errors.Is(err, taint.ErrNoStartOutput) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("report: tracing %s %s: %w", dir, start.Desc, err)
+		return nil, fmt.Errorf("report: tracing %s %s: %w", dir, start.Desc, err)
 	}
-	res := rs[0]
+	return rs[0], nil
+}
+
+// add adds what one category's trace reached to the subjects.
+func (a *allRun) add(ctx context.Context, category, dir string, res *taint.Result) error {
 	nodesAndSeeds, seedsOf := reachedOf(res)
 	var addrs []string
 	for _, n := range nodesAndSeeds {
