@@ -124,4 +124,7 @@ type Event struct {
 	// Payload is the event encoded by EncodePayload, when that is done
 	// already; it is not part of the event's JSON.
 	Payload []byte `json:"-"`
+	// PayloadFormat is the format of Payload (PayloadV1 or PayloadV2), or
+	// of the payload the event was decoded from.
+	PayloadFormat string `json:"-"`
 }

@@ -11,10 +11,11 @@ import (
 	"github.com/tracerproject/tracer/ingest"
 )
 
-// Format and encoding of payload version 1 (see the package documentation).
+// Format and Encoding are those of the payloads this build writes (see the
+// package documentation). Readers also accept tracer.event.v1 (json+s2).
 const (
-	Format   = "tracer.event.v1"
-	Encoding = "json+s2"
+	Format   = ingest.PayloadV2
+	Encoding = ingest.EncodingV2
 )
 
 // Header names.
@@ -57,6 +58,9 @@ func Encode(ev *ingest.Event, maxPayload int) ([]*nats.Msg, error) {
 			return nil, fmt.Errorf("stream: %w", err)
 		}
 	}
+	// A payload from an older build's outbox goes out in its own format.
+	format := ingest.PayloadFormatOf(body)
+	encoding := ingest.PayloadEncoding(format)
 	chunk := maxPayload - headroom
 	if chunk < 1024 {
 		return nil, fmt.Errorf("stream: max payload %d is too small", maxPayload)
@@ -71,8 +75,8 @@ func Encode(ev *ingest.Event, maxPayload int) ([]*nats.Msg, error) {
 		m := nats.NewMsg(Subject(ev.Chain, ev.Kind))
 		m.Data = body[i*chunk : end]
 		m.Header.Set(nats.MsgIdHdr, MsgID(ev, i+1))
-		m.Header.Set(HdrFormat, Format)
-		m.Header.Set(HdrEncoding, Encoding)
+		m.Header.Set(HdrFormat, format)
+		m.Header.Set(HdrEncoding, encoding)
 		m.Header.Set(HdrSeq, strconv.FormatUint(ev.Seq, 10))
 		m.Header.Set(HdrKind, string(ev.Kind))
 		m.Header.Set(HdrHeight, strconv.FormatInt(ev.Height, 10))
@@ -85,10 +89,11 @@ func Encode(ev *ingest.Event, maxPayload int) ([]*nats.Msg, error) {
 
 // partInfo is what a reader needs from a message's headers.
 type partInfo struct {
-	seq   uint64
-	hash  string
-	part  int
-	parts int
+	seq    uint64
+	hash   string
+	part   int
+	parts  int
+	format string
 }
 
 var errNotEvent = errors.New("stream: not a tracer event message")
@@ -98,11 +103,13 @@ func parseHeaders(h nats.Header) (partInfo, error) {
 	if h == nil || h.Get(HdrFormat) == "" {
 		return pi, errNotEvent
 	}
-	if f := h.Get(HdrFormat); f != Format {
-		return pi, fmt.Errorf("stream: unsupported payload format %q (this build reads %s)", f, Format)
+	f := h.Get(HdrFormat)
+	want := ingest.PayloadEncoding(f)
+	if want == "" {
+		return pi, fmt.Errorf("stream: unsupported payload format %q (this build reads %s and %s)", f, ingest.PayloadV1, ingest.PayloadV2)
 	}
-	if e := h.Get(HdrEncoding); e != Encoding {
-		return pi, fmt.Errorf("stream: unsupported payload encoding %q", e)
+	if e := h.Get(HdrEncoding); e != want {
+		return pi, fmt.Errorf("stream: payload format %s with encoding %q, want %q", f, e, want)
 	}
 	seq, err := strconv.ParseUint(h.Get(HdrSeq), 10, 64)
 	if err != nil {
@@ -114,18 +121,24 @@ func parseHeaders(h nats.Header) (partInfo, error) {
 	if !ok || err1 != nil || err2 != nil || part < 1 || parts < part || parts > 1<<16 {
 		return pi, fmt.Errorf("stream: bad %s header %q", HdrPart, h.Get(HdrPart))
 	}
-	return partInfo{seq: seq, hash: h.Get(HdrHash), part: part, parts: parts}, nil
+	return partInfo{seq: seq, hash: h.Get(HdrHash), part: part, parts: parts, format: f}, nil
 }
 
 // Decode reassembles an event from the bodies of its parts, in order.
 func Decode(bodies [][]byte) (*ingest.Event, error) {
-	var size int
-	for _, b := range bodies {
-		size += len(b)
+	if len(bodies) == 0 {
+		return nil, errors.New("stream: decoding an event of no parts")
 	}
-	body := make([]byte, 0, size)
-	for _, b := range bodies {
-		body = append(body, b...)
+	body := bodies[0]
+	if len(bodies) > 1 {
+		var size int
+		for _, b := range bodies {
+			size += len(b)
+		}
+		body = make([]byte, 0, size)
+		for _, b := range bodies {
+			body = append(body, b...)
+		}
 	}
 	ev, err := ingest.DecodePayload(body)
 	if err != nil {

@@ -9,17 +9,20 @@
 // One stream per chain, named CHAIN_<CHAIN> (CHAIN_BTC), holding the
 // subjects chain.<chain>.block and chain.<chain>.undo.
 //
-// # Payload format, version 1
+// # Payload formats
 //
-// An event (ingest.Event, JSON) is encoded as JSON, compressed with S2
-// (github.com/klauspost/compress/s2, block format) and cut into parts of at
-// most the server's max payload minus a margin for headers, so a 4 MB block or
-// a 1 MB transaction passes whatever the server's limit. Each part is one
-// message with these headers:
+// An event (ingest.Event) is encoded once by its ingestor
+// (ingest.EncodePayload) and cut into parts of at most the server's max
+// payload minus a margin for headers, so a 4 MB block or a 1 MB transaction
+// passes whatever the server's limit. Version 2 (tracer.event.v2, encoding
+// "bin") is a compact binary encoding, written since it exists; version 1
+// (tracer.event.v1, "json+s2": JSON compressed as one S2 block) is still
+// read, and an event an older build left in its outbox goes out in its own
+// format. Each part is one message with these headers:
 //
 //	Nats-Msg-Id      <chain>:<seq>:<kind>:<height>:<hash>:<part>
-//	Tracer-Format    tracer.event.v1
-//	Tracer-Encoding  json+s2
+//	Tracer-Format    tracer.event.v2 (or tracer.event.v1)
+//	Tracer-Encoding  bin (or json+s2)
 //	Tracer-Seq       source event sequence number (decimal)
 //	Tracer-Kind      block | undo
 //	Tracer-Height    block height
@@ -30,6 +33,7 @@
 // event sequence and kind: a block re-published after a crash is a duplicate
 // that JetStream drops, while a block connected again after being reorged out
 // (a new event) is not mistaken for one. Consumers concatenate the parts of
-// one (seq, hash) in order, decompress and decode. Readers reject a
-// Tracer-Format they do not know instead of guessing.
+// one (seq, hash) in order and decode (ingest.DecodePayload). Readers reject
+// a Tracer-Format they do not know, or a payload that is not in the format
+// its headers name, instead of guessing.
 package stream

@@ -24,7 +24,7 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, chain string, rep
 	}
 	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        StreamName(chain),
-		Description: "normalized " + chain + " blocks and undos (tracer.event.v1)",
+		Description: "normalized " + chain + " blocks and undos (tracer.event.v1, v2)",
 		Subjects:    []string{"chain." + chain + ".>"},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,

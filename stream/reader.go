@@ -204,6 +204,9 @@ func (r *assembler) add(m jetstream.Msg) (*Delivery, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream: event at stream sequence %d: %w", meta.Sequence.Stream, err)
 	}
+	if ev.PayloadFormat != a.info.format {
+		return nil, fmt.Errorf("stream: event at stream sequence %d: headers say %s, the payload is %s", meta.Sequence.Stream, a.info.format, ev.PayloadFormat)
+	}
 	return &Delivery{Event: ev, StreamSeq: meta.Sequence.Stream, msgs: a.msgs}, nil
 }
 

@@ -225,3 +225,75 @@ func TestReaderRejectsUnknownFormat(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestReaderReadsV1AndV2 publishes an event whose payload an older build
+// encoded (v1, JSON, as left in its outbox) next to a v2 one: each goes
+// out with its own format headers and both read back.
+func TestReaderReadsV1AndV2(t *testing.T) {
+	ctx := context.Background()
+	nc, js := startJS(t)
+	pub, err := NewPublisher(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, cur := bigBlock(1, 0, 3, 2), bigBlock(2, 1, 4, 3)
+	if old.Payload, err = ingest.EncodePayloadV1(old); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ev               *ingest.Event
+		format, encoding string
+	}{{old, ingest.PayloadV1, "json+s2"}, {cur, ingest.PayloadV2, "bin"}} {
+		msgs, err := Encode(c.ev, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f, e := msgs[0].Header.Get(HdrFormat), msgs[0].Header.Get(HdrEncoding); f != c.format || e != c.encoding {
+			t.Errorf("event %d: headers %s %s, want %s %s", c.ev.Seq, f, e, c.format, c.encoding)
+		}
+	}
+	if _, err := pub.Publish(ctx, old, cur); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(ctx, js, ReaderConfig{Chain: "btc", Durable: "formats"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, want := range []*ingest.Event{old, cur} {
+		d, err := r.Next(ctx, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := d.Event
+		if got.Seq != want.Seq || len(got.Block.Txs) != len(want.Block.Txs) || got.Block.Txs[3%len(want.Block.Txs)].Outputs[1].Address != want.Block.Txs[3%len(want.Block.Txs)].Outputs[1].Address {
+			t.Errorf("event %d read back differs: %+v", want.Seq, got.Block)
+		}
+	}
+}
+
+// TestReaderRejectsFormatMismatch: headers that name one format over a
+// payload of the other are an error, not a guess.
+func TestReaderRejectsFormatMismatch(t *testing.T) {
+	ctx := context.Background()
+	_, js := startJS(t)
+	ev := bigBlock(1, 0, 2, 2)
+	msgs, err := Encode(ev, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := msgs[0]
+	m.Header.Set(HdrFormat, ingest.PayloadV1)
+	m.Header.Set(HdrEncoding, ingest.EncodingV1)
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(ctx, js, ReaderConfig{Chain: "btc", Durable: "mismatch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Next(ctx, 5*time.Second); err == nil || !contains(err.Error(), "headers say") {
+		t.Errorf("got %v, want a format mismatch error", err)
+	}
+}

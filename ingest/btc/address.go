@@ -7,7 +7,6 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/btcutil/base58"
-	"github.com/btcsuite/btcd/btcutil/bech32"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/txscript"
 
@@ -115,24 +114,92 @@ func witnessAddress(s []byte, params *chaincfg.Params) (string, string) {
 	default:
 		typ = ingest.ScriptWitnessUn
 	}
-	conv, err := bech32.ConvertBits(prog, 8, 5, true)
-	if err != nil {
-		return "", ""
+	// BIP350: witness v1+ addresses use the bech32m checksum.
+	return segwitAddress(params.Bech32HRPSegwit, version, prog, version != 0), typ
+}
+
+// bech32Charset maps 5-bit values to the characters of bech32 (BIP173).
+const bech32Charset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+// Checksum constants: bech32 (BIP173) and bech32m (BIP350).
+const (
+	bech32Const  = 1
+	bech32mConst = 0x2bc830a3
+)
+
+// bech32Gen[b] is the XOR of BIP173's generator values selected by the
+// five bits of b, so a polymod step is a shift and two XORs.
+var bech32Gen = func() (t [32]uint32) {
+	gen := [5]uint32{0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3}
+	for b := range t {
+		for i, g := range gen {
+			if b>>i&1 != 0 {
+				t[b] ^= g
+			}
+		}
 	}
-	data := make([]byte, 0, 1+len(conv))
-	data = append(data, version)
-	data = append(data, conv...)
-	var addr string
-	if version == 0 {
-		addr, err = bech32.Encode(params.Bech32HRPSegwit, data)
+	return t
+}()
+
+func bech32PolymodStep(chk uint32, v byte) uint32 {
+	return (chk&0x1ffffff)<<5 ^ uint32(v) ^ bech32Gen[chk>>25]
+}
+
+// segwitAddress is the bech32 (bech32m when m) address of a witness
+// program (2 to 40 bytes) with a lower-case hrp, as btcutil's
+// bech32.Encode of the version and the program regrouped to 5 bits would
+// give, with one allocation instead of five: it runs for most outputs of
+// today's chain.
+func segwitAddress(hrp string, version byte, prog []byte, m bool) string {
+	// The data part: the version, then the program in 5-bit groups, the
+	// last one padded with zero bits.
+	var data [1 + (40*8+4)/5]byte
+	data[0] = version
+	n := 1
+	var acc uint32
+	var bits uint
+	for _, b := range prog {
+		acc = acc<<8 | uint32(b)
+		bits += 8
+		for bits >= 5 {
+			bits -= 5
+			data[n] = byte(acc>>bits) & 31
+			n++
+		}
+	}
+	if bits > 0 {
+		data[n] = byte(acc<<(5-bits)) & 31
+		n++
+	}
+	chk := uint32(1)
+	for i := 0; i < len(hrp); i++ {
+		chk = bech32PolymodStep(chk, hrp[i]>>5)
+	}
+	chk = bech32PolymodStep(chk, 0)
+	for i := 0; i < len(hrp); i++ {
+		chk = bech32PolymodStep(chk, hrp[i]&31)
+	}
+	for _, v := range data[:n] {
+		chk = bech32PolymodStep(chk, v)
+	}
+	for range 6 {
+		chk = bech32PolymodStep(chk, 0)
+	}
+	if m {
+		chk ^= bech32mConst
 	} else {
-		// BIP350: witness v1+ addresses use the bech32m checksum.
-		addr, err = bech32.EncodeM(params.Bech32HRPSegwit, data)
+		chk ^= bech32Const
 	}
-	if err != nil {
-		return "", ""
+	var buf [90]byte
+	out := append(buf[:0], hrp...)
+	out = append(out, '1')
+	for _, v := range data[:n] {
+		out = append(out, bech32Charset[v])
 	}
-	return addr, typ
+	for i := range 6 {
+		out = append(out, bech32Charset[(chk>>(5*(5-i)))&31])
+	}
+	return string(out)
 }
 
 // pubKeyAddress is the P2PKH address of a serialized public key, if it is a

@@ -2,10 +2,12 @@ package btc
 
 import (
 	"encoding/hex"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/btcutil/bech32"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/txscript"
 
@@ -212,4 +214,38 @@ func FuzzScriptAddress(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSegwitAddressMatchesBech32 compares the hand-rolled encoder with
+// btcutil's bech32 package for every witness version and program length of
+// BIP141, on every network's HRP, with random programs.
+func TestSegwitAddressMatchesBech32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, p := range []*chaincfg.Params{&chaincfg.MainNetParams, &chaincfg.TestNet3Params, &chaincfg.RegressionNetParams, &chaincfg.SigNetParams} {
+		for version := byte(0); version <= 16; version++ {
+			for n := 2; n <= 40; n++ {
+				prog := make([]byte, n)
+				for i := range prog {
+					prog[i] = byte(rng.Uint32())
+				}
+				conv, err := bech32.ConvertBits(prog, 8, 5, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				data := append([]byte{version}, conv...)
+				var want string
+				if version == 0 {
+					want, err = bech32.Encode(p.Bech32HRPSegwit, data)
+				} else {
+					want, err = bech32.EncodeM(p.Bech32HRPSegwit, data)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := segwitAddress(p.Bech32HRPSegwit, version, prog, version != 0); got != want {
+					t.Errorf("%s v%d %x: got %s, want %s", p.Name, version, prog, got, want)
+				}
+			}
+		}
+	}
 }

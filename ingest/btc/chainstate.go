@@ -1,11 +1,14 @@
 package btc
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
@@ -49,6 +52,8 @@ type ChainState struct {
 	fresh     map[wire.OutPoint][]byte   // created in the window, unspent: encoded value
 	spent     map[wire.OutPoint]struct{} // committed outputs spent in the window
 	winHash   map[int64]chainhash.Hash   // hashes of the window's blocks
+	// Sizes of the last window's maps.
+	lastFresh, lastSpent int
 }
 
 // Window limits: a window is committed at the latest after this many
@@ -150,8 +155,10 @@ func (s *ChainState) Close() error {
 func (s *ChainState) resetWindow() {
 	s.win = s.db.NewBatch()
 	s.winBlocks = 0
-	s.fresh = make(map[wire.OutPoint][]byte)
-	s.spent = make(map[wire.OutPoint]struct{})
+	// Sized like the last window, so the maps do not grow step by step
+	// every window.
+	s.fresh = make(map[wire.OutPoint][]byte, s.lastFresh)
+	s.spent = make(map[wire.OutPoint]struct{}, s.lastSpent)
 	s.winHash = make(map[int64]chainhash.Hash)
 }
 
@@ -160,12 +167,47 @@ func (s *ChainState) resetWindow() {
 // outputs it spent, and the outputs it created that are still unspent.
 // Either all of it lands or none: after a crash the state is at the last
 // committed tip, and the blocks after it are connected again.
+//
+// The outputs go in in key order: Pebble inserts a sorted batch into its
+// memtable several times faster than a random one (measured: 100,000
+// outpoints in 0.13 s instead of 0.32 s, sort included).
 func (s *ChainState) commit(opt *pebble.WriteOptions) error {
 	if s.winBlocks == 0 {
 		return nil
 	}
+	s.lastFresh, s.lastSpent = len(s.fresh), len(s.spent)
+	type change struct {
+		op  wire.OutPoint
+		val []byte // nil: delete
+	}
+	changes := make([]change, 0, len(s.fresh)+len(s.spent))
 	for op, v := range s.fresh {
-		if err := s.win.Set(utxoKey(op.Hash, op.Index), v, nil); err != nil {
+		changes = append(changes, change{op, v})
+	}
+	for op := range s.spent {
+		// An output both spent and created in the window is a txid
+		// created again (the duplicate coinbases before BIP30): the new
+		// output stands, as if deleted then written.
+		if _, ok := s.fresh[op]; !ok {
+			changes = append(changes, change{op: op})
+		}
+	}
+	slices.SortFunc(changes, func(a, b change) int {
+		if c := bytes.Compare(a.op.Hash[:], b.op.Hash[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.op.Index, b.op.Index)
+	})
+	key := make([]byte, 0, 37)
+	for _, c := range changes {
+		key = append(append(append(key[:0], 'u'), c.op.Hash[:]...), byte(c.op.Index>>24), byte(c.op.Index>>16), byte(c.op.Index>>8), byte(c.op.Index))
+		var err error
+		if c.val == nil {
+			err = s.win.Delete(key, nil)
+		} else {
+			err = s.win.Set(key, c.val, nil)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -240,6 +282,22 @@ func (s *ChainState) Prevout(op wire.OutPoint) (ingest.Output, error) {
 // connected again after the restart with the same event sequence numbers.
 // Call Sync before publishing their events.
 func (s *ChainState) Connect(b *ingest.Block, publish bool) (*ingest.Event, error) {
+	return s.connect(b, publish, nil)
+}
+
+// rawHashes are the hashes of a normalized block in bytes: the txids
+// (txHashes) and the wire block, whose inputs hold the outpoints they
+// spend. The ingestor has them, so connecting need not parse the hex of
+// every txid again.
+type rawHashes struct {
+	txids []chainhash.Hash
+	msg   *wire.MsgBlock
+}
+
+func (s *ChainState) connect(b *ingest.Block, publish bool, raw *rawHashes) (*ingest.Event, error) {
+	if raw != nil && (len(raw.txids) != len(b.Txs) || len(raw.msg.Transactions) != len(b.Txs)) {
+		return nil, fmt.Errorf("btc: block %s: %d txids and %d wire transactions for %d transactions", b.Hash, len(raw.txids), len(raw.msg.Transactions), len(b.Txs))
+	}
 	hash, err := chainhash.NewHashFromStr(b.Hash)
 	if err != nil {
 		return nil, fmt.Errorf("btc: block hash %q: %w", b.Hash, err)
@@ -256,19 +314,28 @@ func (s *ChainState) Connect(b *ingest.Block, publish bool) (*ingest.Event, erro
 		op  wire.OutPoint
 		val []byte
 	}
+	var nin, nout int
+	for i := range b.Txs {
+		nin += len(b.Txs[i].Inputs)
+		nout += len(b.Txs[i].Outputs)
+	}
 	var (
-		spends  []wire.OutPoint
-		creates []created
+		spends  = make([]wire.OutPoint, 0, nin)
+		creates = make([]created, 0, nout)
+		// The values of the created outputs share one allocation.
+		vals = make([]byte, 0, nout*48)
 	)
 	// The undo record holds every output this block spends (to restore) and
 	// the txids with output counts it creates (to delete).
-	var undo []byte
+	undo := make([]byte, 0, 40*len(b.Txs)+80*nin)
 	undo = binary.AppendUvarint(undo, uint64(len(b.Txs)))
 	var val []byte
 	for i := range b.Txs {
 		tx := &b.Txs[i]
-		txid, err := chainhash.NewHashFromStr(tx.Txid)
-		if err != nil {
+		var txid *chainhash.Hash
+		if raw != nil {
+			txid = &raw.txids[i]
+		} else if txid, err = chainhash.NewHashFromStr(tx.Txid); err != nil {
 			return nil, fmt.Errorf("btc: txid %q: %w", tx.Txid, err)
 		}
 		undo = append(undo, txid[:]...)
@@ -277,8 +344,13 @@ func (s *ChainState) Connect(b *ingest.Block, publish bool) (*ingest.Event, erro
 			undo = binary.AppendUvarint(undo, uint64(len(tx.Inputs)))
 			for j := range tx.Inputs {
 				in := &tx.Inputs[j]
-				prev, err := chainhash.NewHashFromStr(in.PrevTxid)
-				if err != nil {
+				var prev *chainhash.Hash
+				if raw != nil {
+					if len(raw.msg.Transactions[i].TxIn) != len(tx.Inputs) {
+						return nil, fmt.Errorf("btc: block %s: tx %s has %d inputs, its wire form %d", b.Hash, tx.Txid, len(tx.Inputs), len(raw.msg.Transactions[i].TxIn))
+					}
+					prev = &raw.msg.Transactions[i].TxIn[j].PreviousOutPoint.Hash
+				} else if prev, err = chainhash.NewHashFromStr(in.PrevTxid); err != nil {
 					return nil, fmt.Errorf("btc: prev txid %q: %w", in.PrevTxid, err)
 				}
 				val = encodeUtxo(val[:0], in.Value, in.ScriptType, in.Address)
@@ -296,7 +368,11 @@ func (s *ChainState) Connect(b *ingest.Block, publish bool) (*ingest.Event, erro
 			if o.ScriptType == ingest.ScriptNullData {
 				continue // provably unspendable
 			}
-			creates = append(creates, created{wire.OutPoint{Hash: *txid, Index: o.Index}, encodeUtxo(nil, o.Value, o.ScriptType, o.Address)})
+			start := len(vals)
+			vals = encodeUtxo(vals, o.Value, o.ScriptType, o.Address)
+			// A value stays valid when vals grows: the old array is
+			// never written again.
+			creates = append(creates, created{wire.OutPoint{Hash: *txid, Index: o.Index}, vals[start:len(vals):len(vals)]})
 		}
 	}
 	var ev *ingest.Event
@@ -313,10 +389,7 @@ func (s *ChainState) Connect(b *ingest.Block, publish bool) (*ingest.Event, erro
 			delete(s.fresh, op) // created and spent in the window
 			continue
 		}
-		s.spent[op] = struct{}{}
-		if err := batch.Delete(utxoKey(op.Hash, op.Index), nil); err != nil {
-			return nil, err
-		}
+		s.spent[op] = struct{}{} // deleted by commit
 	}
 	for _, c := range creates {
 		s.fresh[c.op] = c.val
@@ -464,11 +537,10 @@ func (s *ChainState) Outbox() ([]*ingest.Event, error) {
 	return evs, nil
 }
 
-// Published removes events up to and including seq from the outbox.
+// Published removes events up to and including seq from the outbox. It
+// touches only what Sync made durable (events are published after it), so
+// it may run on another goroutine while blocks connect.
 func (s *ChainState) Published(seq uint64) error {
-	if err := s.commit(pebble.NoSync); err != nil {
-		return err
-	}
 	return outbox.Published(s.db, seq)
 }
 

@@ -1,8 +1,10 @@
 package btc
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/simulate"
 )
 
 func hashOf(s string) string { return chainhash.DoubleHashH([]byte(s)).String() }
@@ -270,5 +273,100 @@ func copyDir(t *testing.T, from, to string) {
 		if err := os.WriteFile(filepath.Join(to, e.Name()), raw, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestConnectWithRawHashes: the ingestor connects with the txids and wire
+// block at hand instead of parsing the record's hex; the state and the
+// events must be the same byte for byte.
+func TestConnectWithRawHashes(t *testing.T) {
+	cfg := simulate.DefaultConfig()
+	cfg.Blocks, cfg.TxsPerBlock = 8, 300
+	g, err := simulate.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := OpenChainState(t.TempDir(), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	fast, err := OpenChainState(t.TempDir(), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fast.Close()
+	for h := int64(0); ; h++ {
+		mb, err := g.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := Normalize(mb, h, g.Params(), plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ea, err := plain.Connect(a, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, err := txHashes(mb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := normalize(mb, h, g.Params(), nil, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := resolveInputs(mb, b, fast, ids); err != nil {
+			t.Fatal(err)
+		}
+		eb, err := fast.connect(b, true, &rawHashes{txids: ids, msg: mb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(ea.Payload, eb.Payload) {
+			t.Fatalf("height %d: events differ", h)
+		}
+		if h%3 == 2 {
+			if err := plain.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			if err := fast.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := plain.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fast.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	dump := func(s *ChainState) map[string]string {
+		it, err := s.db.NewIter(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer it.Close()
+		m := map[string]string{}
+		for it.First(); it.Valid(); it.Next() {
+			m[string(it.Key())] = string(it.Value())
+		}
+		return m
+	}
+	da, db := dump(plain), dump(fast)
+	if len(da) != len(db) {
+		t.Fatalf("states hold %d and %d keys", len(da), len(db))
+	}
+	for k, v := range da {
+		if db[k] != v {
+			t.Fatalf("key %x: values differ", k)
+		}
+	}
+	if _, err := fast.connect(&ingest.Block{Chain: "btc", Height: 99, Hash: hashOf("x"), Txs: make([]ingest.Tx, 2)}, false, &rawHashes{txids: make([]chainhash.Hash, 1), msg: &wire.MsgBlock{}}); err == nil {
+		t.Error("connect with raw hashes that do not fit the block: no error")
 	}
 }

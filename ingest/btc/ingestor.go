@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg"
@@ -55,7 +56,10 @@ type Config struct {
 	Confirmations int64
 	// PollInterval between tip checks when following.
 	PollInterval time.Duration
-	// PublishEvery bounds the events committed but not yet published.
+	// PublishEvery is how many events are synced to the state and handed
+	// to the publisher at a time. Publishing runs on its own goroutine,
+	// while the next blocks connect, at most publishAhead handovers
+	// behind.
 	PublishEvery int
 	// SkipMerkleCheck disables the merkle root check (never for real data).
 	SkipMerkleCheck bool
@@ -74,10 +78,32 @@ type Ingestor struct {
 	cfg     Config
 	log     *slog.Logger
 	pending []*ingest.Event
-	lastSeq uint64 // stream sequence of the last published message
 	// mismatch describes the last block that did not build on the tip.
 	mismatch error
+
+	// The publishing goroutine (see send) and what it reports.
+	jobs      chan publishJob
+	published sync.WaitGroup // one per job handed over and not yet done
+	stopped   chan struct{}  // closed when the goroutine has returned
+	mu        sync.Mutex
+	pubErr    error  // the first publishing error; no job runs after it
+	lastSeq   uint64 // stream sequence of the last published message
+	// unsent are events of jobs whose context ended before they were
+	// published, in order; the next send puts them first again (a run
+	// stopping publishes what it connected under a fresh context).
+	unsent []*ingest.Event
 }
+
+// publishJob is events synced to the state, to publish in order.
+type publishJob struct {
+	ctx context.Context
+	evs []*ingest.Event
+}
+
+// publishAhead is how many handovers of events may wait for the
+// publisher: enough to keep it busy, few enough that a crash repeats
+// little.
+const publishAhead = 2
 
 // New validates the configuration.
 func New(cfg Config) (*Ingestor, error) {
@@ -107,11 +133,16 @@ func New(cfg Config) (*Ingestor, error) {
 }
 
 // LastSeq is the stream sequence of the last message this ingestor published.
-func (g *Ingestor) LastSeq() uint64 { return g.lastSeq }
+func (g *Ingestor) LastSeq() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.lastSeq
+}
 
 // Run ingests until the target height is reached (or, when following, until
 // ctx is cancelled).
 func (g *Ingestor) Run(ctx context.Context) error {
+	defer g.stopPublisher()
 	// Events committed before a crash but maybe not published go first;
 	// JetStream drops the ones it already has.
 	out, err := g.cfg.State.Outbox()
@@ -206,6 +237,7 @@ const prefetchBlocks = 8
 type fetched struct {
 	height int64
 	msg    *wire.MsgBlock
+	txids  []chainhash.Hash
 	block  *ingest.Block
 	err    error
 }
@@ -243,16 +275,21 @@ func (g *Ingestor) fetch(ctx context.Context, h int64) fetched {
 	if got := mb.BlockHash(); got != hash {
 		return fetched{err: fmt.Errorf("btc: source returned block %s when asked for %s at height %d", got, hash, h)}
 	}
-	if !g.cfg.SkipMerkleCheck {
-		if err := CheckMerkle(mb); err != nil {
-			return fetched{err: err}
-		}
-	}
-	b, err := Normalize(mb, h, g.cfg.Params, nil)
+	// The txids serve the merkle check and the record: hash once.
+	ids, err := txHashes(mb)
 	if err != nil {
 		return fetched{err: fmt.Errorf("btc: block %s at height %d: %w", hash, h, err)}
 	}
-	return fetched{height: h, msg: mb, block: b}
+	if !g.cfg.SkipMerkleCheck {
+		if err := checkMerkle(mb, ids); err != nil {
+			return fetched{err: err}
+		}
+	}
+	b, err := normalize(mb, h, g.cfg.Params, nil, ids)
+	if err != nil {
+		return fetched{err: fmt.Errorf("btc: block %s at height %d: %w", hash, h, err)}
+	}
+	return fetched{height: h, msg: mb, txids: ids, block: b}
 }
 
 // connect resolves the inputs of the fetched blocks and connects them,
@@ -272,18 +309,18 @@ func (g *Ingestor) connect(ctx context.Context, ahead <-chan fetched, target int
 				f.block.Hash, f.height, f.msg.Header.PrevBlock, tip, tipHash)
 			return true, nil
 		}
-		if err := ResolveInputs(f.msg, f.block, g.cfg.State); err != nil {
+		if err := resolveInputs(f.msg, f.block, g.cfg.State, f.txids); err != nil {
 			return false, fmt.Errorf("btc: block %s at height %d: %w", f.block.Hash, f.height, err)
 		}
 		publish := f.height >= g.cfg.From
-		ev, err := g.cfg.State.Connect(f.block, publish)
+		ev, err := g.cfg.State.connect(f.block, publish, &rawHashes{txids: f.txids, msg: f.msg})
 		if err != nil {
 			return false, err
 		}
 		if ev != nil {
 			g.pending = append(g.pending, ev)
 			if len(g.pending) >= g.cfg.PublishEvery {
-				if err := g.flush(ctx); err != nil {
+				if err := g.send(ctx); err != nil {
 					return false, err
 				}
 			}
@@ -338,21 +375,118 @@ func (g *Ingestor) reconcile(ctx context.Context, best int64) error {
 	}
 }
 
+// flush publishes every event connected so far and returns once the stream
+// has them all.
 func (g *Ingestor) flush(ctx context.Context) error {
+	for {
+		if err := g.send(ctx); err != nil {
+			return err
+		}
+		g.published.Wait()
+		if err := g.publishErr(); err != nil {
+			return err
+		}
+		g.mu.Lock()
+		n := len(g.unsent)
+		g.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// send makes the pending events durable in the state (the outbox must hold
+// them before anyone can see them) and hands them to the publishing
+// goroutine, which publishes them in order and then removes them from the
+// outbox. It returns at once unless publishAhead handovers are waiting; an
+// error of an earlier handover is returned by the next send or flush.
+func (g *Ingestor) send(ctx context.Context) error {
+	if err := g.publishErr(); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	if len(g.unsent) > 0 {
+		g.pending = append(g.unsent, g.pending...)
+		g.unsent = nil
+	}
+	g.mu.Unlock()
 	if len(g.pending) == 0 {
 		return nil
 	}
 	if err := g.cfg.State.Sync(); err != nil {
 		return err
 	}
-	seq, err := g.cfg.Publisher.Publish(ctx, g.pending...)
+	if g.jobs == nil {
+		g.jobs = make(chan publishJob, publishAhead)
+		g.stopped = make(chan struct{})
+		go g.publishLoop()
+	}
+	g.published.Add(1)
+	select {
+	case g.jobs <- publishJob{ctx: ctx, evs: g.pending}:
+	case <-ctx.Done():
+		g.published.Done()
+		return ctx.Err()
+	}
+	g.pending = nil
+	return nil
+}
+
+// publishLoop publishes the jobs in order until the channel closes. After
+// an error it skips the jobs left: their events stay in the outbox and are
+// published by the next run. A job whose context ended, and every job
+// after it, goes to unsent instead.
+func (g *Ingestor) publishLoop() {
+	defer close(g.stopped)
+	for j := range g.jobs {
+		g.mu.Lock()
+		skip, behind := g.pubErr != nil, len(g.unsent) > 0
+		if behind {
+			g.unsent = append(g.unsent, j.evs...)
+		}
+		g.mu.Unlock()
+		if !skip && !behind {
+			if err := g.publish(j); err != nil {
+				g.mu.Lock()
+				if j.ctx.Err() != nil {
+					g.unsent = append(g.unsent, j.evs...)
+				} else {
+					g.pubErr = err
+				}
+				g.mu.Unlock()
+			}
+		}
+		g.published.Done()
+	}
+}
+
+func (g *Ingestor) publish(j publishJob) error {
+	seq, err := g.cfg.Publisher.Publish(j.ctx, j.evs...)
 	if err != nil {
 		return err
 	}
+	g.mu.Lock()
 	g.lastSeq = max(g.lastSeq, seq)
-	if err := g.cfg.State.Published(g.pending[len(g.pending)-1].Seq); err != nil {
-		return err
+	g.mu.Unlock()
+	return g.cfg.State.Published(j.evs[len(j.evs)-1].Seq)
+}
+
+func (g *Ingestor) publishErr() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.pubErr
+}
+
+// stopPublisher waits for the publishing goroutine to finish the jobs it
+// has (each bounded by its job's context) and to return.
+func (g *Ingestor) stopPublisher() {
+	if g.jobs == nil {
+		return
 	}
-	g.pending = g.pending[:0]
-	return nil
+	close(g.jobs)
+	<-g.stopped
+	g.jobs = nil
 }

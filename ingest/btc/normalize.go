@@ -34,6 +34,26 @@ var _ PrevoutLookup = (*ChainState)(nil)
 // carries no outpoint. The genesis block's parent is "" (its header holds
 // the zero hash). Normalize does not check the merkle root: call CheckMerkle.
 func Normalize(b *wire.MsgBlock, height int64, params *chaincfg.Params, prevouts PrevoutLookup) (*ingest.Block, error) {
+	return normalize(b, height, params, prevouts, nil)
+}
+
+// txHashes returns the txids of the block's transactions.
+func txHashes(b *wire.MsgBlock) ([]chainhash.Hash, error) {
+	var buf bytes.Buffer
+	ids := make([]chainhash.Hash, len(b.Transactions))
+	for i, tx := range b.Transactions {
+		buf.Reset()
+		if err := tx.SerializeNoWitness(&buf); err != nil {
+			return nil, fmt.Errorf("btc: serializing tx %d: %w", i, err)
+		}
+		ids[i] = chainhash.DoubleHashH(buf.Bytes())
+	}
+	return ids, nil
+}
+
+// normalize is Normalize with the txids already computed (txHashes), or
+// nil to compute them.
+func normalize(b *wire.MsgBlock, height int64, params *chaincfg.Params, prevouts PrevoutLookup, txids []chainhash.Hash) (*ingest.Block, error) {
 	if b == nil {
 		return nil, errors.New("btc: normalize: nil block")
 	}
@@ -70,15 +90,26 @@ func Normalize(b *wire.MsgBlock, height int64, params *chaincfg.Params, prevouts
 
 	var buf bytes.Buffer
 	size := wire.MaxBlockHeaderPayload + wire.VarIntSerializeSize(uint64(len(b.Transactions)))
+	if txids != nil && len(txids) != len(b.Transactions) {
+		return nil, fmt.Errorf("btc: block %s: %d txids for %d transactions", hash, len(txids), len(b.Transactions))
+	}
 	for i, mtx := range b.Transactions {
-		// The txid is the hash of the serialization without witness, whose
-		// length is also the stripped size: serialize once for both.
-		buf.Reset()
-		if err := mtx.SerializeNoWitness(&buf); err != nil {
-			return nil, fmt.Errorf("btc: block %s: serializing tx %d: %w", hash, i, err)
+		var (
+			txid     chainhash.Hash
+			stripped int
+		)
+		if txids != nil {
+			txid, stripped = txids[i], mtx.SerializeSizeStripped()
+		} else {
+			// The txid is the hash of the serialization without witness,
+			// whose length is also the stripped size: serialize once for
+			// both.
+			buf.Reset()
+			if err := mtx.SerializeNoWitness(&buf); err != nil {
+				return nil, fmt.Errorf("btc: block %s: serializing tx %d: %w", hash, i, err)
+			}
+			txid, stripped = chainhash.DoubleHashH(buf.Bytes()), buf.Len()
 		}
-		txid := chainhash.DoubleHashH(buf.Bytes())
-		stripped := buf.Len()
 		full := stripped
 		if mtx.HasWitness() {
 			full = mtx.SerializeSize()
@@ -129,21 +160,42 @@ func Normalize(b *wire.MsgBlock, height int64, params *chaincfg.Params, prevouts
 // created it, else from prevouts. Normalize without prevouts can run ahead,
 // in parallel, while ResolveInputs follows the chain in order.
 func ResolveInputs(b *wire.MsgBlock, out *ingest.Block, prevouts PrevoutLookup) error {
+	return resolveInputs(b, out, prevouts, nil)
+}
+
+// resolveInputs is ResolveInputs with the block's txids (txHashes), or nil
+// to work from the record's hex txids.
+func resolveInputs(b *wire.MsgBlock, out *ingest.Block, prevouts PrevoutLookup, txids []chainhash.Hash) error {
 	if len(b.Transactions) != len(out.Txs) {
 		return fmt.Errorf("btc: resolve inputs: block %s has %d transactions, its record %d", out.Hash, len(b.Transactions), len(out.Txs))
 	}
+	if txids == nil {
+		txids = make([]chainhash.Hash, len(out.Txs))
+		for i := range out.Txs {
+			h, err := chainhash.NewHashFromStr(out.Txs[i].Txid)
+			if err != nil {
+				return fmt.Errorf("btc: resolve inputs: block %s: txid %q: %w", out.Hash, out.Txs[i].Txid, err)
+			}
+			txids[i] = *h
+		}
+	} else if len(txids) != len(out.Txs) {
+		return fmt.Errorf("btc: resolve inputs: block %s: %d txids for %d transactions", out.Hash, len(txids), len(out.Txs))
+	}
 	// Transactions of this block seen so far, by txid: an input may spend an
 	// output created earlier in the same block.
-	inBlock := make(map[string]int, len(out.Txs))
+	inBlock := make(map[chainhash.Hash]int, len(out.Txs))
 	for i, mtx := range b.Transactions {
 		tx := &out.Txs[i]
+		if len(mtx.TxIn) != len(tx.Inputs) {
+			return fmt.Errorf("btc: resolve inputs: block %s: tx %s has %d inputs, its record %d", out.Hash, tx.Txid, len(mtx.TxIn), len(tx.Inputs))
+		}
 		for j, txin := range mtx.TxIn {
 			in := &tx.Inputs[j]
 			if in.Coinbase {
 				continue
 			}
 			op := txin.PreviousOutPoint
-			if k, ok := inBlock[in.PrevTxid]; ok {
+			if k, ok := inBlock[op.Hash]; ok {
 				spent := out.Txs[k].Outputs
 				if uint64(op.Index) >= uint64(len(spent)) {
 					return fmt.Errorf("btc: block %s: tx %s input %d spends %s:%d, but that transaction of the same block has %d outputs: %w",
@@ -159,7 +211,7 @@ func ResolveInputs(b *wire.MsgBlock, out *ingest.Block, prevouts PrevoutLookup) 
 			}
 			in.Address, in.ScriptType, in.Value = o.Address, o.ScriptType, o.Value
 		}
-		inBlock[tx.Txid] = i
+		inBlock[txids[i]] = i
 	}
 	return nil
 }
@@ -190,19 +242,22 @@ func CheckMerkle(b *wire.MsgBlock) error {
 	if b == nil {
 		return errors.New("btc: check merkle: nil block")
 	}
+	ids, err := txHashes(b)
+	if err != nil {
+		return fmt.Errorf("btc: block %s: %w", b.BlockHash(), err)
+	}
+	return checkMerkle(b, ids)
+}
+
+// checkMerkle is CheckMerkle with the txids computed (txHashes); it does
+// not change them.
+func checkMerkle(b *wire.MsgBlock, txids []chainhash.Hash) error {
 	hash := b.BlockHash()
 	if len(b.Transactions) == 0 {
 		return fmt.Errorf("btc: block %s has no transactions: %w", hash, ErrBadMerkleRoot)
 	}
 	var buf bytes.Buffer
-	ids := make([]chainhash.Hash, len(b.Transactions))
-	for i, tx := range b.Transactions {
-		buf.Reset()
-		if err := tx.SerializeNoWitness(&buf); err != nil {
-			return fmt.Errorf("btc: block %s: serializing tx %d: %w", hash, i, err)
-		}
-		ids[i] = chainhash.DoubleHashH(buf.Bytes())
-	}
+	ids := append([]chainhash.Hash(nil), txids...) // merkleRoot overwrites them
 	root, mutated := merkleRoot(ids)
 	if root != b.Header.MerkleRoot {
 		return fmt.Errorf("btc: block %s: transactions hash to merkle root %s, header has %s: %w",

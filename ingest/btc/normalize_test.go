@@ -3,6 +3,7 @@ package btc
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -389,6 +390,38 @@ func BenchmarkScriptAddress(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			for b.Loop() {
 				ScriptAddress(script, tc.params)
+			}
+		})
+	}
+}
+
+// TestNormalizeWithTxids: the ingestor hashes each transaction once, for
+// the merkle check and the record; the record must be the one Normalize
+// makes on its own.
+func TestNormalizeWithTxids(t *testing.T) {
+	for _, rb := range realBlocks {
+		t.Run(rb.name, func(t *testing.T) {
+			mb := decode(t, rb.raw(t))
+			want, err := Normalize(mb, 7, &chaincfg.MainNetParams, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids, err := txHashes(mb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := checkMerkle(mb, ids); (err != nil) != rb.badMerkle {
+				t.Errorf("checkMerkle: %v (bad merkle root expected: %v)", err, rb.badMerkle)
+			}
+			got, err := normalize(mb, 7, &chaincfg.MainNetParams, nil, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Error("normalize with txids differs from Normalize")
+			}
+			if _, err := normalize(mb, 7, &chaincfg.MainNetParams, nil, ids[1:]); err == nil {
+				t.Error("normalize with one txid missing: no error")
 			}
 		})
 	}

@@ -1,0 +1,5 @@
+package ingest
+
+func PayloadConstsForTest() []string { return payloadConsts[:] }
+
+func ConstIndexForTest(s string) int { return constIndex(s) }
