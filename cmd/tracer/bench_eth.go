@@ -6,7 +6,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/tracerproject/tracer/ingest/eth"
@@ -29,6 +31,15 @@ type ethBench struct {
 	DecodeOnlySec  float64 `json:"decode_sec"` // checks + normalization alone, one goroutine
 	DecodeOnlyRate float64 `json:"decode_transfers_per_sec"`
 	Ratio          float64 `json:"ratio"`
+	// CPU time of this process (all threads; embedded chDB included, a
+	// ClickHouse server's not) per phase: on a shared machine the figures
+	// to compare, with the load average when the run began.
+	BaselineCPUSec   float64 `json:"baseline_cpu_sec"`
+	PipelineCPUSec   float64 `json:"pipeline_cpu_sec"`
+	DecodeOnlyCPUSec float64 `json:"decode_cpu_sec"`
+	CPURatio         float64 `json:"cpu_ratio"` // baseline CPU / pipeline CPU
+	LoadAvg          string  `json:"load_average,omitempty"`
+	CPUs             int     `json:"cpus"`
 }
 
 // runETHBench measures, on one engine and in one run: the baseline (the
@@ -37,7 +48,7 @@ type ethBench struct {
 // (roots, hashes, signatures) → normalize → chain state → embedded NATS →
 // loader → ClickHouse).
 func runETHBench(ctx context.Context, a *app, work string, blocks, txsPerBlock, transfersPerBlock int, seed int64, dsn, cpuProfile string) (*ethBench, error) {
-	res := &ethBench{Blocks: blocks}
+	res := &ethBench{Blocks: blocks, LoadAvg: loadAverage(), CPUs: runtime.NumCPU()}
 	cfg := ethsim.DefaultConfig()
 	cfg.Blocks, cfg.TxsPerBlock, cfg.TokenTransfersPerBlock, cfg.Seed = blocks, txsPerBlock, transfersPerBlock, seed
 	dir := filepath.Join(work, "eth")
@@ -84,7 +95,7 @@ func runETHBench(ctx context.Context, a *app, work string, blocks, txsPerBlock, 
 	tokens, _ := eth.ParseTokens("default")
 	var batches []*store.Batch
 	b := &store.Batch{}
-	start = time.Now()
+	start, cpu := time.Now(), processCPU()
 	for h := int64(0); h < int64(blocks); h++ {
 		raw, err := src.Block(ctx, h)
 		if err != nil {
@@ -102,20 +113,20 @@ func runETHBench(ctx context.Context, a *app, work string, blocks, txsPerBlock, 
 			batches, b = append(batches, b), &store.Batch{}
 		}
 	}
-	res.DecodeOnlySec = time.Since(start).Seconds()
+	res.DecodeOnlySec, res.DecodeOnlyCPUSec = time.Since(start).Seconds(), (processCPU() - cpu).Seconds()
 	if b.Len() > 0 {
 		batches = append(batches, b)
 	}
 	if err := reset(); err != nil {
 		return nil, err
 	}
-	start = time.Now()
+	start, cpu = time.Now(), processCPU()
 	for _, b := range batches {
 		if err := st.Write(ctx, b); err != nil {
 			return nil, err
 		}
 	}
-	res.BaselineSec = time.Since(start).Seconds()
+	res.BaselineSec, res.BaselineCPUSec = time.Since(start).Seconds(), (processCPU() - cpu).Seconds()
 	batches = nil
 
 	if err := reset(); err != nil {
@@ -132,11 +143,11 @@ func runETHBench(ctx context.Context, a *app, work string, blocks, txsPerBlock, 
 		}
 		defer pprof.StopCPUProfile()
 	}
-	start = time.Now()
+	start, cpu = time.Now(), processCPU()
 	if err := p.IngestETH(ctx, pipeline.ETHIngest{BlocksDir: dir, To: -1, Confirmations: 1, Tokens: tokens}); err != nil {
 		return nil, err
 	}
-	res.PipelineSec = time.Since(start).Seconds()
+	res.PipelineSec, res.PipelineCPUSec = time.Since(start).Seconds(), (processCPU() - cpu).Seconds()
 	stats, err := st.EthStats(ctx)
 	if err != nil {
 		return nil, err
@@ -148,7 +159,31 @@ func runETHBench(ctx context.Context, a *app, work string, blocks, txsPerBlock, 
 	res.PipelineRate = float64(res.Transfers) / res.PipelineSec
 	res.DecodeOnlyRate = float64(res.Transfers) / res.DecodeOnlySec
 	res.Ratio = res.PipelineRate / res.BaselineRate
+	if res.PipelineCPUSec > 0 {
+		res.CPURatio = res.BaselineCPUSec / res.PipelineCPUSec
+	}
 	return res, nil
+}
+
+// loadAverage is the 1, 5 and 15 minute load averages (Linux), "" elsewhere.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// perCPUSec is n per CPU-second, 0 when the CPU time is unknown.
+func perCPUSec(n int64, sec float64) float64 {
+	if sec <= 0 {
+		return 0
+	}
+	return float64(n) / sec
 }
 
 func printETHBench(t *table, res *ethBench) {
@@ -158,4 +193,13 @@ func printETHBench(t *table, res *ethBench) {
 	t.row("pipeline (end to end)", fmt.Sprintf("%.2fs  %.0f transfers/s", res.PipelineSec, res.PipelineRate))
 	t.row("pipeline / baseline", fmt.Sprintf("%.2f", res.Ratio))
 	t.row("checks + normalize alone", fmt.Sprintf("%.2fs  %.0f transfers/s (one goroutine)", res.DecodeOnlySec, res.DecodeOnlyRate))
+	if res.PipelineCPUSec > 0 {
+		t.row("CPU of this process", fmt.Sprintf("baseline %.2fs (%.0f transfers/CPU-s), pipeline %.2fs (%.0f transfers/CPU-s), checks alone %.2fs (%.0f transfers/CPU-s)",
+			res.BaselineCPUSec, perCPUSec(res.Transfers, res.BaselineCPUSec), res.PipelineCPUSec, perCPUSec(res.Transfers, res.PipelineCPUSec),
+			res.DecodeOnlyCPUSec, perCPUSec(res.Transfers, res.DecodeOnlyCPUSec)))
+		t.row("baseline / pipeline CPU", fmt.Sprintf("%.2f", res.CPURatio))
+	}
+	if res.LoadAvg != "" {
+		t.row("load average at start", fmt.Sprintf("%s (%d CPUs)", res.LoadAvg, res.CPUs))
+	}
 }

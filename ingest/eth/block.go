@@ -1,7 +1,6 @@
 package eth
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,61 +50,6 @@ func (s *Stats) skip(reason string) {
 	s.Skipped[reason]++
 }
 
-// header is what Decode needs from a block besides its transactions.
-type rpcBlock struct {
-	Hash         common.Hash    `json:"hash"`
-	Size         hexutil.Uint64 `json:"size"`
-	Transactions []rpcTx        `json:"transactions"`
-}
-
-type rpcTx struct {
-	tx   *types.Transaction
-	from *common.Address
-}
-
-func (t *rpcTx) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		return errors.New("the block lists transaction hashes, not transactions (ask with full transactions)")
-	}
-	t.tx = new(types.Transaction)
-	if err := t.tx.UnmarshalJSON(b); err != nil {
-		return err
-	}
-	// The node's "from", only to compare with the recovered sender; found
-	// without a second JSON decode of the transaction.
-	if v, ok := stringField(b, "from"); ok {
-		var from common.Address
-		if err := from.UnmarshalText(v); err != nil {
-			return fmt.Errorf("from: %w", err)
-		}
-		t.from = &from
-	}
-	return nil
-}
-
-// stringField finds "name": "value" in a flat JSON object (no nested
-// object of a transaction has a field of that name) and returns value.
-func stringField(b []byte, name string) ([]byte, bool) {
-	key := []byte(`"` + name + `"`)
-	i := bytes.Index(b, key)
-	if i < 0 {
-		return nil, false
-	}
-	rest := bytes.TrimLeft(b[i+len(key):], " \t\r\n")
-	if len(rest) == 0 || rest[0] != ':' {
-		return nil, false
-	}
-	rest = bytes.TrimLeft(rest[1:], " \t\r\n")
-	if len(rest) == 0 || rest[0] != '"' {
-		return nil, false
-	}
-	end := bytes.IndexByte(rest[1:], '"')
-	if end < 0 {
-		return nil, false
-	}
-	return rest[1 : 1+end], true
-}
-
 // Decode checks a block against its own commitments and normalizes it:
 //
 //   - the header hashes to the block's hash;
@@ -120,58 +64,29 @@ func stringField(b []byte, name string) ([]byte, bool) {
 // transaction and the header's base fee, plus blob gas times the
 // receipt's blob gas price (the one figure taken from the node).
 func Decode(raw RawBlock, opt DecodeOptions) (*ingest.Block, *Stats, error) {
-	// One pass over the block's JSON: the header is decoded from its own
-	// fields, the transactions one by one (the text is scanned once per
-	// level instead of once per decoder).
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw.Block, &fields); err != nil {
+	rb, err := decodeBlock(raw.Block)
+	if err != nil {
 		return nil, nil, fmt.Errorf("%w: block: %v", ErrBadBlock, err)
 	}
-	if fields == nil {
-		return nil, nil, fmt.Errorf("%w: block: null", ErrBadBlock)
-	}
-	txsJSON := fields["transactions"]
-	delete(fields, "transactions")
-	headerJSON, err := json.Marshal(fields)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: block header: %v", ErrBadBlock, err)
-	}
-	var header types.Header
-	if err := header.UnmarshalJSON(headerJSON); err != nil {
-		return nil, nil, fmt.Errorf("%w: block header: %v", ErrBadBlock, err)
-	}
+	header := &rb.header
 	if header.Number == nil || !header.Number.IsInt64() {
 		return nil, nil, fmt.Errorf("%w: block number missing or out of range", ErrBadBlock)
 	}
 	height := header.Number.Int64()
-	var rb rpcBlock
-	if h, ok := fields["hash"]; ok {
-		if err := json.Unmarshal(h, &rb.Hash); err != nil {
-			return nil, nil, fmt.Errorf("%w: block %d: hash: %v", ErrBadBlock, height, err)
-		}
-	}
-	if sz, ok := fields["size"]; ok {
-		_ = json.Unmarshal(sz, &rb.Size) // informational only
-	}
-	if len(txsJSON) > 0 && string(txsJSON) != "null" {
-		if err := json.Unmarshal(txsJSON, &rb.Transactions); err != nil {
-			return nil, nil, fmt.Errorf("%w: block %d: transactions: %v", ErrBadBlock, height, err)
-		}
-	}
 	hash := header.Hash()
-	if rb.Hash != hash {
-		return nil, nil, fmt.Errorf("%w: block %d: the header hashes to %s, the node says %s", ErrBadBlock, height, hash.Hex(), rb.Hash.Hex())
+	if rb.hash != hash {
+		return nil, nil, fmt.Errorf("%w: block %d: the header hashes to %s, the node says %s", ErrBadBlock, height, hash.Hex(), rb.hash.Hex())
 	}
-	txs := make(types.Transactions, len(rb.Transactions))
-	for i := range rb.Transactions {
-		txs[i] = rb.Transactions[i].tx
+	txs := make(types.Transactions, len(rb.transactions))
+	for i := range rb.transactions {
+		txs[i] = rb.transactions[i].tx
 	}
 	if root := types.DeriveSha(txs, trie.NewStackTrie(nil)); root != header.TxHash {
 		return nil, nil, fmt.Errorf("%w: block %d (%s): its %d transactions hash to %s, the header's transactions root is %s",
 			ErrBadBlock, height, hash.Hex(), len(txs), root.Hex(), header.TxHash.Hex())
 	}
-	var receipts types.Receipts
-	if err := json.Unmarshal(raw.Receipts, &receipts); err != nil {
+	receipts, err := decodeReceipts(raw.Receipts)
+	if err != nil {
 		return nil, nil, fmt.Errorf("%w: block %d (%s): receipts: %v", ErrBadBlock, height, hash.Hex(), err)
 	}
 	if len(receipts) != len(txs) {
@@ -201,7 +116,7 @@ func Decode(raw RawBlock, opt DecodeOptions) (*ingest.Block, *Stats, error) {
 
 	b := &ingest.Block{
 		Chain: ingest.ChainETH, Height: height, Hash: lowerHex(hash),
-		Parent: lowerHex(header.ParentHash), Time: int64(header.Time), Size: int(rb.Size),
+		Parent: lowerHex(header.ParentHash), Time: int64(header.Time), Size: int(rb.size),
 		Transfers: make([]ingest.Transfer, 0, len(txs)*2),
 	}
 	st := &Stats{Txs: len(txs)}
@@ -214,7 +129,7 @@ func Decode(raw RawBlock, opt DecodeOptions) (*ingest.Block, *Stats, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: block %d (%s): transaction %s: %v", ErrBadBlock, height, hash.Hex(), txid, err)
 		}
-		if claimed := rb.Transactions[i].from; claimed != nil && *claimed != from {
+		if claimed := rb.transactions[i].from; claimed != nil && *claimed != from {
 			return nil, nil, fmt.Errorf("%w: block %d (%s): transaction %s is signed by %s, the node says %s", ErrBadBlock, height, hash.Hex(), txid, from.Hex(), claimed.Hex())
 		}
 		if r.CumulativeGasUsed < prevCum {

@@ -108,13 +108,42 @@ func (d *DirSource) Block(_ context.Context, height int64) (RawBlock, error) {
 	if err != nil {
 		return RawBlock{}, fmt.Errorf("eth: %w", err)
 	}
-	var f struct {
-		Block    json.RawMessage `json:"block"`
-		Receipts json.RawMessage `json:"receipts"`
-		Traces   json.RawMessage `json:"traces"`
-	}
-	if err := json.Unmarshal(data, &f); err != nil || f.Block == nil || f.Receipts == nil {
+	raw, err := splitBlockFile(data)
+	if err != nil || raw.Block == nil || raw.Receipts == nil {
 		return RawBlock{}, fmt.Errorf("%w: %s: want {\"block\": …, \"receipts\": …}", ErrBadBlock, p)
 	}
-	return RawBlock{Block: f.Block, Receipts: f.Receipts, Traces: f.Traces}, nil
+	return raw, nil
+}
+
+// splitBlockFile finds the members of a saved block file without copying
+// them (the file is a few MB and Decode reads each part once). A null
+// member is the text null, as encoding/json gives a json.RawMessage.
+func splitBlockFile(data []byte) (RawBlock, error) {
+	var raw RawBlock
+	s := &scanner{b: data}
+	var f seen
+	err := s.object(func(key []byte) error {
+		var dst *json.RawMessage
+		var bit uint
+		switch string(key) {
+		case "block":
+			dst, bit = &raw.Block, 0
+		case "receipts":
+			dst, bit = &raw.Receipts, 1
+		case "traces":
+			dst, bit = &raw.Traces, 2
+		default:
+			return s.skip()
+		}
+		if err := f.once(bit, key); err != nil {
+			return err
+		}
+		v, err := s.raw()
+		*dst = v
+		return err
+	})
+	if err == nil {
+		err = s.end()
+	}
+	return raw, err
 }

@@ -161,20 +161,14 @@ func (s *RPCSource) Block(ctx context.Context, height int64) (RawBlock, error) {
 	if len(raw.Block) == 0 || string(raw.Block) == "null" {
 		return raw, fmt.Errorf("%w at height %d", ErrNoBlock, height)
 	}
-	var ids struct {
-		Hash string `json:"hash"`
-		Txs  []struct {
-			Hash string `json:"hash"`
-		} `json:"transactions"`
-	}
-	if err := json.Unmarshal(raw.Block, &ids); err != nil {
+	hash, txHashes, err := blockIDs(raw.Block)
+	if err != nil {
 		return raw, fmt.Errorf("%w: block %d: %v", ErrBadBlock, height, err)
 	}
-	var err error
-	if raw.Receipts, err = s.receipts(ctx, ids.Hash, len(ids.Txs), func(i int) string { return ids.Txs[i].Hash }); err != nil {
-		return raw, fmt.Errorf("eth: receipts of block %d (%s): %w", height, ids.Hash, err)
+	if raw.Receipts, err = s.receipts(ctx, hash, len(txHashes), func(i int) string { return txHashes[i] }); err != nil {
+		return raw, fmt.Errorf("eth: receipts of block %d (%s): %w", height, hash, err)
 	}
-	if s.cfg.Traces && len(ids.Txs) == 0 {
+	if s.cfg.Traces && len(txHashes) == 0 {
 		// Nothing to trace (and geth refuses to trace genesis).
 		raw.Traces = json.RawMessage("[]")
 	} else if s.cfg.Traces {
@@ -187,6 +181,48 @@ func (s *RPCSource) Block(ctx context.Context, height int64) (RawBlock, error) {
 		}
 	}
 	return raw, nil
+}
+
+// blockIDs reads the block's hash and its transactions' hashes (what the
+// receipts are asked by) in one pass of the scanner; Decode checks them.
+func blockIDs(b []byte) (hash string, txHashes []string, err error) {
+	sc := &scanner{b: b}
+	err = sc.object(func(key []byte) error {
+		switch string(key) {
+		case "hash":
+			if sc.null() {
+				return nil
+			}
+			v, err := sc.str()
+			hash = string(v)
+			return err
+		case "transactions":
+			if sc.null() {
+				return nil
+			}
+			return sc.array(func(int) error {
+				if sc.peek() != '{' {
+					return sc.skip() // hashes only: Decode says so
+				}
+				var h string
+				err := sc.object(func(key []byte) error {
+					if string(key) != "hash" {
+						return sc.skip()
+					}
+					if sc.null() {
+						return nil
+					}
+					v, err := sc.str()
+					h = string(v)
+					return err
+				})
+				txHashes = append(txHashes, h)
+				return err
+			})
+		}
+		return sc.skip()
+	})
+	return hash, txHashes, err
 }
 
 // receipts uses eth_getBlockReceipts, falling back to one
