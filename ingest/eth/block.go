@@ -207,9 +207,13 @@ func effectiveGasPrice(tx *types.Transaction, baseFee *big.Int) *big.Int {
 	return p
 }
 
-// sender recovers who signed the transaction.
+// sender recovers who signed the transaction. An unprotected (pre-EIP-155)
+// transaction is recovered as Frontier did, accepting a high s: such
+// signatures were valid before Homestead (mainnet block 1,150,000), and the
+// transactions root already pins the exact signature bytes, so accepting
+// them lets no node forge a sender.
 func sender(tx *types.Transaction) (common.Address, error) {
-	var signer types.Signer = types.HomesteadSigner{}
+	var signer types.Signer = types.FrontierSigner{}
 	if tx.Protected() {
 		signer = types.LatestSignerForChainID(tx.ChainId())
 	}
