@@ -344,6 +344,47 @@ var Migrations = []Migration{
 			) ENGINE = ReplacingMergeTree(seq) ORDER BY cluster`,
 		},
 	},
+	// Version 7: the exposure index (trace/taint): per subject (an address,
+	// or cluster:ID), label category and direction (from: received from the
+	// category; to: sent to it), the haircut taint direct (one hop) and
+	// indirect, as propagated from every category at once. A build writes
+	// its rows under a new build number and then its row in
+	// taint_exposure_builds, which says what it was built from (chain tip,
+	// label imports, parameters); readers use the latest build listed there.
+	{
+		Version: 7,
+		Name:    "exposure index: exposure per subject and category, and its builds",
+		Statements: []string{
+			`CREATE TABLE IF NOT EXISTS taint_exposure (
+				subject String,
+				build UInt64,
+				category String,
+				direction String,
+				direct Int64,
+				indirect Int64
+			) ENGINE = MergeTree() ORDER BY (subject, build, category, direction)`,
+			`CREATE TABLE IF NOT EXISTS taint_exposure_builds (
+				build UInt64,
+				chain String,
+				params String,
+				hops UInt8,
+				min_value Int64,
+				since DateTime,
+				until DateTime,
+				built_at DateTime,
+				block_height UInt32,
+				block_hash String,
+				label_imports UInt32,
+				labels_imported_at DateTime,
+				categories String,
+				subjects UInt64,
+				rows UInt64,
+				nodes UInt64,
+				capped String,
+				seconds Float64
+			) ENGINE = MergeTree() ORDER BY build`,
+		},
+	},
 }
 
 const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -257,35 +258,75 @@ func writeTrace(w io.Writer, format string, rs []*taint.Result) error {
 
 func newExposureCmd(a *app) *cobra.Command {
 	var f traceFlags
+	var live, build bool
 	cmd := &cobra.Command{
-		Use:   "exposure ADDR|cluster:ID [--chain eth]",
+		Use:   "exposure ADDR|cluster:ID [--live] [--chain eth] | exposure --build-index",
 		Short: "How much of what an address or cluster received came from, and sent went to, each label category",
-		Long: `Exposure traces upstream and downstream from an address or a cluster, every
-labelled address ending a path, and sums by label category the value that came
-from it (received) or went to it (sent): directly (one hop) and indirectly
-(through unlabelled intermediaries, up to --hops). fifo has no upstream rule;
-the received side then uses haircut. With --chain eth: one exposure per asset
-(ETH, each token), amounts exact in the asset's units; cluster:ID waits for an
-Ethereum clusterer.`,
-		Args: cobra.ExactArgs(1),
+		Long: `Exposure is how much of what an address or cluster received came from each
+label category (precursor-broker, cartel, exchange, ...), and of what it sent
+went to each: directly (one hop) and indirectly (through unlabelled
+intermediaries, up to --hops), under haircut, every labelled address ending a
+path.
+
+On Bitcoin it is read from the exposure index when one matches the flags
+(haircut, the same --hops, --min-value, --since and --until, labels as of
+now): a keyed read, milliseconds on any store. The output says which build
+answered, as of which block and label import, and whether the chain or the
+labels have moved since (stale: rebuild). tracer exposure --build-index
+(re)builds the index with the given flags: one trace downstream and one
+upstream from each label category, minutes on a large store; run it after
+label imports and as the chain grows (a report schedule or cron).
+
+--live (or flags the index does not match, or no index) traces upstream and
+downstream from the subject instead (fifo has no upstream rule; the received
+side then uses haircut). With --chain eth: always traced, one exposure per
+asset (ETH, each token), amounts exact in the asset's units; cluster:ID waits
+for an Ethereum clusterer.`,
+		Args: cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(f.format, "table", "json"); err != nil {
 				return err
 			}
-			if strings.HasPrefix(args[0], "label:") {
+			if len(args) == 0 && !build {
+				return fmt.Errorf("exposure: want an address or cluster:ID (or --build-index)")
+			}
+			if len(args) == 1 && strings.HasPrefix(args[0], "label:") {
 				return fmt.Errorf("exposure of %s: want an address or cluster:ID", args[0])
+			}
+			if build && live {
+				return fmt.Errorf("--build-index and --live: choose one")
 			}
 			cfg, err := f.config(cmd, a)
 			if err != nil {
 				return err
 			}
+			if build && cfg.Chain == taint.ChainETH {
+				return fmt.Errorf("--build-index: the exposure index covers Bitcoin only (--chain %s is traced per subject)", cfg.Chain)
+			}
 			return a.withTracer(cmd.Context(), func(tr *taint.Tracer, cl *trace.Clusters, ls *labels.Store) error {
-				start, err := parseStart(cmd.Context(), cfg, args[0], cl, ls)
+				ctx := cmd.Context()
+				if build {
+					if cfg.Model != taint.Haircut || !cfg.LabelsAsOf.IsZero() {
+						return fmt.Errorf("--build-index: the index is haircut with the labels of now (model %s, labels-as-of %v)", cfg.Model, cfg.LabelsAsOf)
+					}
+					ic := taint.DefaultIndexConfig()
+					ic.Hops, ic.MinValue, ic.Since, ic.Until = cfg.Hops, cfg.MinValue, cfg.Since, cfg.Until
+					b, err := tr.BuildExposureIndex(ctx, ic)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "exposure index build %d: %d subjects, %d rows from %d tainted outputs in %.1fs, as of block %d and %d label imports%s\n",
+						b.Build, b.Subjects, b.Rows, b.Nodes, b.Seconds, b.BlockHeight, b.LabelImports, cappedNote(b.Capped))
+					if len(args) == 0 {
+						return nil
+					}
+				}
+				start, err := parseStart(ctx, cfg, args[0], cl, ls)
 				if err != nil {
 					return err
 				}
 				if cfg.Chain == taint.ChainETH {
-					exs, err := tr.AccountExposure(cmd.Context(), start, cfg)
+					exs, err := tr.AccountExposure(ctx, start, cfg)
 					if err != nil {
 						return err
 					}
@@ -294,9 +335,21 @@ Ethereum clusterer.`,
 					}
 					return taint.WriteAccountExposureTable(cmd.OutOrStdout(), exs)
 				}
-				ex, err := tr.Exposure(cmd.Context(), start, cfg)
-				if err != nil {
-					return err
+				var ex *taint.Exposure
+				if !live {
+					ex, err = indexedExposure(ctx, tr, cfg, args[0])
+					if err != nil {
+						var miss indexMiss
+						if !errors.As(err, &miss) {
+							return err
+						}
+						fmt.Fprintf(cmd.ErrOrStderr(), "tracing live: %s\n", miss)
+					}
+				}
+				if ex == nil {
+					if ex, err = tr.Exposure(ctx, start, cfg); err != nil {
+						return err
+					}
 				}
 				if f.format == "json" {
 					return writeJSON(cmd.OutOrStdout(), ex)
@@ -307,5 +360,42 @@ Ethereum clusterer.`,
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&f.format, "format", "table", "table or json")
+	cmd.Flags().BoolVar(&live, "live", false, "trace from the subject instead of reading the exposure index")
+	cmd.Flags().BoolVar(&build, "build-index", false, "build the exposure index (Bitcoin, haircut) with these --hops, --min-value, --since, --until, then answer the subject if given")
 	return cmd
+}
+
+// indexMiss says why the exposure index cannot answer.
+type indexMiss string
+
+func (m indexMiss) Error() string { return string(m) }
+
+func cappedNote(c string) string {
+	if c == "" {
+		return ""
+	}
+	return "; INCOMPLETE: " + c
+}
+
+// indexedExposure reads subject's exposure from the index when its build
+// matches cfg; an indexMiss says why not.
+func indexedExposure(ctx context.Context, tr *taint.Tracer, cfg taint.Config, subject string) (*taint.Exposure, error) {
+	if cfg.Model != taint.Haircut {
+		return nil, indexMiss(fmt.Sprintf("the exposure index is haircut, not %s", cfg.Model))
+	}
+	if !cfg.LabelsAsOf.IsZero() {
+		return nil, indexMiss("the exposure index uses the labels of its build, not --labels-as-of")
+	}
+	idx, err := tr.OpenExposureIndex(ctx)
+	if errors.Is(err, taint.ErrNoIndex) {
+		return nil, indexMiss("no exposure index in this store (tracer exposure --build-index builds it)")
+	}
+	if err != nil {
+		return nil, err
+	}
+	b := idx.Build
+	if b.Hops != cfg.Hops || b.MinValue != cfg.MinValue || !b.Since.Equal(cfg.Since) || !b.Until.Equal(cfg.Until) {
+		return nil, indexMiss(fmt.Sprintf("the exposure index was built with %s; rebuild it with these flags (--build-index) to read it", b.Params))
+	}
+	return idx.Exposure(ctx, subject)
 }

@@ -23,13 +23,25 @@ type BenchResult struct {
 	// Baseline: one keyed read of an address's rows, the cheapest step a
 	// trace repeats, on the same engine in the same run.
 	BaselineP50 float64 `json:"baseline_p50_ms"`
+	// IndexSec: building the exposure index (Bitcoin), IndexRows its rows.
+	IndexSec  float64 `json:"index_seconds,omitempty"`
+	IndexRows uint64  `json:"index_rows,omitempty"`
+	// Exposure read from the index (Bitcoin; Ethereum: traced per subject).
 	Exposures   int     `json:"exposures"`
 	ExposureP50 float64 `json:"exposure_p50_ms"`
 	ExposureP99 float64 `json:"exposure_p99_ms"`
 	ExposureAvg float64 `json:"exposure_mean_ms"`
+	// Exposure traced per subject (tracer exposure --live).
+	LiveExposures   int     `json:"live_exposures"`
+	LiveExposureP50 float64 `json:"live_exposure_p50_ms"`
+	LiveExposureAvg float64 `json:"live_exposure_mean_ms"`
+	// Latencies and ExposureLatencies, for figures over several runs.
+	Latencies         []float64 `json:"-"`
+	ExposureLatencies []float64 `json:"-"`
 }
 
-func quantile(ms []float64, q float64) float64 {
+// Quantile is the q-quantile (0..1) of ms, nearest rank; 0 when empty.
+func Quantile(ms []float64, q float64) float64 {
 	if len(ms) == 0 {
 		return 0
 	}
@@ -38,12 +50,25 @@ func quantile(ms []float64, q float64) float64 {
 	return s[min(len(s)-1, int(q*float64(len(s))))]
 }
 
+func mean(ms []float64) float64 {
+	if len(ms) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, v := range ms {
+		sum += v
+	}
+	return sum / float64(len(ms))
+}
+
 func since(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
 
 // Bench traces from each start set (skipping addresses that never
-// received anything) with cfg and measures exposure of each
-// of exposures (same model and hops), against the baseline of a keyed read.
-func (t *Tracer) Bench(ctx context.Context, starts, exposures []Start, cfg Config) (*BenchResult, error) {
+// received anything) with cfg and measures exposure of each of exposures
+// (same model and hops): on Bitcoin read from an exposure index built
+// first (its build timed), and traced per subject for the first live of
+// them; on Ethereum traced per subject. The baseline is a keyed read.
+func (t *Tracer) Bench(ctx context.Context, starts, exposures []Start, live int, cfg Config) (*BenchResult, error) {
 	res := &BenchResult{Params: cfg.Params()}
 	var lat, base []float64
 	for _, s := range starts {
@@ -51,9 +76,9 @@ func (t *Tracer) Bench(ctx context.Context, starts, exposures []Start, cfg Confi
 			continue
 		}
 		b := time.Now()
-		q := "SELECT count() FROM btc_address_io FINAL WHERE address IN ?"
+		q := "SELECT count() FROM btc_address_io WHERE address IN ?"
 		if cfg.Chain == ChainETH {
-			q = "SELECT count() FROM eth_address_transfers FINAL WHERE address IN ?"
+			q = "SELECT count() FROM eth_address_transfers WHERE address IN ?"
 		}
 		rows, err := t.conn.Query(ctx, q, set(s.Addresses[:1]))
 		if err != nil {
@@ -80,16 +105,18 @@ func (t *Tracer) Bench(ctx context.Context, starts, exposures []Start, cfg Confi
 			}
 		}
 	}
-	res.Traces = len(lat)
+	res.Traces, res.Latencies = len(lat), lat
 	if res.Traces > 0 {
 		res.Nodes /= float64(res.Traces)
 		res.Queries /= float64(res.Traces)
 	}
-	res.TraceP50, res.TraceP99, res.TraceMax = quantile(lat, 0.5), quantile(lat, 0.99), quantile(lat, 1)
-	res.BaselineP50 = quantile(base, 0.5)
-	var ex []float64
-	var sum float64
-	for _, s := range exposures {
+	res.TraceP50, res.TraceP99, res.TraceMax = Quantile(lat, 0.5), Quantile(lat, 0.99), Quantile(lat, 1)
+	res.BaselineP50 = Quantile(base, 0.5)
+	var liveMS []float64
+	for i, s := range exposures {
+		if i >= live {
+			break
+		}
 		b := time.Now()
 		var err error
 		if cfg.Chain == ChainETH {
@@ -103,14 +130,37 @@ func (t *Tracer) Bench(ctx context.Context, starts, exposures []Start, cfg Confi
 		if err != nil {
 			return nil, fmt.Errorf("taint: bench exposure of %s: %w", s.Desc, err)
 		}
-		d := since(b)
-		ex = append(ex, d)
-		sum += d
+		liveMS = append(liveMS, since(b))
 	}
-	res.Exposures = len(ex)
-	res.ExposureP50, res.ExposureP99 = quantile(ex, 0.5), quantile(ex, 0.99)
-	if len(ex) > 0 {
-		res.ExposureAvg = sum / float64(len(ex))
+	res.LiveExposures, res.LiveExposureP50, res.LiveExposureAvg = len(liveMS), Quantile(liveMS, 0.5), mean(liveMS)
+	ex := liveMS
+	if cfg.Chain != ChainETH && len(exposures) > 0 {
+		b := time.Now()
+		ic := DefaultIndexConfig()
+		ic.Hops, ic.MinValue, ic.Since, ic.Until = cfg.Hops, cfg.MinValue, cfg.Since, cfg.Until
+		build, err := t.BuildExposureIndex(ctx, ic)
+		if err != nil {
+			return nil, fmt.Errorf("taint: bench exposure index: %w", err)
+		}
+		res.IndexSec, res.IndexRows = since(b)/1000, build.Rows
+		idx, err := t.OpenExposureIndex(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ex = nil
+		for _, s := range exposures {
+			b := time.Now()
+			_, err := idx.Exposure(ctx, s.Desc)
+			if errors.Is(err, ErrUnknown) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("taint: bench exposure of %s: %w", s.Desc, err)
+			}
+			ex = append(ex, since(b))
+		}
 	}
+	res.Exposures, res.ExposureLatencies = len(ex), ex
+	res.ExposureP50, res.ExposureP99, res.ExposureAvg = Quantile(ex, 0.5), Quantile(ex, 0.99), mean(ex)
 	return res, nil
 }

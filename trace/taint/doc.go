@@ -71,7 +71,22 @@
 // the inputs and outputs of the transactions that spend from them, and the
 // clusters of the addresses they pay. They read without FINAL, which makes
 // ClickHouse 18.16 merge on every read, and drop rows inserted twice by
-// their keys instead. Labels are read once per trace.
+// their keys instead. Labels are read once per trace, and a Tracer keeps
+// them for its next trace while the same label imports are in force (a
+// store may hold a million labels: every exchange deposit address).
+//
+// # Exposure index
+//
+// Exposure traces from the subject both ways, seconds on a large store.
+// BuildExposureIndex instead traces from each label category once per
+// direction and stores, per subject (every address and every cluster
+// reached), category and direction, the haircut taint direct and
+// indirect, in taint_exposure under a build number; taint_exposure_builds
+// records each build with the chain tip and the label imports it read.
+// ExposureIndex.Exposure is then a keyed read, and reports the build as
+// stale once the tip or the label imports have moved. How the index
+// counts, and how far it may differ from the per-subject trace, is
+// described in index.go.
 //
 // # Account chains (Ethereum)
 //

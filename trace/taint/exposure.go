@@ -21,6 +21,11 @@ type Exposure struct {
 	From     []CategoryFlow `json:"from"`
 	To       []CategoryFlow `json:"to"`
 	Capped   string         `json:"capped,omitempty"`
+	// Source: live (traced from the subject) or index (read from the
+	// exposure index build Index; Stale says what moved past it).
+	Source string      `json:"source"`
+	Index  *IndexBuild `json:"index,omitempty"`
+	Stale  []string    `json:"stale,omitempty"`
 }
 
 // CategoryFlow is the taint that reached one category.
@@ -37,7 +42,7 @@ type CategoryFlow struct {
 func (t *Tracer) Exposure(ctx context.Context, start Start, cfg Config) (*Exposure, error) {
 	cfg.StopAtAnyLabel = true
 	cfg.StopAt = nil
-	ex := &Exposure{Subject: start.Desc}
+	ex := &Exposure{Subject: start.Desc, Source: "live"}
 	for _, dir := range []string{Up, Down} {
 		c := cfg
 		c.Direction = dir

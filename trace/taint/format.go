@@ -244,6 +244,13 @@ func dotQuote(s string) string {
 // WriteExposureTable writes an exposure for people.
 func WriteExposureTable(w io.Writer, ex *Exposure) error {
 	fmt.Fprintf(w, "exposure of %s\n%s\n", ex.Subject, ex.Params)
+	if b := ex.Index; b != nil {
+		fmt.Fprintf(w, "from the exposure index: build %d of %s, as of block %d %s and %d label imports (latest %s)\n",
+			b.Build, b.BuiltAt.Format(time.RFC3339), b.BlockHeight, b.BlockHash, b.LabelImports, b.LabelsImportedAt.Format(time.RFC3339))
+		for _, s := range ex.Stale {
+			fmt.Fprintf(w, "STALE: %s; tracer exposure --build-index refreshes it, --live traces now\n", s)
+		}
+	}
 	if ex.Capped != "" {
 		fmt.Fprintf(w, "INCOMPLETE: the %s cap stopped a trace\n", ex.Capped)
 	}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tracerproject/tracer/labels"
@@ -259,6 +260,18 @@ type Tracer struct {
 	labels *labels.Store
 	// acl finds the clusters of account-chain addresses; nil: none.
 	acl AccountClusters
+	// lmu guards btcLabels, the Bitcoin labels of the last trace, reused
+	// while the same label imports are in force.
+	lmu       sync.Mutex
+	btcLabels *labelSet
+}
+
+// labelSet is the Bitcoin labels in force for a set of label imports,
+// by address and by cluster. Read only once built.
+type labelSet struct {
+	key       string
+	byAddr    map[string][]Label
+	byCluster map[uint32][]Label
 }
 
 // New traces over conn; ls may be nil (no labels: no stops).
@@ -336,56 +349,9 @@ func (t *Tracer) Trace(ctx context.Context, start Start, cfg Config) ([]*Result,
 
 func (t *Tracer) trace(ctx context.Context, start Start, cfg Config) (*Result, error) {
 	began := time.Now()
-	g := newGraph(t.conn)
-	g.needIdx = cfg.Model == FIFO
-	r := &run{cfg: cfg, g: g, t: t, nodes: map[op]*node{}, labels: map[string][]Label{},
-		stop: map[string]bool{}, start: map[string]bool{}, fifoIn: map[op][]seg{}, fifoDirty: map[string]bool{},
-		deadline: began.Add(cfg.Timeout)}
-	for _, s := range cfg.StopAt {
-		r.stop[s] = true
-	}
-	for _, a := range start.Addresses {
-		r.start[a] = true
-	}
-	if err := r.loadLabels(ctx); err != nil {
-		return nil, err
-	}
-	res := &Result{Start: start.Desc, Direction: cfg.Direction, Model: cfg.Model, Params: cfg.Params()}
-	frontier, err := r.seed(ctx, start.Addresses, res)
+	r, res, err := t.walk(ctx, start, cfg)
 	if err != nil {
 		return nil, err
-	}
-	// Rounds run under the time limit, so that a query through a huge
-	// cluster is cut short too; what was reached is still reported.
-	rctx, cancel := context.WithDeadline(ctx, r.deadline)
-	defer cancel()
-	for len(frontier) > 0 && r.capped == "" {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if rctx.Err() != nil {
-			r.capped = fmt.Sprintf("timeout %s", cfg.Timeout)
-			break
-		}
-		var next []op
-		if cfg.Direction == Down {
-			next, err = r.down(rctx, frontier)
-		} else {
-			next, err = r.up(rctx, frontier)
-		}
-		if err != nil && rctx.Err() != nil && ctx.Err() == nil {
-			r.capped = fmt.Sprintf("timeout %s", cfg.Timeout)
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		frontier = next
-	}
-	for _, o := range frontier { // left by a cap
-		if n := r.nodes[o]; n != nil && n.reason == "" {
-			n.reason = "truncated"
-		}
 	}
 	if err := r.endpoints(ctx, res); err != nil {
 		return nil, err
@@ -402,6 +368,64 @@ func (t *Tracer) trace(ctx context.Context, start Start, cfg Config) (*Result, e
 	return res, nil
 }
 
+// walk seeds the trace and runs its rounds: r.nodes is the taint graph
+// when it returns (endpoint reasons of caps and stops aside).
+func (t *Tracer) walk(ctx context.Context, start Start, cfg Config) (*run, *Result, error) {
+	began := time.Now()
+	g := newGraph(t.conn)
+	g.needIdx = cfg.Model == FIFO
+	r := &run{cfg: cfg, g: g, t: t, nodes: map[op]*node{}, labels: map[string][]Label{},
+		stop: map[string]bool{}, start: map[string]bool{}, fifoIn: map[op][]seg{}, fifoDirty: map[string]bool{},
+		deadline: began.Add(cfg.Timeout)}
+	for _, s := range cfg.StopAt {
+		r.stop[s] = true
+	}
+	for _, a := range start.Addresses {
+		r.start[a] = true
+	}
+	if err := r.loadLabels(ctx); err != nil {
+		return nil, nil, err
+	}
+	res := &Result{Start: start.Desc, Direction: cfg.Direction, Model: cfg.Model, Params: cfg.Params()}
+	frontier, err := r.seed(ctx, start.Addresses, res)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Rounds run under the time limit, so that a query through a huge
+	// cluster is cut short too; what was reached is still reported.
+	rctx, cancel := context.WithDeadline(ctx, r.deadline)
+	defer cancel()
+	for len(frontier) > 0 && r.capped == "" {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		if rctx.Err() != nil {
+			r.capped = fmt.Sprintf("timeout %s", cfg.Timeout)
+			break
+		}
+		var next []op
+		if cfg.Direction == Down {
+			next, err = r.down(rctx, frontier)
+		} else {
+			next, err = r.up(rctx, frontier)
+		}
+		if err != nil && rctx.Err() != nil && ctx.Err() == nil {
+			r.capped = fmt.Sprintf("timeout %s", cfg.Timeout)
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		frontier = next
+	}
+	for _, o := range frontier { // left by a cap
+		if n := r.nodes[o]; n != nil && n.reason == "" {
+			n.reason = "truncated"
+		}
+	}
+	return r, res, nil
+}
+
 func (r *run) inWindow(t time.Time) bool {
 	if !r.cfg.Since.IsZero() && t.Before(r.cfg.Since) {
 		return false
@@ -413,28 +437,53 @@ func (r *run) inWindow(t time.Time) bool {
 }
 
 // loadLabels reads the Bitcoin labels in force once per trace: address
-// labels and cluster labels, so that no round waits for a label query.
+// labels and cluster labels, so that no round waits for a label query. A
+// store may hold a million labels (every deposit address of the
+// exchanges): the set is kept for the next trace as long as the label
+// imports in force are the same, which one small query checks.
 func (r *run) loadLabels(ctx context.Context) error {
 	r.clLabels = map[uint32][]Label{}
 	if r.t.labels == nil {
+		return nil
+	}
+	vs, err := r.t.labels.InForce(ctx, r.cfg.LabelsAsOf)
+	if err != nil {
+		return fmt.Errorf("taint: reading label imports: %w", err)
+	}
+	ids := make([]string, 0, len(vs))
+	for _, v := range vs {
+		ids = append(ids, v.ImportID)
+	}
+	slices.Sort(ids)
+	key := strings.Join(ids, ",")
+	r.t.lmu.Lock()
+	cached := r.t.btcLabels
+	r.t.lmu.Unlock()
+	if cached != nil && cached.key == key {
+		r.labels, r.clLabels = cached.byAddr, cached.byCluster
 		return nil
 	}
 	ls, err := r.t.labels.List(ctx, labels.Filter{Chain: labels.ChainBTC, AsOf: r.cfg.LabelsAsOf})
 	if err != nil {
 		return fmt.Errorf("taint: reading labels: %w", err)
 	}
+	set := &labelSet{key: key, byAddr: map[string][]Label{}, byCluster: map[uint32][]Label{}}
 	for _, l := range ls {
 		short := Label{Category: l.Category, Entity: l.Entity, Source: l.Source}
 		if l.Address != "" {
-			r.labels[l.Address] = append(r.labels[l.Address], short)
+			set.byAddr[l.Address] = append(set.byAddr[l.Address], short)
 			continue
 		}
 		id, err := strconv.ParseUint(l.Cluster, 10, 32)
 		if err != nil {
 			continue
 		}
-		r.clLabels[uint32(id)] = append(r.clLabels[uint32(id)], short)
+		set.byCluster[uint32(id)] = append(set.byCluster[uint32(id)], short)
 	}
+	r.labels, r.clLabels = set.byAddr, set.byCluster
+	r.t.lmu.Lock()
+	r.t.btcLabels = set
+	r.t.lmu.Unlock()
 	return nil
 }
 
