@@ -43,6 +43,22 @@ type forward struct {
 
 func eth18(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(params.Ether)) }
 
+// receipt asks for a transaction's receipt, again while the node says its
+// transaction index is still being built (geth indexes in the background,
+// so a receipt right after a commit may not be found yet).
+func receipt(c interface {
+	TransactionReceipt(context.Context, common.Hash) (*types.Receipt, error)
+}, hash common.Hash) (*types.Receipt, error) {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r, err := c.TransactionReceipt(context.Background(), hash)
+		if err == nil || !strings.Contains(err.Error(), "indexing is in progress") || time.Now().After(deadline) {
+			return r, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func newEthWorld(t *testing.T, debug bool) *ethWorld {
 	t.Helper()
 	n := gethtest.Start(t, gethtest.Config{Accounts: 3, Debug: debug})
@@ -55,7 +71,7 @@ func newEthWorld(t *testing.T, debug bool) *ethWorld {
 	w.token = crypto.CreateAddress(n.Addrs[0], tokTx.Nonce())
 	w.forwarder = crypto.CreateAddress(n.Addrs[0], fwdTx.Nonce())
 	for _, tx := range []*types.Transaction{tokTx, fwdTx} {
-		r, err := n.Client.TransactionReceipt(context.Background(), tx.Hash())
+		r, err := receipt(n.Client, tx.Hash())
 		if err != nil || r.Status != 1 {
 			t.Fatalf("deploying: receipt %+v, %v", r, err)
 		}
@@ -101,7 +117,7 @@ func (w *ethWorld) nodeTransfers(t *testing.T, traces bool) []string {
 		}
 		logIndex := 0
 		for i, tx := range b.Transactions() {
-			r, err := c.TransactionReceipt(ctx, tx.Hash())
+			r, err := receipt(c, tx.Hash())
 			if err != nil {
 				t.Fatal(err)
 			}
