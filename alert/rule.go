@@ -79,16 +79,16 @@ type WatchList struct {
 // Rule is a validated rule with its watch list loaded.
 type Rule struct {
 	RuleConfig
-	min       *big.Int
-	clusters  []clusterRef
-	minAsset  map[string]*big.Int // by canonical asset (ETH or a contract)
-	assets    map[string]bool     // nil: every asset
-	incoming  bool
-	outgoing  bool
+	min      *big.Int
+	clusters []clusterRef
+	minAsset map[string]*big.Int // by canonical asset (ETH or a contract)
+	assets   map[string]bool     // nil: every asset
+	incoming bool
+	outgoing bool
 	// Exposure rules: receiving (money from the watched addresses reaches
 	// others) and sending (others' money reaches the watched addresses).
 	receiving, sending bool
-	addresses map[string]Match // address → why it is watched
+	addresses          map[string]Match // address → why it is watched
 }
 
 var ruleName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
