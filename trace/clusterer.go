@@ -365,7 +365,7 @@ func (c *Clusterer) write(ctx context.Context, chg *Changes, pending []*stream.D
 		if len(part.rows) == 0 {
 			continue
 		}
-		cols := mergeColumns(part.rows, part.table == c.table("merges"))
+		cols := MergeColumns(part.rows, part.table == c.table("merges"))
 		if c.cfg.Chain == ingest.ChainETH {
 			more, err := evidenceColumns(part.rows)
 			if err != nil {
@@ -453,7 +453,9 @@ func fill[T any](n int, v T) []T {
 	return s
 }
 
-func mergeColumns(ms []Merge, withCluster bool) []store.Column {
+// MergeColumns are the columns of trace_<chain>_merges (withCluster) and
+// trace_<chain>_held for merges, as the clusterer writes them.
+func MergeColumns(ms []Merge, withCluster bool) []store.Column {
 	n := len(ms)
 	var (
 		a, b, txid, heur, hash = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)

@@ -112,7 +112,7 @@ func Fill(ctx context.Context, st *store.Store, cfg Config) (*Result, error) {
 				if len(part.ms) == 0 {
 					continue
 				}
-				if err := conn.Insert(ectx, part.table, mergeColumns(part.ms, part.table == "trace_btc_merges")); err != nil {
+				if err := conn.Insert(ectx, part.table, trace.MergeColumns(part.ms, part.table == "trace_btc_merges")); err != nil {
 					return fmt.Errorf("synthstore: storing %d merges: %w", len(part.ms), err)
 				}
 			}
@@ -279,34 +279,4 @@ func fill[T any](n int, v T) []T {
 		s[i] = v
 	}
 	return s
-}
-
-// mergeColumns are the columns of trace_btc_merges (withCluster) and
-// trace_btc_held, as the clusterer writes them.
-func mergeColumns(ms []trace.Merge, withCluster bool) []store.Column {
-	n := len(ms)
-	var (
-		a, b, txid, heur, hash = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		ver                    = make([]uint16, n)
-		height                 = make([]uint32, n)
-		ca, cb, sa, sb, cl     = make([]uint32, n), make([]uint32, n), make([]uint32, n), make([]uint32, n), make([]uint32, n)
-		seq                    = make([]uint64, n)
-	)
-	for i, m := range ms {
-		a[i], b[i], txid[i], heur[i], hash[i] = m.AddrA, m.AddrB, m.Txid, m.Heuristic, m.BlockHash
-		ver[i], height[i] = uint16(m.Version), uint32(m.Height)
-		ca[i], cb[i], sa[i], sb[i], cl[i] = m.ClusterA, m.ClusterB, m.SizeA, m.SizeB, m.Cluster
-		seq[i] = m.Seq
-	}
-	cols := []store.Column{
-		{Name: "address_a", Values: a}, {Name: "address_b", Values: b}, {Name: "txid", Values: txid},
-		{Name: "heuristic", Values: heur}, {Name: "heuristic_version", Values: ver},
-		{Name: "block_hash", Values: hash}, {Name: "block_height", Values: height},
-		{Name: "cluster_a", Values: ca}, {Name: "cluster_b", Values: cb},
-		{Name: "size_a", Values: sa}, {Name: "size_b", Values: sb}, {Name: "seq", Values: seq},
-	}
-	if withCluster {
-		cols = append(cols, store.Column{Name: "cluster", Values: cl})
-	}
-	return cols
 }
