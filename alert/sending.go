@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	ch "github.com/ClickHouse/clickhouse-go/v2"
-
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/store"
 )
@@ -28,8 +26,8 @@ import (
 // says nothing of it. One query per hop level serves every payment of the
 // block.
 
-// upstreamBatch bounds the txids of one query (bound into the query text).
-const upstreamBatch = 2000
+// upstreamBatch bounds the txids of one query.
+const upstreamBatch = store.KeysLimit
 
 // fund is a tainted output on the way back: its address, its taint (the
 // part of it that reached the watched addresses), the hop count of its
@@ -66,11 +64,7 @@ func inputsOf(ctx context.Context, conn store.Conn, txids []string) (map[string]
 	seen := map[key]bool{}
 	for start := 0; start < len(txids); start += upstreamBatch {
 		part := txids[start:min(start+upstreamBatch, len(txids))]
-		set := make([]any, len(part))
-		for i, t := range part {
-			set[i] = t
-		}
-		rows, err := conn.Query(ctx, "SELECT txid, n, prev_txid, prev_n, coinbase, address, value, block_height FROM btc_inputs WHERE txid IN ? ORDER BY txid, n", ch.GroupSet{Value: set})
+		rows, err := conn.Query(ctx, "SELECT txid, n, prev_txid, prev_n, coinbase, address, value, block_height FROM btc_inputs WHERE txid IN ? ORDER BY txid, n", store.Keys(part))
 		if err != nil {
 			return nil, fmt.Errorf("alert: reading the inputs of %d transactions: %w", len(part), err)
 		}

@@ -607,16 +607,9 @@ func (s *Store) Lookup(ctx context.Context, chain string, addresses []string, as
 		ids[i] = v.ImportID
 		validFrom[v.ImportID] = v.ValidFrom
 	}
-	// A bound IN list is sent inside the query text: 2,000 bech32
-	// addresses stay well below chDB's 256 KiB query size.
-	const batch = 2_000
-	for start := 0; start < len(addresses); start += batch {
-		part := addresses[start:min(start+batch, len(addresses))]
-		set := make([]any, len(part))
-		for i, a := range part {
-			set[i] = a
-		}
-		ls, err := s.entriesOf(ctx, ids, "chain = ? AND address IN ?", chain, ch.GroupSet{Value: set})
+	for start := 0; start < len(addresses); start += store.KeysLimit {
+		part := addresses[start:min(start+store.KeysLimit, len(addresses))]
+		ls, err := s.entriesOf(ctx, ids, "chain = ? AND address IN ?", chain, store.Keys(part))
 		if err != nil {
 			return nil, err
 		}

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tracerproject/tracer/labels"
@@ -160,7 +159,11 @@ func BuildAll(ctx context.Context, conn store.Conn, tr *taint.Tracer, src Source
 		cats = append(cats, c)
 	}
 	sort.Strings(cats)
-	a := &allRun{conn: conn, tr: tr, src: src, clusters: clusters, cfg: cfg, subjects: map[string]*Subject{}, members: map[string]map[string]bool{},
+	// The traces share what they read: they cross the same transactions
+	// and clusters, and the subjects' clusters are those the traces read.
+	cache := taint.NewCache()
+	tr = tr.WithCache(cache)
+	a := &allRun{cache: cache, conn: conn, tr: tr, src: src, clusters: clusters, cfg: cfg, subjects: map[string]*Subject{}, members: map[string]map[string]bool{},
 		clusterOf: map[string]string{}, candidates: map[string][]candidate{}}
 	// One trace per category and direction over the whole period; the chart
 	// puts each share in the period of the transaction that moved it into
@@ -245,6 +248,7 @@ func subjectTotal(s *Subject) int64 {
 }
 
 type allRun struct {
+	cache    *taint.Cache
 	conn     store.Conn
 	tr       *taint.Tracer
 	src      Sources
@@ -298,15 +302,19 @@ func (a *allRun) keys(ctx context.Context, addrs []string) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	found := map[string]uint32{}
-	if a.clusters != nil {
-		var err error
-		if found, err = a.clusters(ctx, missing); err != nil {
-			return fmt.Errorf("report: clusters of %d addresses: %w", len(missing), err)
+	// Most were read by the traces; 0 is no cluster there.
+	found, unread := a.cache.Clusters(missing)
+	if a.clusters != nil && len(unread) > 0 {
+		more, err := a.clusters(ctx, unread)
+		if err != nil {
+			return fmt.Errorf("report: clusters of %d addresses: %w", len(unread), err)
+		}
+		for ad, id := range more {
+			found[ad] = id
 		}
 	}
 	for _, ad := range missing {
-		if id, ok := found[ad]; ok {
+		if id, ok := found[ad]; ok && id != 0 {
 			a.clusterOf[ad] = "cluster:" + strconv.FormatUint(uint64(id), 10)
 		} else {
 			a.clusterOf[ad] = ad
@@ -557,17 +565,17 @@ func outputValues(ctx context.Context, conn store.Conn, ops []string) (map[strin
 	ops = slices.Compact(ops)
 	out := make(map[string]int64, len(ops))
 	want := map[string]bool{}
-	var txids []any
+	var txids []string
 	for _, op := range ops {
 		want[op] = true
 		txid, _, _ := strings.Cut(op, ":")
 		txids = append(txids, txid)
 	}
-	slices.SortFunc(txids, func(x, y any) int { return strings.Compare(x.(string), y.(string)) })
+	slices.Sort(txids)
 	txids = slices.Compact(txids)
-	for start := 0; start < len(txids); start += 2000 {
-		part := txids[start:min(start+2000, len(txids))]
-		rows, err := conn.Query(ctx, "SELECT txid, n, value FROM btc_outputs WHERE txid IN ?", ch.GroupSet{Value: part})
+	for start := 0; start < len(txids); start += store.KeysLimit {
+		part := txids[start:min(start+store.KeysLimit, len(txids))]
+		rows, err := conn.Query(ctx, "SELECT txid, n, value FROM btc_outputs WHERE txid IN ?", store.Keys(part))
 		if err != nil {
 			return nil, fmt.Errorf("report: output values: %w", err)
 		}

@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/tracerproject/tracer/store"
 )
 
-// clustersOfBatch bounds the addresses of one ClustersOf query: the list is
-// bound into the query text, which ClickHouse caps (max_query_size).
-const clustersOfBatch = 2000
+// clustersOfBatch bounds the addresses of one ClustersOf query.
+const clustersOfBatch = store.KeysLimit
 
 // ClustersOf returns the cluster of each address that is in one (addresses
 // never linked to another are left out), in batched queries.
@@ -17,12 +16,8 @@ func (c *Clusters) ClustersOf(ctx context.Context, addresses []string) (map[stri
 	out := make(map[string]uint32, len(addresses))
 	for start := 0; start < len(addresses); start += clustersOfBatch {
 		part := addresses[start:min(start+clustersOfBatch, len(addresses))]
-		set := make([]any, len(part))
-		for i, a := range part {
-			set[i] = a
-		}
 		// argMax by seq: each address's newest row, without FINAL.
-		rows, err := c.conn.Query(ctx, "SELECT address, argMax(cluster, seq) FROM trace_btc_address_cluster WHERE address IN ? GROUP BY address", ch.GroupSet{Value: set})
+		rows, err := c.conn.Query(ctx, "SELECT address, argMax(cluster, seq) FROM trace_btc_address_cluster WHERE address IN ? GROUP BY address", store.Keys(part))
 		if err != nil {
 			return nil, fmt.Errorf("trace: clusters of %d addresses: %w", len(part), err)
 		}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	ch "github.com/ClickHouse/clickhouse-go/v2"
-
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/store"
 )
@@ -267,11 +265,8 @@ func (c *Clusters) Explain(ctx context.Context, a, b string) ([]Edge, error) {
 	prev := map[string]Edge{a: {}}
 	frontier := []string{a}
 	for len(frontier) > 0 {
-		set := make([]any, len(frontier))
-		for i, f := range frontier {
-			set[i] = f
-		}
-		rows, err := c.conn.Query(ctx, c.q("SELECT {edge} FROM {merges} FINAL WHERE address_a IN ? OR address_b IN ?"), ch.GroupSet{Value: set}, ch.GroupSet{Value: set})
+		// Keys: a level of a large cluster is more than a literal list holds.
+		rows, err := c.conn.Query(ctx, c.q("SELECT {edge} FROM {merges} FINAL WHERE address_a IN ? OR address_b IN ?"), store.Keys(frontier), store.Keys(frontier))
 		if err != nil {
 			return nil, fmt.Errorf("trace: explaining %s to %s: %w", a, b, err)
 		}

@@ -11,6 +11,9 @@ import (
 	"unicode/utf8"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/tracerproject/tracer/store"
+	"github.com/tracerproject/tracer/store/sqltext"
 )
 
 // Bind replaces each positional `?` placeholder in query with the next
@@ -28,7 +31,7 @@ func Bind(query string, args ...any) (string, error) {
 	n := 0
 	last := 0
 	var err error
-	scanPlaceholders(query, func(pos int) bool {
+	sqltext.Placeholders(query, func(pos int) bool {
 		if n >= len(args) {
 			n++
 			return true
@@ -54,118 +57,6 @@ func Bind(query string, args ...any) (string, error) {
 	}
 	out = append(out, query[last:]...)
 	return string(out), nil
-}
-
-// scanPlaceholders calls fn with the offset of every `?` that is a
-// placeholder, following ClickHouse's lexer (src/Parsers/Lexer.cpp):
-//
-//   - 'string' with backslash escapes and ” for a quote;
-//   - "identifier" and `identifier`, with the same escapes;
-//   - $tag$ heredoc $tag$ (tag may be empty), which starts where a token
-//     can start;
-//   - -- and "# " / "#!" comments to the end of the line;
-//   - /* block comments */, which nest.
-//
-// An unterminated literal or comment runs to the end of the text, so a `?`
-// in it is never replaced (the engine rejects the query anyway).
-func scanPlaceholders(q string, fn func(pos int) bool) {
-	for i := 0; i < len(q); i++ {
-		switch c := q[i]; c {
-		case '?':
-			if !fn(i) {
-				return
-			}
-		case '\'', '"', '`':
-			i = skipQuoted(q, i, c)
-		case '-':
-			if i+1 < len(q) && q[i+1] == '-' {
-				i = skipLine(q, i)
-			}
-		case '#':
-			if i+1 < len(q) && (q[i+1] == ' ' || q[i+1] == '!') {
-				i = skipLine(q, i)
-			}
-		case '/':
-			if i+1 < len(q) && q[i+1] == '*' {
-				i = skipBlockComment(q, i)
-			}
-		case '$':
-			if i > 0 && isWordByte(q[i-1]) {
-				continue // part of an identifier such as a$b
-			}
-			if end, ok := skipHeredoc(q, i); ok {
-				i = end
-			}
-		}
-	}
-}
-
-// skipQuoted returns the offset of the closing quote of the literal that
-// opens at i, or len(q)-1 when it is unterminated.
-func skipQuoted(q string, i int, quote byte) int {
-	for j := i + 1; j < len(q); j++ {
-		switch q[j] {
-		case '\\':
-			j++ // the escaped byte, whatever it is
-		case quote:
-			if j+1 < len(q) && q[j+1] == quote {
-				j++ // doubled quote
-				continue
-			}
-			return j
-		}
-	}
-	return len(q) - 1
-}
-
-func skipLine(q string, i int) int {
-	for j := i; j < len(q); j++ {
-		if q[j] == '\n' {
-			return j
-		}
-	}
-	return len(q) - 1
-}
-
-func skipBlockComment(q string, i int) int {
-	depth := 0
-	for j := i; j < len(q); j++ {
-		switch {
-		case q[j] == '/' && j+1 < len(q) && q[j+1] == '*':
-			depth++
-			j++
-		case q[j] == '*' && j+1 < len(q) && q[j+1] == '/':
-			depth--
-			j++
-			if depth == 0 {
-				return j
-			}
-		}
-	}
-	return len(q) - 1
-}
-
-// skipHeredoc recognizes $tag$ ... $tag$ starting at i. A lone $ that does
-// not open a heredoc is not special.
-func skipHeredoc(q string, i int) (int, bool) {
-	j := i + 1
-	for j < len(q) && isWordByte(q[j]) {
-		j++
-	}
-	if j >= len(q) || q[j] != '$' {
-		return i, false
-	}
-	tag := q[i : j+1]
-	for k := j + 1; k+len(tag) <= len(q); k++ {
-		if q[k:k+len(tag)] == tag {
-			return k + len(tag) - 1, true
-		}
-	}
-	return len(q) - 1, true
-}
-
-func isWordByte(c byte) bool {
-	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 
 // Literal renders v as a ClickHouse literal, as Bind does.
@@ -227,6 +118,21 @@ func appendLiteral(b []byte, v any) ([]byte, error) {
 		b = append(b, "toDateTime("...)
 		b = strconv.AppendInt(b, s, 10)
 		return append(b, ')'), nil
+	case store.Keys:
+		if len(v) == 0 {
+			// format() reads no data as a block without columns.
+			return append(b, "(SELECT '' LIMIT 0)"...), nil
+		}
+		// The keys are one string literal, read as TSV by format(): the
+		// engine scans a literal instead of parsing an element per key.
+		tsv := make([]byte, 0, 16*len(v))
+		for _, k := range v {
+			tsv = appendTSV(tsv, k)
+			tsv = append(tsv, '\n')
+		}
+		b = append(b, "(SELECT k FROM format(TSV, 'k String', "...)
+		b, _ = appendLiteral(b, string(tsv)) // a string always binds
+		return append(b, "))"...), nil
 	case ch.GroupSet:
 		if len(v.Value) == 0 {
 			return nil, errors.New("empty GroupSet: `x IN ()` is not valid on ClickHouse 18.16")
@@ -324,4 +230,25 @@ func appendString(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, '\'')
+}
+
+// appendTSV appends s escaped as a TSV field, as ClickHouse reads it back.
+func appendTSV(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case 0:
+			b = append(b, '\\', '0')
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
 }

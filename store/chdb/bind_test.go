@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/tracerproject/tracer/store/sqltext"
 )
 
 func TestBind(t *testing.T) {
@@ -111,7 +113,7 @@ func checkLiteral(t *testing.T, s string) {
 	if !utf8.ValidString(lit) || strings.ContainsAny(lit, "\x00\n\r") {
 		t.Fatalf("literal for %q is not clean text: %q", s, lit)
 	}
-	if end := skipQuoted(lit, 0, '\''); end != len(lit)-1 {
+	if end := sqltext.SkipQuoted(lit, 0, '\''); end != len(lit)-1 {
 		t.Fatalf("literal for %q ends at %d of %d: %q", s, end, len(lit), lit)
 	}
 	got, err := unquote(lit)
@@ -155,7 +157,7 @@ func FuzzScanPlaceholders(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, q string) {
 		n := 0
-		scanPlaceholders(q, func(int) bool { n++; return true })
+		sqltext.Placeholders(q, func(int) bool { n++; return true })
 		args := make([]any, n)
 		for i := range args {
 			args[i] = "x"

@@ -135,6 +135,12 @@ func Open(cfg Config) (*Conn, error) {
 		return nil, fmt.Errorf("chdb: asking the engine for its version: %w", r.err)
 	}
 	e.version = strings.TrimSpace(string(r.data))
+	// store.Keys binds a set as one string literal in the query text: let
+	// the text be as long as KeysLimit keys need (the default is 256 KiB).
+	if r := l.query(*conn, "SET max_query_size = 268435456", "TabSeparated"); r.err != nil {
+		l.closeConn(conn)
+		return nil, fmt.Errorf("chdb: raising max_query_size: %w", r.err)
+	}
 	eng = e
 	return &Conn{eng: e, closed: make(chan struct{})}, nil
 }

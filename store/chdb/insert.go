@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tracerproject/tracer/store"
+	"github.com/tracerproject/tracer/store/sqltext"
 )
 
 // Insert appends rows to table. The columns are encoded as
@@ -229,7 +230,7 @@ func isPlainName(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if !isWordByte(s[i]) || s[i] >= 0x80 {
+		if !sqltext.IsWordByte(s[i]) || s[i] >= 0x80 {
 			return false
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/tracerproject/tracer/store/sqltext"
 )
 
 // kind is a ClickHouse type as far as RowBinary decoding cares.
@@ -86,7 +88,7 @@ func (p *typeParser) space() {
 func (p *typeParser) ident() string {
 	p.space()
 	st := p.i
-	for p.i < len(p.s) && isWordByte(p.s[p.i]) {
+	for p.i < len(p.s) && sqltext.IsWordByte(p.s[p.i]) {
 		p.i++
 	}
 	return p.s[st:p.i]
@@ -117,7 +119,7 @@ func (p *typeParser) rawArgs() ([]string, error) {
 	for ; p.i < len(p.s); p.i++ {
 		switch c := p.s[p.i]; c {
 		case '\'':
-			p.i = skipQuoted(p.s, p.i, '\'')
+			p.i = sqltext.SkipQuoted(p.s, p.i, '\'')
 		case '(':
 			depth++
 		case ')':
@@ -149,7 +151,7 @@ func (p *typeParser) typeArgs() ([]*colType, error) {
 		// A named element: an identifier followed by another identifier.
 		if name := p.ident(); name != "" {
 			p.space()
-			if p.i < len(p.s) && isWordByte(p.s[p.i]) {
+			if p.i < len(p.s) && sqltext.IsWordByte(p.s[p.i]) {
 				// name then type
 			} else {
 				p.i = save

@@ -2,7 +2,8 @@
 // over the native protocol with github.com/ClickHouse/clickhouse-go/v2.
 //
 // Arguments are bound by clickhouse-go on the client side (`?` placeholders),
-// which ClickHouse 18.16 needs: it has no server-side query parameters.
+// which ClickHouse 18.16 needs: it has no server-side query parameters. A
+// store.Keys argument goes as an external table sent with the query.
 package clickhouse
 
 import (
@@ -12,9 +13,11 @@ import (
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/tracerproject/tracer/store"
+	"github.com/tracerproject/tracer/store/sqltext"
 )
 
 var _ store.Conn = (*Conn)(nil)
@@ -72,6 +75,10 @@ func (c *Conn) Engine() string { return "clickhouse-server " + c.version }
 
 // Exec runs a statement without results.
 func (c *Conn) Exec(ctx context.Context, query string, args ...any) error {
+	ctx, query, args, err := bindKeys(ctx, query, args)
+	if err != nil {
+		return err
+	}
 	if err := c.db.Exec(ctx, query, args...); err != nil {
 		return fmt.Errorf("clickhouse: %w", err)
 	}
@@ -80,11 +87,73 @@ func (c *Conn) Exec(ctx context.Context, query string, args ...any) error {
 
 // Query runs a SELECT.
 func (c *Conn) Query(ctx context.Context, query string, args ...any) (store.Rows, error) {
+	ctx, query, args, err := bindKeys(ctx, query, args)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := c.db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: %w", err)
 	}
 	return rows, nil
+}
+
+// bindKeys sends each store.Keys argument as an external table of one
+// String column, named in the query where its placeholder was; the other
+// arguments are left for clickhouse-go to bind.
+func bindKeys(ctx context.Context, query string, args []any) (context.Context, string, []any, error) {
+	n := 0
+	for _, a := range args {
+		if _, ok := a.(store.Keys); ok {
+			n++
+		}
+	}
+	if n == 0 {
+		return ctx, query, args, nil
+	}
+	var (
+		out    strings.Builder
+		rest   = make([]any, 0, len(args)-n)
+		tables []*ext.Table
+		err    error
+		i      int
+		last   int
+	)
+	sqltext.Placeholders(query, func(pos int) bool {
+		if i >= len(args) {
+			return false
+		}
+		keys, ok := args[i].(store.Keys)
+		i++
+		if !ok {
+			rest = append(rest, args[i-1])
+			return true
+		}
+		name := fmt.Sprintf("_tracer_keys%d", len(tables))
+		var t *ext.Table
+		if t, err = ext.NewTable(name, ext.Column("k", "String")); err != nil {
+			return false
+		}
+		if _, err = t.Block().Columns[0].Append([]string(keys)); err != nil {
+			return false
+		}
+		tables = append(tables, t)
+		out.WriteString(query[last:pos])
+		out.WriteString(name)
+		last = pos + 1
+		return true
+	})
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("clickhouse: binding keys: %w", err)
+	}
+	for _, a := range args[i:] {
+		if _, ok := a.(store.Keys); ok {
+			return nil, "", nil, fmt.Errorf("clickhouse: binding keys: argument %d has no placeholder", i+1)
+		}
+		rest = append(rest, a) // clickhouse-go reports the count
+	}
+	out.WriteString(query[last:])
+	return ch.Context(ctx, ch.WithExternalTable(tables...)), out.String(), rest, nil
 }
 
 // Insert sends the columns as one native block.

@@ -7,14 +7,11 @@ import (
 	"slices"
 	"time"
 
-	ch "github.com/ClickHouse/clickhouse-go/v2"
-
 	"github.com/tracerproject/tracer/store"
 )
 
-// chunk bounds the IN lists of one query: chDB binds on the client and
-// parses at most max_query_size (256 KiB) of SQL, about 3,500 quoted txids.
-const chunk = 2000
+// chunk bounds the key sets of one query (sent as store.Keys).
+const chunk = store.KeysLimit
 
 // op is an output: txid and index.
 type op struct {
@@ -75,19 +72,15 @@ type graph struct {
 	io      map[string][]ioRow
 	cluster map[string]uint32
 	queries int
+	shared  *Cache // nil: none
 }
 
 func newGraph(conn store.Conn) *graph {
 	return &graph{conn: conn, txs: map[string]*tx{}, io: map[string][]ioRow{}, cluster: map[string]uint32{}}
 }
 
-func set(ss []string) ch.GroupSet {
-	v := make([]any, len(ss))
-	for i, s := range ss {
-		v[i] = s
-	}
-	return ch.GroupSet{Value: v}
-}
+// set is the right-hand side of `col IN ?` for keys: sent as data.
+func set(ss []string) store.Keys { return store.Keys(ss) }
 
 // each runs f on chunks of keys.
 func each(keys []string, f func([]string) error) error {
@@ -109,7 +102,8 @@ func (g *graph) loadIO(ctx context.Context, addrs []string) error {
 			need = append(need, a)
 		}
 	}
-	return each(need, func(part []string) error {
+	need = g.shared.takeIO(g, need)
+	err := each(need, func(part []string) error {
 		g.queries++
 		// Without FINAL, which costs ClickHouse 18.16 a merge on every read:
 		// a row inserted twice (a loader retry) is dropped here by its key.
@@ -139,6 +133,10 @@ func (g *graph) loadIO(ctx context.Context, addrs []string) error {
 		}
 		return rows.Err()
 	})
+	if err == nil {
+		g.shared.putIO(g, need)
+	}
+	return err
 }
 
 // loadTxs reads the transactions not read yet, with inputs and outputs.
@@ -151,7 +149,8 @@ func (g *graph) loadTxs(ctx context.Context, ids []string) error {
 			need = append(need, id)
 		}
 	}
-	return each(need, func(part []string) error {
+	need = g.shared.takeTxs(g, need)
+	err := each(need, func(part []string) error {
 		g.queries += 2
 		got := map[string]*tx{}
 		// Height and time come with the outputs (every transaction has
@@ -245,6 +244,10 @@ func (g *graph) loadTxs(ctx context.Context, ids []string) error {
 		}
 		return nil
 	})
+	if err == nil {
+		g.shared.putTxs(g, need)
+	}
+	return err
 }
 
 // loadClusters reads the cluster of addresses not read yet (0: none).
@@ -256,7 +259,8 @@ func (g *graph) loadClusters(ctx context.Context, addrs []string) error {
 			need = append(need, a)
 		}
 	}
-	return each(need, func(part []string) error {
+	need = g.shared.takeClusters(g, need)
+	err := each(need, func(part []string) error {
 		g.queries++
 		// argMax by seq: an address's row changes as its cluster merges.
 		rows, err := g.conn.Query(ctx, "SELECT address, argMax(cluster, seq) FROM trace_btc_address_cluster WHERE address IN ? GROUP BY address", set(part))
@@ -274,6 +278,10 @@ func (g *graph) loadClusters(ctx context.Context, addrs []string) error {
 		}
 		return rows.Err()
 	})
+	if err == nil {
+		g.shared.putClusters(g, need)
+	}
+	return err
 }
 
 // evidence is the merge evidence the clusterer stored for transactions,

@@ -264,6 +264,8 @@ type Tracer struct {
 	// while the same label imports are in force.
 	lmu       sync.Mutex
 	btcLabels *labelSet
+	// cache, when set, is shared with the other traces of a batch.
+	cache *Cache
 }
 
 // labelSet is the Bitcoin labels in force for a set of label imports,
@@ -373,6 +375,7 @@ func (t *Tracer) trace(ctx context.Context, start Start, cfg Config) (*Result, e
 func (t *Tracer) walk(ctx context.Context, start Start, cfg Config) (*run, *Result, error) {
 	began := time.Now()
 	g := newGraph(t.conn)
+	g.shared = t.cache
 	g.needIdx = cfg.Model == FIFO
 	r := &run{cfg: cfg, g: g, t: t, nodes: map[op]*node{}, labels: map[string][]Label{},
 		stop: map[string]bool{}, start: map[string]bool{}, fifoIn: map[op][]seg{}, fifoDirty: map[string]bool{},
