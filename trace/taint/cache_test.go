@@ -1,0 +1,81 @@
+package taint_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/tracerproject/tracer/trace"
+	"github.com/tracerproject/tracer/trace/taint"
+)
+
+// TestCache: traces that share a cache give the results of traces that do
+// not, including a fifo trace (which needs each transaction's position in
+// its block) after haircut traces have cached the same transactions
+// without it, and traces running side by side; and a repeated trace asks
+// the store less.
+func TestCache(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	conn, ls, _ := simWorld(t, ctx, 40, 100, 11)
+	start, err := taint.ParseStart(ctx, "label:precursor-broker", trace.NewClusters(conn), ls, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := taint.New(conn, ls)
+	cached := plain.WithCache(taint.NewCache())
+	cfgOf := func(model, dir string) taint.Config {
+		cfg := taint.DefaultConfig()
+		cfg.Model, cfg.Direction = model, dir
+		cfg.StopAt = []string{"exchange"}
+		return cfg
+	}
+	type result struct {
+		json    string
+		queries int
+	}
+	run := func(tr *taint.Tracer, model, dir string) result {
+		res, err := tr.Trace(ctx, start, cfgOf(model, dir))
+		if err != nil {
+			t.Fatalf("%s %s: %v", model, dir, err)
+		}
+		r := *res[0]
+		q := r.Queries
+		r.Queries, r.Elapsed = 0, 0
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return result{string(b), q}
+	}
+	// Side by side first: the cache fills from several traces at once.
+	type job struct{ model, dir string }
+	jobs := []job{{taint.Haircut, taint.Down}, {taint.Haircut, taint.Up}, {taint.Poison, taint.Down}}
+	got := make([]result, len(jobs))
+	done := make(chan int)
+	for i, j := range jobs {
+		go func() { got[i] = run(cached, j.model, j.dir); done <- i }()
+	}
+	for range jobs {
+		<-done
+	}
+	for i, j := range jobs {
+		want := run(plain, j.model, j.dir)
+		if got[i].json != want.json {
+			t.Errorf("%s %s: the cached trace differs from the plain one", j.model, j.dir)
+		}
+		again := run(cached, j.model, j.dir)
+		if again.json != want.json {
+			t.Errorf("%s %s: the second cached trace differs from the plain one", j.model, j.dir)
+		}
+		if again.queries >= want.queries {
+			t.Errorf("%s %s: the second cached trace made %d queries, the plain one %d: the cache answered nothing", j.model, j.dir, again.queries, want.queries)
+		}
+		t.Logf("%s %s: %d queries plain, %d with a warm cache", j.model, j.dir, want.queries, again.queries)
+	}
+	// Fifo after haircut: the cached transactions lack their positions.
+	if got, want := run(cached, taint.FIFO, taint.Down), run(plain, taint.FIFO, taint.Down); got.json != want.json {
+		t.Error("fifo: the cached trace differs from the plain one")
+	}
+}
