@@ -589,17 +589,47 @@ func fromDateTime(t time.Time) time.Time {
 	return t.UTC()
 }
 
+// ClusterLabelsIn returns the labels of one chain's clusters (labels that
+// name a cluster, not an address) among the label imports versions.
+func (s *Store) ClusterLabelsIn(ctx context.Context, versions []Version, chain string) ([]Label, error) {
+	ids := make([]string, len(versions))
+	validFrom := map[string]time.Time{}
+	for i, v := range versions {
+		ids[i] = v.ImportID
+		validFrom[v.ImportID] = v.ValidFrom
+	}
+	// address = '' leads the sorting key: a read of the first granules.
+	ls, err := s.entriesOf(ctx, ids, "address = '' AND cluster != '' AND chain = ?", chain)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ls {
+		ls[i].ValidFrom = validFrom[ls[i].ImportID]
+	}
+	sortLabels(ls)
+	return ls, nil
+}
+
 // Lookup returns the labels in force at asOf (zero: now) of the given
 // canonical addresses of one chain, by address; addresses without labels
 // are absent. For a tracer labelling the endpoints it reached.
 func (s *Store) Lookup(ctx context.Context, chain string, addresses []string, asOf time.Time) (map[string][]Label, error) {
-	out := map[string][]Label{}
 	if len(addresses) == 0 {
-		return out, nil
+		return map[string][]Label{}, nil
 	}
 	versions, err := s.InForce(ctx, asOf)
 	if err != nil {
 		return nil, err
+	}
+	return s.LookupIn(ctx, versions, chain, addresses)
+}
+
+// LookupIn is Lookup among the label imports versions (as InForce lists
+// them), for a caller that asks many times at one date.
+func (s *Store) LookupIn(ctx context.Context, versions []Version, chain string, addresses []string) (map[string][]Label, error) {
+	out := map[string][]Label{}
+	if len(addresses) == 0 {
+		return out, nil
 	}
 	ids := make([]string, len(versions))
 	validFrom := map[string]time.Time{}

@@ -163,6 +163,11 @@ func BuildAll(ctx context.Context, conn store.Conn, tr *taint.Tracer, src Source
 	// and clusters, and the subjects' clusters are those the traces read.
 	cache := taint.NewCache()
 	tr = tr.WithCache(cache)
+	// They reach much of the chain: one read of every label costs less
+	// than reading the labels of what they reach.
+	if err := tr.LoadLabels(ctx, tc.LabelsAsOf); err != nil {
+		return nil, err
+	}
 	a := &allRun{cache: cache, conn: conn, tr: tr, src: src, clusters: clusters, cfg: cfg, subjects: map[string]*Subject{}, members: map[string]map[string]bool{},
 		clusterOf: map[string]string{}, candidates: map[string][]candidate{}}
 	// One trace per category and direction over the whole period; the chart

@@ -79,3 +79,49 @@ func TestCache(t *testing.T) {
 		t.Error("fifo: the cached trace differs from the plain one")
 	}
 }
+
+// TestLabelsReadAsReached: a trace that reads the labels of the addresses
+// it reaches stops where one holding every label stops, with the same
+// labels on its endpoints, and reads labels only for what it reached.
+func TestLabelsReadAsReached(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	conn, ls, _ := simWorld(t, ctx, 40, 100, 12)
+	start, err := taint.ParseStart(ctx, "label:precursor-broker", trace.NewClusters(conn), ls, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := taint.New(conn, ls)
+	if err := all.LoadLabels(ctx, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{taint.Down, taint.Up} {
+		cfg := taint.DefaultConfig()
+		cfg.Direction = dir
+		cfg.StopAt = []string{"exchange", "cartel"}
+		var out [2]string
+		var stops int
+		for i, tr := range []*taint.Tracer{taint.New(conn, ls), all} {
+			res, err := tr.Trace(ctx, start, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := *res[0]
+			r.Queries, r.Elapsed = 0, 0
+			b, _ := json.Marshal(r)
+			out[i] = string(b)
+			stops = 0
+			for _, e := range r.Endpoints {
+				if len(e.Labels) > 0 {
+					stops++
+				}
+			}
+		}
+		if out[0] != out[1] {
+			t.Errorf("%s: reading labels as reached differs from holding them all", dir)
+		}
+		if stops == 0 {
+			t.Errorf("%s: no endpoint has a label: the test shows nothing", dir)
+		}
+	}
+}

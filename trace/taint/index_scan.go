@@ -26,13 +26,18 @@ import (
 
 // scanTaint is the taint one category holds in an output.
 type scanTaint struct {
-	addr  string // upstream: the output's address
-	cat   int
 	taint int64
-	hop   int
-	seed  bool
-	// feeds (upstream, until the output's creating transaction is met and
-	// says whether it is a seed): what fed it.
+	// held (upstream, for an output of the category's own address, until
+	// its creating transaction is met and says whether it is a seed): what
+	// fed it, shared then.
+	held *scanHeld
+	cat  int
+	hop  int
+	seed bool
+}
+
+type scanHeld struct {
+	addr  string
 	feeds []scanFeed
 }
 
@@ -217,9 +222,9 @@ func (s *scanner) up(t *tx) {
 		}
 		for i := range xs {
 			x := &xs[i]
-			if !x.seed {
-				s.share(x.cat, true, o.address, x.taint, x.feeds)
-				x.feeds = nil
+			if !x.seed && x.held != nil {
+				s.share(x.cat, true, o.address, x.taint, x.held.feeds)
+				x.held = nil
 			}
 			if !inWin || x.taint <= 0 || !s.passes(x, o.address) {
 				continue
@@ -253,7 +258,19 @@ func (s *scanner) up(t *tx) {
 			if !ok || taint < s.ic.MinValue {
 				continue
 			}
-			s.nodes[in.prev] = append(s.nodes[in.prev], scanTaint{addr: in.address, cat: c, taint: taint, hop: hop, feeds: fs})
+			x := scanTaint{cat: c, taint: taint, hop: hop}
+			if s.isSeed(c, in.address) {
+				// The category's own output: a seed if its creating
+				// transaction is in the window, which only meeting it
+				// tells; what the feeds put in it is shared then.
+				x.held = &scanHeld{in.address, fs}
+			} else {
+				// No seed can take its place: share now, and keep no
+				// feeds (they would hold every transaction's feeds until
+				// the scan meets the outputs it spends).
+				s.share(c, true, in.address, taint, fs)
+			}
+			s.nodes[in.prev] = append(s.nodes[in.prev], x)
 			s.reached++
 		}
 	}
@@ -264,8 +281,8 @@ func (s *scanner) up(t *tx) {
 func (s *scanner) finish() {
 	for k, xs := range s.nodes {
 		for _, x := range xs {
-			if !x.seed && x.feeds != nil {
-				s.share(x.cat, true, x.addr, x.taint, x.feeds)
+			if !x.seed && x.held != nil {
+				s.share(x.cat, true, x.held.addr, x.taint, x.held.feeds)
 			}
 		}
 		delete(s.nodes, k)
@@ -417,7 +434,7 @@ func (t *Tracer) scanIndex(ctx context.Context, ic IndexConfig, cats []string, s
 	// Labels as a trace reads them (every labelled address and cluster ends
 	// a path).
 	r := &run{cfg: Config{Chain: ChainBTC}, t: t, labels: map[string][]Label{}}
-	if err := r.loadLabels(ctx); err != nil {
+	if err := r.loadLabels(ctx, true); err != nil {
 		return nil, 0, err
 	}
 	var err error

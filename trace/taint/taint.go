@@ -318,6 +318,10 @@ type run struct {
 	fifoIn    map[op][]seg // fifo: segments taken by input txid:n
 	fifoDirty map[string]bool
 	reached   int // nodes other than seeds
+	// versions and labelRead (nil when the trace holds every label): the
+	// label imports in force, and the addresses whose labels are read.
+	versions  []labels.Version
+	labelRead map[string]bool
 }
 
 // Trace runs cfg from start. With Direction Both it returns the downstream
@@ -386,7 +390,7 @@ func (t *Tracer) walk(ctx context.Context, start Start, cfg Config) (*run, *Resu
 	for _, a := range start.Addresses {
 		r.start[a] = true
 	}
-	if err := r.loadLabels(ctx); err != nil {
+	if err := r.loadLabels(ctx, false); err != nil {
 		return nil, nil, err
 	}
 	res := &Result{Start: start.Desc, Direction: cfg.Direction, Model: cfg.Model, Params: cfg.Params()}
@@ -439,13 +443,15 @@ func (r *run) inWindow(t time.Time) bool {
 	return true
 }
 
-// loadLabels reads the Bitcoin labels in force once per trace: address
-// labels and cluster labels, so that no round waits for a label query. A
-// store may hold a million labels (every deposit address of the
-// exchanges): the set is kept for the next trace as long as the label
-// imports in force are the same, which one small query checks.
-func (r *run) loadLabels(ctx context.Context) error {
-	r.clLabels = map[uint32][]Label{}
+// loadLabels prepares the Bitcoin labels in force for the trace. A store
+// may hold a million labels (every deposit address of the exchanges), and
+// reading them all takes seconds: a trace reads the cluster labels (few)
+// and then the labels of the addresses it reaches, with their clusters
+// (loadOwners). A tracer that holds the whole set for the label imports in
+// force (LoadLabels; one small query checks) answers from it instead; all
+// reads and keeps the whole set.
+func (r *run) loadLabels(ctx context.Context, all bool) error {
+	r.labels, r.clLabels = map[string][]Label{}, map[uint32][]Label{}
 	if r.t.labels == nil {
 		return nil
 	}
@@ -466,27 +472,85 @@ func (r *run) loadLabels(ctx context.Context) error {
 		r.labels, r.clLabels = cached.byAddr, cached.byCluster
 		return nil
 	}
+	if !all {
+		cl, err := r.t.labels.ClusterLabelsIn(ctx, vs, labels.ChainBTC)
+		if err != nil {
+			return fmt.Errorf("taint: reading cluster labels: %w", err)
+		}
+		for _, l := range cl {
+			if id, err := strconv.ParseUint(l.Cluster, 10, 32); err == nil {
+				r.clLabels[uint32(id)] = append(r.clLabels[uint32(id)], shortLabel(l))
+			}
+		}
+		r.versions, r.labelRead = vs, map[string]bool{}
+		return nil
+	}
 	ls, err := r.t.labels.List(ctx, labels.Filter{Chain: labels.ChainBTC, AsOf: r.cfg.LabelsAsOf})
 	if err != nil {
 		return fmt.Errorf("taint: reading labels: %w", err)
 	}
 	set := &labelSet{key: key, byAddr: map[string][]Label{}, byCluster: map[uint32][]Label{}}
 	for _, l := range ls {
-		short := Label{Category: l.Category, Entity: l.Entity, Source: l.Source}
 		if l.Address != "" {
-			set.byAddr[l.Address] = append(set.byAddr[l.Address], short)
+			set.byAddr[l.Address] = append(set.byAddr[l.Address], shortLabel(l))
 			continue
 		}
 		id, err := strconv.ParseUint(l.Cluster, 10, 32)
 		if err != nil {
 			continue
 		}
-		set.byCluster[uint32(id)] = append(set.byCluster[uint32(id)], short)
+		set.byCluster[uint32(id)] = append(set.byCluster[uint32(id)], shortLabel(l))
 	}
 	r.labels, r.clLabels = set.byAddr, set.byCluster
 	r.t.lmu.Lock()
 	r.t.btcLabels = set
 	r.t.lmu.Unlock()
+	return nil
+}
+
+func shortLabel(l labels.Label) Label {
+	return Label{Category: l.Category, Entity: l.Entity, Source: l.Source}
+}
+
+// LoadLabels reads every Bitcoin label in force at asOf (zero: now) and
+// keeps them for the traces that follow, as long as the label imports in
+// force stay the same: for traces that reach much of the chain, such as a
+// report's over every cluster, one read of every label costs less than
+// reading the labels of what they reach.
+func (t *Tracer) LoadLabels(ctx context.Context, asOf time.Time) error {
+	r := &run{cfg: Config{LabelsAsOf: asOf}, t: t}
+	return r.loadLabels(ctx, true)
+}
+
+// loadOwners reads the clusters of addrs and, unless the trace holds every
+// label, their labels.
+func (r *run) loadOwners(ctx context.Context, addrs []string) error {
+	if err := r.g.loadClusters(ctx, addrs); err != nil {
+		return err
+	}
+	if r.labelRead == nil {
+		return nil
+	}
+	var need []string
+	for _, a := range addrs {
+		if a != "" && !r.labelRead[a] {
+			r.labelRead[a] = true
+			need = append(need, a)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	r.g.queries++
+	m, err := r.t.labels.LookupIn(ctx, r.versions, labels.ChainBTC, need)
+	if err != nil {
+		return fmt.Errorf("taint: reading labels: %w", err)
+	}
+	for a, ls := range m {
+		for _, l := range ls {
+			r.labels[a] = append(r.labels[a], shortLabel(l))
+		}
+	}
 	return nil
 }
 
@@ -539,7 +603,7 @@ func (r *run) seed(ctx context.Context, addrs []string, res *Result) ([]op, erro
 	if len(unknown) == len(addrs) {
 		return nil, fmt.Errorf("%w: %s (never seen on chain)", ErrUnknown, strings.Join(unknown[:min(5, len(unknown))], ", "))
 	}
-	if err := r.g.loadClusters(ctx, addrs); err != nil {
+	if err := r.loadOwners(ctx, addrs); err != nil {
 		return nil, err
 	}
 	var frontier []op
@@ -741,7 +805,7 @@ func (r *run) down(ctx context.Context, frontier []op) ([]op, error) {
 		}
 	}
 	sort.Strings(ids)
-	if err := r.g.loadClusters(ctx, addrsOut); err != nil {
+	if err := r.loadOwners(ctx, addrsOut); err != nil {
 		return nil, err
 	}
 	var next []op
@@ -982,7 +1046,7 @@ func (r *run) up(ctx context.Context, frontier []op) ([]op, error) {
 			addrs = append(addrs, o.address)
 		}
 	}
-	if err := r.g.loadClusters(ctx, addrs); err != nil {
+	if err := r.loadOwners(ctx, addrs); err != nil {
 		return nil, err
 	}
 	var next []op
@@ -1035,7 +1099,7 @@ func (r *run) endpoints(ctx context.Context, res *Result) error {
 	for _, n := range r.nodes {
 		addrs = append(addrs, n.address)
 	}
-	if err := r.g.loadClusters(ctx, addrs); err != nil {
+	if err := r.loadOwners(ctx, addrs); err != nil {
 		return err
 	}
 	var eps []*node
