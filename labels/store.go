@@ -589,6 +589,57 @@ func fromDateTime(t time.Time) time.Time {
 	return t.UTC()
 }
 
+// BriefIn returns the labels of one chain among the label imports versions
+// with only what a tracer needs filled in: chain, address or cluster,
+// entity, category, source, asset and import. addresses nil: every label
+// of the chain; else those of the addresses. It reads six columns without
+// FINAL (a row imported twice is dropped here by its key): about a tenth
+// of what Lookup and List read.
+func (s *Store) BriefIn(ctx context.Context, versions []Version, chain string, addresses []string) ([]Label, error) {
+	if len(versions) == 0 || addresses != nil && len(addresses) == 0 {
+		return nil, nil
+	}
+	ids := make([]any, len(versions))
+	for i, v := range versions {
+		ids[i] = v.ImportID
+	}
+	type key struct{ address, cluster, importID, entity, asset string }
+	seen := map[key]bool{}
+	var out []Label
+	read := func(where string, args ...any) error {
+		q := "SELECT import_id, address, cluster, entity, category, source, asset FROM label_entries WHERE import_id IN ? AND chain = ?" + where
+		rows, err := s.conn.Query(ctx, q, append([]any{ch.GroupSet{Value: ids}, chain}, args...)...)
+		if err != nil {
+			return fmt.Errorf("labels: reading labels: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			l := Label{Chain: chain}
+			if err := rows.Scan(&l.ImportID, &l.Address, &l.Cluster, &l.Entity, &l.Category, &l.Source, &l.Asset); err != nil {
+				return fmt.Errorf("labels: reading labels: %w", err)
+			}
+			if k := (key{l.Address, l.Cluster, l.ImportID, l.Entity, l.Asset}); !seen[k] {
+				seen[k] = true
+				out = append(out, l)
+			}
+		}
+		return rows.Err()
+	}
+	if addresses == nil {
+		if err := read(""); err != nil {
+			return nil, err
+		}
+	}
+	for start := 0; start < len(addresses); start += store.KeysLimit {
+		part := addresses[start:min(start+store.KeysLimit, len(addresses))]
+		if err := read(" AND address IN ?", store.Keys(part)); err != nil {
+			return nil, err
+		}
+	}
+	sortLabels(out)
+	return out, nil
+}
+
 // ClusterLabelsIn returns the labels of one chain's clusters (labels that
 // name a cluster, not an address) among the label imports versions.
 func (s *Store) ClusterLabelsIn(ctx context.Context, versions []Version, chain string) ([]Label, error) {
@@ -614,22 +665,13 @@ func (s *Store) ClusterLabelsIn(ctx context.Context, versions []Version, chain s
 // canonical addresses of one chain, by address; addresses without labels
 // are absent. For a tracer labelling the endpoints it reached.
 func (s *Store) Lookup(ctx context.Context, chain string, addresses []string, asOf time.Time) (map[string][]Label, error) {
+	out := map[string][]Label{}
 	if len(addresses) == 0 {
-		return map[string][]Label{}, nil
+		return out, nil
 	}
 	versions, err := s.InForce(ctx, asOf)
 	if err != nil {
 		return nil, err
-	}
-	return s.LookupIn(ctx, versions, chain, addresses)
-}
-
-// LookupIn is Lookup among the label imports versions (as InForce lists
-// them), for a caller that asks many times at one date.
-func (s *Store) LookupIn(ctx context.Context, versions []Version, chain string, addresses []string) (map[string][]Label, error) {
-	out := map[string][]Label{}
-	if len(addresses) == 0 {
-		return out, nil
 	}
 	ids := make([]string, len(versions))
 	validFrom := map[string]time.Time{}

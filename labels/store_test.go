@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -64,6 +65,71 @@ func storeSuite(t *testing.T, conn store.Conn) {
 	t.Run("SupersedeAndAsOf", func(t *testing.T) { testSupersede(t, ctx, s) })
 	t.Run("InterruptedImportInvisible", func(t *testing.T) { testInterrupted(t, ctx, s) })
 	t.Run("RealLists", func(t *testing.T) { testRealLists(t, ctx, s) })
+	t.Run("Brief", func(t *testing.T) { testBrief(t, ctx, s) })
+}
+
+// testBrief: BriefIn gives what List gives, fields a tracer needs, also
+// when every row is stored twice (a retried insert, before ClickHouse
+// merges it away), and by address.
+func testBrief(t *testing.T, ctx context.Context, s *Store) {
+	imp := mustParse(t, FormatCSV, Options{Source: "brief"}, File{Name: "brief.csv", Data: []byte(csvHeader +
+		"btc,1JPfVv5cWRLx1js9NWxg46dG2CGbeRz4th,HEBEI ATUN,precursor-broker,case 2024-17,80\n" +
+		"eth,0x983a81ca6FB1e441266D2FbcB7D8E530AC2E05A2,VALERIAN LABS,precursor-broker,case 2024-17,75\n" +
+		"btc,cluster:42,Sinaloa cash-out,cartel,informant,40\n")})
+	if _, err := s.Write(ctx, imp, WriteOptions{ValidFrom: day("2024-05-03")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, chain := range []string{ChainBTC, ChainETH} {
+		list, err := s.List(ctx, Filter{Chain: chain})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) == 0 {
+			t.Fatalf("%s: no labels stored before this test", chain)
+		}
+		brief := func(l Label) string {
+			return strings.Join([]string{l.Chain, l.Address, l.Cluster, l.Entity, l.Category, l.Source, l.Asset, l.ImportID}, "|")
+		}
+		var want []string
+		var addrs []string
+		for _, l := range list {
+			want = append(want, brief(l))
+			if l.Address != "" && len(addrs) < 3 {
+				addrs = append(addrs, l.Address)
+			}
+		}
+		cols := "import_id, source, chain, address, cluster, entity, category, confidence, known_since, added_by, program, asset, apply_to_cluster, reference, origin, raw"
+		if err := s.conn.Exec(ctx, "INSERT INTO label_entries ("+cols+") SELECT "+cols+" FROM label_entries WHERE chain = ?", chain); err != nil {
+			t.Fatal(err)
+		}
+		vs, err := s.InForce(ctx, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := s.BriefIn(ctx, vs, chain, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, l := range all {
+			got = append(got, brief(l))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: BriefIn gives %d labels, List %d; first difference among\n got %q\nwant %q", chain, len(got), len(want), got[:min(3, len(got))], want[:min(3, len(want))])
+		}
+		some, err := s.BriefIn(ctx, vs, chain, addrs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range some {
+			if !slices.Contains(addrs, l.Address) {
+				t.Errorf("%s: BriefIn by address gave a label of %q", chain, l.Address)
+			}
+		}
+		if len(some) < len(addrs) {
+			t.Errorf("%s: BriefIn by address gave %d labels for %d labelled addresses", chain, len(some), len(addrs))
+		}
+	}
 }
 
 // testRealLists stores the real SDN.CSV (with the comments file) and the

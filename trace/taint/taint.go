@@ -416,7 +416,9 @@ func (t *Tracer) walk(ctx context.Context, start Start, cfg Config) (*run, *Resu
 		} else {
 			next, err = r.up(rctx, frontier)
 		}
-		if err != nil && rctx.Err() != nil && ctx.Err() == nil {
+		// The connection's read deadline (the round's) can fire before
+		// rctx says it is done: the clock decides.
+		if err != nil && ctx.Err() == nil && (rctx.Err() != nil || !time.Now().Before(r.deadline)) {
 			r.capped = fmt.Sprintf("timeout %s", cfg.Timeout)
 			break
 		}
@@ -485,7 +487,7 @@ func (r *run) loadLabels(ctx context.Context, all bool) error {
 		r.versions, r.labelRead = vs, map[string]bool{}
 		return nil
 	}
-	ls, err := r.t.labels.List(ctx, labels.Filter{Chain: labels.ChainBTC, AsOf: r.cfg.LabelsAsOf})
+	ls, err := r.t.labels.BriefIn(ctx, vs, labels.ChainBTC, nil)
 	if err != nil {
 		return fmt.Errorf("taint: reading labels: %w", err)
 	}
@@ -542,14 +544,12 @@ func (r *run) loadOwners(ctx context.Context, addrs []string) error {
 		return nil
 	}
 	r.g.queries++
-	m, err := r.t.labels.LookupIn(ctx, r.versions, labels.ChainBTC, need)
+	ls, err := r.t.labels.BriefIn(ctx, r.versions, labels.ChainBTC, need)
 	if err != nil {
 		return fmt.Errorf("taint: reading labels: %w", err)
 	}
-	for a, ls := range m {
-		for _, l := range ls {
-			r.labels[a] = append(r.labels[a], shortLabel(l))
-		}
+	for _, l := range ls {
+		r.labels[l.Address] = append(r.labels[l.Address], shortLabel(l))
 	}
 	return nil
 }
