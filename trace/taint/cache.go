@@ -51,33 +51,54 @@ func (c *Cache) Clusters(addrs []string) (known map[string]uint32, missing []str
 // The methods below fill a trace's graph from the cache and the cache from
 // what the trace read; nil caches answer nothing and keep nothing.
 
-// takeIO moves the cached address rows of need into g and returns the
-// addresses still to read.
-func (c *Cache) takeIO(g *graph, need []string) []string {
-	if c == nil {
-		return need
-	}
+// takeCached moves the cached entries of need from c's map into the graph's and
+// returns the keys still to read.
+func takeCached[V any](c *Cache, cached, into map[string]V, need []string) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rest := need[:0]
-	for _, a := range need {
-		if rows, ok := c.io[a]; ok {
-			g.io[a] = rows
+	for _, k := range need {
+		if v, ok := cached[k]; ok {
+			into[k] = v
 		} else {
-			rest = append(rest, a)
+			rest = append(rest, k)
 		}
 	}
 	return rest
 }
 
-func (c *Cache) putIO(g *graph, addrs []string) {
-	if c == nil {
-		return
-	}
+// putCached copies what the graph read for keys into c's map.
+func putCached[V any](c *Cache, read, cached map[string]V, keys []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, a := range addrs {
-		c.io[a] = g.io[a]
+	for _, k := range keys {
+		cached[k] = read[k]
+	}
+}
+
+func (c *Cache) takeIO(g *graph, need []string) []string {
+	if c == nil {
+		return need
+	}
+	return takeCached(c, c.io, g.io, need)
+}
+
+func (c *Cache) putIO(g *graph, addrs []string) {
+	if c != nil {
+		putCached(c, g.io, c.io, addrs)
+	}
+}
+
+func (c *Cache) takeClusters(g *graph, need []string) []string {
+	if c == nil {
+		return need
+	}
+	return takeCached(c, c.cluster, g.cluster, need)
+}
+
+func (c *Cache) putClusters(g *graph, addrs []string) {
+	if c != nil {
+		putCached(c, g.cluster, c.cluster, addrs)
 	}
 }
 
@@ -112,35 +133,5 @@ func (c *Cache) putTxs(g *graph, ids []string) {
 		}
 		c.txs[id] = g.txs[id]
 		c.idx[id] = g.needIdx
-	}
-}
-
-// takeClusters moves the cached clusters of need into g and returns the
-// addresses still to read.
-func (c *Cache) takeClusters(g *graph, need []string) []string {
-	if c == nil {
-		return need
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	rest := need[:0]
-	for _, a := range need {
-		if id, ok := c.cluster[a]; ok {
-			g.cluster[a] = id
-		} else {
-			rest = append(rest, a)
-		}
-	}
-	return rest
-}
-
-func (c *Cache) putClusters(g *graph, addrs []string) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, a := range addrs {
-		c.cluster[a] = g.cluster[a]
 	}
 }
