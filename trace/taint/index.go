@@ -227,12 +227,14 @@ func (t *Tracer) BuildExposureIndex(ctx context.Context, ic IndexConfig) (*Index
 		b.Categories = append(b.Categories, c)
 	}
 	sort.Strings(b.Categories)
-	acc, reached, err := t.scanIndex(ctx, ic, b.Categories, src)
+	reached, err := t.scanIndex(ctx, ic, b.Categories, src, func(ctx context.Context, acc map[flowKey]*flowSum) error {
+		return t.writeIndex(ctx, b, acc)
+	})
 	if err != nil {
 		return nil, err
 	}
 	b.Nodes = reached
-	if err := t.writeIndex(ctx, b, acc); err != nil {
+	if b.Subjects, err = t.indexSubjects(ctx, b.Build); err != nil {
 		return nil, err
 	}
 	b.Seconds = time.Since(began).Seconds()
@@ -265,7 +267,24 @@ func dateTime(t time.Time) time.Time {
 	return t.UTC()
 }
 
-// writeIndex stores acc as build b's rows.
+// indexSubjects counts the subjects of a build.
+func (t *Tracer) indexSubjects(ctx context.Context, build uint64) (uint64, error) {
+	rows, err := t.conn.Query(ctx, "SELECT uniqExact(subject) FROM taint_exposure WHERE build = ?", build)
+	if err != nil {
+		return 0, fmt.Errorf("taint: counting the exposure index's subjects: %w", err)
+	}
+	defer rows.Close()
+	var n uint64
+	for rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, fmt.Errorf("taint: counting the exposure index's subjects: %w", err)
+		}
+	}
+	return n, rows.Err()
+}
+
+// writeIndex stores acc as rows of build b: the sums so far, which later
+// rows of the same subject, category and direction add to.
 func (t *Tracer) writeIndex(ctx context.Context, b *IndexBuild, acc map[flowKey]*flowSum) error {
 	keys := make([]flowKey, 0, len(acc))
 	for k, f := range acc {
@@ -288,11 +307,6 @@ func (t *Tracer) writeIndex(ctx context.Context, b *IndexBuild, acc map[flowKey]
 		}
 		return 1
 	})
-	for i, k := range keys {
-		if i == 0 || keys[i-1].subject != k.subject {
-			b.Subjects++
-		}
-	}
 	const part = 500_000
 	for i := 0; i < len(keys); i += part {
 		ks := keys[i:min(i+part, len(keys))]
@@ -429,7 +443,8 @@ func (x *ExposureIndex) Exposure(ctx context.Context, subject string) (*Exposure
 	if !seen {
 		return nil, fmt.Errorf("%w: %s (never seen on chain)", ErrUnknown, subject)
 	}
-	rows, err := x.t.conn.Query(ctx, "SELECT category, direction, direct, indirect FROM taint_exposure WHERE subject = ? AND build = ?", subject, b.Build)
+	// A build stores a subject's sums in parts as it goes: add them up.
+	rows, err := x.t.conn.Query(ctx, "SELECT category, direction, sum(direct), sum(indirect) FROM taint_exposure WHERE subject = ? AND build = ? GROUP BY category, direction", subject, b.Build)
 	if err != nil {
 		return nil, fmt.Errorf("taint: reading the exposure index: %w", err)
 	}

@@ -57,6 +57,23 @@ type scanner struct {
 	acc      map[flowKey]*flowSum
 	nodes    map[op][]scanTaint
 	reached  uint64
+	// spill stores acc's partial sums and empties it once it holds
+	// spillAt rows: a subject's rows may be stored in parts, which readers
+	// add up.
+	spill   func(ctx context.Context, acc map[flowKey]*flowSum) error
+	spillAt int
+}
+
+// maybeSpill stores acc when it has grown to spillAt rows.
+func (s *scanner) maybeSpill(ctx context.Context) error {
+	if len(s.acc) < s.spillAt {
+		return nil
+	}
+	if err := s.spill(ctx, s.acc); err != nil {
+		return err
+	}
+	s.acc = map[flowKey]*flowSum{}
+	return nil
 }
 
 func (s *scanner) inWindow(t time.Time) bool {
@@ -420,10 +437,17 @@ func (t *Tracer) allClusters(ctx context.Context) (map[string]uint32, error) {
 	return out, rows.Err()
 }
 
+// spillRows bounds the index rows a build holds in memory before storing
+// them (a few hundred bytes each). A variable for the tests.
+var spillRows = 2_000_000
+
 // scanIndex computes the index's rows for the categories' sources by
-// scanning the chain forward (received exposure) and backward (sent).
-func (t *Tracer) scanIndex(ctx context.Context, ic IndexConfig, cats []string, src map[string][]string) (map[flowKey]*flowSum, uint64, error) {
-	s := &scanner{t: t, ic: ic, cats: cats, catOf: map[string][]int{}, acc: map[flowKey]*flowSum{}, nodes: map[op][]scanTaint{}}
+// scanning the chain forward (received exposure) and backward (sent),
+// storing them with spill as they accumulate; it returns the tainted
+// outputs reached.
+func (t *Tracer) scanIndex(ctx context.Context, ic IndexConfig, cats []string, src map[string][]string, spill func(context.Context, map[flowKey]*flowSum) error) (uint64, error) {
+	s := &scanner{t: t, ic: ic, cats: cats, catOf: map[string][]int{}, acc: map[flowKey]*flowSum{}, nodes: map[op][]scanTaint{},
+		spill: spill, spillAt: spillRows}
 	for i, c := range cats {
 		for _, a := range src[c] {
 			if !slices.Contains(s.catOf[a], i) {
@@ -435,11 +459,11 @@ func (t *Tracer) scanIndex(ctx context.Context, ic IndexConfig, cats []string, s
 	// a path).
 	r := &run{cfg: Config{Chain: ChainBTC}, t: t, labels: map[string][]Label{}}
 	if err := r.loadLabels(ctx, true); err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	var err error
 	if s.cluster, err = t.allClusters(ctx); err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	s.labelled = func(a string) bool {
 		if len(r.labels[a]) > 0 {
@@ -452,27 +476,36 @@ func (t *Tracer) scanIndex(ctx context.Context, ic IndexConfig, cats []string, s
 	// order, a range's rows in every granule): few large ranges.
 	ranges, err := t.scanRanges(ctx, 2_000_000)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	for _, rg := range ranges {
 		txs, err := t.readRange(ctx, rg[0], rg[1])
 		if err != nil {
-			return nil, 0, err
+			return 0, err
 		}
 		for _, x := range txs {
 			s.down(x)
+			if err := s.maybeSpill(ctx); err != nil {
+				return 0, err
+			}
 		}
 	}
 	clear(s.nodes)
 	for i := len(ranges) - 1; i >= 0; i-- {
 		txs, err := t.readRange(ctx, ranges[i][0], ranges[i][1])
 		if err != nil {
-			return nil, 0, err
+			return 0, err
 		}
 		for j := len(txs) - 1; j >= 0; j-- {
 			s.up(txs[j])
+			if err := s.maybeSpill(ctx); err != nil {
+				return 0, err
+			}
 		}
 	}
 	s.finish()
-	return s.acc, s.reached, nil
+	if err := s.spill(ctx, s.acc); err != nil {
+		return 0, err
+	}
+	return s.reached, nil
 }

@@ -93,6 +93,8 @@ func TestExposureIndex(t *testing.T) {
 		since, until := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 		ic := taint.DefaultIndexConfig()
 		ic.Since, ic.Until = since, until
+		// Store the rows in many parts, as a large build does.
+		defer taint.SetSpillRows(50)()
 		build, err := tr.BuildExposureIndex(ctx, ic)
 		if err != nil {
 			t.Fatal(err)
@@ -121,9 +123,9 @@ func TestExposureIndex(t *testing.T) {
 		if len(rep.Subjects) < 20 {
 			t.Fatalf("the every-cluster report has %d subjects; the test needs more", len(rep.Subjects))
 		}
-		// Every row of the build, read at once.
+		// Every row of the build, read at once, its parts added up.
 		index := map[string]map[string]taint.CategoryFlow{} // subject → direction NUL category
-		rows, err := conn.Query(ctx, "SELECT subject, direction, category, direct, indirect FROM taint_exposure WHERE build = ?", build.Build)
+		rows, err := conn.Query(ctx, "SELECT subject, direction, category, sum(direct), sum(indirect) FROM taint_exposure WHERE build = ? GROUP BY subject, direction, category", build.Build)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,6 +141,20 @@ func TestExposureIndex(t *testing.T) {
 			index[subj][dir+"\x00"+f.Category] = f
 		}
 		rows.Close()
+		var stored, keys uint64
+		rows, err = conn.Query(ctx, "SELECT count(), uniqExact(subject, direction, category) FROM taint_exposure WHERE build = ?", build.Build)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			if err := rows.Scan(&stored, &keys); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rows.Close()
+		if stored <= keys || build.Rows != stored {
+			t.Errorf("the build stored %d rows for %d keys (reported %d rows): the test wants them in parts", stored, keys, build.Rows)
+		}
 		clusters := 0
 		for _, s := range rep.Subjects {
 			if s.Watch == "cluster:0" {
