@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/tracerproject/tracer/ingest/eth"
 )
 
 // Rule kinds.
@@ -180,7 +182,7 @@ func NewRule(c RuleConfig, check AddressCheck) (*Rule, error) {
 		return fail("min_amounts and assets apply to account chains (eth); btc has one asset: use min_amount")
 	}
 	for k, v := range c.MinAmounts {
-		asset, err := CanonicalAsset(k)
+		asset, err := eth.ParseAsset(k)
 		if err != nil {
 			return fail("min_amounts: %v", err)
 		}
@@ -194,7 +196,7 @@ func NewRule(c RuleConfig, check AddressCheck) (*Rule, error) {
 		r.minAsset[asset] = n
 	}
 	for _, k := range c.Assets {
-		asset, err := CanonicalAsset(k)
+		asset, err := eth.ParseAsset(k)
 		if err != nil {
 			return fail("assets: %v", err)
 		}

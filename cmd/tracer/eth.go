@@ -185,17 +185,6 @@ func isEthereum(chain, arg string) bool {
 	return chain == ingest.ChainETH || (chain == "" && (strings.HasPrefix(arg, "0x") || strings.HasPrefix(arg, "0X")))
 }
 
-// assetName is a token's symbol when known, else its contract.
-func assetName(asset string) string {
-	if asset == ingest.AssetETH {
-		return asset
-	}
-	if t, ok := eth.LookupToken(asset); ok {
-		return t.Symbol
-	}
-	return asset
-}
-
 // units renders an exact base-unit amount with the asset's decimals
 // ("1.500000 USDT"); unknown tokens stay in base units.
 func units(value, asset string) string {
@@ -249,7 +238,7 @@ func ethQueryAddress(cmd *cobra.Command, st *store.Store, arg, format string) er
 	t := newTable(w)
 	t.row("asset", "received", "sent", "fees", "net", "in", "out", "zero-value", "failed", "txs", "first seen", "last seen")
 	for _, x := range assets {
-		t.row(assetName(x.Asset), units(x.Received, x.Asset), units(x.Sent, x.Asset), units(x.Fees, ingest.AssetETH), units(x.Net, x.Asset),
+		t.row(eth.AssetSymbol(x.Asset), units(x.Received, x.Asset), units(x.Sent, x.Asset), units(x.Fees, ingest.AssetETH), units(x.Net, x.Asset),
 			x.In, x.Out, x.ZeroValue, x.Failed, x.TxCount, ts(x.FirstSeen), ts(x.LastSeen))
 	}
 	return t.flush()
@@ -294,7 +283,7 @@ func ethQueryTx(cmd *cobra.Command, st *store.Store, arg, format string) error {
 		case tr.Zero && tr.Kind == ingest.TransferToken:
 			note = "zero-value (address poisoning pattern)"
 		}
-		t.row("  "+tr.Kind, tr.Index, assetName(tr.Asset), tr.From, tr.To, units(tr.Value, tr.Asset), note)
+		t.row("  "+tr.Kind, tr.Index, eth.AssetSymbol(tr.Asset), tr.From, tr.To, units(tr.Value, tr.Asset), note)
 	}
 	return t.flush()
 }
@@ -417,7 +406,7 @@ standard input.`,
 				case tr.Zero && tr.Kind == ingest.TransferToken:
 					note = "zero-value"
 				}
-				t.row(tr.TxIndex, tr.Kind, tr.Index, assetName(tr.Asset), tr.From, tr.To, units(tr.Value.String(), tr.Asset), note)
+				t.row(tr.TxIndex, tr.Kind, tr.Index, eth.AssetSymbol(tr.Asset), tr.From, tr.To, units(tr.Value.String(), tr.Asset), note)
 			}
 			return t.flush()
 		},

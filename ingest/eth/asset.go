@@ -45,6 +45,13 @@ func AssetUnits(asset string) (symbol string, decimals int, ok bool) {
 	return asset, 0, false
 }
 
+// AssetSymbol is how output names an asset: ETH, a known token's symbol,
+// else the contract.
+func AssetSymbol(asset string) string {
+	s, _, _ := AssetUnits(asset)
+	return s
+}
+
 // FormatUnits renders an exact base-unit amount in whole units of an asset
 // with decimals places, trailing zeros of the fraction dropped: 1500000
 // with 6 decimals is "1.5". It never rounds.
