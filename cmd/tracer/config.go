@@ -77,6 +77,11 @@ type Config struct {
 		OFACConfidence int64    `yaml:"ofac_confidence"`
 		AddedBy        string   `yaml:"added_by"`
 	} `yaml:"labels"`
+	Exposure struct {
+		// IndexCron rebuilds the exposure index on a cron expression
+		// within tracer run and tracer report schedule; empty: never.
+		IndexCron string `yaml:"index_cron"`
+	} `yaml:"exposure"`
 	Trace struct {
 		Model    string   `yaml:"model"`
 		Hops     int      `yaml:"hops"`

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/btcsuite/btcd/chaincfg"
 
@@ -86,4 +91,46 @@ func TestCLIExposureIndex(t *testing.T) {
 	fails(t, "poison index", []string{"--data", data, "exposure", "--build-index", "--model", "poison"}, "--build-index", "haircut")
 	fails(t, "build and live", []string{"--data", data, "exposure", "--build-index", "--live"}, "choose one")
 	fails(t, "eth index", []string{"--data", data, "exposure", "--build-index", "--chain", "eth"}, "Bitcoin only")
+
+	// exposure.index_cron rebuilds the index within tracer report schedule
+	// (and tracer run); a bad expression stops it before anything runs.
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("exposure:\n  index_cron: \"every night\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fails(t, "bad index cron", []string{"--data", data, "--config", bad, "report", "schedule"}, "exposure.index_cron", "every night")
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte("exposure:\n  index_cron: \"@every 1s\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tracerBinary(t), "--data", data, "--config", good, "--log-level", "info", "report", "schedule")
+	cmd.Env = cliEnv(t)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	built := false
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() {
+		if strings.Contains(lines.Text(), "exposure index built") {
+			built = true
+			break
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	go io.Copy(io.Discard, stderr)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("report schedule: %v", err)
+	}
+	if !built {
+		t.Fatal("report schedule with exposure.index_cron @every 1s built no index")
+	}
+	if ex := read(); ex.Source != "index" || ex.Index == nil || ex.Index.Build <= idx.Index.Build {
+		t.Errorf("after the scheduled build: source %q, index %+v; want a build newer than %d", ex.Source, ex.Index, idx.Index.Build)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -205,6 +206,9 @@ addresses of one category is not counted as that category's exposure).`,
 // checkReports checks the configured schedules (cron, period, formats,
 // model, watch lists) before anything runs.
 func (a *app) checkReports() error {
+	if _, err := a.indexSchedule(context.Background(), nil); err != nil {
+		return err
+	}
 	_, err := a.reportScheduler(nil)
 	return err
 }
@@ -262,8 +266,22 @@ func (a *app) reportScheduler(p *pipeline.Pipeline) (*report.Scheduler, error) {
 	return report.NewScheduler(scheds, run, a.log)
 }
 
-// runReports starts the scheduler in eg when schedules are configured.
+// runReports starts the report scheduler and the exposure index's in eg
+// when they are configured.
 func runReports(ctx context.Context, a *app, p *pipeline.Pipeline, eg *errgroup.Group) error {
+	idx, err := a.indexSchedule(ctx, p)
+	if err != nil {
+		return err
+	}
+	if idx != nil {
+		a.log.Info("exposure index rebuilt on a schedule", "cron", a.cfg.Exposure.IndexCron)
+		eg.Go(func() error {
+			idx.Start()
+			<-ctx.Done()
+			<-idx.Stop().Done()
+			return nil
+		})
+	}
 	s, err := a.reportScheduler(p)
 	if err != nil || s == nil {
 		return err
@@ -273,17 +291,50 @@ func runReports(ctx context.Context, a *app, p *pipeline.Pipeline, eg *errgroup.
 	return nil
 }
 
+// indexSchedule checks exposure.index_cron and returns a cron that
+// rebuilds the exposure index on it (the trace section's hops; haircut,
+// the labels of now), a build at a time, until ctx ends; nil when unset.
+// p nil: check only.
+func (a *app) indexSchedule(ctx context.Context, p *pipeline.Pipeline) (*cron.Cron, error) {
+	expr := a.cfg.Exposure.IndexCron
+	if expr == "" {
+		return nil, nil
+	}
+	ic := taint.DefaultIndexConfig()
+	ic.Hops = a.cfg.Trace.Hops
+	c := cron.New(cron.WithLocation(time.UTC), cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
+	_, err := c.AddFunc(expr, func() {
+		st, err := p.Store(ctx)
+		if err == nil {
+			var ls *labels.Store
+			if ls, err = labels.NewStore(ctx, st.Conn()); err == nil {
+				var b *taint.IndexBuild
+				if b, err = taint.New(st.Conn(), ls).BuildExposureIndex(ctx, ic); err == nil {
+					a.log.Info("exposure index built", "build", b.Build, "subjects", b.Subjects, "rows", b.Rows,
+						"block", b.BlockHeight, "seconds", b.Seconds, "capped", b.Capped)
+					return
+				}
+			}
+		}
+		a.log.Error("scheduled exposure index build failed", "err", err)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("exposure.index_cron %q: %w", expr, err)
+	}
+	return c, nil
+}
+
 func newReportScheduleCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "schedule",
-		Short: "Run the reports of reports.schedules on their cron expressions until interrupted (tracer run runs them too)",
+		Short: "Run the reports of reports.schedules, and exposure index builds on exposure.index_cron, until interrupted (tracer run runs them too)",
 		Long: `Run each schedule of reports.schedules (configs/tracer.yaml) on its cron
 expression: write the report into reports.out and announce it on NATS
 (` + report.NoticeSubject + `, JSON ` + report.NoticeFormat + `).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if len(a.cfg.Reports.Schedules) == 0 {
-				return errors.New("no report schedules: add some under reports.schedules in the configuration (configs/tracer.yaml shows how)")
+			if len(a.cfg.Reports.Schedules) == 0 && a.cfg.Exposure.IndexCron == "" {
+				return errors.New("no report schedules: add some under reports.schedules (or exposure.index_cron) in the configuration (configs/tracer.yaml shows how)")
 			}
 			if err := a.checkReports(); err != nil {
 				return err
