@@ -169,6 +169,11 @@ func printTraceBench(cmd *cobra.Command, rows []traceBenchRow) error {
 	}
 	fmt.Fprintf(w, "%s\n", rows[0].Params)
 	fmt.Fprintf(w, "fill: %s\n", fillDoc(rows[0].Fill))
+	for _, r := range rows {
+		for _, st := range r.Slowest {
+			fmt.Fprintf(w, "seed %d slow trace: %s, trace %d of the run, %.1f ms, %d outputs, %d queries\n", r.Seed, st.Start, st.Nth, st.MS, st.Nodes, st.Queries)
+		}
+	}
 	p50, p99 := taint.Quantile(lat, 0.5), taint.Quantile(lat, 0.99)
 	fmt.Fprintf(w, "all seeds: %d traces, p50 %.1f ms (%.2f× the goal of %.0f ms), p99 %.1f ms (%.2f× the goal of %.0f ms)\n",
 		len(lat), p50, p50/goalTraceP50, goalTraceP50, p99, p99/goalTraceP99, goalTraceP99)

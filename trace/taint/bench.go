@@ -1,6 +1,7 @@
 package taint
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,9 +36,21 @@ type BenchResult struct {
 	LiveExposures   int     `json:"live_exposures"`
 	LiveExposureP50 float64 `json:"live_exposure_p50_ms"`
 	LiveExposureAvg float64 `json:"live_exposure_mean_ms"`
+	// Slowest: the three slowest traces, in order, with their place in
+	// the run (1 is the first trace of the process).
+	Slowest []SlowTrace `json:"slowest"`
 	// Latencies and ExposureLatencies, for figures over several runs.
 	Latencies         []float64 `json:"-"`
 	ExposureLatencies []float64 `json:"-"`
+}
+
+// SlowTrace is one of a bench's slowest traces.
+type SlowTrace struct {
+	Start   string  `json:"start"`
+	Nth     int     `json:"nth"`
+	MS      float64 `json:"ms"`
+	Nodes   int     `json:"nodes"`
+	Queries int     `json:"queries"`
 }
 
 // Quantile is the q-quantile (0..1) of ms, nearest rank; 0 when empty.
@@ -97,13 +110,19 @@ func (t *Tracer) Bench(ctx context.Context, starts, exposures []Start, live int,
 			return nil, fmt.Errorf("taint: bench trace from %s: %w", s.Desc, err)
 		}
 		lat = append(lat, since(b))
+		st := SlowTrace{Start: s.Desc, Nth: len(lat), MS: lat[len(lat)-1]}
 		for _, r := range rs {
 			res.Nodes += float64(r.Nodes)
 			res.Queries += float64(r.Queries)
+			st.Nodes += r.Nodes
+			st.Queries += r.Queries
 			if r.Capped != "" {
 				res.Capped++
 			}
 		}
+		res.Slowest = append(res.Slowest, st)
+		slices.SortFunc(res.Slowest, func(a, b SlowTrace) int { return cmp.Compare(b.MS, a.MS) })
+		res.Slowest = res.Slowest[:min(3, len(res.Slowest))]
 	}
 	res.Traces, res.Latencies = len(lat), lat
 	if res.Traces > 0 {
