@@ -170,14 +170,9 @@ func runIngestBench(ctx context.Context, a *app, work string, blocks, txsPerBloc
 	}
 	res.GenerateSec = time.Since(start).Seconds()
 
-	if dsn != "" {
-		// Never the user's own tables: the bench works in its own database.
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return nil, fmt.Errorf("--clickhouse %q: %w", dsn, err)
-		}
-		u.Path = "/tracer_bench"
-		dsn = u.String()
+	dsn, err = benchDatabase(dsn, "tracer_bench")
+	if err != nil {
+		return nil, err
 	}
 	pcfg := a.pipelineConfig()
 	pcfg.NoCluster = true // the ingest benchmark measures ingest and the loader only
@@ -472,4 +467,29 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// benchDatabase is dsn with its database replaced by db: never the user's
+// own tables, a benchmark works in a database of its own. An empty dsn
+// (embedded chDB) stays empty.
+func benchDatabase(dsn, db string) (string, error) {
+	if dsn == "" {
+		return "", nil
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("--clickhouse %q: %w", dsn, err)
+	}
+	u.Path = "/" + db
+	return u.String(), nil
+}
+
+// truncate empties tables, which a benchmark refills.
+func truncate(ctx context.Context, conn store.Conn, tables ...string) error {
+	for _, t := range tables {
+		if err := conn.Exec(ctx, "TRUNCATE TABLE "+t); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -140,13 +139,9 @@ func runAlertsBench(ctx context.Context, a *app, work string, watched, blocks, t
 	}
 	row.LoadSec = time.Since(start).Seconds()
 
-	if dsn != "" {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return nil, fmt.Errorf("--clickhouse %q: %w", dsn, err)
-		}
-		u.Path = fmt.Sprintf("/tracer_bench_alerts_%d", watched)
-		dsn = u.String()
+	dsn, err = benchDatabase(dsn, fmt.Sprintf("tracer_bench_alerts_%d", watched))
+	if err != nil {
+		return nil, err
 	}
 	pcfg := a.pipelineConfig()
 	pcfg.DataDir, pcfg.NATSURL, pcfg.NATSListen, pcfg.StoreDSN = filepath.Join(work, "data"), "", "127.0.0.1:0", dsn
@@ -160,10 +155,8 @@ func runAlertsBench(ctx context.Context, a *app, work string, watched, blocks, t
 		return nil, err
 	}
 	row.Engine = st.Conn().Engine()
-	for _, table := range []string{"alerts", "alert_payments"} {
-		if err := st.Conn().Exec(ctx, "TRUNCATE TABLE "+table); err != nil {
-			return nil, err
-		}
+	if err := truncate(ctx, st.Conn(), "alerts", "alert_payments"); err != nil {
+		return nil, err
 	}
 	nc, js, err := p.NATS(ctx)
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -59,13 +58,9 @@ func runETHBench(ctx context.Context, a *app, work string, blocks, txsPerBlock, 
 	}
 	res.GenerateSec = time.Since(start).Seconds()
 	res.Txs = truth.Txs
-	if dsn != "" {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return nil, fmt.Errorf("--clickhouse %q: %w", dsn, err)
-		}
-		u.Path = "/tracer_bench"
-		dsn = u.String()
+	dsn, err = benchDatabase(dsn, "tracer_bench")
+	if err != nil {
+		return nil, err
 	}
 	pcfg := a.pipelineConfig()
 	pcfg.NoCluster = true

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -114,13 +113,9 @@ func runReportBench(ctx context.Context, a *app, work, dsn string, seed int64, b
 		return nil, err
 	}
 	truth := g.Truth()
-	if dsn != "" {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return nil, fmt.Errorf("--clickhouse %q: %w", dsn, err)
-		}
-		u.Path = fmt.Sprintf("/tracer_bench_report_%d", seed)
-		dsn = u.String()
+	dsn, err = benchDatabase(dsn, fmt.Sprintf("tracer_bench_report_%d", seed))
+	if err != nil {
+		return nil, err
 	}
 	pcfg := a.pipelineConfig()
 	pcfg.DataDir, pcfg.NATSURL, pcfg.NATSListen, pcfg.StoreDSN, pcfg.NoCluster = filepath.Join(work, "data"), "", "127.0.0.1:0", dsn, false
@@ -134,11 +129,9 @@ func runReportBench(ctx context.Context, a *app, work, dsn string, seed int64, b
 		return nil, err
 	}
 	conn := st.Conn()
-	for _, tbl := range []string{"btc_blocks", "btc_txs", "btc_inputs", "btc_outputs", "btc_address_io", "label_imports", "label_entries",
-		"trace_btc_merges", "trace_btc_held", "trace_btc_address_cluster", "trace_btc_clusters"} {
-		if err := conn.Exec(ctx, "TRUNCATE TABLE "+tbl); err != nil {
-			return nil, err
-		}
+	if err := truncate(ctx, conn, "btc_blocks", "btc_txs", "btc_inputs", "btc_outputs", "btc_address_io", "label_imports", "label_entries",
+		"trace_btc_merges", "trace_btc_held", "trace_btc_address_cluster", "trace_btc_clusters"); err != nil {
+		return nil, err
 	}
 	t0 := time.Now()
 	if err := p.IngestBTC(ctx, pipeline.BTCIngest{BlocksDir: dir, To: -1}); err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -217,14 +216,9 @@ type benchStore struct {
 func runTraceBench(ctx context.Context, a *app, cmd *cobra.Command, work string, seed int64, o traceBenchOpts, cfg taint.Config) (*traceBenchRow, error) {
 	sc := simulate.DefaultConfig()
 	sc.Params, sc.Blocks, sc.TxsPerBlock, sc.Seed, sc.Users = &chaincfg.MainNetParams, o.blocks, o.txsPerBlock, seed, o.users
-	dsn := o.dsn
-	if dsn != "" {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return nil, fmt.Errorf("--clickhouse %q: %w", dsn, err)
-		}
-		u.Path = fmt.Sprintf("/tracer_bench_trace_%d", seed)
-		dsn = u.String()
+	dsn, err := benchDatabase(o.dsn, fmt.Sprintf("tracer_bench_trace_%d", seed))
+	if err != nil {
+		return nil, err
 	}
 	flags := fmt.Sprintf("blocks=%d txs-per-block=%d users=%d fill=%s clickhouse=%s", o.blocks, o.txsPerBlock, o.users, o.fill, dsn)
 	meta := filepath.Join(work, "bench.json")
@@ -275,10 +269,7 @@ func runTraceBench(ctx context.Context, a *app, cmd *cobra.Command, work string,
 	if err != nil {
 		return nil, err
 	}
-	if err := conn.Exec(ctx, "TRUNCATE TABLE label_imports"); err != nil {
-		return nil, err
-	}
-	if err := conn.Exec(ctx, "TRUNCATE TABLE label_entries"); err != nil {
+	if err := truncate(ctx, conn, "label_imports", "label_entries"); err != nil {
 		return nil, err
 	}
 	var csv bytes.Buffer
@@ -320,11 +311,9 @@ func runTraceBench(ctx context.Context, a *app, cmd *cobra.Command, work string,
 // bench needs of its truth.
 func fillTraceBench(ctx context.Context, p *pipeline.Pipeline, st *store.Store, cmd *cobra.Command, work string, sc simulate.Config, o traceBenchOpts) (benchStore, error) {
 	conn := st.Conn()
-	for _, tbl := range []string{"btc_blocks", "btc_txs", "btc_inputs", "btc_outputs", "btc_address_io", "label_imports", "label_entries",
-		"trace_btc_merges", "trace_btc_held", "trace_btc_address_cluster", "trace_btc_clusters", "taint_exposure"} {
-		if err := conn.Exec(ctx, "TRUNCATE TABLE "+tbl); err != nil {
-			return benchStore{}, err
-		}
+	if err := truncate(ctx, conn, "btc_blocks", "btc_txs", "btc_inputs", "btc_outputs", "btc_address_io", "label_imports", "label_entries",
+		"trace_btc_merges", "trace_btc_held", "trace_btc_address_cluster", "trace_btc_clusters", "taint_exposure"); err != nil {
+		return benchStore{}, err
 	}
 	bs := benchStore{Fill: o.fill}
 	var truth *simulate.Truth
@@ -392,13 +381,9 @@ func runETHTraceBench(ctx context.Context, a *app, _ *cobra.Command, work string
 	if err != nil {
 		return nil, err
 	}
-	if dsn != "" {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return nil, fmt.Errorf("--clickhouse %q: %w", dsn, err)
-		}
-		u.Path = fmt.Sprintf("/tracer_bench_trace_eth_%d", seed)
-		dsn = u.String()
+	dsn, err = benchDatabase(dsn, fmt.Sprintf("tracer_bench_trace_eth_%d", seed))
+	if err != nil {
+		return nil, err
 	}
 	pcfg := a.pipelineConfig()
 	pcfg.DataDir, pcfg.NATSURL, pcfg.NATSListen, pcfg.StoreDSN, pcfg.NoCluster = filepath.Join(work, "data"), "", "127.0.0.1:0", dsn, true
@@ -412,10 +397,8 @@ func runETHTraceBench(ctx context.Context, a *app, _ *cobra.Command, work string
 		return nil, err
 	}
 	conn := st.Conn()
-	for _, tbl := range []string{"eth_blocks", "eth_transfers", "eth_address_transfers", "label_imports", "label_entries"} {
-		if err := conn.Exec(ctx, "TRUNCATE TABLE "+tbl); err != nil {
-			return nil, err
-		}
+	if err := truncate(ctx, conn, "eth_blocks", "eth_transfers", "eth_address_transfers", "label_imports", "label_entries"); err != nil {
+		return nil, err
 	}
 	t0 := time.Now()
 	if err := p.IngestETH(ctx, pipeline.ETHIngest{BlocksDir: dir, To: -1, Confirmations: 1, Tokens: eth.DefaultTokens()}); err != nil {
