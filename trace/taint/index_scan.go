@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/tracerproject/tracer/store"
 )
 
 // The index's propagation as a scan of the chain.
@@ -336,75 +338,40 @@ func (t *Tracer) scanRanges(ctx context.Context, perRange int) ([][2]uint32, err
 // and outputs, in chain order (height, position in the block).
 func (t *Tracer) readRange(ctx context.Context, lo, hi uint32) ([]*tx, error) {
 	got := map[string]*tx{}
-	rows, err := t.conn.Query(ctx, "SELECT txid, block_height, idx, time FROM btc_txs WHERE block_height >= ? AND block_height < ?", lo, hi)
-	if err != nil {
-		return nil, fmt.Errorf("taint: reading blocks %d-%d: %w", lo, hi-1, err)
-	}
-	for rows.Next() {
+	blocks := fmt.Sprintf("blocks %d-%d", lo, hi-1)
+	err := queryRows(ctx, t.conn, blocks, func(rows store.Rows) error {
 		x := &tx{}
 		if err := rows.Scan(&x.txid, &x.height, &x.idx, &x.time); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("taint: reading blocks %d-%d: %w", lo, hi-1, err)
+			return err
 		}
 		got[x.txid] = x
-	}
-	err = rows.Err()
-	rows.Close()
+		return nil
+	}, "SELECT txid, block_height, idx, time FROM btc_txs WHERE block_height >= ? AND block_height < ?", lo, hi)
 	if err != nil {
-		return nil, fmt.Errorf("taint: reading blocks %d-%d: %w", lo, hi-1, err)
+		return nil, err
 	}
-	rows, err = t.conn.Query(ctx, "SELECT txid, n, address, value FROM btc_outputs WHERE block_height >= ? AND block_height < ?", lo, hi)
-	if err != nil {
-		return nil, fmt.Errorf("taint: reading outputs of blocks %d-%d: %w", lo, hi-1, err)
-	}
-	for rows.Next() {
+	err = queryRows(ctx, t.conn, "outputs of "+blocks, func(rows store.Rows) error {
 		var id string
 		var o txOut
 		if err := rows.Scan(&id, &o.n, &o.address, &o.value); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("taint: reading outputs of blocks %d-%d: %w", lo, hi-1, err)
+			return err
 		}
 		if x := got[id]; x != nil {
 			x.outs = append(x.outs, o)
 		}
-	}
-	err = rows.Err()
-	rows.Close()
+		return nil
+	}, "SELECT txid, n, address, value FROM btc_outputs WHERE block_height >= ? AND block_height < ?", lo, hi)
 	if err != nil {
-		return nil, fmt.Errorf("taint: reading outputs of blocks %d-%d: %w", lo, hi-1, err)
+		return nil, err
 	}
-	rows, err = t.conn.Query(ctx, "SELECT txid, n, prev_txid, prev_n, coinbase, address, value FROM btc_inputs WHERE block_height >= ? AND block_height < ?", lo, hi)
+	err = queryRows(ctx, t.conn, "inputs of "+blocks, scanInputs(got),
+		"SELECT "+inputColumns+" FROM btc_inputs WHERE block_height >= ? AND block_height < ?", lo, hi)
 	if err != nil {
-		return nil, fmt.Errorf("taint: reading inputs of blocks %d-%d: %w", lo, hi-1, err)
-	}
-	for rows.Next() {
-		var id string
-		var in txIn
-		var cb uint8
-		if err := rows.Scan(&id, &in.n, &in.prev.txid, &in.prev.n, &cb, &in.address, &in.value); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("taint: reading inputs of blocks %d-%d: %w", lo, hi-1, err)
-		}
-		in.coinbase = cb == 1
-		if x := got[id]; x != nil {
-			x.ins = append(x.ins, in)
-		}
-	}
-	err = rows.Err()
-	rows.Close()
-	if err != nil {
-		return nil, fmt.Errorf("taint: reading inputs of blocks %d-%d: %w", lo, hi-1, err)
+		return nil, err
 	}
 	out := make([]*tx, 0, len(got))
 	for _, x := range got {
-		// Index order; a row inserted twice counts once.
-		slices.SortFunc(x.ins, func(a, b txIn) int { return cmp.Compare(a.n, b.n) })
-		slices.SortFunc(x.outs, func(a, b txOut) int { return cmp.Compare(a.n, b.n) })
-		x.ins = slices.CompactFunc(x.ins, func(a, b txIn) bool { return a.n == b.n })
-		x.outs = slices.CompactFunc(x.outs, func(a, b txOut) bool { return a.n == b.n })
-		for _, in := range x.ins {
-			x.inVal += in.value
-		}
+		x.settle()
 		out = append(out, x)
 	}
 	slices.SortFunc(out, func(a, b *tx) int {

@@ -155,18 +155,13 @@ func (g *graph) loadTxs(ctx context.Context, ids []string) error {
 		got := map[string]*tx{}
 		// Height and time come with the outputs (every transaction has
 		// one); the position in the block only fifo needs.
-		rows, err := g.conn.Query(ctx, "SELECT txid, n, address, value, block_height, time FROM btc_outputs WHERE txid IN ?", set(part))
-		if err != nil {
-			return fmt.Errorf("taint: reading outputs: %w", err)
-		}
-		for rows.Next() {
+		err := queryRows(ctx, g.conn, "outputs", func(rows store.Rows) error {
 			var id string
 			var o txOut
 			var h uint32
 			var tm time.Time
 			if err := rows.Scan(&id, &o.n, &o.address, &o.value, &h, &tm); err != nil {
-				rows.Close()
-				return fmt.Errorf("taint: reading outputs: %w", err)
+				return err
 			}
 			t := got[id]
 			if t == nil {
@@ -174,71 +169,34 @@ func (g *graph) loadTxs(ctx context.Context, ids []string) error {
 				got[id] = t
 			}
 			t.outs = append(t.outs, o)
-		}
-		err = rows.Err()
-		rows.Close()
+			return nil
+		}, "SELECT txid, n, address, value, block_height, time FROM btc_outputs WHERE txid IN ?", set(part))
 		if err != nil {
-			return fmt.Errorf("taint: reading outputs: %w", err)
+			return err
 		}
 		if g.needIdx {
 			g.queries++
-			rows, err := g.conn.Query(ctx, "SELECT txid, idx FROM btc_txs FINAL WHERE txid IN ?", set(part))
-			if err != nil {
-				return fmt.Errorf("taint: reading transactions: %w", err)
-			}
-			for rows.Next() {
+			err := queryRows(ctx, g.conn, "transactions", func(rows store.Rows) error {
 				var id string
 				var idx uint32
 				if err := rows.Scan(&id, &idx); err != nil {
-					rows.Close()
-					return fmt.Errorf("taint: reading transactions: %w", err)
+					return err
 				}
 				if t := got[id]; t != nil {
 					t.idx = idx
 				}
-			}
-			err = rows.Err()
-			rows.Close()
+				return nil
+			}, "SELECT txid, idx FROM btc_txs FINAL WHERE txid IN ?", set(part))
 			if err != nil {
-				return fmt.Errorf("taint: reading transactions: %w", err)
+				return err
 			}
 		}
-		rows, err = g.conn.Query(ctx, "SELECT txid, n, prev_txid, prev_n, coinbase, address, value FROM btc_inputs WHERE txid IN ?", set(part))
-		if err != nil {
-			return fmt.Errorf("taint: reading inputs: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			var in txIn
-			var cb uint8
-			if err := rows.Scan(&id, &in.n, &in.prev.txid, &in.prev.n, &cb, &in.address, &in.value); err != nil {
-				rows.Close()
-				return fmt.Errorf("taint: reading inputs: %w", err)
-			}
-			in.coinbase = cb == 1
-			if t := got[id]; t != nil {
-				t.ins = append(t.ins, in)
-			}
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return fmt.Errorf("taint: reading inputs: %w", err)
+		if err := queryRows(ctx, g.conn, "inputs", scanInputs(got), "SELECT "+inputColumns+" FROM btc_inputs WHERE txid IN ?", set(part)); err != nil {
+			return err
 		}
 		for _, id := range part {
 			if t := got[id]; t != nil {
-				// Index order (fifo lays inputs and outputs out in it); a
-				// row inserted twice counts once.
-				slices.SortFunc(t.ins, func(a, b txIn) int { return cmp.Compare(a.n, b.n) })
-				slices.SortFunc(t.outs, func(a, b txOut) int { return cmp.Compare(a.n, b.n) })
-				t.ins = slices.CompactFunc(t.ins, func(a, b txIn) bool { return a.n == b.n })
-				t.outs = slices.CompactFunc(t.outs, func(a, b txOut) bool { return a.n == b.n })
-				for _, in := range t.ins {
-					t.inVal += in.value
-				}
-				for _, o := range t.outs {
-					t.outVal += o.value
-				}
+				t.settle()
 			}
 			g.txs[id] = got[id] // nil: not stored
 		}
@@ -348,4 +306,59 @@ func (g *graph) evidence(ctx context.Context, txids []string) (map[string]string
 		return nil, err
 	}
 	return out, nil
+}
+
+// queryRows runs query and calls scan on each row; an error names what
+// was being read.
+func queryRows(ctx context.Context, conn store.Conn, what string, scan func(store.Rows) error, query string, args ...any) error {
+	rows, err := conn.Query(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("taint: reading %s: %w", what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return fmt.Errorf("taint: reading %s: %w", what, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("taint: reading %s: %w", what, err)
+	}
+	return nil
+}
+
+// inputColumns are what scanInputs reads of btc_inputs.
+const inputColumns = "txid, n, prev_txid, prev_n, coinbase, address, value"
+
+// scanInputs adds each row of inputColumns to its transaction in got.
+func scanInputs(got map[string]*tx) func(store.Rows) error {
+	return func(rows store.Rows) error {
+		var id string
+		var in txIn
+		var cb uint8
+		if err := rows.Scan(&id, &in.n, &in.prev.txid, &in.prev.n, &cb, &in.address, &in.value); err != nil {
+			return err
+		}
+		in.coinbase = cb == 1
+		if t := got[id]; t != nil {
+			t.ins = append(t.ins, in)
+		}
+		return nil
+	}
+}
+
+// settle puts a read transaction's inputs and outputs in index order (fifo
+// lays them out in it), counts a row inserted twice once, and sums them.
+func (t *tx) settle() {
+	slices.SortFunc(t.ins, func(a, b txIn) int { return cmp.Compare(a.n, b.n) })
+	slices.SortFunc(t.outs, func(a, b txOut) int { return cmp.Compare(a.n, b.n) })
+	t.ins = slices.CompactFunc(t.ins, func(a, b txIn) bool { return a.n == b.n })
+	t.outs = slices.CompactFunc(t.outs, func(a, b txOut) bool { return a.n == b.n })
+	t.inVal, t.outVal = 0, 0
+	for _, in := range t.ins {
+		t.inVal += in.value
+	}
+	for _, o := range t.outs {
+		t.outVal += o.value
+	}
 }
