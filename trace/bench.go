@@ -186,7 +186,7 @@ func benchState(ctx context.Context, cfg BenchConfig, res *BenchResult) error {
 		blocks++
 		// Commit as the clusterer does before it stores a batch.
 		last := h+1 >= cfg.Blocks && s.Addresses() >= cfg.Addresses
-		if last || blocks == benchBatchBlocks || len(ch.Dirty) >= benchBatchDirty {
+		if last || blocks == benchBatchBlocks || ch.Dirty.Len() >= benchBatchDirty {
 			if err := s.Commit(true); err != nil {
 				return err
 			}

@@ -285,7 +285,7 @@ func (c *Clusterer) Run(ctx context.Context, js jetstream.JetStream) (err error)
 				deadline = time.Now().Add(c.cfg.BatchWait)
 			}
 			pending = append(pending, d)
-			if len(pending) >= c.cfg.BatchBlocks || len(changes.Dirty) >= 200_000 {
+			if len(pending) >= c.cfg.BatchBlocks || changes.Dirty.Len() >= 200_000 {
 				if err := flush(ctx); err != nil {
 					return err
 				}
@@ -377,10 +377,10 @@ func (c *Clusterer) write(ctx context.Context, chg *Changes, pending []*stream.D
 			return fmt.Errorf("trace: storing %d merges in %s: %w", len(part.rows), part.table, err)
 		}
 	}
-	if len(chg.Dirty) > 0 {
-		n := len(chg.Dirty)
+	if chg.Dirty.Len() > 0 {
+		n := chg.Dirty.Len()
 		addr, ids, clusters := make([]string, 0, n), make([]uint32, 0, n), make([]uint32, 0, n)
-		for id := range chg.Dirty {
+		for _, id := range chg.Dirty.IDs() {
 			a, err := c.state.Address(id)
 			if err != nil {
 				return err
@@ -395,10 +395,10 @@ func (c *Clusterer) write(ctx context.Context, chg *Changes, pending []*stream.D
 			return fmt.Errorf("trace: storing %d address clusters: %w", n, err)
 		}
 	}
-	if len(chg.DirtyRoots) > 0 {
-		n := len(chg.DirtyRoots)
+	if chg.DirtyRoots.Len() > 0 {
+		n := chg.DirtyRoots.Len()
 		ids, sizes := make([]uint32, 0, n), make([]uint32, 0, n)
-		for r := range chg.DirtyRoots {
+		for _, r := range chg.DirtyRoots.IDs() {
 			size := uint32(0)
 			if c.state.f.Find(r) == r {
 				size = c.state.f.size[r]

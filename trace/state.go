@@ -63,6 +63,9 @@ type State struct {
 	log          *slog.Logger
 	links        []heuristic.Link
 	change       []heuristic.Link
+	block        []blockLink // connectBatched's buffer
+	sink         uint32      // what connectBatched's warming reads add up to
+	oneAtATime   bool        // tests: Connect without connectBatched
 	// m maps every address with an id to it (addrmap.go). newAddrs are
 	// the addresses of the ids from committed on, not yet in the index.
 	m         addrMap
@@ -318,6 +321,14 @@ func (s *State) ID(address string) (uint32, error) {
 		return s.lastID, nil // a multi-input star names its first input again and again
 	}
 	h, c := fingerprint(address)
+	return s.idOf(address, h, c)
+}
+
+// idOf is ID for an address with fingerprint (h, c).
+func (s *State) idOf(address string, h uint64, c uint32) (uint32, error) {
+	if address == "" {
+		return 0, errors.New("trace: an empty address gets no id")
+	}
 	id, ok := s.m.get(h, c)
 	if ok {
 		s.lastAddr, s.lastID = address, id
@@ -387,8 +398,8 @@ type Changes struct {
 	Held   []Merge
 	// Dirty ids: their cluster may have changed. DirtyRoots: clusters whose
 	// size may have changed (absorbed roots get size 0).
-	Dirty      map[uint32]struct{}
-	DirtyRoots map[uint32]struct{}
+	Dirty      IDSet
+	DirtyRoots IDSet
 	Links      int // links drawn, merging or not
 	Seq        uint64
 	Height     int64
@@ -396,20 +407,20 @@ type Changes struct {
 
 // NewChanges returns empty changes.
 func NewChanges() *Changes {
-	return &Changes{Dirty: map[uint32]struct{}{}, DirtyRoots: map[uint32]struct{}{}}
+	return &Changes{}
 }
 
 // Reset empties c for reuse.
 func (c *Changes) Reset() {
 	c.Merges, c.Held = c.Merges[:0], c.Held[:0]
-	clear(c.Dirty)
-	clear(c.DirtyRoots)
+	c.Dirty.Reset()
+	c.DirtyRoots.Reset()
 	c.Links, c.Seq, c.Height = 0, 0, 0
 }
 
 // Empty reports whether nothing changed.
 func (c *Changes) Empty() bool {
-	return len(c.Merges) == 0 && len(c.Held) == 0 && len(c.Dirty) == 0 && len(c.DirtyRoots) == 0
+	return len(c.Merges) == 0 && len(c.Held) == 0 && c.Dirty.Len() == 0 && c.DirtyRoots.Len() == 0
 }
 
 // storedLink is one link as the index keeps it.
@@ -580,17 +591,17 @@ func (s *State) apply(ch *Changes, l *storedLink, addrA, addrB, hash string, seq
 	// members have their rows already, unless it is a lone address.
 	root, absorbed := s.f.Order(ra, rb)
 	s.f.Members(absorbed, func(x uint32) bool {
-		ch.Dirty[x] = struct{}{}
+		ch.Dirty.Add(x)
 		return true
 	})
 	if s.f.size[root] == 1 {
-		ch.Dirty[root] = struct{}{}
+		ch.Dirty.Add(root)
 	}
 	s.f.Union(root, absorbed)
 	m.Cluster = root
 	ch.Merges = append(ch.Merges, m)
-	ch.DirtyRoots[root] = struct{}{}
-	ch.DirtyRoots[absorbed] = struct{}{}
+	ch.DirtyRoots.Add(root)
+	ch.DirtyRoots.Add(absorbed)
 	return true
 }
 
@@ -609,6 +620,9 @@ func (s *State) Connect(seq uint64, b *ingest.Block, ch *Changes) error {
 	}
 	if s.eth != nil {
 		return s.connectETH(seq, b, ch)
+	}
+	if !s.h.Change && !s.oneAtATime {
+		return s.connectBatched(seq, b, ch)
 	}
 	var recs [][3]uint32
 	var k uint32
@@ -636,6 +650,83 @@ func (s *State) Connect(seq uint64, b *ingest.Block, ch *Changes) error {
 			recs = append(recs, rec)
 			k++
 		}
+	}
+	return s.connected(seq, b, recs, ch)
+}
+
+// blockLink is a link of the block being connected, with its ends'
+// fingerprints and then ids.
+type blockLink struct {
+	heuristic.Link
+	tx       int // index in the block
+	ha, hb   uint64
+	ca, cb   uint32
+	idA, idB uint32
+}
+
+// connectBatched applies a block's links in the order Connect draws them,
+// in passes over the whole block: every link's ends are fingerprinted and
+// their address-map slots read (independent loads, which the CPU overlaps,
+// where resolving one address at a time waits for each cache miss in
+// turn), then the ids are resolved (and new ones given) in link order,
+// the forest entries of the ids read the same way, and the links applied
+// in order. The ids, merges and records are those of the one-at-a-time
+// path (which the change heuristic needs: it asks per transaction whether
+// an output address was seen before).
+func (s *State) connectBatched(seq uint64, b *ingest.Block, ch *Changes) error {
+	bl := s.block[:0]
+	for i := range b.Txs {
+		s.links = s.h.Links(s.links, &b.Txs[i])
+		for _, hl := range s.links {
+			bl = append(bl, blockLink{Link: hl, tx: i})
+		}
+	}
+	s.block = bl
+	prevA, prevH, prevC := "", uint64(0), uint32(0)
+	for j := range bl {
+		l := &bl[j]
+		if l.A == prevA { // a star names its first input again and again
+			l.ha, l.ca = prevH, prevC
+		} else {
+			l.ha, l.ca = fingerprint(l.A)
+			prevA, prevH, prevC = l.A, l.ha, l.ca
+		}
+		l.hb, l.cb = fingerprint(l.B)
+	}
+	// A loop of loads alone: the CPU keeps many of them in flight.
+	var sink uint32
+	for j := range bl {
+		sink += s.m.touch(bl[j].ha) + s.m.touch(bl[j].hb)
+	}
+	for j := range bl {
+		l := &bl[j]
+		var err error
+		if l.idA, err = s.idOf(l.A, l.ha, l.ca); err != nil {
+			return err
+		}
+		if l.idB, err = s.idOf(l.B, l.hb, l.cb); err != nil {
+			return err
+		}
+	}
+	if n := s.f.Len(); n > len(s.heads) {
+		s.heads = slices.Grow(s.heads, n-len(s.heads))[:n]
+	}
+	for j := range bl {
+		a, b := bl[j].idA, bl[j].idB
+		sink += s.f.touch(a) + s.f.touch(b) + uint32(s.heads[a])
+	}
+	s.sink = sink
+	recs := make([][3]uint32, 0, len(bl))
+	for j := range bl {
+		l := &bl[j]
+		tx := &b.Txs[l.tx]
+		sl := storedLink{a: l.idA, b: l.idB, seq: seq, k: uint32(j), heuristic: l.Heuristic, version: uint8(l.Version), txid: tx.Txid, height: uint32(b.Height)}
+		s.apply(ch, &sl, l.A, l.B, b.Hash, seq)
+		if err := s.setLink(&sl); err != nil {
+			return err
+		}
+		ch.Links++
+		recs = append(recs, [3]uint32{l.idA, l.idB, uint32(j)})
 	}
 	return s.connected(seq, b, recs, ch)
 }
@@ -774,8 +865,8 @@ func (s *State) Disconnect(seq uint64, hash string, ch *Changes) error {
 	})
 	s.f.Reset(members)
 	for _, m := range members {
-		ch.Dirty[m] = struct{}{}
-		ch.DirtyRoots[m] = struct{}{}
+		ch.Dirty.Add(m)
+		ch.DirtyRoots.Add(m)
 	}
 	hashes := map[uint64]string{}
 	for i := range links {

@@ -453,21 +453,103 @@ func TestMergeRewritesSmallerSide(t *testing.T) {
 	if err := s.Connect(1, block(1, big...), ch); err != nil {
 		t.Fatal(err)
 	}
-	if len(ch.Dirty) != 100 {
-		t.Errorf("forming a cluster of 100: %d addresses to rewrite, want 100", len(ch.Dirty))
+	if ch.Dirty.Len() != 100 {
+		t.Errorf("forming a cluster of 100: %d addresses to rewrite, want 100", ch.Dirty.Len())
 	}
 	ch.Reset()
 	if err := s.Connect(2, block(2, "big7", "new1", "new2"), ch); err != nil {
 		t.Fatal(err)
 	}
-	if len(ch.Dirty) != 2 || len(ch.Merges) != 2 {
-		t.Errorf("two new addresses joining a cluster of 100: %d to rewrite, %d merges; want 2, 2", len(ch.Dirty), len(ch.Merges))
+	if ch.Dirty.Len() != 2 || len(ch.Merges) != 2 {
+		t.Errorf("two new addresses joining a cluster of 100: %d to rewrite, %d merges; want 2, 2", ch.Dirty.Len(), len(ch.Merges))
 	}
 	ch.Reset()
 	if err := s.Connect(3, block(3, "lone1", "lone2"), ch); err != nil {
 		t.Fatal(err)
 	}
-	if len(ch.Dirty) != 2 {
-		t.Errorf("two lone addresses: %d to rewrite, want both", len(ch.Dirty))
+	if ch.Dirty.Len() != 2 {
+		t.Errorf("two lone addresses: %d to rewrite, want both", ch.Dirty.Len())
+	}
+}
+
+// connectBatched draws what the one-at-a-time path draws: the same ids,
+// merges (and held merges), addresses to rewrite, block records and
+// partition, on the simulator's chain (CoinJoins, consolidations, reused
+// addresses) and on the benchmark's mainnet-shaped blocks, with a
+// supercluster guard low enough to hold merges.
+func TestConnectBatchedMatchesOneAtATime(t *testing.T) {
+	sim, _ := simChain(t, 40, 60, 7)
+	g := newChainGen(9)
+	var gen []*ingest.Block
+	var b *ingest.Block
+	for h := range 30 {
+		b = g.block(b, h, 300)
+		c := *b
+		c.Txs = slices.Clone(b.Txs)
+		gen = append(gen, &c)
+	}
+	for _, tc := range []struct {
+		name         string
+		blocks       []*ingest.Block
+		supercluster uint32
+	}{{"simulated", sim, 3}, {"mainnet-shaped", gen, 40}} {
+		blocks := tc.blocks
+		t.Run(tc.name, func(t *testing.T) {
+			batched, single := openState(t, t.TempDir(), tc.supercluster), openState(t, t.TempDir(), tc.supercluster)
+			defer batched.Close()
+			defer single.Close()
+			single.oneAtATime = true
+			chB, chS := NewChanges(), NewChanges()
+			held, merges := 0, 0
+			for i, b := range blocks {
+				seq := uint64(i + 1)
+				if err := batched.Connect(seq, b, chB); err != nil {
+					t.Fatal(err)
+				}
+				if err := single.Connect(seq, b, chS); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.EqualFunc(chB.Merges, chS.Merges, func(a, b Merge) bool { return a == b }) ||
+					!slices.EqualFunc(chB.Held, chS.Held, func(a, b Merge) bool { return a == b }) {
+					t.Fatalf("block %d: merges differ:\nbatched %+v\nsingle  %+v", i, chB.Merges, chS.Merges)
+				}
+				if !slices.Equal(chB.Dirty.IDs(), chS.Dirty.IDs()) || !slices.Equal(chB.DirtyRoots.IDs(), chS.DirtyRoots.IDs()) || chB.Links != chS.Links {
+					t.Fatalf("block %d: rewrites differ: %d/%d ids, %d/%d roots, %d/%d links", i, chB.Dirty.Len(), chS.Dirty.Len(), chB.DirtyRoots.Len(), chS.DirtyRoots.Len(), chB.Links, chS.Links)
+				}
+				if batched.Addresses() != single.Addresses() {
+					t.Fatalf("block %d: %d ids batched, %d one at a time", i, batched.Addresses(), single.Addresses())
+				}
+				merges += len(chB.Merges)
+				held += len(chB.Held)
+				chB.Reset()
+				chS.Reset()
+			}
+			if err := batched.Commit(true); err != nil {
+				t.Fatal(err)
+			}
+			if err := single.Commit(true); err != nil {
+				t.Fatal(err)
+			}
+			for i := range blocks {
+				vb, _, err := batched.get(blockKey(uint64(i + 1)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				vs, _, err := single.get(blockKey(uint64(i + 1)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(vb, vs) {
+					t.Fatalf("block %d: block records differ", i)
+				}
+			}
+			if !slices.Equal(partition(t, batched), partition(t, single)) {
+				t.Fatal("partitions differ")
+			}
+			if merges == 0 || held == 0 {
+				t.Fatalf("%d merges, %d held: the chain does not exercise the paths", merges, held)
+			}
+			t.Logf("%d blocks, %d ids, %d merges, %d held", len(blocks), batched.Addresses(), merges, held)
+		})
 	}
 }

@@ -69,6 +69,13 @@ func (f *Forest) Find(x uint32) uint32 {
 	}
 }
 
+// touch reads x's entries (parent, size and ring), so that a Find, Union
+// or Members soon after finds them in the cache; the result means
+// nothing.
+func (f *Forest) touch(x uint32) uint32 {
+	return f.parent[x] + f.size[x] + f.next[x]
+}
+
 // Size is the number of members of x's cluster.
 func (f *Forest) Size(x uint32) uint32 { return f.size[f.Find(x)] }
 

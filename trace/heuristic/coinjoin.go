@@ -97,8 +97,41 @@ func (c Config) CoinJoin(tx *ingest.Tx) CoinJoinKind {
 	if tx.Coinbase || len(tx.Inputs) < 2 || len(tx.Outputs) < 2 {
 		return NotCoinJoin
 	}
+	if !c.mayBeCoinJoin(tx) {
+		return NotCoinJoin
+	}
 	s := c.ShapeOf(tx)
 	return c.classify(s)
+}
+
+// mayBeCoinJoin is a cheap first test, for the common transaction: every
+// rule of classify needs at least two outputs of one value that is not
+// dust (the most common non-dust value appears twice or more: Whirlpool's
+// all-equal pool outputs, CommonCount elsewhere), and none allows an
+// OP_RETURN output. A transaction with few outputs is checked pair by
+// pair; one with many goes to ShapeOf.
+func (c Config) mayBeCoinJoin(tx *ingest.Tx) bool {
+	outs := tx.Outputs
+	if len(outs) > 16 {
+		return true
+	}
+	equal := false
+	for i := range outs {
+		if outs[i].ScriptType == ingest.ScriptNullData {
+			return false
+		}
+		v := outs[i].Value
+		if equal || v < c.Dust || v == 0 {
+			continue
+		}
+		for j := i + 1; j < len(outs); j++ {
+			if outs[j].Value == v {
+				equal = true
+				break
+			}
+		}
+	}
+	return equal
 }
 
 func (c Config) classify(s Shape) CoinJoinKind {

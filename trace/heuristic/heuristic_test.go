@@ -2,6 +2,7 @@ package heuristic
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/tracerproject/tracer/ingest"
@@ -119,6 +120,9 @@ func FuzzCoinJoin(f *testing.F) {
 		}
 		c := DefaultConfig()
 		k := c.CoinJoin(tx)
+		if want := c.classify(c.ShapeOf(tx)); k != want {
+			t.Fatalf("CoinJoin %q, the rules on the whole shape %q", k, want)
+		}
 		links := c.Links(nil, tx)
 		if k != NotCoinJoin && len(links) != 0 {
 			t.Fatalf("CoinJoin %q but %d links", k, len(links))
@@ -195,4 +199,57 @@ func TestLinksLargeConsolidation(t *testing.T) {
 	if got := len(DefaultConfig().Links(nil, tx)); got != 499 {
 		t.Errorf("500 distinct input addresses of 600 inputs: got %d links, want 499", got)
 	}
+}
+
+// The first test of CoinJoin (mayBeCoinJoin) never turns away a
+// transaction that the rules on its whole shape classify: random small
+// and large transactions with equal, dust, zero and OP_RETURN outputs,
+// pool and standard denominations.
+func TestCoinJoinQuickTestAgreesWithRules(t *testing.T) {
+	values := []int64{0, 100, 545, 546, 5_000, 100_000, 1_000_000, 10_000_000, 8_192, 123_456, 2_500_000}
+	r := rand.New(rand.NewPCG(1, 2))
+	kinds := map[CoinJoinKind]int{}
+	for range 50_000 {
+		tx := &ingest.Tx{}
+		nIn, nOut := 2+r.IntN(30), 1+r.IntN(30)
+		if r.IntN(2) == 0 {
+			nIn, nOut = 2+r.IntN(10), 1+r.IntN(10)
+		}
+		addrs := 1 + r.IntN(nIn)
+		for i := range nIn {
+			tx.Inputs = append(tx.Inputs, ingest.Input{Address: fmt.Sprint("i", i%addrs), Value: 1})
+		}
+		for range nOut {
+			o := ingest.Output{Address: fmt.Sprint("o", r.IntN(nOut)), Value: values[r.IntN(len(values))]}
+			if r.IntN(3) == 0 {
+				o.Value = values[5+r.IntN(2)]
+			}
+			if r.IntN(200) == 0 {
+				o.ScriptType, o.Address = ingest.ScriptNullData, ""
+			}
+			tx.Outputs = append(tx.Outputs, o)
+		}
+		if r.IntN(50) == 0 { // Whirlpool's shape: n distinct inputs, n outputs of a pool's value
+			n := 5 + r.IntN(6)
+			tx = &ingest.Tx{}
+			for i := range n {
+				tx.Inputs = append(tx.Inputs, ingest.Input{Address: fmt.Sprint("i", i), Value: 1})
+				tx.Outputs = append(tx.Outputs, ingest.Output{Address: fmt.Sprint("o", i), Value: 1_000_000})
+			}
+		}
+		for _, c := range []Config{DefaultConfig(), {MultiInput: true, Dust: 200_000}} {
+			got, want := c.CoinJoin(tx), c.classify(c.ShapeOf(tx))
+			if got != want {
+				t.Fatalf("CoinJoin %q, the rules on the whole shape %q (shape %s)", got, want, shapeString(c.ShapeOf(tx)))
+			}
+			kinds[got]++
+		}
+	}
+	// The draw reaches the rules, not only the quick refusal.
+	for _, k := range []CoinJoinKind{NotCoinJoin, Whirlpool, JoinMarket, Generic} {
+		if kinds[k] == 0 {
+			t.Errorf("no transaction classified %q: the test does not reach that rule", k)
+		}
+	}
+	t.Log(kinds)
 }
