@@ -43,6 +43,7 @@ const (
 type linkLog struct {
 	logFile
 	buf []byte
+	hdr [linkRecHeader]byte // append's header: a field, so that it is not allocated per record
 }
 
 // logFile is an append-only file written through a buffer.
@@ -88,7 +89,7 @@ func openLinkLog(path string, end int64) (*linkLog, error) {
 // append writes a link record and returns its offset.
 func (l *linkLog) append(prev, seq uint64, k uint32, link []byte) (uint64, error) {
 	n := linkRecHeader + len(link)
-	var h [linkRecHeader]byte
+	h := &l.hdr
 	binary.BigEndian.PutUint32(h[0:], uint32(n))
 	binary.BigEndian.PutUint64(h[4:], prev)
 	binary.BigEndian.PutUint64(h[12:], seq)

@@ -63,7 +63,10 @@ type State struct {
 	log          *slog.Logger
 	links        []heuristic.Link
 	change       []heuristic.Link
-	block        []blockLink // connectBatched's buffer
+	block        []blockLink // connectBatched's buffers
+	block2       []blockLink
+	links2       []heuristic.Link
+	recs         [][3]uint32
 	sink         uint32      // what connectBatched's warming reads add up to
 	oneAtATime   bool        // tests: Connect without connectBatched
 	// m maps every address with an id to it (addrmap.go). newAddrs are
@@ -664,6 +667,28 @@ type blockLink struct {
 	idA, idB uint32
 }
 
+// blockLinks appends the links of transactions from to to of b, with
+// their ends' fingerprints, to dst; links is a buffer it returns for
+// reuse. It reads only b and the heuristics' configuration.
+func (s *State) blockLinks(dst []blockLink, b *ingest.Block, from, to int, links []heuristic.Link) ([]blockLink, []heuristic.Link) {
+	for i := from; i < to; i++ {
+		links = s.h.Links(links, &b.Txs[i])
+		prevA, prevH, prevC := "", uint64(0), uint32(0)
+		for _, hl := range links {
+			l := blockLink{Link: hl, tx: i}
+			if l.A == prevA { // a star names its first input again and again
+				l.ha, l.ca = prevH, prevC
+			} else {
+				l.ha, l.ca = fingerprint(l.A)
+				prevA, prevH, prevC = l.A, l.ha, l.ca
+			}
+			l.hb, l.cb = fingerprint(l.B)
+			dst = append(dst, l)
+		}
+	}
+	return dst, links
+}
+
 // connectBatched applies a block's links in the order Connect draws them,
 // in passes over the whole block: every link's ends are fingerprinted and
 // their address-map slots read (independent loads, which the CPU overlaps,
@@ -674,25 +699,28 @@ type blockLink struct {
 // path (which the change heuristic needs: it asks per transaction whether
 // an output address was seen before).
 func (s *State) connectBatched(seq uint64, b *ingest.Block, ch *Changes) error {
-	bl := s.block[:0]
-	for i := range b.Txs {
-		s.links = s.h.Links(s.links, &b.Txs[i])
-		for _, hl := range s.links {
-			bl = append(bl, blockLink{Link: hl, tx: i})
-		}
+	// The links and fingerprints of a large block's second half on
+	// another goroutine (they depend on nothing but the block).
+	half := len(b.Txs)
+	var second chan []blockLink
+	if len(b.Txs) >= 1024 {
+		half = len(b.Txs) / 2
+		second = make(chan []blockLink, 1)
+		buf, links := s.block2[:0], s.links2
+		go func() {
+			bl, links := s.blockLinks(buf, b, half, len(b.Txs), links)
+			s.links2 = links // read after the channel's receive
+			second <- bl
+		}()
+	}
+	bl, links := s.blockLinks(s.block[:0], b, 0, half, s.links)
+	s.links = links
+	if second != nil {
+		more := <-second
+		bl = append(bl, more...)
+		s.block2 = more
 	}
 	s.block = bl
-	prevA, prevH, prevC := "", uint64(0), uint32(0)
-	for j := range bl {
-		l := &bl[j]
-		if l.A == prevA { // a star names its first input again and again
-			l.ha, l.ca = prevH, prevC
-		} else {
-			l.ha, l.ca = fingerprint(l.A)
-			prevA, prevH, prevC = l.A, l.ha, l.ca
-		}
-		l.hb, l.cb = fingerprint(l.B)
-	}
 	// A loop of loads alone: the CPU keeps many of them in flight.
 	var sink uint32
 	for j := range bl {
@@ -716,7 +744,7 @@ func (s *State) connectBatched(seq uint64, b *ingest.Block, ch *Changes) error {
 		sink += s.f.touch(a) + s.f.touch(b) + uint32(s.heads[a])
 	}
 	s.sink = sink
-	recs := make([][3]uint32, 0, len(bl))
+	recs := s.recs[:0]
 	for j := range bl {
 		l := &bl[j]
 		tx := &b.Txs[l.tx]
@@ -728,6 +756,7 @@ func (s *State) connectBatched(seq uint64, b *ingest.Block, ch *Changes) error {
 		ch.Links++
 		recs = append(recs, [3]uint32{l.idA, l.idB, uint32(j)})
 	}
+	s.recs = recs
 	return s.connected(seq, b, recs, ch)
 }
 

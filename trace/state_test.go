@@ -483,7 +483,7 @@ func TestConnectBatchedMatchesOneAtATime(t *testing.T) {
 	var gen []*ingest.Block
 	var b *ingest.Block
 	for h := range 30 {
-		b = g.block(b, h, 300)
+		b = g.block(b, h, []int{300, 1100}[h%2]) // 1,024 transactions or more: two goroutines draw the links
 		c := *b
 		c.Txs = slices.Clone(b.Txs)
 		gen = append(gen, &c)
