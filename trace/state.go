@@ -67,8 +67,8 @@ type State struct {
 	block2       []blockLink
 	links2       []heuristic.Link
 	recs         [][3]uint32
-	sink         uint32      // what connectBatched's warming reads add up to
-	oneAtATime   bool        // tests: Connect without connectBatched
+	sink         uint32 // what connectBatched's warming reads add up to
+	oneAtATime   bool   // tests: Connect without connectBatched
 	// m maps every address with an id to it (addrmap.go). newAddrs are
 	// the addresses of the ids from committed on, not yet in the index.
 	m         addrMap
