@@ -145,7 +145,7 @@ func TestTablesCoversEveryMigration(t *testing.T) {
 	var creates int
 	for _, m := range Migrations {
 		for _, stmt := range m.Statements {
-			if strings.Contains(stmt, "CREATE TABLE") {
+			if strings.Contains(stmt, "CREATE TABLE") && !strings.Contains(stmt, "__rebuild_new") {
 				creates++
 			}
 		}

@@ -31,6 +31,11 @@ type traceBenchRow struct {
 	Txs       int64   `json:"txs"`
 	Fill      string  `json:"fill"`
 	IngestSec float64 `json:"ingest_seconds"`
+	// OptimizeSec: merging the tables read by key (store optimize) before
+	// the traces, 0 with --optimize=false. Parts: the most active parts of
+	// one of the Bitcoin tables the traces read, as the traces ran.
+	OptimizeSec float64 `json:"optimize_seconds"`
+	Parts       int     `json:"parts"`
 	taint.BenchResult
 }
 
@@ -38,7 +43,7 @@ type traceBenchRow struct {
 type traceBenchOpts struct {
 	blocks, txsPerBlock, users, seeds, exposures, live, hops int
 	dsn, format, model, chain, fill, work                    string
-	keep                                                     bool
+	keep, optimize                                           bool
 }
 
 // Goals of the trace bench on the 2-core reference machine (issue 5).
@@ -68,7 +73,10 @@ against the goals (trace p50 300 ms, p99 2 s, exposure 50 ms an address).
 --fill direct (the default) writes the generated blocks straight into the
 store through the loader's batches and the clusterer's state, without NATS:
 the bench measures tracing, and a store of ten million transactions fills in
-minutes. --fill pipeline ingests a blocks directory through NATS, the loader
+minutes. Before the traces the tables read by key are merged into one part
+each, as tracer store optimize does after a backfill (the time is printed as
+OPTIMIZE S, and PARTS is the most parts of one table as the traces ran);
+--optimize=false traces the store as filled. --fill pipeline ingests a blocks directory through NATS, the loader
 and the clusterer as tracer ingest does. With --work DIR the stores are kept
 in DIR and a later run with the same DIR and flags reuses them.
 
@@ -143,17 +151,18 @@ eth_address_transfers.`,
 	f.StringVar(&o.dsn, "clickhouse", "", "ClickHouse server DSN (default: embedded chDB in the work directory); each seed works in its own database tracer_bench_trace_SEED")
 	f.StringVar(&o.format, "format", "table", "table or json")
 	f.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
+	f.BoolVar(&o.optimize, "optimize", true, "btc: merge the tables read by key before the traces, as tracer store optimize does after a backfill (false: trace the store as filled)")
 	return cmd
 }
 
 func printTraceBench(cmd *cobra.Command, rows []traceBenchRow) error {
 	w := cmd.OutOrStdout()
 	t := newTable(w)
-	t.row("SEED", "ENGINE", "TXS", "FILL", "FILL S", "TRACES", "P50 MS", "P99 MS", "MAX MS", "NODES", "QUERIES", "BASELINE MS",
+	t.row("SEED", "ENGINE", "TXS", "FILL", "FILL S", "OPTIMIZE S", "PARTS", "TRACES", "P50 MS", "P99 MS", "MAX MS", "NODES", "QUERIES", "BASELINE MS",
 		"INDEX S", "EXPOSURES", "EXP P50 MS", "EXP MEAN MS", "EXP P99 MS", "LIVE", "LIVE MEAN MS")
 	var lat, ex []float64
 	for _, r := range rows {
-		t.row(r.Seed, r.Engine, r.Txs, r.Fill, fmt.Sprintf("%.0f", r.IngestSec), r.Traces, fmt.Sprintf("%.1f", r.TraceP50), fmt.Sprintf("%.1f", r.TraceP99), fmt.Sprintf("%.1f", r.TraceMax),
+		t.row(r.Seed, r.Engine, r.Txs, r.Fill, fmt.Sprintf("%.0f", r.IngestSec), fmt.Sprintf("%.0f", r.OptimizeSec), r.Parts, r.Traces, fmt.Sprintf("%.1f", r.TraceP50), fmt.Sprintf("%.1f", r.TraceP99), fmt.Sprintf("%.1f", r.TraceMax),
 			fmt.Sprintf("%.0f", r.Nodes), fmt.Sprintf("%.0f", r.Queries), fmt.Sprintf("%.2f", r.BaselineP50),
 			fmt.Sprintf("%.1f", r.IndexSec), r.Exposures, fmt.Sprintf("%.2f", r.ExposureP50), fmt.Sprintf("%.2f", r.ExposureAvg), fmt.Sprintf("%.2f", r.ExposureP99),
 			r.LiveExposures, fmt.Sprintf("%.1f", r.LiveExposureAvg))
@@ -283,6 +292,21 @@ func runTraceBench(ctx context.Context, a *app, cmd *cobra.Command, work string,
 	}
 	if _, err := ls.Write(ctx, imp, labels.WriteOptions{}); err != nil {
 		return nil, err
+	}
+	btcTables := []string{"btc_txs", "btc_outputs", "btc_inputs", "btc_address_io", "trace_btc_address_cluster", "label_entries"}
+	if o.optimize {
+		t0 := time.Now()
+		if _, err := store.Optimize(ctx, conn, btcTables, 30*time.Minute); err != nil {
+			return nil, err
+		}
+		row.OptimizeSec = time.Since(t0).Seconds()
+	}
+	parts, err := store.ActiveParts(ctx, conn, btcTables)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range parts {
+		row.Parts = max(row.Parts, n)
 	}
 	var starts []taint.Start
 	for _, ad := range bs.Brokers {

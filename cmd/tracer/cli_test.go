@@ -369,6 +369,37 @@ func TestCLIIngestAndQuery(t *testing.T) {
 		}
 	})
 
+	t.Run("store optimize", func(t *testing.T) {
+		var res []store.OptimizeResult
+		if err := json.Unmarshal([]byte(ok(t, "--data", data, "store", "optimize", "--format", "json")), &res); err != nil {
+			t.Fatalf("store optimize JSON: %v", err)
+		}
+		merged := 0
+		for _, r := range res {
+			if r.PartsAfter > 1 {
+				t.Errorf("%s: %d parts after optimizing", r.Table, r.PartsAfter)
+			}
+			if r.PartsBefore > 1 {
+				merged++
+			}
+		}
+		// (Background merges may have merged the parts of so small a
+		// store already; the store's tests check the merging itself.)
+		if len(res) != len(store.LookupTableNames()) {
+			t.Errorf("optimized %d tables, want the %d tables read by key", len(res), len(store.LookupTableNames()))
+		}
+		t.Logf("%d tables had several parts", merged)
+		// The store says what it said before.
+		var got store.Stats
+		if err := json.Unmarshal([]byte(ok(t, "--data", data, "query", "stats", "--chain", "btc", "--format", "json")), &got); err != nil {
+			t.Fatal(err)
+		}
+		if want := facts.stats; got.Txs != want.Txs || got.Outputs != want.Outputs || got.Inputs != want.Inputs || got.Addresses != want.Addresses {
+			t.Errorf("stats after optimizing: %+v, want %+v", got, want)
+		}
+		fails(t, "unknown table", []string{"--data", data, "store", "optimize", "--tables", "btc_outputs,nope"}, `"nope" is not a table`)
+	})
+
 	t.Run("address", func(t *testing.T) {
 		// The broker address that received the most outputs.
 		var addr string

@@ -75,6 +75,7 @@ func newRoot() *cobra.Command {
 		newClusterCmd(a),
 		newLabelsCmd(a),
 		newTraceCmd(a), newExposureCmd(a),
+		newStoreCmd(a),
 	)
 	return root
 }

@@ -1,0 +1,16 @@
+package store
+
+// MigrateTo and RebuildStatements let the tests build a store as an older
+// version left it.
+var MigrateTo = migrate
+
+func RebuildStatements(table string) []string {
+	for _, t := range lookupTables {
+		if t.name == table {
+			return rebuild(t.name, t.engine, t.orderBy)
+		}
+	}
+	return nil
+}
+
+var LookupTables = LookupTableNames

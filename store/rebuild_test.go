@@ -1,0 +1,142 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tracerproject/tracer/store"
+)
+
+func TestRebuildMigrationClickHouseServer(t *testing.T) { testRebuildMigration(t, clickhouseConn(t)) }
+
+func TestRebuildMigrationChDB(t *testing.T) { testRebuildMigration(t, chdbConn(t)) }
+
+// Migration 8 on a store that an older version filled: the tables read by
+// key get granules of 1,024 rows and keep every row, also when the
+// migration was interrupted before the rename (btc_outputs: copied again)
+// or after it (btc_inputs: the old table dropped on the next run).
+func testRebuildMigration(t *testing.T, conn store.Conn) {
+	ctx := context.Background()
+	if err := store.MigrateTo(ctx, conn, 7); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	txids, ns, heights, addrs, values := make([]string, n), make([]uint32, n), make([]uint32, n), make([]string, n), make([]int64, n)
+	times := make([]time.Time, n)
+	for i := range n {
+		txids[i], ns[i], heights[i] = fmt.Sprintf("%064x", i/3), uint32(i%3), uint32(i/30)
+		addrs[i], values[i], times[i] = fmt.Sprintf("addr%d", i%700), int64(i)*1000+7, time.Unix(1700000000+int64(i), 0).UTC()
+	}
+	cols := func(extra ...store.Column) []store.Column {
+		return append([]store.Column{
+			{Name: "txid", Values: txids}, {Name: "n", Values: ns}, {Name: "block_hash", Values: make([]string, n)},
+			{Name: "block_height", Values: heights}, {Name: "time", Values: times}, {Name: "address", Values: addrs},
+			{Name: "value", Values: values},
+		}, extra...)
+	}
+	if err := conn.Insert(ctx, "btc_outputs", cols()); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Insert(ctx, "btc_inputs", cols(store.Column{Name: "prev_txid", Values: txids})); err != nil {
+		t.Fatal(err)
+	}
+	// Interrupted runs: before the rename, and after it.
+	for table, steps := range map[string]int{"btc_outputs": 3, "btc_inputs": 4} {
+		for _, stmt := range store.RebuildStatements(table)[:steps] {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+	}
+	if err := store.Migrate(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range store.LookupTables() {
+		engine := queryString(t, conn, "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = ?", table)
+		if !strings.Contains(engine, fmt.Sprintf("index_granularity = %d", store.LookupGranularity)) {
+			t.Errorf("%s: engine %q, want index_granularity = %d", table, engine, store.LookupGranularity)
+		}
+	}
+	if left := queryString(t, conn, "SELECT toString(groupArray(name)) FROM system.tables WHERE database = currentDatabase() AND name LIKE '%rebuild%'"); left != "[]" {
+		t.Errorf("tables left by the rebuild: %s", left)
+	}
+	for _, table := range []string{"btc_outputs", "btc_inputs"} {
+		got := queryString(t, conn, "SELECT toString(count()) || ' ' || toString(sum(value)) || ' ' || toString(uniqExact(txid, n)) FROM "+table+" FINAL")
+		want := fmt.Sprintf("%d %d %d", n, sumOf(values), n)
+		if got != want {
+			t.Errorf("%s after the rebuild: rows, value sum, distinct keys %s; want %s", table, got, want)
+		}
+	}
+	// A store that migrated stays as it is.
+	if err := store.Migrate(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sumOf(vs []int64) int64 {
+	var s int64
+	for _, v := range vs {
+		s += v
+	}
+	return s
+}
+
+func queryString(t *testing.T, conn store.Conn, q string, args ...any) string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		t.Fatalf("%s: no row", q)
+	}
+	var s string
+	if err := rows.Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestOptimizeClickHouseServer(t *testing.T) { testOptimize(t, clickhouseConn(t)) }
+
+func TestOptimizeChDB(t *testing.T) { testOptimize(t, chdbConn(t)) }
+
+// Optimize merges a table written in several inserts into one part and
+// drops the rows a retry repeated; a table of one part is left alone.
+func testOptimize(t *testing.T, conn store.Conn) {
+	ctx := context.Background()
+	if err := store.Migrate(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		txid := fmt.Sprintf("%064x", i%3) // the fourth insert repeats the first
+		err := conn.Insert(ctx, "btc_outputs", []store.Column{
+			{Name: "txid", Values: []string{txid, txid}}, {Name: "n", Values: []uint32{0, 1}},
+			{Name: "block_hash", Values: []string{"h", "h"}}, {Name: "address", Values: []string{"a", "b"}}, {Name: "value", Values: []int64{5, 6}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := store.Optimize(ctx, conn, []string{"btc_outputs", "btc_inputs"}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 || res[0].PartsAfter != 1 || res[0].StillMerging {
+		t.Fatalf("btc_outputs: %+v, want one part", res)
+	}
+	if !res[1].SkippedSingle || res[1].PartsBefore != 0 {
+		t.Errorf("btc_inputs (empty): %+v, want skipped", res[1])
+	}
+	if got := queryString(t, conn, "SELECT toString(count()) FROM btc_outputs"); got != "6" {
+		t.Errorf("%s rows after optimizing, want 6 (3 transactions of 2 outputs; the repeated insert dropped)", got)
+	}
+	parts, err := store.ActiveParts(ctx, conn, []string{"btc_outputs"})
+	if err != nil || parts["btc_outputs"] != 1 {
+		t.Errorf("active parts %v (%v), want 1", parts, err)
+	}
+}
