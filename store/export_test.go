@@ -1,5 +1,7 @@
 package store
 
+import "time"
+
 // MigrateTo and RebuildStatements let the tests build a store as an older
 // version left it.
 var MigrateTo = migrate
@@ -14,3 +16,11 @@ func RebuildStatements(table string) []string {
 }
 
 var LookupTables = LookupTableNames
+
+// SetMigrationLockWait sets how long Migrate waits for another process's
+// lock, and returns the previous value.
+func SetMigrationLockWait(d time.Duration) time.Duration {
+	old := migrationLockWait
+	migrationLockWait = d
+	return old
+}

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tracerproject/tracer/internal/chserver"
 	"github.com/tracerproject/tracer/store"
+	"github.com/tracerproject/tracer/store/clickhouse"
 )
 
 func TestRebuildMigrationClickHouseServer(t *testing.T) { testRebuildMigration(t, clickhouseConn(t)) }
@@ -138,5 +140,76 @@ func testOptimize(t *testing.T, conn store.Conn) {
 	parts, err := store.ActiveParts(ctx, conn, []string{"btc_outputs"})
 	if err != nil || parts["btc_outputs"] != 1 {
 		t.Errorf("active parts %v (%v), want 1", parts, err)
+	}
+}
+
+// Processes that open one store at once migrate it once: one takes the
+// migration lock, the others wait and find the migrations applied (without
+// the lock, two rebuilds of migration 8 trip over each other's renames).
+func TestConcurrentMigrationsClickHouseServer(t *testing.T) {
+	ctx := context.Background()
+	dsn := chserver.TempDatabase(t)
+	const n = 4
+	errs := make(chan error, n)
+	conns := make([]store.Conn, n)
+	for i := range conns {
+		c, err := clickhouse.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		conns[i] = c
+	}
+	for _, c := range conns {
+		go func() { errs <- store.Migrate(ctx, c) }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	conn := conns[0]
+	for _, table := range store.LookupTables() {
+		engine := queryString(t, conn, "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = ?", table)
+		if !strings.Contains(engine, fmt.Sprintf("index_granularity = %d", store.LookupGranularity)) {
+			t.Errorf("%s: engine %q", table, engine)
+		}
+	}
+	if left := queryString(t, conn, "SELECT toString(groupArray(name)) FROM system.tables WHERE database = currentDatabase() AND (name LIKE '%rebuild%' OR name = 'schema_migrations_lock')"); left != "[]" {
+		t.Errorf("tables left: %s", left)
+	}
+}
+
+func TestMigrationLockHeldClickHouseServer(t *testing.T) { testMigrationLockHeld(t, clickhouseConn(t)) }
+
+func TestMigrationLockHeldChDB(t *testing.T) { testMigrationLockHeld(t, chdbConn(t)) }
+
+// A lock left by a process that died stops Migrate with an error naming
+// the holder and the table to drop; dropping it lets Migrate run.
+func testMigrationLockHeld(t *testing.T, conn store.Conn) {
+	ctx := context.Background()
+	if err := store.MigrateTo(ctx, conn, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Exec(ctx, "CREATE TABLE schema_migrations_lock (holder String, since DateTime) ENGINE = TinyLog"); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Insert(ctx, "schema_migrations_lock", []store.Column{{Name: "holder", Values: []string{"pid 42 on gone"}}, {Name: "since", Values: []time.Time{time.Unix(1_800_000_000, 0)}}}); err != nil {
+		t.Fatal(err)
+	}
+	old := store.SetMigrationLockWait(time.Second)
+	defer store.SetMigrationLockWait(old)
+	err := store.Migrate(ctx, conn)
+	if err == nil || !strings.Contains(err.Error(), "pid 42 on gone since 2027-01-15") || !strings.Contains(err.Error(), "drop the table schema_migrations_lock") {
+		t.Fatalf("Migrate under a held lock: %v; want an error naming the holder and the table", err)
+	}
+	if err := conn.Exec(ctx, "DROP TABLE schema_migrations_lock"); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Migrate(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	if v := queryString(t, conn, "SELECT toString(max(version)) FROM schema_migrations"); v != fmt.Sprint(store.SchemaVersion()) {
+		t.Errorf("schema version %s after the lock was dropped, want %d", v, store.SchemaVersion())
 	}
 }

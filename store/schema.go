@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 )
@@ -463,24 +464,29 @@ func migrate(ctx context.Context, c Conn, upTo uint32) error {
 	if err := c.Exec(ctx, migrationsTable); err != nil {
 		return fmt.Errorf("store: creating schema_migrations: %w", err)
 	}
-	applied := map[uint32]bool{}
-	rows, err := c.Query(ctx, "SELECT version FROM schema_migrations FINAL")
+	applied, err := appliedMigrations(ctx, c)
 	if err != nil {
-		return fmt.Errorf("store: reading schema_migrations: %w", err)
+		return err
 	}
-	for rows.Next() {
-		var v uint32
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return fmt.Errorf("store: reading schema_migrations: %w", err)
-		}
-		applied[v] = true
+	pending := false
+	for _, m := range Migrations {
+		pending = pending || (!applied[m.Version] && m.Version <= upTo)
 	}
-	if err := rows.Err(); err != nil {
-		rows.Close()
-		return fmt.Errorf("store: reading schema_migrations: %w", err)
+	if !pending {
+		return nil
 	}
-	rows.Close()
+	// Processes that open one store at once (tracer run and a query, two
+	// loaders) must not run a migration side by side: migration 8 renames
+	// tables. The first takes the lock; the others wait for it and then
+	// find the migrations applied.
+	unlock, err := lockMigrations(ctx, c, migrationLockWait)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if applied, err = appliedMigrations(ctx, c); err != nil {
+		return err
+	}
 	for _, m := range Migrations {
 		if applied[m.Version] || m.Version > upTo {
 			continue
@@ -500,6 +506,78 @@ func migrate(ctx context.Context, c Conn, upTo uint32) error {
 		}
 	}
 	return nil
+}
+
+func appliedMigrations(ctx context.Context, c Conn) (map[uint32]bool, error) {
+	applied := map[uint32]bool{}
+	rows, err := c.Query(ctx, "SELECT version FROM schema_migrations FINAL")
+	if err != nil {
+		return nil, fmt.Errorf("store: reading schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("store: reading schema_migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: reading schema_migrations: %w", err)
+	}
+	return applied, nil
+}
+
+// The migration lock is a table: creating a table that exists fails, on
+// both engines, so one process at a time creates it. It holds a row saying
+// who took it and when.
+const migrationLockTable = "schema_migrations_lock"
+
+// migrationLockWait bounds the wait for another process's migrations (a
+// rebuild of migration 8 takes minutes on a large store).
+var migrationLockWait = 15 * time.Minute
+
+// lockMigrations takes the migration lock, waiting up to wait for a
+// process that holds it, and returns its release.
+func lockMigrations(ctx context.Context, c Conn, wait time.Duration) (func(), error) {
+	deadline := time.Now().Add(wait)
+	for {
+		err := c.Exec(ctx, "CREATE TABLE "+migrationLockTable+" (holder String, since DateTime) ENGINE = TinyLog")
+		if err == nil {
+			host, _ := os.Hostname()
+			holder := fmt.Sprintf("pid %d on %s", os.Getpid(), host)
+			if err := c.Insert(ctx, migrationLockTable, []Column{{Name: "holder", Values: []string{holder}}, {Name: "since", Values: []time.Time{time.Now().UTC()}}}); err != nil {
+				_ = c.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+migrationLockTable)
+				return nil, fmt.Errorf("store: taking the migration lock: %w", err)
+			}
+			return func() { _ = c.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+migrationLockTable) }, nil
+		}
+		held, qerr := count(ctx, c, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?", migrationLockTable)
+		if qerr != nil || held == 0 {
+			if held == 0 && qerr == nil && time.Now().Before(deadline) {
+				continue // released between the two statements
+			}
+			return nil, fmt.Errorf("store: taking the migration lock: %w", err)
+		}
+		if time.Now().After(deadline) {
+			who := "a process"
+			if rows, err := c.Query(ctx, "SELECT holder, toString(since) FROM "+migrationLockTable); err == nil {
+				if rows.Next() {
+					var h, since string
+					if rows.Scan(&h, &since) == nil {
+						who = fmt.Sprintf("%s since %s UTC", h, since)
+					}
+				}
+				rows.Close()
+			}
+			return nil, fmt.Errorf("store: the store is being migrated by %s (waited %s); if no process is migrating it, drop the table %s", who, wait, migrationLockTable)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // SchemaVersion is the newest migration this build knows.
@@ -531,7 +609,7 @@ func Tables() []string {
 // Drop removes every table the migrations create and the migration record.
 // Destructive: only benchmarks use it, on their own databases.
 func Drop(ctx context.Context, c Conn) error {
-	tables := append(Tables(), "schema_migrations")
+	tables := append(Tables(), "schema_migrations", migrationLockTable)
 	for _, t := range lookupTables {
 		tables = append(tables, t.name+rebuildNew, t.name+rebuildOld)
 	}
