@@ -97,6 +97,7 @@ func (m *addrMap) insert(h uint64, c uint32, id uint32) {
 func (m *addrMap) grow() {
 	old := m.slots
 	m.slots = make([]addrSlot, max(2*len(old), addrMapMinSlots))
+	hugePages(m.slots)
 	for _, sl := range old {
 		if sl.id != 0 {
 			m.insert(sl.h, sl.c, sl.id-1)
@@ -169,6 +170,7 @@ func (s *State) readAddrMap() error {
 		return fmt.Errorf("%w: %d ids in %d slots, %d bytes (the index has %d ids)", errAddrMap, n, slots, fi.Size(), s.nextID)
 	}
 	m := addrMap{slots: make([]addrSlot, slots), n: int(n)}
+	hugePages(m.slots)
 	if slots > 0 {
 		if _, err := io.ReadFull(r, unsafe.Slice((*byte)(unsafe.Pointer(&m.slots[0])), m.bytes())); err != nil {
 			return fmt.Errorf("%w: %v", errAddrMap, err)

@@ -172,6 +172,7 @@ func (s *State) loadSnapshot() error {
 	var f Forest
 	for _, a := range []*[]uint32{&f.parent, &f.size, &f.next} {
 		*a = make([]uint32, n, n+n/8+16)
+		hugePages(*a)
 		if _, err := io.ReadFull(r, u32bytes(*a)); err != nil {
 			return fmt.Errorf("trace: reading snapshot %s: %w", path, err)
 		}
@@ -179,6 +180,7 @@ func (s *State) loadSnapshot() error {
 	var heads []uint64
 	if perID == 20 {
 		heads = make([]uint64, n, n+n/8+16)
+		hugePages(heads)
 		if n > 0 {
 			if _, err := io.ReadFull(r, unsafe.Slice((*byte)(unsafe.Pointer(&heads[0])), 8*n)); err != nil {
 				return fmt.Errorf("trace: reading snapshot %s: %w", path, err)

@@ -737,7 +737,11 @@ func (s *State) connectBatched(seq uint64, b *ingest.Block, ch *Changes) error {
 		}
 	}
 	if n := s.f.Len(); n > len(s.heads) {
-		s.heads = slices.Grow(s.heads, n-len(s.heads))[:n]
+		if n > cap(s.heads) {
+			s.heads = slices.Grow(s.heads, n-len(s.heads))
+			hugePages(s.heads)
+		}
+		s.heads = s.heads[:n]
 	}
 	for j := range bl {
 		a, b := bl[j].idA, bl[j].idB

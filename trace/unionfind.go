@@ -42,6 +42,9 @@ func (f *Forest) Grow(n int) {
 		f.parent = slices.Grow(f.parent, extra)
 		f.size = slices.Grow(f.size, extra)
 		f.next = slices.Grow(f.next, extra)
+		hugePages(f.parent)
+		hugePages(f.size)
+		hugePages(f.next)
 	}
 	f.parent, f.size, f.next = f.parent[:n], f.size[:n], f.next[:n]
 	for i := old; i < n; i++ {
