@@ -438,7 +438,7 @@ func rebuildAll(tables []struct{ name, engine, orderBy string }) []string {
 // every reader drops a repeated key, as after a loader's retry); after the
 // rename the old table is dropped on the next run. The copy is not safe
 // against writers: stop the loaders and the clusterer while a store with
-// data migrates (README, Upgrading).
+// data migrates (README, ClickHouse schema).
 func rebuild(table, engine, orderBy string) []string {
 	n, o := table+rebuildNew, table+rebuildOld
 	return []string{
