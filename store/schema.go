@@ -541,7 +541,7 @@ var migrationLockWait = 15 * time.Minute
 // process that holds it, and returns its release.
 func lockMigrations(ctx context.Context, c Conn, wait time.Duration) (func(), error) {
 	deadline := time.Now().Add(wait)
-	for {
+	for released := 0; ; {
 		err := c.Exec(ctx, "CREATE TABLE "+migrationLockTable+" (holder String, since DateTime) ENGINE = TinyLog")
 		if err == nil {
 			host, _ := os.Hostname()
@@ -554,8 +554,12 @@ func lockMigrations(ctx context.Context, c Conn, wait time.Duration) (func(), er
 		}
 		held, qerr := count(ctx, c, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?", migrationLockTable)
 		if qerr != nil || held == 0 {
-			if held == 0 && qerr == nil && time.Now().Before(deadline) {
-				continue // released between the two statements
+			// Released between the two statements: try again, a few
+			// times; a lock that cannot be created while none is held is
+			// an error of its own (rights, a broken server).
+			if held == 0 && qerr == nil && released < 3 {
+				released++
+				continue
 			}
 			return nil, fmt.Errorf("store: taking the migration lock: %w", err)
 		}

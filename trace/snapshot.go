@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"unsafe"
 )
 
@@ -46,7 +45,7 @@ func (s *State) Snapshot() error {
 
 func (s *State) saveForest() error {
 	if len(s.heads) < s.f.Len() {
-		s.heads = slices.Grow(s.heads, s.f.Len()-len(s.heads))[:s.f.Len()]
+		s.growHeads()
 	}
 	err := writeSnapshotFile(s.SnapshotPath(), func(w io.Writer) error {
 		head := make([]byte, 0, 20)

@@ -450,10 +450,23 @@ func appendLinkKey(key []byte, id uint32, seq uint64, k uint32) []byte {
 	return binary.BigEndian.AppendUint32(key, k)
 }
 
+// growHeads gives every id of the forest a link head.
+func (s *State) growHeads() {
+	n := s.f.Len()
+	if n <= len(s.heads) {
+		return
+	}
+	if n > cap(s.heads) {
+		s.heads = slices.Grow(s.heads, n-len(s.heads))
+		hugePages(s.heads)
+	}
+	s.heads = s.heads[:n]
+}
+
 // setLink appends l to the link log, reachable from its A end.
 func (s *State) setLink(l *storedLink) error {
 	if int(l.a) >= len(s.heads) {
-		s.heads = slices.Grow(s.heads, s.f.Len()-len(s.heads))[:s.f.Len()]
+		s.growHeads()
 	}
 	s.val = appendLink(s.val[:0], l)
 	off, err := s.llog.append(s.heads[l.a], l.seq, l.k, s.val)
@@ -736,13 +749,7 @@ func (s *State) connectBatched(seq uint64, b *ingest.Block, ch *Changes) error {
 			return err
 		}
 	}
-	if n := s.f.Len(); n > len(s.heads) {
-		if n > cap(s.heads) {
-			s.heads = slices.Grow(s.heads, n-len(s.heads))
-			hugePages(s.heads)
-		}
-		s.heads = s.heads[:n]
-	}
+	s.growHeads()
 	for j := range bl {
 		a, b := bl[j].idA, bl[j].idB
 		sink += s.f.touch(a) + s.f.touch(b) + uint32(s.heads[a])
