@@ -440,7 +440,7 @@ func TestBTCDReorgs(t *testing.T) {
 		w.ingest(t)
 		sameChain(t, n, w.st)
 		var left uint64
-		for _, table := range []string{"btc_blocks", "btc_txs", "btc_outputs", "btc_inputs", "btc_address_io"} {
+		for _, table := range []string{"btc_blocks", "btc_txs", "btc_outputs", "btc_inputs", "btc_spends", "btc_address_io"} {
 			col := "block_hash"
 			if table == "btc_blocks" {
 				col = "hash"

@@ -65,7 +65,7 @@ type simOut struct {
 // simWant is the store's expected content, rows formatted by the sim*Row
 // functions, and per-address totals.
 type simWant struct {
-	blocks, txs, outputs, inputs, io []string
+	blocks, txs, outputs, inputs, spendRows, io []string
 
 	outs         map[wire.OutPoint]simOut
 	txids        map[string]bool
@@ -170,6 +170,10 @@ func simInputRow(txid string, n uint32, blockHash string, height, tm uint32, pre
 		txid, n, blockHash, height, tm, prevTxid, prevN, coinbase, address, script, value)
 }
 
+func simSpendRow(prevTxid string, prevN uint32, txid string, n uint32, blockHash string) string {
+	return fmt.Sprintf("%s:%d spent by %s:%d block=%s", prevTxid, prevN, txid, n, blockHash)
+}
+
 func simIORow(address, txid string, isInput uint8, n uint32, blockHash string, height, tm uint32, value int64) string {
 	return fmt.Sprintf("%s %s:%d in=%d block=%s/%d time=%d value=%d", address, txid, n, isInput, blockHash, height, tm, value)
 }
@@ -219,6 +223,7 @@ func simExpect(t *testing.T, blocks []*wire.MsgBlock, params *chaincfg.Params) *
 				spent[op] = true
 				inValue += o.value
 				w.inputs = append(w.inputs, simInputRow(txid, uint32(j), hash, h, tm, op.Hash.String(), op.Index, 0, o.address, o.script, o.value))
+				w.spendRows = append(w.spendRows, simSpendRow(op.Hash.String(), op.Index, txid, uint32(j), hash))
 				if o.address != "" {
 					w.sent[o.address] += o.value
 					w.nIn[o.address]++
@@ -406,7 +411,7 @@ func simSameRows(t *testing.T, what string, got, want []string) {
 // simStoreContent reads the chain tables with FINAL, typed, into rows
 // formatted like simExpect's.
 type simStoreContent struct {
-	blocks, txs, outputs, inputs, io []string
+	blocks, txs, outputs, inputs, spendRows, io []string
 	outs                             map[string]simOut // by "txid:n"
 	txids                            map[string]bool
 	spends                           []simSpend
@@ -462,6 +467,13 @@ func simReadStore(t *testing.T, ctx context.Context, st *store.Store) *simStoreC
 			}
 			return simInputRow(txid, n, hash, height, tm, prev, prevN, cb, addr, script, value), err
 		})
+	c.spendRows = simRows(t, ctx, st, "SELECT prev_txid, prev_n, txid, n, block_hash FROM btc_spends FINAL",
+		func(r store.Rows) (string, error) {
+			var prev, txid, hash string
+			var prevN, n uint32
+			err := r.Scan(&prev, &prevN, &txid, &n, &hash)
+			return simSpendRow(prev, prevN, txid, n, hash), err
+		})
 	c.io = simRows(t, ctx, st, "SELECT address, txid, is_input, n, block_hash, block_height, toUInt32(time), value FROM btc_address_io FINAL",
 		func(r store.Rows) (string, error) {
 			var addr, txid, hash string
@@ -484,6 +496,7 @@ func simCheckStore(t *testing.T, ctx context.Context, st *store.Store, c *simCha
 	simSameRows(t, "btc_txs", got.txs, w.txs)
 	simSameRows(t, "btc_outputs", got.outputs, w.outputs)
 	simSameRows(t, "btc_inputs", got.inputs, w.inputs)
+	simSameRows(t, "btc_spends", got.spendRows, w.spendRows)
 	simSameRows(t, "btc_address_io", got.io, w.io)
 
 	// Within the store, every input carries what the output it spends has.
@@ -497,7 +510,7 @@ func simCheckStore(t *testing.T, ctx context.Context, st *store.Store, c *simCha
 	}
 
 	// Physical duplicates are merged by FINAL and not wrong as such; say so.
-	for _, table := range []string{"btc_blocks", "btc_txs", "btc_outputs", "btc_inputs", "btc_address_io"} {
+	for _, table := range []string{"btc_blocks", "btc_txs", "btc_outputs", "btc_inputs", "btc_spends", "btc_address_io"} {
 		final := simCount(t, ctx, st, "SELECT count() FROM "+table+" FINAL")
 		raw := simCount(t, ctx, st, "SELECT count() FROM "+table)
 		if raw != final {
@@ -672,7 +685,7 @@ func TestResumeEqualsOneShot(t *testing.T) {
 	simIngest(t, ctx, pB, c.dir, -1)
 	stB := simStore(t, ctx, pB)
 
-	for _, table := range []string{"btc_blocks", "btc_txs", "btc_outputs", "btc_inputs", "btc_address_io"} {
+	for _, table := range []string{"btc_blocks", "btc_txs", "btc_outputs", "btc_inputs", "btc_spends", "btc_address_io"} {
 		a, b := simTableRows(t, ctx, stA, table), simTableRows(t, ctx, stB, table)
 		if len(b) == 0 {
 			t.Fatalf("%s is empty after the one-shot ingest", table)

@@ -155,6 +155,33 @@ func (c *inputCols) columns() []Column {
 	}
 }
 
+// spendCols are btc_spends: a row per input that spends an output.
+type spendCols struct {
+	prevTxid  []string
+	prevN     []uint32
+	txid      []string
+	n         []uint32
+	blockHash []string
+}
+
+func (c *spendCols) add(hash, txid string, in *ingest.Input) {
+	c.prevTxid = append(c.prevTxid, in.PrevTxid)
+	c.prevN = append(c.prevN, in.PrevIndex)
+	c.txid = append(c.txid, txid)
+	c.n = append(c.n, in.Index)
+	c.blockHash = append(c.blockHash, hash)
+}
+
+func (c spendCols) reset() spendCols {
+	return spendCols{c.prevTxid[:0], c.prevN[:0], c.txid[:0], c.n[:0], c.blockHash[:0]}
+}
+
+func (c *spendCols) columns() []Column {
+	return []Column{
+		{"prev_txid", c.prevTxid}, {"prev_n", c.prevN}, {"txid", c.txid}, {"n", c.n}, {"block_hash", c.blockHash},
+	}
+}
+
 type ioCols struct {
 	address, txid []string
 	isInput       []uint8

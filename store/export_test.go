@@ -24,3 +24,13 @@ func SetMigrationLockWait(d time.Duration) time.Duration {
 	migrationLockWait = d
 	return old
 }
+
+// MigrationStatements are the statements of migration version v.
+func MigrationStatements(v uint32) []string {
+	for _, m := range Migrations {
+		if m.Version == v {
+			return m.Statements
+		}
+	}
+	return nil
+}

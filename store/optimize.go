@@ -16,14 +16,14 @@ type OptimizeResult struct {
 	SkippedSingle bool // one part or none: nothing to merge
 }
 
-// LookupTableNames are the tables read by key (migration 8), the ones
-// Optimize merges by default.
+// LookupTableNames are the tables read by key (migrations 8 and 9), the
+// ones Optimize merges by default.
 func LookupTableNames() []string {
-	out := make([]string, len(lookupTables))
-	for i, t := range lookupTables {
-		out[i] = t.name
+	out := make([]string, 0, len(lookupTables)+1)
+	for _, t := range lookupTables {
+		out = append(out, t.name)
 	}
-	return out
+	return append(out, spendsTable.name)
 }
 
 // Optimize merges each table into one part (OPTIMIZE TABLE ... FINAL),

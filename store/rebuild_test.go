@@ -213,3 +213,62 @@ func testMigrationLockHeld(t *testing.T, conn store.Conn) {
 		t.Errorf("schema version %s after the lock was dropped, want %d", v, store.SchemaVersion())
 	}
 }
+
+func TestSpendsMigrationClickHouseServer(t *testing.T) { testSpendsMigration(t, clickhouseConn(t)) }
+
+func TestSpendsMigrationChDB(t *testing.T) { testSpendsMigration(t, chdbConn(t)) }
+
+// Migration 9 on a store that an older version filled: btc_spends holds
+// one row per input that is not a coinbase, also when an interrupted run
+// had copied the inputs once already.
+func testSpendsMigration(t *testing.T, conn store.Conn) {
+	ctx := context.Background()
+	if err := store.MigrateTo(ctx, conn, 8); err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	txids, ns, prev, prevN, cb := make([]string, n), make([]uint32, n), make([]string, n), make([]uint32, n), make([]uint8, n)
+	hashes := make([]string, n)
+	coinbases := 0
+	for i := range n {
+		txids[i], ns[i], hashes[i] = fmt.Sprintf("%064x", i/4), uint32(i%4), fmt.Sprintf("block%d", i/40)
+		prev[i], prevN[i] = fmt.Sprintf("%064x", 100000+i/7), uint32(i%7)
+		if i%4 == 0 && i%40 == 0 {
+			cb[i], prev[i], prevN[i] = 1, "", 0
+			coinbases++
+		}
+	}
+	err := conn.Insert(ctx, "btc_inputs", []store.Column{
+		{Name: "txid", Values: txids}, {Name: "n", Values: ns}, {Name: "block_hash", Values: hashes},
+		{Name: "prev_txid", Values: prev}, {Name: "prev_n", Values: prevN}, {Name: "coinbase", Values: cb},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An interrupted run: the copy made, the migration not recorded.
+	for _, stmt := range store.MigrationStatements(9) {
+		if err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if err := store.Migrate(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	want := n - coinbases
+	if got := queryString(t, conn, "SELECT toString(count()) FROM btc_spends FINAL"); got != fmt.Sprint(want) {
+		t.Errorf("btc_spends: %s rows after FINAL, want %d (one per input that is not a coinbase)", got, want)
+	}
+	if got := queryString(t, conn, "SELECT toString(count()) FROM btc_spends"); got != fmt.Sprint(2*want) && got != fmt.Sprint(want) {
+		t.Errorf("btc_spends: %s rows on disk, want %d or, before a merge, %d", got, want, 2*want)
+	}
+	// Every row is the input's own: spent output, spender and block.
+	q := `SELECT toString(count()) FROM btc_spends FINAL
+		WHERE (prev_txid, prev_n, txid, n, block_hash) NOT IN (SELECT prev_txid, prev_n, txid, n, block_hash FROM btc_inputs WHERE coinbase = 0)`
+	if got := queryString(t, conn, q); got != "0" {
+		t.Errorf("btc_spends: %s rows that no input has", got)
+	}
+	engine := queryString(t, conn, "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'btc_spends'")
+	if !strings.Contains(engine, fmt.Sprintf("index_granularity = %d", store.LookupGranularity)) || !strings.Contains(engine, "ORDER BY (prev_txid, prev_n") {
+		t.Errorf("btc_spends: engine %q, want sorted by the spent output with granules of %d rows", engine, store.LookupGranularity)
+	}
+}

@@ -398,13 +398,40 @@ var Migrations = []Migration{
 		Name:       "tables read by key rebuilt with index granules of 1,024 rows",
 		Statements: rebuildAll(lookupTables),
 	},
+	// Version 9: the spend index. A downstream trace asks which input
+	// spends an output; btc_inputs is sorted by the spending txid, so the
+	// answer came from the address index: every row of the output's
+	// address, then every transaction that spent from that address. For a
+	// reused address that is thousands of transactions to find one.
+	// btc_spends holds a row per spent output, sorted by the output. The
+	// copy from btc_inputs may run again after an interruption: the
+	// engines replace rows of the same key and readers drop a repeated
+	// key. Stop the writers while a store with data migrates (README).
+	{
+		Version: 9,
+		Name:    "spend index: the input that spends each output",
+		Statements: []string{
+			fmt.Sprintf(`CREATE TABLE IF NOT EXISTS btc_spends (
+				prev_txid String,
+				prev_n UInt32,
+				txid String,
+				n UInt32,
+				block_hash String
+			) ENGINE = %s ORDER BY %s SETTINGS index_granularity = %d`, spendsTable.engine, spendsTable.orderBy, LookupGranularity),
+			"INSERT INTO btc_spends (prev_txid, prev_n, txid, n, block_hash) SELECT prev_txid, prev_n, txid, n, block_hash FROM btc_inputs WHERE coinbase = 0",
+		},
+	},
 }
+
+// spendsTable is migration 9's spend index, read by key like lookupTables.
+var spendsTable = struct{ name, engine, orderBy string }{"btc_spends", "ReplacingMergeTree()", "(prev_txid, prev_n, txid, n, block_hash)"}
 
 // LookupGranularity is the index granularity of the tables read by key.
 const LookupGranularity = 1024
 
-// lookupTables are the tables read by key, with their engine and sorting
-// key (as migrations 1 to 7 created them).
+// lookupTables are the tables migration 8 rebuilt, with their engine and
+// sorting key (as migrations 1 to 7 created them). Later tables read by
+// key are created with LookupGranularity (LookupTableNames lists them all).
 var lookupTables = []struct{ name, engine, orderBy string }{
 	{"btc_txs", "ReplacingMergeTree()", "(txid, block_hash)"},
 	{"btc_outputs", "ReplacingMergeTree()", "(txid, n, block_hash)"},
@@ -541,7 +568,7 @@ var migrationLockWait = 15 * time.Minute
 // process that holds it, and returns its release.
 func lockMigrations(ctx context.Context, c Conn, wait time.Duration) (func(), error) {
 	deadline := time.Now().Add(wait)
-	for released := 0; ; {
+	for {
 		err := c.Exec(ctx, "CREATE TABLE "+migrationLockTable+" (holder String, since DateTime) ENGINE = TinyLog")
 		if err == nil {
 			host, _ := os.Hostname()
@@ -552,15 +579,10 @@ func lockMigrations(ctx context.Context, c Conn, wait time.Duration) (func(), er
 			}
 			return func() { _ = c.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+migrationLockTable) }, nil
 		}
-		held, qerr := count(ctx, c, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?", migrationLockTable)
-		if qerr != nil || held == 0 {
-			// Released between the two statements: try again, a few
-			// times; a lock that cannot be created while none is held is
-			// an error of its own (rights, a broken server).
-			if held == 0 && qerr == nil && released < 3 {
-				released++
-				continue
-			}
+		// Held by another process (error 57 on both engines; it may have
+		// let go since, and the next try takes it). Any other error is
+		// no lock to wait for: rights, a broken server.
+		if !strings.Contains(err.Error(), "already exists") {
 			return nil, fmt.Errorf("store: taking the migration lock: %w", err)
 		}
 		if time.Now().After(deadline) {

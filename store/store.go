@@ -42,7 +42,7 @@ func (s *Store) Close() error { return s.conn.Close() }
 
 // btcTables are the tables holding one chain's rows, written children first
 // and blocks last, so a block row means the block is fully stored.
-var btcTables = []string{"btc_outputs", "btc_inputs", "btc_address_io", "btc_txs", "btc_blocks"}
+var btcTables = []string{"btc_outputs", "btc_inputs", "btc_spends", "btc_address_io", "btc_txs", "btc_blocks"}
 
 // Batch buffers the rows of many blocks for one insert per table.
 type Batch struct {
@@ -50,6 +50,7 @@ type Batch struct {
 	txs     txCols
 	outputs outputCols
 	inputs  inputCols
+	spends  spendCols
 	io      ioCols
 	rows    int
 	eth     ethBatch
@@ -63,7 +64,7 @@ func (b *Batch) Len() int { return len(b.blocks.height) + len(b.eth.blocks.heigh
 
 // Reset empties the batch, keeping its memory.
 func (b *Batch) Reset() {
-	*b = Batch{blocks: b.blocks.reset(), txs: b.txs.reset(), outputs: b.outputs.reset(), inputs: b.inputs.reset(), io: b.io.reset(), eth: b.eth.reset()}
+	*b = Batch{blocks: b.blocks.reset(), txs: b.txs.reset(), outputs: b.outputs.reset(), inputs: b.inputs.reset(), spends: b.spends.reset(), io: b.io.reset(), eth: b.eth.reset()}
 }
 
 // AddBlock appends a block's rows to the tables of its chain.
@@ -93,12 +94,15 @@ func (b *Batch) AddBlock(blk *ingest.Block, seq uint64) error {
 		for j := range tx.Inputs {
 			in := &tx.Inputs[j]
 			b.inputs.add(blk.Hash, h, t, tx.Txid, in)
+			if !in.Coinbase {
+				b.spends.add(blk.Hash, tx.Txid, in)
+			}
 			if in.Address != "" {
 				b.io.add(in.Address, tx.Txid, 1, in.Index, blk.Hash, h, t, in.Value)
 			}
 		}
 	}
-	b.rows = len(b.blocks.height) + len(b.txs.txid) + len(b.outputs.txid) + len(b.inputs.txid) + len(b.io.address)
+	b.rows = len(b.blocks.height) + len(b.txs.txid) + len(b.outputs.txid) + len(b.inputs.txid) + len(b.spends.txid) + len(b.io.address)
 	return nil
 }
 
@@ -120,6 +124,7 @@ func (s *Store) Write(ctx context.Context, b *Batch) error {
 	}{
 		{"btc_outputs", b.outputs.columns(), len(b.outputs.txid)},
 		{"btc_inputs", b.inputs.columns(), len(b.inputs.txid)},
+		{"btc_spends", b.spends.columns(), len(b.spends.txid)},
 		{"btc_address_io", b.io.columns(), len(b.io.address)},
 		{"btc_txs", b.txs.columns(), len(b.txs.txid)},
 	}

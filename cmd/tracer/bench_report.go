@@ -129,7 +129,7 @@ func runReportBench(ctx context.Context, a *app, work, dsn string, seed int64, b
 		return nil, err
 	}
 	conn := st.Conn()
-	if err := truncate(ctx, conn, "btc_blocks", "btc_txs", "btc_inputs", "btc_outputs", "btc_address_io", "label_imports", "label_entries",
+	if err := truncate(ctx, conn, "btc_blocks", "btc_txs", "btc_inputs", "btc_spends", "btc_outputs", "btc_address_io", "label_imports", "label_entries",
 		"trace_btc_merges", "trace_btc_held", "trace_btc_address_cluster", "trace_btc_clusters"); err != nil {
 		return nil, err
 	}

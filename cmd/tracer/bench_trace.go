@@ -335,7 +335,7 @@ func runTraceBench(ctx context.Context, a *app, cmd *cobra.Command, work string,
 // bench needs of its truth.
 func fillTraceBench(ctx context.Context, p *pipeline.Pipeline, st *store.Store, cmd *cobra.Command, work string, sc simulate.Config, o traceBenchOpts) (benchStore, error) {
 	conn := st.Conn()
-	if err := truncate(ctx, conn, "btc_blocks", "btc_txs", "btc_inputs", "btc_outputs", "btc_address_io", "label_imports", "label_entries",
+	if err := truncate(ctx, conn, "btc_blocks", "btc_txs", "btc_inputs", "btc_spends", "btc_outputs", "btc_address_io", "label_imports", "label_entries",
 		"trace_btc_merges", "trace_btc_held", "trace_btc_address_cluster", "trace_btc_clusters", "taint_exposure"); err != nil {
 		return benchStore{}, err
 	}

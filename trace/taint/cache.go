@@ -4,7 +4,7 @@ import "sync"
 
 // Cache shares what traces read from the store between the traces of one
 // batch, such as the traces of a report over every cluster: a trace reuses
-// the transactions, address rows and clusters that another trace of the
+// the transactions, address rows, spends and clusters that another trace of the
 // batch has read instead of asking the store again. Traces that share a
 // cache may run at the same time.
 //
@@ -16,12 +16,13 @@ type Cache struct {
 	txs     map[string]*tx // nil: not stored
 	idx     map[string]bool
 	io      map[string][]ioRow
+	spends  map[string][]spendRow
 	cluster map[string]uint32 // 0: in no cluster
 }
 
 // NewCache returns an empty cache.
 func NewCache() *Cache {
-	return &Cache{txs: map[string]*tx{}, idx: map[string]bool{}, io: map[string][]ioRow{}, cluster: map[string]uint32{}}
+	return &Cache{txs: map[string]*tx{}, idx: map[string]bool{}, io: map[string][]ioRow{}, spends: map[string][]spendRow{}, cluster: map[string]uint32{}}
 }
 
 // WithCache returns a tracer over the same store and labels whose traces
@@ -86,6 +87,19 @@ func (c *Cache) takeIO(g *graph, need []string) []string {
 func (c *Cache) putIO(g *graph, addrs []string) {
 	if c != nil {
 		putCached(c, g.io, c.io, addrs)
+	}
+}
+
+func (c *Cache) takeSpends(g *graph, need []string) []string {
+	if c == nil {
+		return need
+	}
+	return takeCached(c, c.spends, g.spends, need)
+}
+
+func (c *Cache) putSpends(g *graph, txids []string) {
+	if c != nil {
+		putCached(c, g.spends, c.spends, txids)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/tracerproject/tracer/store"
@@ -64,19 +65,27 @@ type ioKey struct {
 	n             uint32
 }
 
+// spendRow is a row of btc_spends: output prevN of a transaction is
+// spent by transaction txid.
+type spendRow struct {
+	prevN uint32
+	txid  string
+}
+
 // graph reads the UTXO graph from the store and caches what it read.
 type graph struct {
 	conn    store.Conn
 	needIdx bool // fifo orders transactions within a block
 	txs     map[string]*tx
 	io      map[string][]ioRow
+	spends  map[string][]spendRow // by the spent outputs' txid
 	cluster map[string]uint32
 	queries int
 	shared  *Cache // nil: none
 }
 
 func newGraph(conn store.Conn) *graph {
-	return &graph{conn: conn, txs: map[string]*tx{}, io: map[string][]ioRow{}, cluster: map[string]uint32{}}
+	return &graph{conn: conn, txs: map[string]*tx{}, io: map[string][]ioRow{}, spends: map[string][]spendRow{}, cluster: map[string]uint32{}}
 }
 
 // set is the right-hand side of `col IN ?` for keys: sent as data.
@@ -137,6 +146,57 @@ func (g *graph) loadIO(ctx context.Context, addrs []string) error {
 		g.shared.putIO(g, need)
 	}
 	return err
+}
+
+// loadSpends reads, from the spend index, which transactions spend the
+// outputs of the transactions txids (those not read yet).
+func (g *graph) loadSpends(ctx context.Context, txids []string) error {
+	var need []string
+	seen := map[string]bool{}
+	for _, id := range txids {
+		if _, ok := g.spends[id]; !ok && !seen[id] {
+			seen[id] = true
+			need = append(need, id)
+		}
+	}
+	need = g.shared.takeSpends(g, need)
+	err := each(need, func(part []string) error {
+		g.queries++
+		for _, id := range part {
+			g.spends[id] = nil
+		}
+		// Without FINAL (see loadIO): a repeated row is dropped here.
+		seen := map[string]bool{}
+		return queryRows(ctx, g.conn, "spend index", func(rows store.Rows) error {
+			var prev string
+			var s spendRow
+			if err := rows.Scan(&prev, &s.prevN, &s.txid); err != nil {
+				return err
+			}
+			if k := prev + ":" + strconv.FormatUint(uint64(s.prevN), 10) + ":" + s.txid; !seen[k] {
+				seen[k] = true
+				g.spends[prev] = append(g.spends[prev], s)
+			}
+			return nil
+		}, "SELECT prev_txid, prev_n, txid FROM btc_spends WHERE prev_txid IN ?", set(part))
+	})
+	if err == nil {
+		g.shared.putSpends(g, need)
+	}
+	return err
+}
+
+// spenders are the transactions that spend the output o, once spends
+// has read o's transaction (one, or several while a reorg's undo is
+// pending).
+func (g *graph) spenders(o op) []string {
+	var out []string
+	for _, s := range g.spends[o.txid] {
+		if s.prevN == o.n {
+			out = append(out, s.txid)
+		}
+	}
+	return out
 }
 
 // loadTxs reads the transactions not read yet, with inputs and outputs.

@@ -728,21 +728,38 @@ func (r *run) down(ctx context.Context, frontier []op) ([]op, error) {
 		follow = append(follow, n)
 		addrs = append(addrs, n.address)
 	}
-	if err := r.g.loadIO(ctx, addrs); err != nil {
-		return nil, err
-	}
-	// Candidate spenders: the transactions that spend from the addresses.
+	// Candidate spenders. Fifo orders every row of the addresses, so it
+	// reads each transaction of the address index; haircut and poison
+	// need only the transactions that spend the frontier, from the spend
+	// index.
 	var cand []string
 	seen := map[string]bool{}
-	for _, n := range follow {
-		for _, row := range r.g.io[n.address] {
-			if row.input && !seen[row.txid] {
-				seen[row.txid] = true
-				cand = append(cand, row.txid)
+	if r.cfg.Model == FIFO {
+		if err := r.g.loadIO(ctx, addrs); err != nil {
+			return nil, err
+		}
+		for _, n := range follow {
+			for _, row := range r.g.io[n.address] {
+				if !seen[row.txid] {
+					seen[row.txid] = true
+					cand = append(cand, row.txid)
+				}
 			}
-			if r.cfg.Model == FIFO && !seen[row.txid] { // fifo orders every row of the address
-				seen[row.txid] = true
-				cand = append(cand, row.txid)
+		}
+	} else {
+		prev := make([]string, len(follow))
+		for i, n := range follow {
+			prev[i] = n.op.txid
+		}
+		if err := r.g.loadSpends(ctx, prev); err != nil {
+			return nil, err
+		}
+		for _, n := range follow {
+			for _, id := range r.g.spenders(n.op) {
+				if !seen[id] {
+					seen[id] = true
+					cand = append(cand, id)
+				}
 			}
 		}
 	}
