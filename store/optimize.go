@@ -36,7 +36,10 @@ func LookupTableNames() []string {
 // part or wait has passed. Tables of one part are left alone (FINAL
 // would rewrite them). Rows written meanwhile may leave new parts; that
 // is not an error.
-func Optimize(ctx context.Context, c Conn, tables []string, wait time.Duration) ([]OptimizeResult, error) {
+//
+// With rewrite, tables of one part are merged too: a part written before
+// the table had its compression block size (CompressBlockSize) gets it.
+func Optimize(ctx context.Context, c Conn, tables []string, wait time.Duration, rewrite bool) ([]OptimizeResult, error) {
 	var out []OptimizeResult
 	for _, t := range tables {
 		start := time.Now()
@@ -46,7 +49,7 @@ func Optimize(ctx context.Context, c Conn, tables []string, wait time.Duration) 
 			return out, err
 		}
 		r.PartsBefore, r.PartsAfter = n, n
-		if n <= 1 {
+		if n == 0 || (n == 1 && !rewrite) {
 			r.SkippedSingle = true
 			out = append(out, r)
 			continue
@@ -60,7 +63,7 @@ func Optimize(ctx context.Context, c Conn, tables []string, wait time.Duration) 
 				return out, err
 			}
 			if r.PartsAfter <= 1 {
-				break
+				break // one part written by this OPTIMIZE (or, on a rewrite, rewritten)
 			}
 			merging, err := count(ctx, c, "SELECT count() FROM system.merges WHERE database = currentDatabase() AND table = ?", t)
 			if err != nil {

@@ -484,7 +484,14 @@ const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 ) ENGINE = ReplacingMergeTree() ORDER BY version`
 
 // Migrate applies the migrations that have not run yet, in version order.
-func Migrate(ctx context.Context, c Conn) error { return migrate(ctx, c, ^uint32(0)) }
+// It then gives the tables read by key their compression block size
+// where the engine has it as a table setting (tuneLayout).
+func Migrate(ctx context.Context, c Conn) error {
+	if err := migrate(ctx, c, ^uint32(0)); err != nil {
+		return err
+	}
+	return tuneLayout(ctx, c)
+}
 
 // migrate applies the migrations up to version upTo that have not run yet.
 func migrate(ctx context.Context, c Conn, upTo uint32) error {

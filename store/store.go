@@ -31,6 +31,12 @@ func New(ctx context.Context, conn Conn, log *slog.Logger) (*Store, error) {
 	if err := Migrate(ctx, conn); err != nil {
 		return nil, err
 	}
+	if how, v, err := CompressLayout(ctx, conn); err != nil {
+		return nil, err
+	} else if how == "" {
+		log.Warn("the server writes compression blocks of at least min_compress_block_size bytes; keyed reads (traces, exposure) are faster with at most store.CompressBlockSize in its default profile (README, ClickHouse schema)",
+			"min_compress_block_size", v, "want", CompressBlockSize)
+	}
 	return &Store{conn: conn, log: log}, nil
 }
 

@@ -296,7 +296,7 @@ func runTraceBench(ctx context.Context, a *app, cmd *cobra.Command, work string,
 	tables := store.LookupTableNames() // the Ethereum ones are empty here: left alone
 	if o.optimize {
 		t0 := time.Now()
-		if _, err := store.Optimize(ctx, conn, tables, 30*time.Minute); err != nil {
+		if _, err := store.Optimize(ctx, conn, tables, 30*time.Minute, false); err != nil {
 			return nil, err
 		}
 		row.OptimizeSec = time.Since(t0).Seconds()

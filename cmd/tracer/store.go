@@ -18,6 +18,7 @@ func newStoreCmd(a *app) *cobra.Command {
 	}
 	var format, tables string
 	var wait time.Duration
+	var rewrite bool
 	opt := &cobra.Command{
 		Use:   "optimize",
 		Short: "Merge the tables read by key into one part each (OPTIMIZE TABLE ... FINAL)",
@@ -29,8 +30,13 @@ span every key, so traces read several times more than on a merged table
 background merges keep a live store's parts few. It rewrites the tables (as
 much disk again as the largest one, for the time of the merge), waits for
 background merges that hold a table's parts, and leaves tables of one part
-alone. It is safe while the pipeline writes: rows written meanwhile land in
-new parts.`,
+alone unless --rewrite is given. It is safe while the pipeline writes: rows
+written meanwhile land in new parts.
+
+--rewrite also rewrites tables of one part: after an upgrade that set the
+compression block size of the tables read by key (store.CompressBlockSize,
+applied at start where the engine has the table setting), their existing
+parts get it only when rewritten.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(format, "table", "json"); err != nil {
@@ -59,7 +65,7 @@ new parts.`,
 			if err != nil {
 				return err
 			}
-			res, err := store.Optimize(cmd.Context(), st.Conn(), names, wait)
+			res, err := store.Optimize(cmd.Context(), st.Conn(), names, wait, rewrite)
 			if err != nil {
 				return err
 			}
@@ -86,6 +92,7 @@ new parts.`,
 	opt.Flags().StringVar(&format, "format", "table", "table or json")
 	opt.Flags().StringVar(&tables, "tables", "", "comma-separated tables (default: the tables read by key: "+strings.Join(store.LookupTableNames(), ", ")+")")
 	opt.Flags().DurationVar(&wait, "wait", 30*time.Minute, "how long to wait, per table, for background merges that hold its parts")
+	opt.Flags().BoolVar(&rewrite, "rewrite", false, "rewrite tables of one part too (parts written before the table had its compression block size)")
 	cmd.AddCommand(opt)
 	return cmd
 }

@@ -27,6 +27,12 @@ import (
 //   - The root element may be <yandex> or <clickhouse> in 18.16; current
 //     releases still accept <yandex>.
 //
+// The default profile sets min_compress_block_size to
+// store.CompressBlockSize, as the README asks of an 18.16 server: that
+// release has it only as a user setting, which its merges take from the
+// default profile (checked in the marks of a merged part: one compression
+// block per granule).
+//
 // Directories end in "/" as in the shipped configuration; releases have
 // differed in whether they add it themselves.
 func writeConfig(dir string, tcpPort, httpPort int) (string, error) {
@@ -72,6 +78,7 @@ func writeConfig(dir string, tcpPort, httpPort int) (string, error) {
         <default>
             <max_memory_usage>4000000000</max_memory_usage>
             <load_balancing>random</load_balancing>
+            <min_compress_block_size>4096</min_compress_block_size>
         </default>
     </profiles>
     <users>
