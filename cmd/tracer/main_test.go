@@ -10,7 +10,14 @@ import (
 	"github.com/tracerproject/tracer/internal/chserver"
 )
 
-func TestMain(m *testing.M) { chserver.Main(m) }
+// TestMain removes the binary the tests built (65 MB a run).
+func TestMain(m *testing.M) {
+	chserver.Main(m, func() {
+		if build.path != "" {
+			os.RemoveAll(filepath.Dir(build.path))
+		}
+	})
+}
 
 var build struct {
 	once sync.Once

@@ -131,8 +131,13 @@ func StopShared() error {
 // Main runs the tests and then stops the shared server:
 //
 //	func TestMain(m *testing.M) { chserver.Main(m) }
-func Main(m *testing.M) {
+//
+// The cleanups run after the tests, before the servers stop.
+func Main(m *testing.M, cleanups ...func()) {
 	code := m.Run()
+	for _, f := range cleanups {
+		f()
+	}
 	if err := StopShared(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		if code == 0 {
