@@ -83,6 +83,9 @@ type TxOutput struct {
 	Address    string `json:"address,omitempty"`
 	ScriptType string `json:"script_type"`
 	Value      int64  `json:"value"`
+	// SpentBy is the input that spends the output, "txid:n" (btc_spends);
+	// empty while it is unspent.
+	SpentBy string `json:"spent_by,omitempty"`
 }
 
 // TxDetail is a stored transaction.
@@ -184,7 +187,29 @@ func (s *Store) txOutputs(ctx context.Context, txid, blockHash string) ([]TxOutp
 		}
 		outs = append(outs, o)
 	}
-	return outs, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: outputs of %s: %w", txid, err)
+	}
+	// The spenders, from the spend index. An output spent in two blocks
+	// (a reorg whose undo is under way) shows the first by txid.
+	srows, err := s.conn.Query(ctx, "SELECT prev_n, txid, n FROM btc_spends FINAL WHERE prev_txid = ? ORDER BY prev_n, txid, n", txid)
+	if err != nil {
+		return nil, fmt.Errorf("store: spenders of %s: %w", txid, err)
+	}
+	defer srows.Close()
+	for srows.Next() {
+		var prevN, n uint32
+		var by string
+		if err := srows.Scan(&prevN, &by, &n); err != nil {
+			return nil, fmt.Errorf("store: spenders of %s: %w", txid, err)
+		}
+		for i := range outs {
+			if outs[i].N == prevN && outs[i].SpentBy == "" {
+				outs[i].SpentBy = fmt.Sprintf("%s:%d", by, n)
+			}
+		}
+	}
+	return outs, srows.Err()
 }
 
 // Stats counts what a chain's tables hold.

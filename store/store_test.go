@@ -95,9 +95,24 @@ func runSuite(t *testing.T, conn store.Conn) {
 		t.Errorf("tx t2 output 3: got %+v, want an OP_RETURN without address", tx.Outputs[3])
 	}
 
+	// The spend index names t2 as the spender of the output it spends.
+	spentBy := func() string {
+		t0, err := st.Tx(ctx, "btc", "t0")
+		if err != nil || len(t0) != 1 {
+			t.Fatalf("tx t0: %v, %d copies", err, len(t0))
+		}
+		return t0[0].Outputs[tx.Inputs[0].PrevN].SpentBy
+	}
+	if got := spentBy(); got != "t2:0" {
+		t.Errorf("t0:%d spent by %q, want t2:0", tx.Inputs[0].PrevN, got)
+	}
+
 	// Undo block 1: its rows go, block 0 stays.
 	if err := st.Undo(ctx, "btc", "h1"); err != nil {
 		t.Fatal(err)
+	}
+	if got := spentBy(); got != "" {
+		t.Errorf("t0:%d spent by %q after the spender's block was undone, want unspent", tx.Inputs[0].PrevN, got)
 	}
 	checkStats(t, st, store.Stats{Chain: "btc", Blocks: 1, Txs: 1, Inputs: 1, Outputs: 1, Addresses: 1, TipHeight: 0, TipHash: "h0"})
 	if _, err := st.Tx(ctx, "btc", "t2"); !errors.Is(err, store.ErrNotFound) {

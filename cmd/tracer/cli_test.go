@@ -397,6 +397,14 @@ func TestCLIIngestAndQuery(t *testing.T) {
 		if want := facts.stats; got.Txs != want.Txs || got.Outputs != want.Outputs || got.Inputs != want.Inputs || got.Addresses != want.Addresses {
 			t.Errorf("stats after optimizing: %+v, want %+v", got, want)
 		}
+		// --rewrite rewrites tables of one part too.
+		res = nil
+		if err := json.Unmarshal([]byte(ok(t, "--data", data, "store", "optimize", "--tables", "btc_spends", "--rewrite", "--format", "json")), &res); err != nil {
+			t.Fatalf("store optimize --rewrite JSON: %v", err)
+		}
+		if len(res) != 1 || res[0].SkippedSingle || res[0].PartsBefore != 1 || res[0].PartsAfter != 1 {
+			t.Errorf("store optimize --rewrite of btc_spends: %+v, want its one part rewritten", res)
+		}
 		fails(t, "unknown table", []string{"--data", data, "store", "optimize", "--tables", "btc_outputs,nope"}, `"nope" is not a table`)
 	})
 

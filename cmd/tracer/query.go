@@ -122,9 +122,13 @@ func newQueryCmd(a *app) *cobra.Command {
 					t.flush()
 					fmt.Fprintf(w, "\noutputs (%d, %s)\n", len(tx.Outputs), btcAmount(tx.OutputValue))
 					t = newTable(w)
-					t.row("  n", "address", "type", "value")
+					t.row("  n", "address", "type", "value", "spent by")
 					for _, o := range tx.Outputs {
-						t.row(fmt.Sprintf("  %d", o.N), orDash(o.Address), o.ScriptType, btcAmount(o.Value))
+						spent := "unspent"
+						if o.SpentBy != "" {
+							spent = o.SpentBy
+						}
+						t.row(fmt.Sprintf("  %d", o.N), orDash(o.Address), o.ScriptType, btcAmount(o.Value), spent)
 					}
 					if err := t.flush(); err != nil {
 						return err
