@@ -13,7 +13,7 @@ import (
 // one granule per key decompresses sixteen: at ten million transactions a
 // read of a thousand txids from btc_outputs took 0.30–0.41 s with the
 // default and 0.17–0.25 s with 4,096 (a block per granule), for 1.4% more
-// disk (README, Tracing performance).
+// disk (README, Trace benchmark).
 const CompressBlockSize = 4096
 
 // tuneLayout gives the tables read by key CompressBlockSize where the

@@ -98,7 +98,7 @@ func newGraph(conn store.Conn) *graph {
 // PREWHERE); with PREWHERE it reads the key column first and the others
 // only where a key matched. Measured on the 18.16 server at ten million
 // transactions as filled (11 parts): slowest of 84 traces 1.55–1.90 s
-// against 2.45–2.63 s (README, Tracing performance).
+// against 2.45–2.63 s (README, Trace benchmark).
 func set(ss []string) store.Keys { return store.Keys(ss) }
 
 // each runs f on chunks of keys.
