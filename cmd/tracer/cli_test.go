@@ -458,9 +458,21 @@ func TestCLIIngestAndQuery(t *testing.T) {
 				t.Errorf("tx %s: no input row with %q in\n%s", txid, row, out)
 			}
 		}
+		// Who spends each output, from the chain itself.
+		spentBy := map[wire.OutPoint]string{}
+		for id, mtx := range facts.txs {
+			for i, in := range mtx.TxIn {
+				spentBy[in.PreviousOutPoint] = fmt.Sprintf("%s:%d", id, i)
+			}
+		}
 		for n, o := range tx.TxOut {
 			outValue += o.Value
-			row := fmt.Sprintf("%d %s * %s", n, facts.outs[wire.OutPoint{Hash: *h, Index: uint32(n)}].addr, btcString(o.Value))
+			op := wire.OutPoint{Hash: *h, Index: uint32(n)}
+			spender := spentBy[op]
+			if spender == "" {
+				spender = "unspent"
+			}
+			row := fmt.Sprintf("%d %s * %s %s", n, facts.outs[op].addr, btcString(o.Value), spender)
 			if !containsRow(out, row) {
 				t.Errorf("tx %s: no output row %q in\n%s", txid, row, out)
 			}
