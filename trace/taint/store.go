@@ -79,26 +79,19 @@ type graph struct {
 	txs     map[string]*tx
 	io      map[string][]ioRow
 	spends  map[string][]spendRow // by the spent outputs' txid
+	filter  string                // PREWHERE or WHERE (store.KeyFilter)
 	cluster map[string]uint32
 	queries int
 	shared  *Cache // nil: none
 }
 
 func newGraph(conn store.Conn) *graph {
-	return &graph{conn: conn, txs: map[string]*tx{}, io: map[string][]ioRow{}, spends: map[string][]spendRow{}, cluster: map[string]uint32{}}
+	return &graph{conn: conn, filter: store.KeyFilter(conn), txs: map[string]*tx{}, io: map[string][]ioRow{}, spends: map[string][]spendRow{}, cluster: map[string]uint32{}}
 }
 
-// set is the right-hand side of `col IN ?` for keys: sent as data.
-//
-// The keyed reads below filter in PREWHERE. The primary index picks, in
-// every part of a table, the granule where a key would be; until the
-// table is merged, only one part of several holds the key. With the
-// condition in WHERE, ClickHouse reads every selected column of each of
-// those granules (it does not move a condition on the sorting key to
-// PREWHERE); with PREWHERE it reads the key column first and the others
-// only where a key matched. Measured on the 18.16 server at ten million
-// transactions as filled (11 parts): slowest of 84 traces 1.55–1.90 s
-// against 2.45–2.63 s (README, Trace benchmark).
+// set is the right-hand side of `col IN ?` for keys: sent as data. The
+// keyed reads below filter with g.filter (store.KeyFilter): PREWHERE or
+// WHERE, whichever reads less on the engine.
 func set(ss []string) store.Keys { return store.Keys(ss) }
 
 // each runs f on chunks of keys.
@@ -126,7 +119,7 @@ func (g *graph) loadIO(ctx context.Context, addrs []string) error {
 		g.queries++
 		// Without FINAL, which costs ClickHouse 18.16 a merge on every read:
 		// a row inserted twice (a loader retry) is dropped here by its key.
-		rows, err := g.conn.Query(ctx, "SELECT address, txid, is_input, n, block_height, time, value FROM btc_address_io PREWHERE address IN ?", set(part))
+		rows, err := g.conn.Query(ctx, "SELECT address, txid, is_input, n, block_height, time, value FROM btc_address_io "+g.filter+" address IN ?", set(part))
 		if err != nil {
 			return fmt.Errorf("taint: reading address index: %w", err)
 		}
@@ -188,7 +181,7 @@ func (g *graph) loadSpends(ctx context.Context, txids []string) error {
 				g.spends[prev] = append(g.spends[prev], s)
 			}
 			return nil
-		}, "SELECT prev_txid, prev_n, txid FROM btc_spends PREWHERE prev_txid IN ?", set(part))
+		}, "SELECT prev_txid, prev_n, txid FROM btc_spends "+g.filter+" prev_txid IN ?", set(part))
 	})
 	if err == nil {
 		g.shared.putSpends(g, need)
@@ -240,7 +233,7 @@ func (g *graph) loadTxs(ctx context.Context, ids []string) error {
 			}
 			t.outs = append(t.outs, o)
 			return nil
-		}, "SELECT txid, n, address, value, block_height, time FROM btc_outputs PREWHERE txid IN ?", set(part))
+		}, "SELECT txid, n, address, value, block_height, time FROM btc_outputs "+g.filter+" txid IN ?", set(part))
 		if err != nil {
 			return err
 		}
@@ -256,12 +249,12 @@ func (g *graph) loadTxs(ctx context.Context, ids []string) error {
 					t.idx = idx
 				}
 				return nil
-			}, "SELECT txid, idx FROM btc_txs FINAL PREWHERE txid IN ?", set(part))
+			}, "SELECT txid, idx FROM btc_txs FINAL "+g.filter+" txid IN ?", set(part))
 			if err != nil {
 				return err
 			}
 		}
-		if err := queryRows(ctx, g.conn, "inputs", scanInputs(got), "SELECT "+inputColumns+" FROM btc_inputs PREWHERE txid IN ?", set(part)); err != nil {
+		if err := queryRows(ctx, g.conn, "inputs", scanInputs(got), "SELECT "+inputColumns+" FROM btc_inputs "+g.filter+" txid IN ?", set(part)); err != nil {
 			return err
 		}
 		for _, id := range part {
@@ -291,7 +284,7 @@ func (g *graph) loadClusters(ctx context.Context, addrs []string) error {
 	err := each(need, func(part []string) error {
 		g.queries++
 		// argMax by seq: an address's row changes as its cluster merges.
-		rows, err := g.conn.Query(ctx, "SELECT address, argMax(cluster, seq) FROM trace_btc_address_cluster PREWHERE address IN ? GROUP BY address", set(part))
+		rows, err := g.conn.Query(ctx, "SELECT address, argMax(cluster, seq) FROM trace_btc_address_cluster "+g.filter+" address IN ? GROUP BY address", set(part))
 		if err != nil {
 			return fmt.Errorf("taint: reading clusters: %w", err)
 		}
