@@ -112,7 +112,7 @@ var engineVersion = regexp.MustCompile(`(\d+)\.\d+`)
 // first and the others only where a key matched. Current ClickHouse does
 // the opposite: the same PREWHERE made the reads slower. Measured at ten
 // million transactions as filled (11 parts), slowest of 84 traces: 18.16
-// server 1.55–1.90 s in PREWHERE against 2.45–2.63 s in WHERE; chDB 26.5
+// server 1.55–1.90 s in PREWHERE against 2.45–3.00 s in WHERE; chDB 26.5
 // 17.5 s in PREWHERE against 2.47 s in WHERE (README, Trace benchmark).
 func KeyFilter(c Conn) string {
 	if m := engineVersion.FindStringSubmatch(c.Engine()); m != nil {
