@@ -86,7 +86,11 @@ type graph struct {
 }
 
 func newGraph(conn store.Conn) *graph {
-	return &graph{conn: conn, filter: store.KeyFilter(conn), txs: map[string]*tx{}, io: map[string][]ioRow{}, spends: map[string][]spendRow{}, cluster: map[string]uint32{}}
+	g := &graph{conn: conn, filter: "WHERE", txs: map[string]*tx{}, io: map[string][]ioRow{}, spends: map[string][]spendRow{}, cluster: map[string]uint32{}}
+	if conn != nil { // nil: a graph the tests fill by hand, which reads nothing
+		g.filter = store.KeyFilter(conn)
+	}
+	return g
 }
 
 // set is the right-hand side of `col IN ?` for keys: sent as data. The
@@ -104,16 +108,22 @@ func each(keys []string, f func([]string) error) error {
 	return nil
 }
 
-// loadIO reads the address index of addresses not read yet.
-func (g *graph) loadIO(ctx context.Context, addrs []string) error {
+// unread is keys without an entry in read, each once, in order.
+func unread[V any](keys []string, read map[string]V) []string {
 	var need []string
 	seen := map[string]bool{}
-	for _, a := range addrs {
-		if _, ok := g.io[a]; !ok && !seen[a] {
-			seen[a] = true
-			need = append(need, a)
+	for _, k := range keys {
+		if _, ok := read[k]; !ok && !seen[k] {
+			seen[k] = true
+			need = append(need, k)
 		}
 	}
+	return need
+}
+
+// loadIO reads the address index of addresses not read yet.
+func (g *graph) loadIO(ctx context.Context, addrs []string) error {
+	need := unread(addrs, g.io)
 	need = g.shared.takeIO(g, need)
 	err := each(need, func(part []string) error {
 		g.queries++
@@ -154,14 +164,7 @@ func (g *graph) loadIO(ctx context.Context, addrs []string) error {
 // loadSpends reads, from the spend index, which transactions spend the
 // outputs of the transactions txids (those not read yet).
 func (g *graph) loadSpends(ctx context.Context, txids []string) error {
-	var need []string
-	seen := map[string]bool{}
-	for _, id := range txids {
-		if _, ok := g.spends[id]; !ok && !seen[id] {
-			seen[id] = true
-			need = append(need, id)
-		}
-	}
+	need := unread(txids, g.spends)
 	need = g.shared.takeSpends(g, need)
 	err := each(need, func(part []string) error {
 		g.queries++
@@ -204,14 +207,7 @@ func (g *graph) spenders(o op) []string {
 
 // loadTxs reads the transactions not read yet, with inputs and outputs.
 func (g *graph) loadTxs(ctx context.Context, ids []string) error {
-	var need []string
-	seen := map[string]bool{}
-	for _, id := range ids {
-		if _, ok := g.txs[id]; !ok && !seen[id] {
-			seen[id] = true
-			need = append(need, id)
-		}
-	}
+	need := unread(ids, g.txs)
 	need = g.shared.takeTxs(g, need)
 	err := each(need, func(part []string) error {
 		g.queries += 2
