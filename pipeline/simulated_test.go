@@ -412,9 +412,9 @@ func simSameRows(t *testing.T, what string, got, want []string) {
 // formatted like simExpect's.
 type simStoreContent struct {
 	blocks, txs, outputs, inputs, spendRows, io []string
-	outs                             map[string]simOut // by "txid:n"
-	txids                            map[string]bool
-	spends                           []simSpend
+	outs                                        map[string]simOut // by "txid:n"
+	txids                                       map[string]bool
+	spends                                      []simSpend
 }
 
 type simSpend struct {
