@@ -255,6 +255,74 @@ func TestChainStateWindow(t *testing.T) {
 	s.Close()
 }
 
+// TestChainStateRecentOutputs checks the read cache of committed outputs:
+// a later window reads them from it, a commit that spends one drops it, and
+// a disconnect (which rewrites outputs in Pebble behind the cache) empties
+// it, so that no lookup ever returns a spent or undone output.
+func TestChainStateRecentOutputs(t *testing.T) {
+	s, err := OpenChainState(t.TempDir(), 10, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b0 := chainBlock(0, "", nil)
+	b1 := chainBlock(1, b0.Hash, nil)
+	for _, b := range []*ingest.Block{b0, b1} {
+		if _, err := s.Connect(b, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	cb0, cb1 := outpoint(t, b0.Txs[0].Txid, 0), outpoint(t, b1.Txs[0].Txid, 0)
+	if s.recentN != 2 || len(s.recent) != 1 {
+		t.Fatalf("after the first commit: %d cached outputs in %d windows, want 2 in 1", s.recentN, len(s.recent))
+	}
+	if o, err := s.Prevout(cb0); err != nil || o.Value != 50 || o.Address != "addr-0" {
+		t.Fatalf("committed output from the cache: %+v, %v", o, err)
+	}
+
+	// Block 2 spends block 0's coinbase; its commit drops it from the cache.
+	b2 := chainBlock(2, b1.Hash, []ingest.Input{{PrevTxid: b0.Txs[0].Txid, PrevIndex: 0, Address: "addr-0", ScriptType: ingest.ScriptP2WPKH, Value: 50}})
+	if _, err := s.Connect(b2, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Prevout(cb0); !errors.Is(err, ErrPrevoutNotFound) {
+		t.Fatalf("output spent by a committed window: got %v, want ErrPrevoutNotFound", err)
+	}
+	// Left: block 1's coinbase, block 2's coinbase and payment.
+	if s.recentN != 3 {
+		t.Errorf("after the second commit: %d cached outputs, want 3", s.recentN)
+	}
+	tx2 := outpoint(t, b2.Txs[1].Txid, 0)
+	if o, err := s.Prevout(tx2); err != nil || o.Value != 49 {
+		t.Fatalf("block 2's output from the cache: %+v, %v", o, err)
+	}
+
+	// Disconnecting block 2 restores block 0's coinbase and removes block
+	// 2's outputs, which the cache held.
+	if _, err := s.Disconnect("btc"); err != nil {
+		t.Fatal(err)
+	}
+	if s.recentN != 0 || len(s.recent) != 0 {
+		t.Errorf("after a disconnect: %d cached outputs in %d windows, want none", s.recentN, len(s.recent))
+	}
+	for _, op := range []wire.OutPoint{tx2, outpoint(t, b2.Txs[0].Txid, 0)} {
+		if _, err := s.Prevout(op); !errors.Is(err, ErrPrevoutNotFound) {
+			t.Errorf("output %v of the undone block: got %v, want gone", op, err)
+		}
+	}
+	for _, op := range []wire.OutPoint{cb0, cb1} {
+		if o, err := s.Prevout(op); err != nil || o.Value != 50 {
+			t.Errorf("unspent output %v after the disconnect: %+v, %v", op, o, err)
+		}
+	}
+}
+
 // copyDir copies a Pebble directory as a crash would leave it.
 func copyDir(t *testing.T, from, to string) {
 	t.Helper()

@@ -167,6 +167,7 @@ func (c *Conn) Insert(ctx context.Context, table string, cols []store.Column) er
 		return fmt.Errorf("clickhouse: preparing insert into %s: %w", table, err)
 	}
 	defer b.Close()
+	presize(b.Columns(), cols)
 	for i, col := range cols {
 		if err := b.Column(i).Append(col.Values); err != nil {
 			return fmt.Errorf("clickhouse: insert into %s, column %s: %w", table, col.Name, err)
