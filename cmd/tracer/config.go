@@ -21,8 +21,9 @@ import (
 // flags, then TRACER_* environment variables (the key path in upper case,
 // joined by underscores: TRACER_STORE_DSN), then the file, then defaults.
 type Config struct {
-	Data     string `yaml:"data"`
-	LogLevel string `yaml:"log_level"`
+	Data      string `yaml:"data"`
+	LogLevel  string `yaml:"log_level"`
+	GCPercent int    `yaml:"gc_percent"`
 	NATS     struct {
 		URL      string `yaml:"url"`
 		Listen   string `yaml:"listen"`
@@ -107,6 +108,7 @@ func defaultConfig() Config {
 	var c Config
 	c.Data = defaultDataDir()
 	c.LogLevel = "info"
+	c.GCPercent = 200
 	c.NATS.Listen = "127.0.0.1:4222"
 	c.NATS.Replicas = 1
 	c.Loader.BatchRows = 250_000

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -102,6 +103,9 @@ func (a *app) load(cmd *cobra.Command) error {
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return fmt.Errorf("log level %q: want debug, info, warn or error", cfg.LogLevel)
 	}
+	if err := setGCPercent(cfg.GCPercent); err != nil {
+		return err
+	}
 	a.cfg = cfg
 	a.log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(a.log)
@@ -140,4 +144,21 @@ func notFound(err error, what string) error {
 		return fmt.Errorf("%s not found in the store", what)
 	}
 	return err
+}
+
+// setGCPercent sets the Go collector's target from gc_percent, unless the
+// GOGC variable is set: the runtime has read that one already, and it wins.
+// The default of 200 lets the heap grow to three times the live data
+// between collections instead of twice: the pipeline's heap is mostly
+// batches on their way to NATS and ClickHouse, and in `tracer bench ingest`
+// against the ClickHouse server it cut the process's CPU by 15% in each of
+// four alternated pairs, for about 300 MiB more peak RSS.
+func setGCPercent(p int) error {
+	if p <= 0 {
+		return fmt.Errorf("gc_percent %d: want a positive percentage (Go's default is 100)", p)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(p)
+	}
+	return nil
 }
