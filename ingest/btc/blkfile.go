@@ -1,7 +1,6 @@
 package btc
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -312,17 +311,22 @@ func (r *FileReader) ReadRecord(off int64) ([]byte, error) {
 // ReadBlock reads and decodes the block of the record at off. The block
 // must fill the record exactly.
 func (r *FileReader) ReadBlock(off int64) (*wire.MsgBlock, error) {
+	b, _, err := r.readBlock(off)
+	return b, err
+}
+
+// readBlock is ReadBlock with the transactions' hashes (decodeBlock).
+func (r *FileReader) readBlock(off int64) (*wire.MsgBlock, *blockIDs, error) {
 	data, err := r.ReadRecord(off)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	rd := bytes.NewReader(data)
-	var b wire.MsgBlock
-	if err := b.Deserialize(rd); err != nil {
-		return nil, r.recordErr(off, "decoding the block: %w", err)
+	b, ids, rest, err := decodeBlock(data)
+	if err != nil {
+		return nil, nil, r.recordErr(off, "decoding the block: %w", err)
 	}
-	if rd.Len() != 0 {
-		return nil, r.recordErr(off, "%w: the block is %d bytes, the record says %d", ErrRecordSize, len(data)-rd.Len(), len(data))
+	if rest != 0 {
+		return nil, nil, r.recordErr(off, "%w: the block is %d bytes, the record says %d", ErrRecordSize, len(data)-rest, len(data))
 	}
-	return &b, nil
+	return b, ids, nil
 }

@@ -336,31 +336,39 @@ func (d *BlocksDir) BlockHash(ctx context.Context, height int64) (chainhash.Hash
 // Block reads the block with the given hash: any block of the directory,
 // on the best chain or not.
 func (d *BlocksDir) Block(ctx context.Context, hash chainhash.Hash) (*wire.MsgBlock, error) {
+	b, _, err := d.blockHashed(ctx, hash)
+	return b, err
+}
+
+// blockHashed is Block with the transactions' hashes when it read the
+// block from a file (nil for the genesis block of the params).
+func (d *BlocksDir) blockHashed(ctx context.Context, hash chainhash.Hash) (*wire.MsgBlock, *blockIDs, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	i := d.lookup(&hash)
 	if i < 0 {
 		if d.base == 1 && hash == *d.params.GenesisHash {
-			return copyBlock(d.params.GenesisBlock)
+			b, err := copyBlock(d.params.GenesisBlock)
+			return b, nil, err
 		}
-		return nil, fmt.Errorf("btc: %s: block %s: %w", d.dir, hash, ErrBlockNotFound)
+		return nil, nil, fmt.Errorf("btc: %s: block %s: %w", d.dir, hash, ErrBlockNotFound)
 	}
 	e := &d.entries[i]
 	fr, err := OpenBlockFile(d.files[e.file], d.key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer fr.Close()
-	b, err := fr.ReadBlock(int64(e.offset))
+	b, ids, err := fr.readBlock(int64(e.offset))
 	if err != nil {
-		return nil, fmt.Errorf("btc: block %s: %w", hash, err)
+		return nil, nil, fmt.Errorf("btc: block %s: %w", hash, err)
 	}
 	if got := b.BlockHash(); got != hash {
-		return nil, fmt.Errorf("btc: %s at offset %d holds block %s, the index says %s (file changed since it was opened?)",
+		return nil, nil, fmt.Errorf("btc: %s at offset %d holds block %s, the index says %s (file changed since it was opened?)",
 			d.files[e.file], e.offset, got, hash)
 	}
-	return b, nil
+	return b, ids, nil
 }
 
 // copyBlock deep-copies a block so callers cannot change shared params.

@@ -52,7 +52,7 @@ func BenchmarkIngest(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := checkMerkle(mb, ids); err != nil {
+		if err := checkMerkle(mb, ids, nil); err != nil {
 			b.Fatal(err)
 		}
 		blk, err := normalize(mb, int64(h), params, nil, ids)

@@ -23,6 +23,12 @@ type Source interface {
 	Block(ctx context.Context, hash chainhash.Hash) (*wire.MsgBlock, error)
 }
 
+// hashedSource is a Source that hashes the transactions from the bytes it
+// decoded them from (BlocksDir, RPCSource): see decodeBlock.
+type hashedSource interface {
+	blockHashed(ctx context.Context, hash chainhash.Hash) (*wire.MsgBlock, *blockIDs, error)
+}
+
 // Publisher sends events on and returns once they are stored by the
 // stream (stream.Publisher does).
 type Publisher interface {
@@ -268,7 +274,15 @@ func (g *Ingestor) fetch(ctx context.Context, h int64) fetched {
 	if err != nil {
 		return fetched{err: err}
 	}
-	mb, err := g.cfg.Source.Block(ctx, hash)
+	var (
+		mb  *wire.MsgBlock
+		ids *blockIDs
+	)
+	if hs, ok := g.cfg.Source.(hashedSource); ok {
+		mb, ids, err = hs.blockHashed(ctx, hash)
+	} else {
+		mb, err = g.cfg.Source.Block(ctx, hash)
+	}
 	if err != nil {
 		return fetched{err: err}
 	}
@@ -276,20 +290,23 @@ func (g *Ingestor) fetch(ctx context.Context, h int64) fetched {
 		return fetched{err: fmt.Errorf("btc: source returned block %s when asked for %s at height %d", got, hash, h)}
 	}
 	// The txids serve the merkle check and the record: hash once.
-	ids, err := txHashes(mb)
-	if err != nil {
-		return fetched{err: fmt.Errorf("btc: block %s at height %d: %w", hash, h, err)}
+	if ids == nil {
+		txids, err := txHashes(mb)
+		if err != nil {
+			return fetched{err: fmt.Errorf("btc: block %s at height %d: %w", hash, h, err)}
+		}
+		ids = &blockIDs{txids: txids}
 	}
 	if !g.cfg.SkipMerkleCheck {
-		if err := checkMerkle(mb, ids); err != nil {
+		if err := checkMerkle(mb, ids.txids, ids.wtxids); err != nil {
 			return fetched{err: err}
 		}
 	}
-	b, err := normalize(mb, h, g.cfg.Params, nil, ids)
+	b, err := normalize(mb, h, g.cfg.Params, nil, ids.txids)
 	if err != nil {
 		return fetched{err: fmt.Errorf("btc: block %s at height %d: %w", hash, h, err)}
 	}
-	return fetched{height: h, msg: mb, txids: ids, block: b}
+	return fetched{height: h, msg: mb, txids: ids.txids, block: b}
 }
 
 // connect resolves the inputs of the fetched blocks and connects them,

@@ -246,17 +246,16 @@ func CheckMerkle(b *wire.MsgBlock) error {
 	if err != nil {
 		return fmt.Errorf("btc: block %s: %w", b.BlockHash(), err)
 	}
-	return checkMerkle(b, ids)
+	return checkMerkle(b, ids, nil)
 }
 
 // checkMerkle is CheckMerkle with the txids computed (txHashes); it does
 // not change them.
-func checkMerkle(b *wire.MsgBlock, txids []chainhash.Hash) error {
+func checkMerkle(b *wire.MsgBlock, txids, wtxids []chainhash.Hash) error {
 	hash := b.BlockHash()
 	if len(b.Transactions) == 0 {
 		return fmt.Errorf("btc: block %s has no transactions: %w", hash, ErrBadMerkleRoot)
 	}
-	var buf bytes.Buffer
 	ids := append([]chainhash.Hash(nil), txids...) // merkleRoot overwrites them
 	root, mutated := merkleRoot(ids)
 	if root != b.Header.MerkleRoot {
@@ -267,10 +266,12 @@ func checkMerkle(b *wire.MsgBlock, txids []chainhash.Hash) error {
 		return fmt.Errorf("btc: block %s: duplicated transactions give the merkle root a second preimage (CVE-2012-2459): %w",
 			hash, ErrBadMerkleRoot)
 	}
-	return checkWitnessCommitment(b, hash, &buf)
+	return checkWitnessCommitment(b, hash, wtxids)
 }
 
-func checkWitnessCommitment(b *wire.MsgBlock, hash chainhash.Hash, buf *bytes.Buffer) error {
+// checkWitnessCommitment checks the coinbase's commitment to the wtxids
+// (nil: serialize each transaction to hash it).
+func checkWitnessCommitment(b *wire.MsgBlock, hash chainhash.Hash, wtxids []chainhash.Hash) error {
 	coinbase := b.Transactions[0]
 	var commitment []byte
 	// The commitment is the last output that matches (BIP141).
@@ -295,12 +296,17 @@ func checkWitnessCommitment(b *wire.MsgBlock, hash chainhash.Hash, buf *bytes.Bu
 			hash, ErrBadMerkleRoot)
 	}
 	ids := make([]chainhash.Hash, len(b.Transactions))
-	for i, tx := range b.Transactions[1:] { // the coinbase's wtxid counts as zero
-		buf.Reset()
-		if err := tx.Serialize(buf); err != nil { // with witness when it has one
-			return fmt.Errorf("btc: block %s: serializing tx %d: %w", hash, i+1, err)
+	if wtxids != nil {
+		copy(ids[1:], wtxids[1:]) // the coinbase's wtxid counts as zero
+	} else {
+		var buf bytes.Buffer
+		for i, tx := range b.Transactions[1:] {
+			buf.Reset()
+			if err := tx.Serialize(&buf); err != nil { // with witness when it has one
+				return fmt.Errorf("btc: block %s: serializing tx %d: %w", hash, i+1, err)
+			}
+			ids[i+1] = chainhash.DoubleHashH(buf.Bytes())
 		}
-		ids[i+1] = chainhash.DoubleHashH(buf.Bytes())
 	}
 	root, _ := merkleRoot(ids)
 	var preimage [2 * chainhash.HashSize]byte

@@ -410,7 +410,7 @@ func TestNormalizeWithTxids(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := checkMerkle(mb, ids); (err != nil) != rb.badMerkle {
+			if err := checkMerkle(mb, ids, nil); (err != nil) != rb.badMerkle {
 				t.Errorf("checkMerkle: %v (bad merkle root expected: %v)", err, rb.badMerkle)
 			}
 			got, err := normalize(mb, 7, &chaincfg.MainNetParams, nil, ids)

@@ -220,22 +220,27 @@ func (s *RPCSource) BlockHash(ctx context.Context, height int64) (chainhash.Hash
 // Block fetches a raw block (getblock with verbosity 0, which btcd and Core
 // answer with the serialized block in hex).
 func (s *RPCSource) Block(ctx context.Context, hash chainhash.Hash) (*wire.MsgBlock, error) {
+	b, _, err := s.blockHashed(ctx, hash)
+	return b, err
+}
+
+// blockHashed is Block with the transactions' hashes (decodeBlock).
+func (s *RPCSource) blockHashed(ctx context.Context, hash chainhash.Hash) (*wire.MsgBlock, *blockIDs, error) {
 	what := "getblock " + hash.String()
 	var str string
 	if err := s.call(ctx, what, "getblock", &str, hash.String(), 0); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	raw, err := hex.DecodeString(str)
 	if err != nil {
-		return nil, fmt.Errorf("btc: node %s: %s: the node's block is not hex: %w", s.host, what, err)
+		return nil, nil, fmt.Errorf("btc: node %s: %s: the node's block is not hex: %w", s.host, what, err)
 	}
-	rd := bytes.NewReader(raw)
-	var b wire.MsgBlock
-	if err := b.Deserialize(rd); err != nil {
-		return nil, fmt.Errorf("btc: node %s: %s: the node's answer of %d bytes is not a serialized block: %w", s.host, what, len(raw), err)
+	b, ids, rest, err := decodeBlock(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("btc: node %s: %s: the node's answer of %d bytes is not a serialized block: %w", s.host, what, len(raw), err)
 	}
-	if rd.Len() != 0 {
-		return nil, fmt.Errorf("btc: node %s: %s: the node's answer is not a serialized block: %d trailing bytes after %d", s.host, what, rd.Len(), len(raw)-rd.Len())
+	if rest != 0 {
+		return nil, nil, fmt.Errorf("btc: node %s: %s: the node's answer is not a serialized block: %d trailing bytes after %d", s.host, what, rest, len(raw)-rest)
 	}
-	return &b, nil
+	return b, ids, nil
 }
