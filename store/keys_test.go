@@ -58,6 +58,26 @@ func testKeys(t *testing.T, conn store.Conn) {
 		slices.Sort(out)
 		return out
 	}
+	// Every row arrived once, byte for byte, and nothing else did (the
+	// server driver presizes large String columns; see presize.go).
+	var wantBytes uint64
+	for _, k := range ks {
+		wantBytes += uint64(len(k))
+	}
+	var rowCount, byteCount uint64
+	rows, err := conn.Query(ctx, "SELECT count(), sum(length(k)) FROM keys_t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		if err := rows.Scan(&rowCount, &byteCount); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows.Close()
+	if rowCount != uint64(len(ks)) || byteCount != wantBytes {
+		t.Errorf("stored %d rows of %d key bytes, inserted %d of %d", rowCount, byteCount, len(ks), wantBytes)
+	}
 	// Every hostile key finds its own row and no other.
 	for _, h := range hostile {
 		got := read("SELECT k FROM keys_t WHERE k IN ?", store.Keys{h, "not stored"})
@@ -90,7 +110,7 @@ func testKeys(t *testing.T, conn store.Conn) {
 		t.Errorf("large set: got %d rows, want %d", len(got), len(all))
 	}
 	var n uint64
-	rows, err := conn.Query(ctx, "SELECT count() FROM keys_t WHERE k IN ? AND v IN ?", store.Keys(all[:10]), ch.GroupSet{Value: []any{uint32(len(hostile)), uint32(len(hostile) + 2)}})
+	rows, err = conn.Query(ctx, "SELECT count() FROM keys_t WHERE k IN ? AND v IN ?", store.Keys(all[:10]), ch.GroupSet{Value: []any{uint32(len(hostile)), uint32(len(hostile) + 2)}})
 	if err != nil {
 		t.Fatal(err)
 	}
