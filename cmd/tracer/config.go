@@ -24,7 +24,7 @@ type Config struct {
 	Data      string `yaml:"data"`
 	LogLevel  string `yaml:"log_level"`
 	GCPercent int    `yaml:"gc_percent"`
-	NATS     struct {
+	NATS      struct {
 		URL      string `yaml:"url"`
 		Listen   string `yaml:"listen"`
 		Replicas int    `yaml:"replicas"`

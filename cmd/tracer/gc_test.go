@@ -25,6 +25,16 @@ func TestGCPercent(t *testing.T) {
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("gc_percent 300 with GOGC=100: the target is %d, want GOGC's 100", got)
 	}
+	// The headroom: up to the floor for a small live heap, then as much
+	// as the live heap.
+	for _, c := range []struct {
+		live uint64
+		want int64
+	}{{0, 1 << 30}, {300 << 20, 300<<20 + 1<<30}, {1 << 30, 2 << 30}, {4400 << 20, 8800 << 20}} {
+		if got := gcLimit(c.live); got != c.want {
+			t.Errorf("gcLimit(%d MiB) = %d MiB, want %d MiB", c.live>>20, got>>20, c.want>>20)
+		}
+	}
 	for _, p := range []int{0, -1} {
 		if err := setGCPercent(p); err == nil || !strings.Contains(err.Error(), "gc_percent") {
 			t.Errorf("gc_percent %d: got %v, want an error naming the key", p, err)

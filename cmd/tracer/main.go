@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -144,21 +143,4 @@ func notFound(err error, what string) error {
 		return fmt.Errorf("%s not found in the store", what)
 	}
 	return err
-}
-
-// setGCPercent sets the Go collector's target from gc_percent, unless the
-// GOGC variable is set: the runtime has read that one already, and it wins.
-// The default of 200 lets the heap grow to three times the live data
-// between collections instead of twice: the pipeline's heap is mostly
-// batches on their way to NATS and ClickHouse, and in `tracer bench ingest`
-// against the ClickHouse server it cut the process's CPU by 15% in each of
-// four alternated pairs, for about 300 MiB more peak RSS.
-func setGCPercent(p int) error {
-	if p <= 0 {
-		return fmt.Errorf("gc_percent %d: want a positive percentage (Go's default is 100)", p)
-	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(p)
-	}
-	return nil
 }
