@@ -206,12 +206,7 @@ func (s *ChainState) commit(opt *pebble.WriteOptions) error {
 			changes = append(changes, change{op: op})
 		}
 	}
-	slices.SortFunc(changes, func(a, b change) int {
-		if c := bytes.Compare(a.op.Hash[:], b.op.Hash[:]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.op.Index, b.op.Index)
-	})
+	slices.SortFunc(changes, func(a, b change) int { return compareOutpoints(&a.op, &b.op) })
 	key := make([]byte, 0, 37)
 	for _, c := range changes {
 		key = append(append(append(key[:0], 'u'), c.op.Hash[:]...), byte(c.op.Index>>24), byte(c.op.Index>>16), byte(c.op.Index>>8), byte(c.op.Index))
@@ -258,6 +253,21 @@ func (s *ChainState) remember() {
 
 // forget empties the read cache.
 func (s *ChainState) forget() { s.recent, s.recentN = nil, 0 }
+
+// compareOutpoints orders outpoints as their keys: txid bytes, then the
+// index. The first eight bytes of two txids almost always differ, and
+// comparing them as one big-endian integer gives the order of bytes.Compare
+// at a fraction of its cost (the window's sort was a tenth of the
+// connecting goroutine's CPU).
+func compareOutpoints(a, b *wire.OutPoint) int {
+	if c := cmp.Compare(binary.BigEndian.Uint64(a.Hash[:8]), binary.BigEndian.Uint64(b.Hash[:8])); c != 0 {
+		return c
+	}
+	if c := bytes.Compare(a.Hash[8:], b.Hash[8:]); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Index, b.Index)
+}
 
 // Tip is the last connected block; height -1 when nothing is connected.
 func (s *ChainState) Tip() (int64, chainhash.Hash) { return s.tipHeight, s.tipHash }

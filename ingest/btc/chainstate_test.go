@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -436,5 +437,29 @@ func TestConnectWithRawHashes(t *testing.T) {
 	}
 	if _, err := fast.connect(&ingest.Block{Chain: "btc", Height: 99, Hash: hashOf("x"), Txs: make([]ingest.Tx, 2)}, false, &rawHashes{txids: make([]chainhash.Hash, 1), msg: &wire.MsgBlock{}}); err == nil {
 		t.Error("connect with raw hashes that do not fit the block: no error")
+	}
+}
+
+// TestCompareOutpoints: the window's sort order is the order of the keys
+// (utxoKey) as Pebble compares them, bytewise.
+func TestCompareOutpoints(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var ops []wire.OutPoint
+	for i := 0; i < 400; i++ {
+		var op wire.OutPoint
+		for j := range op.Hash {
+			op.Hash[j] = byte(rng.UintN(4)) // few values: long shared prefixes
+		}
+		op.Index = uint32(rng.UintN(3)) << (8 * rng.UintN(4))
+		ops = append(ops, op)
+	}
+	for i := range ops {
+		for j := range ops {
+			a, b := &ops[i], &ops[j]
+			want := bytes.Compare(utxoKey(a.Hash, a.Index), utxoKey(b.Hash, b.Index))
+			if got := compareOutpoints(a, b); got != want {
+				t.Fatalf("compareOutpoints(%s:%d, %s:%d) = %d, the keys compare %d", a.Hash, a.Index, b.Hash, b.Index, got, want)
+			}
+		}
 	}
 }
