@@ -56,7 +56,13 @@ type ingestBench struct {
 	// shared machine the figure to compare between runs.
 	BaselineCPUSec float64 `json:"baseline_cpu_seconds"`
 	PipelineCPUSec float64 `json:"pipeline_cpu_seconds"`
-	PeakRSSMiB     float64 `json:"peak_rss_mib"`    // during the pipeline run alone where the kernel can tell (Linux)
+	// CPU time of a server's query threads in each phase, from its
+	// system.events (UserTimeMicroseconds + SystemTimeMicroseconds):
+	// background merges are not in it. Absent with chDB, whose CPU is in
+	// this process's figures, or when the server does not count it.
+	ServerBaselineCPUSec float64 `json:"server_baseline_cpu_seconds,omitempty"`
+	ServerPipelineCPUSec float64 `json:"server_pipeline_cpu_seconds,omitempty"`
+	PeakRSSMiB           float64 `json:"peak_rss_mib"`    // during the pipeline run alone where the kernel can tell (Linux)
 	GoHeapSysMiB   float64 `json:"go_heap_sys_mib"` // heap obtained from the OS at the end
 	BatchRows      int     `json:"batch_rows"`
 	GenerateSec    float64 `json:"generate_seconds"`
@@ -136,6 +142,12 @@ in each phase and peak memory.`,
 				t.row("CPU of this process", fmt.Sprintf("baseline %.2fs (%.1f µs/tx), pipeline %.2fs (%.1f µs/tx)%s",
 					res.BaselineCPUSec, 1e6*res.BaselineCPUSec/float64(res.Txs), res.PipelineCPUSec, 1e6*res.PipelineCPUSec/float64(res.Txs), serverCPUNote(res.Engine)))
 			}
+			if res.ServerPipelineCPUSec > 0 {
+				t.row("CPU of the server", fmt.Sprintf("baseline %.2fs (%.1f µs/tx), pipeline %.2fs (%.1f µs/tx); its query threads (system.events), merges not counted",
+					res.ServerBaselineCPUSec, 1e6*res.ServerBaselineCPUSec/float64(res.Txs), res.ServerPipelineCPUSec, 1e6*res.ServerPipelineCPUSec/float64(res.Txs)))
+				t.row("CPU in all", fmt.Sprintf("baseline %.1f µs/tx, pipeline %.1f µs/tx",
+					1e6*(res.BaselineCPUSec+res.ServerBaselineCPUSec)/float64(res.Txs), 1e6*(res.PipelineCPUSec+res.ServerPipelineCPUSec)/float64(res.Txs)))
+			}
 			t.row("peak RSS (pipeline)", fmt.Sprintf("%.0f MiB", res.PeakRSSMiB))
 			return t.flush()
 		},
@@ -205,6 +217,7 @@ func runIngestBench(ctx context.Context, a *app, work string, blocks, txsPerBloc
 	if err := reset(); err != nil {
 		return nil, err
 	}
+	srv := newServerCPU(ctx, st.Conn())
 	start, cpu := time.Now(), processCPU()
 	for _, b := range batches {
 		if err := st.Write(ctx, b); err != nil {
@@ -213,6 +226,7 @@ func runIngestBench(ctx context.Context, a *app, work string, blocks, txsPerBloc
 	}
 	res.BaselineSec = time.Since(start).Seconds()
 	res.BaselineCPUSec = (processCPU() - cpu).Seconds()
+	res.ServerBaselineCPUSec = srv.since(ctx)
 	batches = nil
 	// The pipeline's peak memory, not the baseline's rows: give the heap
 	// back and restart the kernel's high-water mark.
@@ -234,12 +248,14 @@ func runIngestBench(ctx context.Context, a *app, work string, blocks, txsPerBloc
 		}
 		defer pprof.StopCPUProfile()
 	}
+	srv = newServerCPU(ctx, st.Conn())
 	start, cpu = time.Now(), processCPU()
 	if err := p.IngestBTC(ctx, pipeline.BTCIngest{BlocksDir: blocksDir, To: -1, Confirmations: 1}); err != nil {
 		return nil, err
 	}
 	res.PipelineSec = time.Since(start).Seconds()
 	res.PipelineCPUSec = (processCPU() - cpu).Seconds()
+	res.ServerPipelineCPUSec = srv.since(ctx)
 	stats, err := st.Stats(ctx, ingest.ChainBTC)
 	if err != nil {
 		return nil, err
@@ -255,6 +271,48 @@ func runIngestBench(ctx context.Context, a *app, work string, blocks, txsPerBloc
 	runtime.ReadMemStats(&ms)
 	res.GoHeapSysMiB = float64(ms.HeapSys) / (1 << 20)
 	return res, nil
+}
+
+// serverCPU reads the CPU time a ClickHouse server has counted for its
+// query threads (system.events), to measure a phase: since returns the
+// seconds counted from newServerCPU on, 0 when the engine is chDB (its CPU
+// is this process's) or the server counts none.
+type serverCPU struct {
+	conn  store.Conn
+	start float64
+	ok    bool
+}
+
+func newServerCPU(ctx context.Context, conn store.Conn) serverCPU {
+	if strings.HasPrefix(conn.Engine(), "chdb") {
+		return serverCPU{}
+	}
+	v, ok := readServerCPU(ctx, conn)
+	return serverCPU{conn: conn, start: v, ok: ok}
+}
+
+func (c serverCPU) since(ctx context.Context) float64 {
+	if !c.ok {
+		return 0
+	}
+	v, ok := readServerCPU(ctx, c.conn)
+	if !ok || v < c.start {
+		return 0
+	}
+	return v - c.start
+}
+
+func readServerCPU(ctx context.Context, conn store.Conn) (float64, bool) {
+	rows, err := conn.Query(ctx, "SELECT toUInt64(sum(value)) FROM system.events WHERE event IN ('UserTimeMicroseconds', 'SystemTimeMicroseconds')")
+	if err != nil {
+		return 0, false
+	}
+	defer rows.Close()
+	var us uint64
+	if !rows.Next() || rows.Scan(&us) != nil || us == 0 {
+		return 0, false
+	}
+	return float64(us) / 1e6, true
 }
 
 // serverCPUNote says whose CPU the process figures leave out: a server's
