@@ -63,9 +63,9 @@ type ingestBench struct {
 	ServerBaselineCPUSec float64 `json:"server_baseline_cpu_seconds,omitempty"`
 	ServerPipelineCPUSec float64 `json:"server_pipeline_cpu_seconds,omitempty"`
 	PeakRSSMiB           float64 `json:"peak_rss_mib"`    // during the pipeline run alone where the kernel can tell (Linux)
-	GoHeapSysMiB   float64 `json:"go_heap_sys_mib"` // heap obtained from the OS at the end
-	BatchRows      int     `json:"batch_rows"`
-	GenerateSec    float64 `json:"generate_seconds"`
+	GoHeapSysMiB         float64 `json:"go_heap_sys_mib"` // heap obtained from the OS at the end
+	BatchRows            int     `json:"batch_rows"`
+	GenerateSec          float64 `json:"generate_seconds"`
 }
 
 func newBenchIngestCmd(a *app) *cobra.Command {
