@@ -22,12 +22,18 @@ const CompressBlockSize = 4096
 // 18.16 has it only as a user setting, taken from the server's default
 // profile: the operator sets it there (README, ClickHouse schema). Parts
 // written before keep their blocks until they are merged (tracer store
-// optimize --rewrite).
-func tuneLayout(ctx context.Context, c Conn) error {
-	ok, err := tableCompressSetting(ctx, c)
-	if err != nil || !ok {
-		return err
+// optimize --rewrite). It returns what CompressLayout found.
+func tuneLayout(ctx context.Context, c Conn) (how string, profileValue int, err error) {
+	how, profileValue, err = CompressLayout(ctx, c)
+	if err != nil || how != "table setting" {
+		return how, profileValue, err
 	}
+	return how, profileValue, setTableLayout(ctx, c)
+}
+
+// setTableLayout sets CompressBlockSize on the tables read by key that do
+// not have it yet.
+func setTableLayout(ctx context.Context, c Conn) error {
 	want := fmt.Sprintf("min_compress_block_size = %d", CompressBlockSize)
 	rows, err := c.Query(ctx, "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND name IN ?", Keys(LookupTableNames()))
 	if err != nil {

@@ -487,8 +487,14 @@ const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 // It then gives the tables read by key their compression block size
 // where the engine has it as a table setting (tuneLayout).
 func Migrate(ctx context.Context, c Conn) error {
+	_, _, err := migrateAll(ctx, c)
+	return err
+}
+
+// migrateAll is Migrate, returning what tuneLayout found of the layout.
+func migrateAll(ctx context.Context, c Conn) (how string, profileValue int, err error) {
 	if err := migrate(ctx, c, ^uint32(0)); err != nil {
-		return err
+		return "", 0, err
 	}
 	return tuneLayout(ctx, c)
 }

@@ -28,12 +28,11 @@ func New(ctx context.Context, conn Conn, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := Migrate(ctx, conn); err != nil {
+	how, v, err := migrateAll(ctx, conn)
+	if err != nil {
 		return nil, err
 	}
-	if how, v, err := CompressLayout(ctx, conn); err != nil {
-		return nil, err
-	} else if how == "" {
+	if how == "" {
 		log.Warn("the server writes compression blocks of at least min_compress_block_size bytes; keyed reads (traces, exposure) are faster with at most store.CompressBlockSize in its default profile (README, ClickHouse schema)",
 			"min_compress_block_size", v, "want", CompressBlockSize)
 	}

@@ -284,7 +284,7 @@ type serverCPU struct {
 }
 
 func newServerCPU(ctx context.Context, conn store.Conn) serverCPU {
-	if strings.HasPrefix(conn.Engine(), "chdb") {
+	if embedded(conn.Engine()) {
 		return serverCPU{}
 	}
 	v, ok := readServerCPU(ctx, conn)
@@ -315,10 +315,13 @@ func readServerCPU(ctx context.Context, conn store.Conn) (float64, bool) {
 	return float64(us) / 1e6, true
 }
 
+// embedded reports whether the engine runs in this process (chDB).
+func embedded(engine string) bool { return strings.HasPrefix(engine, "chdb") }
+
 // serverCPUNote says whose CPU the process figures leave out: a server's
 // (chDB runs in the process).
 func serverCPUNote(engine string) string {
-	if strings.HasPrefix(engine, "chdb") {
+	if embedded(engine) {
 		return ""
 	}
 	return "; the ClickHouse server's CPU is not counted"

@@ -19,7 +19,7 @@ import (
 // RSS. The clusterer's state is another matter: at 100 million addresses
 // its live heap is about 4.4 GiB, and a target of 200 took the benchmark's
 // peak RSS from 10 to 14.9 GB for 5% more inputs/s. So the extra room is
-// bounded (gcHeadroom): never more than the live heap itself, as with Go's
+// bounded (gcLimit): never more than the live heap itself, as with Go's
 // default of 100, once the live heap passes 1 GiB. The bound is a soft
 // memory limit (debug.SetMemoryLimit) that follows the live heap; a
 // GOMEMLIMIT variable, when set, wins over it.
@@ -49,17 +49,28 @@ func gcLimit(live uint64) int64 {
 // followLiveHeap sets the memory limit from the live heap after each
 // collection, checking every interval.
 func followLiveHeap(interval time.Duration) {
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
 	var cycles uint64
 	for {
-		metrics.Read(sample)
-		if sample[0].Value.Kind() != metrics.KindUint64 {
+		if _, ok := followStep(&cycles); !ok {
 			return // not in this runtime: leave the limit off
-		}
-		if c := sample[1].Value.Uint64(); c != cycles {
-			cycles = c
-			debug.SetMemoryLimit(gcLimit(sample[0].Value.Uint64()))
 		}
 		time.Sleep(interval)
 	}
+}
+
+// followStep sets the memory limit to gcLimit of the live heap when a
+// collection has ended since the cycle count in cycles, and returns the
+// live heap it read; false when the runtime does not report it.
+func followStep(cycles *uint64) (live uint64, ok bool) {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 || sample[1].Value.Kind() != metrics.KindUint64 {
+		return 0, false
+	}
+	live = sample[0].Value.Uint64()
+	if c := sample[1].Value.Uint64(); c != *cycles {
+		*cycles = c
+		debug.SetMemoryLimit(gcLimit(live))
+	}
+	return live, true
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -12,6 +13,9 @@ func TestGCPercent(t *testing.T) {
 	old := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(old)
 	t.Setenv("GOGC", "")
+	// A GOMEMLIMIT keeps setGCPercent from starting the limit's goroutine
+	// here; followStep is tested below.
+	t.Setenv("GOMEMLIMIT", "1TiB")
 	if err := setGCPercent(150); err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +38,27 @@ func TestGCPercent(t *testing.T) {
 		if got := gcLimit(c.live); got != c.want {
 			t.Errorf("gcLimit(%d MiB) = %d MiB, want %d MiB", c.live>>20, got>>20, c.want>>20)
 		}
+	}
+	// followStep: after a collection, the limit is gcLimit of the live heap.
+	oldLimit := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(oldLimit)
+	runtime.GC()
+	var cycles uint64
+	live, ok := followStep(&cycles)
+	if !ok || live == 0 || cycles == 0 {
+		t.Fatalf("followStep: live %d, ok %v, cycles %d", live, ok, cycles)
+	}
+	if got := debug.SetMemoryLimit(-1); got != gcLimit(live) {
+		t.Errorf("memory limit %d after followStep, want gcLimit(%d) = %d", got, live, gcLimit(live))
+	}
+	// No collection since: the limit stays as it is.
+	debug.SetMemoryLimit(oldLimit)
+	before := cycles
+	if _, ok := followStep(&cycles); !ok {
+		t.Fatal("followStep: no metrics")
+	}
+	if got := debug.SetMemoryLimit(-1); cycles == before && got != oldLimit {
+		t.Errorf("memory limit %d without a collection, want it left at %d", got, oldLimit)
 	}
 	for _, p := range []int{0, -1} {
 		if err := setGCPercent(p); err == nil || !strings.Contains(err.Error(), "gc_percent") {

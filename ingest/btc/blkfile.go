@@ -311,17 +311,18 @@ func (r *FileReader) ReadRecord(off int64) ([]byte, error) {
 // ReadBlock reads and decodes the block of the record at off. The block
 // must fill the record exactly.
 func (r *FileReader) ReadBlock(off int64) (*wire.MsgBlock, error) {
-	b, _, err := r.readBlock(off)
+	b, _, err := r.readBlock(off, false)
 	return b, err
 }
 
-// readBlock is ReadBlock with the transactions' hashes (decodeBlock).
-func (r *FileReader) readBlock(off int64) (*wire.MsgBlock, *blockIDs, error) {
+// readBlock is ReadBlock, with the transactions' hashes when withIDs is
+// set (decodeBlock).
+func (r *FileReader) readBlock(off int64, withIDs bool) (*wire.MsgBlock, *blockIDs, error) {
 	data, err := r.ReadRecord(off)
 	if err != nil {
 		return nil, nil, err
 	}
-	b, ids, rest, err := decodeBlock(data)
+	b, ids, rest, err := decodeBlock(data, withIDs)
 	if err != nil {
 		return nil, nil, r.recordErr(off, "decoding the block: %w", err)
 	}

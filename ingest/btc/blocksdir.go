@@ -336,13 +336,17 @@ func (d *BlocksDir) BlockHash(ctx context.Context, height int64) (chainhash.Hash
 // Block reads the block with the given hash: any block of the directory,
 // on the best chain or not.
 func (d *BlocksDir) Block(ctx context.Context, hash chainhash.Hash) (*wire.MsgBlock, error) {
-	b, _, err := d.blockHashed(ctx, hash)
+	b, _, err := d.block(ctx, hash, false)
 	return b, err
 }
 
 // blockHashed is Block with the transactions' hashes when it read the
 // block from a file (nil for the genesis block of the params).
 func (d *BlocksDir) blockHashed(ctx context.Context, hash chainhash.Hash) (*wire.MsgBlock, *blockIDs, error) {
+	return d.block(ctx, hash, true)
+}
+
+func (d *BlocksDir) block(ctx context.Context, hash chainhash.Hash, withIDs bool) (*wire.MsgBlock, *blockIDs, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -360,7 +364,7 @@ func (d *BlocksDir) blockHashed(ctx context.Context, hash chainhash.Hash) (*wire
 		return nil, nil, err
 	}
 	defer fr.Close()
-	b, ids, err := fr.readBlock(int64(e.offset))
+	b, ids, err := fr.readBlock(int64(e.offset), withIDs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("btc: block %s: %w", hash, err)
 	}

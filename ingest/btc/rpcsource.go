@@ -220,12 +220,16 @@ func (s *RPCSource) BlockHash(ctx context.Context, height int64) (chainhash.Hash
 // Block fetches a raw block (getblock with verbosity 0, which btcd and Core
 // answer with the serialized block in hex).
 func (s *RPCSource) Block(ctx context.Context, hash chainhash.Hash) (*wire.MsgBlock, error) {
-	b, _, err := s.blockHashed(ctx, hash)
+	b, _, err := s.block(ctx, hash, false)
 	return b, err
 }
 
 // blockHashed is Block with the transactions' hashes (decodeBlock).
 func (s *RPCSource) blockHashed(ctx context.Context, hash chainhash.Hash) (*wire.MsgBlock, *blockIDs, error) {
+	return s.block(ctx, hash, true)
+}
+
+func (s *RPCSource) block(ctx context.Context, hash chainhash.Hash, withIDs bool) (*wire.MsgBlock, *blockIDs, error) {
 	what := "getblock " + hash.String()
 	var str string
 	if err := s.call(ctx, what, "getblock", &str, hash.String(), 0); err != nil {
@@ -235,7 +239,7 @@ func (s *RPCSource) blockHashed(ctx context.Context, hash chainhash.Hash) (*wire
 	if err != nil {
 		return nil, nil, fmt.Errorf("btc: node %s: %s: the node's block is not hex: %w", s.host, what, err)
 	}
-	b, ids, rest, err := decodeBlock(raw)
+	b, ids, rest, err := decodeBlock(raw, withIDs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("btc: node %s: %s: the node's answer of %d bytes is not a serialized block: %w", s.host, what, len(raw), err)
 	}

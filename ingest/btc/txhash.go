@@ -23,10 +23,17 @@ type blockIDs struct {
 // them. btcd refuses non-canonical length prefixes, so the bytes are what
 // it would serialize. Anything else falls back to btcd's own hashing.
 //
-// It returns the number of bytes after the block (the callers' error).
-func decodeBlock(raw []byte) (*wire.MsgBlock, *blockIDs, int, error) {
+// Without hash it only decodes (ids nil). It returns the number of bytes
+// after the block (the callers' error).
+func decodeBlock(raw []byte, hash bool) (*wire.MsgBlock, *blockIDs, int, error) {
 	buf := bytes.NewBuffer(raw)
 	var b wire.MsgBlock
+	if !hash {
+		if err := b.Deserialize(buf); err != nil {
+			return nil, nil, 0, err
+		}
+		return &b, nil, buf.Len(), nil
+	}
 	locs, err := b.DeserializeTxLoc(buf)
 	if err != nil {
 		return nil, nil, 0, err

@@ -16,7 +16,7 @@ import (
 func TestDecodeBlockHashes(t *testing.T) {
 	check := func(t *testing.T, raw []byte) (witness int) {
 		t.Helper()
-		b, ids, rest, err := decodeBlock(raw)
+		b, ids, rest, err := decodeBlock(raw, true)
 		if err != nil || rest != 0 {
 			t.Fatalf("decodeBlock: %v, %d bytes left", err, rest)
 		}
@@ -32,6 +32,9 @@ func TestDecodeBlockHashes(t *testing.T) {
 			}
 		}
 		hash := b.BlockHash()
+		if plain, none, rest, err := decodeBlock(raw, false); err != nil || none != nil || rest != 0 || plain.BlockHash() != hash || len(plain.Transactions) != len(b.Transactions) {
+			t.Fatalf("decodeBlock without hashes: %v, ids %v, %d bytes left", err, none, rest)
+		}
 		a, c := checkWitnessCommitment(b, hash, ids.wtxids), checkWitnessCommitment(b, hash, nil)
 		if (a == nil) != (c == nil) {
 			t.Errorf("witness commitment: %v from the bytes' wtxids, %v from serializing", a, c)
@@ -71,10 +74,10 @@ func TestDecodeBlockHashes(t *testing.T) {
 		}
 	})
 	t.Run("garbage", func(t *testing.T) {
-		if _, _, _, err := decodeBlock([]byte{1, 2, 3}); err == nil {
+		if _, _, _, err := decodeBlock([]byte{1, 2, 3}, true); err == nil {
 			t.Error("three bytes decoded as a block")
 		}
-		if _, _, _, err := decodeBlock(append(make([]byte, 80), 0xff)); err == nil {
+		if _, _, _, err := decodeBlock(append(make([]byte, 80), 0xff), true); err == nil {
 			t.Error("a header with a huge tx count and no transactions decoded")
 		}
 	})
