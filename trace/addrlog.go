@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/cockroachdb/pebble"
 )
@@ -40,7 +42,7 @@ type addrLog struct {
 // openAddrLog opens the log and cuts it at end (0: a new log). The marks
 // and n are set by loadAddrMap.
 func openAddrLog(path string, end int64) (*addrLog, error) {
-	f, err := openLog(path, addrLogMagic, end)
+	f, _, err := openLog(path, end, addrLogMagic)
 	if err != nil {
 		return nil, err
 	}
@@ -50,17 +52,19 @@ func openAddrLog(path string, end int64) (*addrLog, error) {
 	return &addrLog{logFile: logFile{f: f, w: bufio.NewWriterSize(f, 1<<20), end: end, path: path}}, nil
 }
 
-// openLog opens a log file with the given magic and cuts it at end (0: a
-// new log, written afresh).
-func openLog(path, magic string, end int64) (*os.File, error) {
+// openLog opens a log file and cuts it at end (0: a new log, written
+// afresh with the first of magics). An existing log must start with one
+// of magics; openLog returns the one it found.
+func openLog(path string, end int64, magics ...string) (*os.File, string, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("trace: opening %s: %w", path, err)
+		return nil, "", fmt.Errorf("trace: opening %s: %w", path, err)
 	}
-	fail := func(err error) (*os.File, error) {
+	fail := func(err error) (*os.File, string, error) {
 		f.Close()
-		return nil, err
+		return nil, "", err
 	}
+	magic := magics[0]
 	fi, err := f.Stat()
 	if err != nil {
 		return fail(err)
@@ -76,9 +80,10 @@ func openLog(path, magic string, end int64) (*os.File, error) {
 		}
 	} else {
 		var got [8]byte
-		if _, err := f.ReadAt(got[:], 0); err != nil || string(got[:]) != magic {
-			return fail(fmt.Errorf("trace: %s: bad magic, not a %s file", path, magic))
+		if _, err := f.ReadAt(got[:], 0); err != nil || !slices.Contains(magics, string(got[:])) {
+			return fail(fmt.Errorf("trace: %s: bad magic, not a %s file", path, strings.Join(magics, " or ")))
 		}
+		magic = string(got[:])
 		if fi.Size() < end {
 			return fail(fmt.Errorf("trace: %s has %d bytes, the index says %d: the file lost its tail", path, fi.Size(), end))
 		}
@@ -91,7 +96,7 @@ func openLog(path, magic string, end int64) (*os.File, error) {
 	if _, err := f.Seek(end, io.SeekStart); err != nil {
 		return fail(err)
 	}
-	return f, nil
+	return f, magic, nil
 }
 
 func (l *addrLog) append(a string) error {

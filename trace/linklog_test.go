@@ -3,9 +3,13 @@ package trace
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/tracerproject/tracer/trace/heuristic"
 )
 
 // TestLinkLogTornTail: bytes written to the link log after the index's last
@@ -239,4 +243,122 @@ func TestCrashLosesUnsyncedLogs(t *testing.T) {
 	}
 	apply(t, s, 10, blocksOf(blocks[10:]))
 	samePartition(t, "replayed after the crash", partition(t, s), partition(t, once))
+}
+
+// TestLinkRecordRoundTrip: every kind of link survives the record format:
+// txids stored as bytes (plain and 0x hex) and as they are (upper case,
+// short), heuristics by id and by name, extra evidence, and sizes whose
+// length field takes one, two and three bytes. A record cut short asks
+// for more bytes, never decodes.
+func TestLinkRecordRoundTrip(t *testing.T) {
+	tx := "00ff" + strings.Repeat("9a", 30)
+	links := []storedLink{
+		{a: 1, b: 2, seq: 3, k: 0, heuristic: heuristic.NameMultiInput, version: 1, txid: tx, height: 7},
+		{a: math.MaxUint32, b: 0, seq: math.MaxUint64, k: math.MaxUint32, held: true, heuristic: heuristic.NameChangeOptimal, version: 255, txid: tx, height: math.MaxUint32},
+		{a: 5, b: 6, seq: 9, k: 2, heuristic: heuristic.NameDeposit, version: 1, txid: "0x" + tx, height: 18_000_000, extra: "forwarded 0x12 to 0x34 within 3 blocks"},
+		{a: 5, b: 6, seq: 9, k: 3, heuristic: "a-heuristic-without-an-id", version: 2, txid: strings.ToUpper(tx), height: 1},
+		{a: 5, b: 6, seq: 9, k: 4, heuristic: heuristic.NameMultiInput, version: 1, txid: "ab", height: 1},
+		{a: 5, b: 6, seq: 9, k: 5, heuristic: heuristic.NameMultiInput, version: 1, txid: "", height: 1},
+		{a: 5, b: 6, seq: 9, k: 6, heuristic: heuristic.NameMultiInput, version: 1, txid: tx, height: 1, extra: strings.Repeat("x", 100)},
+		{a: 5, b: 6, seq: 9, k: 7, heuristic: heuristic.NameMultiInput, version: 1, txid: tx, height: 1, extra: strings.Repeat("y", 20000)},
+	}
+	sizes := map[int]bool{}
+	for i, l := range links {
+		for _, prev := range []uint64{0, 8, 1 << 40} {
+			off := uint64(1<<40 + 100)
+			v, err := appendLinkRec([]byte("junk before"), off, prev, &l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := v[len("junk before"):]
+			_, n := binary.Uvarint(rec[1:])
+			sizes[n] = true
+			got, used, err := decodeLinkRec(off, append(rec, "and after"...))
+			if err != nil || used != len(rec) {
+				t.Fatalf("link %d: decoded %d of %d bytes, %v", i, used, len(rec), err)
+			}
+			if got.link != l || got.prev != prev || got.off != off || got.undone {
+				t.Fatalf("link %d, prev %d: got %+v (prev %d), want %+v", i, prev, got.link, got.prev, l)
+			}
+			for cut := 0; cut < len(rec); cut++ {
+				r, want, err := decodeLinkRec(off, rec[:cut])
+				if err == nil && want <= cut {
+					t.Fatalf("link %d cut at %d of %d bytes decoded as %+v", i, cut, len(rec), r.link)
+				}
+			}
+		}
+		if l.txid == tx && l.extra == "" && l.heuristic == heuristic.NameMultiInput {
+			v, _ := appendLinkRec(nil, 1000, 900, &l)
+			if len(v) > 50 {
+				t.Errorf("a multi-input link with a 64-digit txid takes %d bytes, want at most 50", len(v))
+			}
+		}
+	}
+	for n := 1; n <= 3; n++ {
+		if !sizes[n] {
+			t.Errorf("no record had a size field of %d bytes", n)
+		}
+	}
+	if _, err := appendLinkRec(nil, 100, 100, &links[0]); err == nil {
+		t.Error("a previous link at the record's own offset was accepted")
+	}
+}
+
+// TestLinkLogFirstFormat: a state whose link log is in the first format
+// (TRCLL001) keeps working after the upgrade: it is read, appended to in
+// its own format, and an undo across both sides of the upgrade gives the
+// clusters of the chain that never had the undone blocks.
+func TestLinkLogFirstFormat(t *testing.T) {
+	blocks, _ := simChain(t, 30, 100, 15)
+	cut := 20
+	clean := openState(t, t.TempDir(), 0)
+	defer clean.Close()
+	apply(t, clean, 0, blocksOf(blocks[:cut]))
+
+	dir := t.TempDir()
+	newLinkLogMagic = linkLogMagic1
+	s := openState(t, dir, 0)
+	newLinkLogMagic = linkLogMagic
+	seq := apply(t, s, 0, blocksOf(blocks[:25]))
+	if err := s.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openState(t, dir, 0)
+	defer s.Close()
+	if !s.llog.v1 {
+		t.Fatal("the reopened link log is not read as the first format")
+	}
+	before := s.llog.end
+	seq = apply(t, s, seq, blocksOf(blocks[25:]))
+	if s.llog.end <= before {
+		t.Fatal("the blocks after the upgrade drew no links")
+	}
+	if err := s.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	head := make([]byte, 8)
+	if _, err := s.llog.f.ReadAt(head, 0); err != nil || string(head) != linkLogMagic1 {
+		t.Fatalf("log header after the upgrade: %q, %v", head, err)
+	}
+	// A record appended after the upgrade is in the first format.
+	r, err := s.llog.read(uint64(before))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.link.seq <= 25 {
+		t.Fatalf("the first record after the upgrade is of event %d, want one after 25", r.link.seq)
+	}
+	var undo []event
+	for i := len(blocks) - 1; i >= cut; i-- {
+		undo = append(undo, event{undo: blocks[i].Hash})
+	}
+	apply(t, s, seq, undo)
+	want := partition(t, clean)
+	if len(want) == 0 {
+		t.Fatal("the clean chain has no clusters")
+	}
+	samePartition(t, "undone across the upgrade", partition(t, s), want)
 }

@@ -83,8 +83,6 @@ type State struct {
 	heads []uint64
 	// alog holds the address of every id (addrlog.go).
 	alog *addrLog
-	// Reused buffer of the link log.
-	val []byte
 	// spilled is the result of the batch being committed in the
 	// background (spill), nil when none is.
 	spilled chan error
@@ -163,7 +161,7 @@ func OpenState(dir string, h heuristic.Config, supercluster uint32, log *slog.Lo
 		return fail(err)
 	}
 	for id, h := range s.heads {
-		if h != 0 && int64(h)+linkRecHeader > s.llog.end {
+		if h != 0 && int64(h)+linkMinSize > s.llog.end {
 			return fail(fmt.Errorf("trace: snapshot: address id %d has its links at %d, beyond the link log's %d bytes", id, h, s.llog.end))
 		}
 	}
@@ -468,8 +466,7 @@ func (s *State) setLink(l *storedLink) error {
 	if int(l.a) >= len(s.heads) {
 		s.growHeads()
 	}
-	s.val = appendLink(s.val[:0], l)
-	off, err := s.llog.append(s.heads[l.a], l.seq, l.k, s.val)
+	off, err := s.llog.append(s.heads[l.a], l)
 	if err != nil {
 		return err
 	}
