@@ -26,7 +26,7 @@ import (
 // addresses.
 //
 // Memory: 16 bytes a slot at a load of 3/8 to 3/4, so 21 to 43 bytes an
-// address (2 GiB for 100 million). It is saved next to the forest
+// address (2 GiB for 100 million), outside the Go heap (mapped_linux.go). It is saved next to the forest
 // snapshot (addrmap.snap) with the address log's marks and reloaded as it
 // is; ids given out after it was saved are read back from the address log.
 type addrMap struct {
@@ -96,13 +96,21 @@ func (m *addrMap) insert(h uint64, c uint32, id uint32) {
 
 func (m *addrMap) grow() {
 	old := m.slots
-	m.slots = make([]addrSlot, max(2*len(old), addrMapMinSlots))
-	hugePages(m.slots)
+	n := max(2*len(old), addrMapMinSlots)
+	m.slots = mappedGrow([]addrSlot(nil), n)[:n]
 	for _, sl := range old {
 		if sl.id != 0 {
 			m.insert(sl.h, sl.c, sl.id-1)
 		}
 	}
+	mappedFree(old)
+}
+
+// free gives the map's memory back (mapped_linux.go); the map is empty
+// after.
+func (m *addrMap) free() {
+	mappedFree(m.slots)
+	*m = addrMap{}
 }
 
 // bytes is the memory the map holds.
@@ -169,8 +177,13 @@ func (s *State) readAddrMap() error {
 	if slots&(slots-1) != 0 || n > slots || n > uint64(s.nextID) || fi.Size() != int64(24+16*slots+8*uint64(marksOf(int(n)))+4) {
 		return fmt.Errorf("%w: %d ids in %d slots, %d bytes (the index has %d ids)", errAddrMap, n, slots, fi.Size(), s.nextID)
 	}
-	m := addrMap{slots: make([]addrSlot, slots), n: int(n)}
-	hugePages(m.slots)
+	m := addrMap{slots: mappedGrow([]addrSlot(nil), int(slots))[:slots], n: int(n)}
+	ok := false
+	defer func() {
+		if !ok {
+			m.free()
+		}
+	}()
 	if slots > 0 {
 		if _, err := io.ReadFull(r, unsafe.Slice((*byte)(unsafe.Pointer(&m.slots[0])), m.bytes())); err != nil {
 			return fmt.Errorf("%w: %v", errAddrMap, err)
@@ -207,6 +220,7 @@ func (s *State) readAddrMap() error {
 		}
 	}
 	s.m, s.alog.marks = m, marks
+	ok = true
 	return nil
 }
 
@@ -221,10 +235,8 @@ func (s *State) loadAddrMap() error {
 	switch {
 	case err == nil:
 	case errors.Is(err, os.ErrNotExist):
-		s.m = addrMap{}
 	case errors.Is(err, errAddrMap):
 		s.log.Warn("rebuilding the address map from the address log", "file", s.addrMapPath(), "reason", err)
-		s.m = addrMap{}
 	default:
 		return fmt.Errorf("trace: reading address map: %w", err)
 	}

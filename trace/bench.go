@@ -128,6 +128,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 func benchUnions(n int, pairs [][2]uint32) (baseline, unions, bytesPerID float64) {
 	var f Forest
 	f.Grow(n)
+	defer f.free()
 	var sink uint32
 	start := time.Now()
 	for _, p := range pairs {

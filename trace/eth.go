@@ -61,7 +61,9 @@ func OpenETHState(dir string, h heuristic.Config, supercluster uint32, log *slog
 		s.eth.dep.Exchanges = map[string]string{}
 	}
 	if err := s.rollbackETH(); err != nil {
-		return nil, errors.Join(err, s.llog.close(), s.alog.close(), s.db.Close())
+		err = errors.Join(err, s.llog.close(), s.alog.close(), s.db.Close())
+		s.free()
+		return nil, err
 	}
 	return s, nil
 }

@@ -169,17 +169,22 @@ func (s *State) loadSnapshot() error {
 		return fmt.Errorf("trace: snapshot %s covers %d ids, the address index only %d: the index is older than the snapshot", path, n, s.nextID)
 	}
 	var f Forest
+	var heads []uint64
+	ok := false
+	defer func() {
+		if !ok {
+			f.free()
+			mappedFree(heads)
+		}
+	}()
 	for _, a := range []*[]uint32{&f.parent, &f.size, &f.next} {
-		*a = make([]uint32, n, n+n/8+16)
-		hugePages(*a)
+		*a = mappedGrow([]uint32(nil), n+n/8+16)[:n]
 		if _, err := io.ReadFull(r, u32bytes(*a)); err != nil {
 			return fmt.Errorf("trace: reading snapshot %s: %w", path, err)
 		}
 	}
-	var heads []uint64
 	if perID == 20 {
-		heads = make([]uint64, n, n+n/8+16)
-		hugePages(heads)
+		heads = mappedGrow([]uint64(nil), n+n/8+16)[:n]
 		if n > 0 {
 			if _, err := io.ReadFull(r, unsafe.Slice((*byte)(unsafe.Pointer(&heads[0])), 8*n)); err != nil {
 				return fmt.Errorf("trace: reading snapshot %s: %w", path, err)
@@ -197,6 +202,7 @@ func (s *State) loadSnapshot() error {
 		}
 	}
 	s.f, s.heads = f, heads
+	ok = true
 	s.lastSeq = seq
 	return nil
 }

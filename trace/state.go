@@ -154,6 +154,7 @@ func OpenState(dir string, h heuristic.Config, supercluster uint32, log *slog.Lo
 		s.llog.close()
 		s.alog.close()
 		db.Close()
+		s.free()
 		return nil, err
 	}
 	s.b = db.NewBatch()
@@ -197,7 +198,18 @@ func (s *State) Close() error {
 		// A flushed memtable makes the next open quick (no WAL replay).
 		err = s.db.Flush()
 	}
-	return errors.Join(err, s.llog.close(), s.alog.close(), s.db.Close())
+	err = errors.Join(err, s.llog.close(), s.alog.close(), s.db.Close())
+	s.free()
+	return err
+}
+
+// free gives back the memory of the forest, the heads and the address map
+// (mapped_linux.go); the state is unusable after.
+func (s *State) free() {
+	s.f.free()
+	mappedFree(s.heads)
+	s.heads = nil
+	s.m.free()
 }
 
 // Commit writes the pending index batch, synced when sync is set.
@@ -455,8 +467,8 @@ func (s *State) growHeads() {
 		return
 	}
 	if n > cap(s.heads) {
-		s.heads = slices.Grow(s.heads, n-len(s.heads))
-		hugePages(s.heads)
+		// As much room as the forest has: a grow per forest grow.
+		s.heads = mappedGrow(s.heads, max(n, s.f.cap()))
 	}
 	s.heads = s.heads[:n]
 }

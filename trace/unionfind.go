@@ -1,12 +1,9 @@
 package trace
 
-import (
-	"slices"
-	"unsafe"
-)
+import "unsafe"
 
 // Forest is a union-find over compact address ids 0..Len()-1, in flat
-// arrays: 12 bytes per address. parent is the tree, with path halving on
+// arrays outside the Go heap (mapped_linux.go): 12 bytes per address. parent is the tree, with path halving on
 // every find; size counts a root's members (meaningless for non-roots);
 // next threads each cluster's members into a ring, so that a cluster's
 // members can be listed (to rewrite the smaller side of a merge, or to
@@ -39,17 +36,23 @@ func (f *Forest) Grow(n int) {
 		if extra < 64 {
 			extra += n/8 + 16
 		}
-		f.parent = slices.Grow(f.parent, extra)
-		f.size = slices.Grow(f.size, extra)
-		f.next = slices.Grow(f.next, extra)
-		hugePages(f.parent)
-		hugePages(f.size)
-		hugePages(f.next)
+		f.parent = mappedGrow(f.parent, old+extra)
+		f.size = mappedGrow(f.size, old+extra)
+		f.next = mappedGrow(f.next, old+extra)
 	}
 	f.parent, f.size, f.next = f.parent[:n], f.size[:n], f.next[:n]
 	for i := old; i < n; i++ {
 		f.parent[i], f.size[i], f.next[i] = uint32(i), 1, uint32(i)
 	}
+}
+
+// free gives the arrays' memory back (mapped_linux.go); the forest is
+// empty after.
+func (f *Forest) free() {
+	mappedFree(f.parent)
+	mappedFree(f.size)
+	mappedFree(f.next)
+	*f = Forest{}
 }
 
 // Find returns the root of x's cluster, halving the path on the way. x
@@ -125,6 +128,9 @@ func (f *Forest) Reset(ids []uint32) {
 		f.parent[x], f.size[x], f.next[x] = x, 1, x
 	}
 }
+
+// cap is the number of ids the forest has room for.
+func (f *Forest) cap() int { return cap(f.parent) }
 
 // bytes is the memory the forest holds.
 func (f *Forest) bytes() int { return 4 * (cap(f.parent) + cap(f.size) + cap(f.next)) }
