@@ -177,10 +177,10 @@ func benchState(ctx context.Context, cfg BenchConfig, res *BenchResult) error {
 			res.Inputs += len(b.Txs[i].Inputs)
 		}
 		res.Txs += len(b.Txs)
-		start := time.Now()
 		if cfg.CPUTime != nil {
 			cpu -= cfg.CPUTime()
 		}
+		start := time.Now()
 		if err := s.Connect(uint64(h+1), b, ch); err != nil {
 			return err
 		}

@@ -97,6 +97,8 @@ type logFile struct {
 	w    *bufio.Writer
 	end  int64 // logical end, buffered bytes included
 	path string
+	// dropped: the bytes before it are synced and out of the page cache.
+	dropped int64
 }
 
 // flush writes the buffered bytes to the file (reads need it).
@@ -114,8 +116,17 @@ func (l *logFile) sync() error {
 	if err := l.f.Sync(); err != nil {
 		return fmt.Errorf("trace: syncing %s: %w", l.path, err)
 	}
+	// The newest bytes stay cached: an undo reads the links of the
+	// newest blocks.
+	if to := l.end - logCachedTail; to > l.dropped {
+		dropCache(l.f, l.dropped, to-l.dropped)
+		l.dropped = to
+	}
 	return nil
 }
+
+// logCachedTail is how much of a log's end sync leaves in the page cache.
+const logCachedTail = 64 << 20
 
 func (l *logFile) close() error { return errors.Join(l.sync(), l.f.Close()) }
 
@@ -181,7 +192,7 @@ func appendLinkRec(v []byte, off, prev uint64, link *storedLink) ([]byte, error)
 	if link.extra != "" {
 		flags |= linkExtra
 	}
-	hid := slices.Index(linkHeuristics[:], link.heuristic)
+	hid := heuristicID(link.heuristic)
 	if hid >= 0 {
 		flags |= linkHeurID
 	} else if len(link.heuristic) > 255 {
@@ -195,10 +206,10 @@ func appendLinkRec(v []byte, off, prev uint64, link *storedLink) ([]byte, error)
 		flags |= linkHex
 		binTxid = true
 	}
-	// The body, then its size before it: the body is at most a few
-	// hundred bytes, so the size takes one or two bytes.
+	// The body, then its size before it: one byte, unless the body has
+	// extra evidence or a long name.
 	start := len(v)
-	v = append(v, flags, 0, 0) // the size's room, moved below if it needs other than 2
+	v = append(v, flags, 0) // the size's room, widened below if it needs more
 	body := len(v)
 	d := uint64(0)
 	if prev != 0 {
@@ -218,8 +229,9 @@ func appendLinkRec(v []byte, off, prev uint64, link *storedLink) ([]byte, error)
 	}
 	v = binary.AppendUvarint(v, uint64(link.height))
 	if binTxid {
+		v = slices.Grow(v, 32)
 		for i := 0; i < 64; i += 2 {
-			v = append(v, unhex(txid[i])<<4|unhex(txid[i+1]))
+			v = append(v, hexVal[txid[i]]<<4|hexVal[txid[i+1]])
 		}
 	} else {
 		v = binary.AppendUvarint(v, uint64(len(txid)))
@@ -232,28 +244,42 @@ func appendLinkRec(v []byte, off, prev uint64, link *storedLink) ([]byte, error)
 	size := uint64(len(v) - body)
 	var sz [binary.MaxVarintLen64]byte
 	n := binary.PutUvarint(sz[:], size)
-	switch { // the body moves to fit the size's n bytes
-	case n < 2:
-		v = slices.Delete(v, start+1+n, body)
-	case n > 2:
-		v = slices.Insert(v, body, make([]byte, n-2)...)
+	if n > 1 { // the body moves to fit the size's n bytes
+		v = slices.Insert(v, body, make([]byte, n-1)...)
 	}
 	copy(v[start+1:], sz[:n])
 	return v, nil
 }
 
-// unhex is the value of a lowercase hex digit.
-func unhex(c byte) byte {
-	if c <= '9' {
-		return c - '0'
+// heuristicID is the id of a heuristic in linkHeuristics, -1 if it has
+// none.
+func heuristicID(name string) int {
+	for i, h := range linkHeuristics {
+		if len(h) == len(name) && h == name {
+			return i
+		}
 	}
-	return c - 'a' + 10
+	return -1
 }
+
+// hexVal is the value of each lowercase hex digit, 0xff for other bytes.
+var hexVal = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c - '0'
+	}
+	for c := byte('a'); c <= 'f'; c++ {
+		t[c] = c - 'a' + 10
+	}
+	return t
+}()
 
 // lowerHex reports whether s is all lowercase hex digits.
 func lowerHex(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+		if hexVal[s[i]] == 0xff {
 			return false
 		}
 	}

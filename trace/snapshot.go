@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"unsafe"
@@ -90,6 +91,9 @@ func writeSnapshotFile(path string, write func(io.Writer) error) error {
 	}
 	if err == nil {
 		err = f.Sync()
+	}
+	if err == nil {
+		dropCache(f, 0, math.MaxInt64)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
