@@ -498,7 +498,7 @@ cluster state per address). State goes to a temporary directory.`,
 	f.IntVar(&cfg.UnionIDs, "union-ids", cfg.UnionIDs, "ids of the union-find-alone runs")
 	f.IntVar(&cfg.Blocks, "blocks", cfg.Blocks, "end to end: at least this many blocks")
 	f.IntVar(&cfg.TxsPerBlock, "txs-per-block", cfg.TxsPerBlock, "transactions per block")
-	f.IntVar(&cfg.Addresses, "addresses", cfg.Addresses, "end to end: blocks until the state has this many address ids (100000000 tries mainnet scale: about 9 GiB peak memory, 20 GiB of disk, 10 minutes)")
+	f.IntVar(&cfg.Addresses, "addresses", cfg.Addresses, "end to end: blocks until the state has this many address ids (100000000 tries mainnet scale: about 5 GiB peak memory, 12 GiB of disk, 3 to 5 minutes)")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed")
 	f.StringVar(&format, "format", "table", "table or json")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
