@@ -36,8 +36,8 @@ import (
 //	                   the txid
 //	extra              uvarint length and the extra evidence (flag 2)
 //
-// About 56 bytes a link where the first format ("TRCLL001", still read
-// and appended to when a log has it) took 111: writing the log was a fifth
+// About 51 bytes a link on the benchmark's chain where the first format
+// ("TRCLL001", still read and appended to when a log has it) took 111: writing the log was a fifth
 // of the clusterer's time, most of it the kernel's copying of the bytes.
 //
 // The forest snapshot keeps, per address, the offset of the last link
