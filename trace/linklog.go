@@ -170,7 +170,8 @@ func (l *linkLog) append(prev uint64, link *storedLink) (uint64, error) {
 // first format: the header goes before them.
 func appendLinkHeader1(v []byte, prev uint64, link *storedLink) []byte {
 	n := len(v)
-	v = append(v, make([]byte, linkRecHeader)...)
+	var room [linkRecHeader]byte
+	v = append(v, room[:]...)
 	copy(v[linkRecHeader:], v[:n])
 	binary.BigEndian.PutUint32(v[0:], uint32(n+linkRecHeader))
 	binary.BigEndian.PutUint64(v[4:], prev)

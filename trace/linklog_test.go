@@ -45,11 +45,7 @@ func TestLinkLogTornTail(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, linkLogFile)); err != nil || fi.Size() != end {
 		t.Fatalf("link log after reopen: %v bytes (%v), want it cut at %d", fi.Size(), err, end)
 	}
-	var undo []event
-	for i := len(blocks) - 1; i >= cut; i-- {
-		undo = append(undo, event{undo: blocks[i].Hash})
-	}
-	apply(t, s, seq, undo)
+	apply(t, s, seq, undosOf(blocks[cut:]))
 	want := partition(t, clean)
 	if len(want) == 0 {
 		t.Fatal("the clean chain has no clusters")
@@ -192,11 +188,7 @@ func TestMigrateLinks(t *testing.T) {
 			t.Fatalf("Address(%d) after the move: %q, %v; want %s", id, back, err, a)
 		}
 	}
-	var undo []event
-	for i := len(blocks) - 1; i >= cut; i-- {
-		undo = append(undo, event{undo: blocks[i].Hash})
-	}
-	apply(t, s, seq, undo)
+	apply(t, s, seq, undosOf(blocks[cut:]))
 	samePartition(t, "undone after moving the links", partition(t, s), partition(t, clean))
 }
 
@@ -351,11 +343,7 @@ func TestLinkLogFirstFormat(t *testing.T) {
 	if r.link.seq <= 25 {
 		t.Fatalf("the first record after the upgrade is of event %d, want one after 25", r.link.seq)
 	}
-	var undo []event
-	for i := len(blocks) - 1; i >= cut; i-- {
-		undo = append(undo, event{undo: blocks[i].Hash})
-	}
-	apply(t, s, seq, undo)
+	apply(t, s, seq, undosOf(blocks[cut:]))
 	want := partition(t, clean)
 	if len(want) == 0 {
 		t.Fatal("the clean chain has no clusters")

@@ -115,6 +115,15 @@ func blocksOf(bs []*ingest.Block) []event {
 	return evs
 }
 
+// undosOf is the undo of every block of bs, newest first.
+func undosOf(bs []*ingest.Block) []event {
+	evs := make([]event, 0, len(bs))
+	for i := len(bs) - 1; i >= 0; i-- {
+		evs = append(evs, event{undo: bs[i].Hash})
+	}
+	return evs
+}
+
 // partition returns the clusters of more than one address as sorted,
 // comma-joined member lists, sorted.
 func partition(t testing.TB, s *State) []string {
