@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"strings"
 	"time"
 )
 
@@ -73,4 +74,32 @@ func followStep(cycles *uint64) (live uint64, ok bool) {
 		debug.SetMemoryLimit(gcLimit(live))
 	}
 	return live, true
+}
+
+// lazyFreeEnv returns environ with madvdontneed=0 appended to GODEBUG (the
+// variable added when absent), or false when GODEBUG sets madvdontneed.
+func lazyFreeEnv(environ []string) ([]string, bool) {
+	out := make([]string, 0, len(environ)+1)
+	found := false
+	for _, kv := range environ {
+		v, ok := strings.CutPrefix(kv, "GODEBUG=")
+		if !ok || found { // the runtime reads the first GODEBUG only
+			out = append(out, kv)
+			continue
+		}
+		found = true
+		for _, setting := range strings.Split(v, ",") {
+			if strings.HasPrefix(setting, "madvdontneed=") {
+				return nil, false
+			}
+		}
+		if v != "" {
+			v += ","
+		}
+		out = append(out, "GODEBUG="+v+"madvdontneed=0")
+	}
+	if !found {
+		out = append(out, "GODEBUG=madvdontneed=0")
+	}
+	return out, true
 }

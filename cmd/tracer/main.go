@@ -20,6 +20,7 @@ import (
 )
 
 func main() {
+	reexecLazyFree()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot().ExecuteContext(ctx)
 	stop()
@@ -108,6 +109,7 @@ func (a *app) load(cmd *cobra.Command) error {
 	a.cfg = cfg
 	a.log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(a.log)
+	a.log.Debug("go runtime", "GODEBUG", os.Getenv("GODEBUG"), "GOGC", os.Getenv("GOGC"), "gc_percent", cfg.GCPercent)
 	return nil
 }
 
