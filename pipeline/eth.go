@@ -23,8 +23,11 @@ type ETHIngest struct {
 	Follow        bool
 	Confirmations int64
 	// Finalized caps ingestion at the node's finalized block.
-	Finalized    bool
-	Tokens       eth.TokenSet
+	Finalized bool
+	Tokens    eth.TokenSet
+	// NodeSenders takes senders from the node instead of recovering them
+	// (eth.DecodeOptions.NodeSenders).
+	NodeSenders  bool
 	PollInterval time.Duration
 	HashDepth    int64
 	Progress     func(eth.Progress)
@@ -97,7 +100,7 @@ func (p *Pipeline) PublishETH(ctx context.Context, opt ETHIngest) error {
 		return err
 	}
 	g, err := eth.New(eth.Config{
-		Source: src, State: state, Publisher: pub, Decode: eth.DecodeOptions{Tokens: opt.Tokens},
+		Source: src, State: state, Publisher: pub, Decode: eth.DecodeOptions{Tokens: opt.Tokens, NodeSenders: opt.NodeSenders},
 		From: opt.From, To: opt.To, Follow: opt.Follow, Confirmations: opt.Confirmations, Finalized: opt.Finalized,
 		PollInterval: opt.PollInterval, Progress: opt.Progress, Logger: p.log.With("source", where),
 	})

@@ -78,6 +78,7 @@ func newBenchIngestCmd(a *app) *cobra.Command {
 		cpuProfile           string
 		chain                string
 		ethTxs, ethTransfers int
+		ethSenders           string
 	)
 	cmd := &cobra.Command{
 		Use:   "ingest",
@@ -110,9 +111,17 @@ in each phase and peak memory.`,
 			}
 			if chain == "eth" {
 				if !cmd.Flags().Changed("blocks") {
-					blocks = 100
+					// 250,000 transfers, 750,000 rows: three of the
+					// loader's batches, so that inserts overlap decoding
+					// as in a backfill. 100 blocks fit in one batch,
+					// inserted only once every block is decoded.
+					blocks = 500
 				}
-				res, err := runETHBench(cmd.Context(), a, work, blocks, ethTxs, ethTransfers, seed, dsn, cpuProfile)
+				nodeSenders, err := parseSenders(ethSenders)
+				if err != nil {
+					return err
+				}
+				res, err := runETHBench(cmd.Context(), a, work, blocks, ethTxs, ethTransfers, nodeSenders, seed, dsn, cpuProfile)
 				if err != nil {
 					return err
 				}
@@ -156,9 +165,10 @@ in each phase and peak memory.`,
 	f := cmd.Flags()
 	f.IntVar(&blocks, "blocks", 40, "blocks to push")
 	f.IntVar(&txsPerBlock, "txs-per-block", 2500, "transactions per block")
-	f.StringVar(&chain, "chain", "btc", "btc, or eth: blocks of --eth-txs transactions and --eth-transfers token transfers (default 100 blocks)")
+	f.StringVar(&chain, "chain", "btc", "btc, or eth: blocks of --eth-txs transactions and --eth-transfers token transfers (default 500 blocks)")
 	f.IntVar(&ethTxs, "eth-txs", 200, "Ethereum: transactions per block")
 	f.IntVar(&ethTransfers, "eth-transfers", 300, "Ethereum: token transfers per block")
+	f.StringVar(&ethSenders, "eth-senders", "recover", `Ethereum: "recover" every sender from its signature, or take the "node"'s (eth.senders)`)
 	f.Int64Var(&seed, "seed", 1, "simulation seed")
 	f.StringVar(&dsn, "clickhouse", "", "ClickHouse server DSN (default: embedded chDB in a temporary directory); the bench works in its own database tracer_bench, dropped and recreated")
 	f.StringVar(&format, "format", "table", "table or json")

@@ -19,6 +19,7 @@ import (
 // ethBench is the result of `tracer bench ingest --chain eth`.
 type ethBench struct {
 	Engine         string  `json:"engine"`
+	Senders        string  `json:"senders"` // recover or node (eth.senders)
 	Blocks         int     `json:"blocks"`
 	Txs            int64   `json:"txs"`
 	Transfers      int64   `json:"transfers"` // native + token rows
@@ -46,8 +47,11 @@ type ethBench struct {
 // loader-sized batches) and the pipeline (saved JSON-RPC blocks → checks
 // (roots, hashes, signatures) → normalize → chain state → embedded NATS →
 // loader → ClickHouse).
-func runETHBench(ctx context.Context, a *app, work string, blocks, txsPerBlock, transfersPerBlock int, seed int64, dsn, cpuProfile string) (*ethBench, error) {
-	res := &ethBench{Blocks: blocks, LoadAvg: loadAverage(), CPUs: runtime.NumCPU()}
+func runETHBench(ctx context.Context, a *app, work string, blocks, txsPerBlock, transfersPerBlock int, nodeSenders bool, seed int64, dsn, cpuProfile string) (*ethBench, error) {
+	res := &ethBench{Blocks: blocks, Senders: "recover", LoadAvg: loadAverage(), CPUs: runtime.NumCPU()}
+	if nodeSenders {
+		res.Senders = "node"
+	}
 	cfg := ethsim.DefaultConfig()
 	cfg.Blocks, cfg.TxsPerBlock, cfg.TokenTransfersPerBlock, cfg.Seed = blocks, txsPerBlock, transfersPerBlock, seed
 	dir := filepath.Join(work, "eth")
@@ -96,7 +100,7 @@ func runETHBench(ctx context.Context, a *app, work string, blocks, txsPerBlock, 
 		if err != nil {
 			return nil, err
 		}
-		blk, _, err := eth.Decode(raw, eth.DecodeOptions{Tokens: tokens})
+		blk, _, err := eth.Decode(raw, eth.DecodeOptions{Tokens: tokens, NodeSenders: nodeSenders})
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +143,7 @@ func runETHBench(ctx context.Context, a *app, work string, blocks, txsPerBlock, 
 		defer pprof.StopCPUProfile()
 	}
 	start, cpu = time.Now(), processCPU()
-	if err := p.IngestETH(ctx, pipeline.ETHIngest{BlocksDir: dir, To: -1, Confirmations: 1, Tokens: tokens}); err != nil {
+	if err := p.IngestETH(ctx, pipeline.ETHIngest{BlocksDir: dir, To: -1, Confirmations: 1, Tokens: tokens, NodeSenders: nodeSenders}); err != nil {
 		return nil, err
 	}
 	res.PipelineSec, res.PipelineCPUSec = time.Since(start).Seconds(), (processCPU() - cpu).Seconds()
@@ -183,6 +187,7 @@ func perCPUSec(n int64, sec float64) float64 {
 
 func printETHBench(t *table, res *ethBench) {
 	t.row("engine", res.Engine)
+	t.row("senders", res.Senders)
 	t.row("blocks / txs / transfers", fmt.Sprintf("%d / %d / %d", res.Blocks, res.Txs, res.Transfers))
 	t.row("baseline (direct insert)", fmt.Sprintf("%.2fs  %.0f transfers/s", res.BaselineSec, res.BaselineRate))
 	t.row("pipeline (end to end)", fmt.Sprintf("%.2fs  %.0f transfers/s", res.PipelineSec, res.PipelineRate))

@@ -165,6 +165,7 @@ func TestIngestETH(t *testing.T) {
 	}
 	fails(t, "no node", append(d, "ingest", "eth"), "--rpc")
 	fails(t, "bad confirmations", append(d, "ingest", "eth", "--rpc", n.URL, "--confirmations", "x"), "finalized")
+	fails(t, "bad senders", append(d, "ingest", "eth", "--rpc", n.URL, "--senders", "trust"), `"trust"`, "recover", "node")
 }
 
 // simulate eth → ingest eth --blocks-dir → query: the store agrees with
@@ -202,6 +203,14 @@ func TestSimulateETH(t *testing.T) {
 	}
 	d := []string{"--data", t.TempDir(), "--store", chserver.TempDatabase(t)}
 	ok(t, append(d, "ingest", "eth", "--blocks-dir", sim)...)
+	// Senders taken from the node's "from" give the same store.
+	dn := []string{"--data", t.TempDir(), "--store", chserver.TempDatabase(t)}
+	ok(t, append(dn, "ingest", "eth", "--blocks-dir", sim, "--senders", "node")...)
+	for _, q := range [][]string{{"query", "address", broker.Address, "--format", "json"}, {"query", "stats", "--chain", "eth", "--format", "json"}} {
+		if got, want := ok(t, append(dn, q...)...), ok(t, append(d, q...)...); got != want {
+			t.Errorf("%s with --senders node:\n%s\nwith recovered senders:\n%s", q[:2], got, want)
+		}
+	}
 	var addr struct {
 		Assets []struct {
 			Asset, Received, Sent string
@@ -277,10 +286,11 @@ func TestETHConfig(t *testing.T) {
 	}
 	t.Setenv("TRACER_ETH_CONFIRMATIONS", "finalized")
 	t.Setenv("TRACER_ETH_TOKENS", "USDT,USDC")
+	t.Setenv("TRACER_ETH_SENDERS", "node")
 	if c, err = loadConfig("../../configs/tracer.yaml"); err != nil {
 		t.Fatal(err)
 	}
-	if c.ETH.Confirmations != "finalized" || c.ETH.Tokens != "USDT,USDC" {
+	if c.ETH.Confirmations != "finalized" || c.ETH.Tokens != "USDT,USDC" || c.ETH.Senders != "node" {
 		t.Errorf("environment: got %+v", c.ETH)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -233,6 +234,38 @@ func TestRealBlockWrongFrom(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "the node says 0x1111111111111111111111111111111111111111") {
 			t.Errorf("indent %q: got %v, want the wrong sender named", indent, err)
 		}
+	}
+
+	// With NodeSenders the node's "from" is taken as given, the wrong one
+	// too; a transaction without "from" is recovered; the rest of the
+	// block is what the strict decode makes of it.
+	want, _, err := Decode(RawBlock{Block: block, Receipts: receipts}, DecodeOptions{Tokens: DefaultTokens()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txs := m["transactions"].([]any)
+	delete(txs[7].(map[string]any), "from")
+	bad, _ := json.Marshal(m)
+	got, _, err := Decode(RawBlock{Block: bad, Receipts: receipts}, DecodeOptions{Tokens: DefaultTokens(), NodeSenders: true})
+	if err != nil {
+		t.Fatalf("NodeSenders: %v", err)
+	}
+	if len(got.Transfers) != len(want.Transfers) {
+		t.Fatalf("NodeSenders: %d transfers, want %d", len(got.Transfers), len(want.Transfers))
+	}
+	taken := 0
+	for i, tr := range got.Transfers {
+		w := want.Transfers[i]
+		if tr.Kind == ingest.TransferNative && tr.TxIndex == 5 {
+			w.From = "0x1111111111111111111111111111111111111111"
+			taken++
+		}
+		if !reflect.DeepEqual(tr, w) {
+			t.Errorf("NodeSenders: transfer %d is %+v, want %+v", i, tr, w)
+		}
+	}
+	if taken != 1 {
+		t.Errorf("NodeSenders: %d native transfers of transaction 5, want 1", taken)
 	}
 }
 
