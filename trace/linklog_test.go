@@ -18,9 +18,7 @@ import (
 func TestLinkLogTornTail(t *testing.T) {
 	blocks, _ := simChain(t, 30, 100, 11)
 	cut := 25
-	clean := openState(t, t.TempDir(), 0)
-	defer clean.Close()
-	apply(t, clean, 0, blocksOf(blocks[:cut]))
+	clean := chainState(t, blocks[:cut])
 
 	dir := t.TempDir()
 	s := openState(t, dir, 0)
@@ -85,9 +83,7 @@ func TestLinkLogShorterThanIndex(t *testing.T) {
 func TestMigrateLinks(t *testing.T) {
 	blocks, _ := simChain(t, 30, 100, 13)
 	cut := 24
-	clean := openState(t, t.TempDir(), 0)
-	defer clean.Close()
-	apply(t, clean, 0, blocksOf(blocks[:cut]))
+	clean := chainState(t, blocks[:cut])
 
 	dir := t.TempDir()
 	s := openState(t, dir, 0)
@@ -303,9 +299,7 @@ func TestLinkRecordRoundTrip(t *testing.T) {
 func TestLinkLogFirstFormat(t *testing.T) {
 	blocks, _ := simChain(t, 30, 100, 15)
 	cut := 20
-	clean := openState(t, t.TempDir(), 0)
-	defer clean.Close()
-	apply(t, clean, 0, blocksOf(blocks[:cut]))
+	clean := chainState(t, blocks[:cut])
 
 	dir := t.TempDir()
 	newLinkLogMagic = linkLogMagic1

@@ -115,6 +115,17 @@ func blocksOf(bs []*ingest.Block) []event {
 	return evs
 }
 
+// chainState is a state that connected bs and nothing else, in a
+// temporary directory, closed when the test ends: what undoing blocks must
+// end equal to.
+func chainState(t testing.TB, bs []*ingest.Block) *State {
+	t.Helper()
+	s := openState(t, t.TempDir(), 0)
+	t.Cleanup(func() { s.Close() })
+	apply(t, s, 0, blocksOf(bs))
+	return s
+}
+
 // undosOf is the undo of every block of bs, newest first.
 func undosOf(bs []*ingest.Block) []event {
 	evs := make([]event, 0, len(bs))
@@ -355,12 +366,8 @@ func score(t *testing.T, blocks []*ingest.Block, truth *simulate.Truth, h heuris
 func TestReorgEqualsCleanChain(t *testing.T) {
 	blocks, _ := simChain(t, 40, 120, 3)
 	cut := 30
-	clean := openState(t, t.TempDir(), 0)
-	defer clean.Close()
-	apply(t, clean, 0, blocksOf(blocks[:cut]))
-	full := openState(t, t.TempDir(), 0)
-	defer full.Close()
-	apply(t, full, 0, blocksOf(blocks))
+	clean := chainState(t, blocks[:cut])
+	full := chainState(t, blocks)
 
 	reorg := openState(t, t.TempDir(), 0)
 	defer reorg.Close()
