@@ -6,19 +6,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/internal/chserver"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/store"
 	"github.com/tracerproject/tracer/store/clickhouse"
-	"github.com/tracerproject/tracer/trace"
 )
 
-// clusters adapts the real trace.Clusters, as cmd/tracer does.
-type clusters struct{ c *trace.Clusters }
+// clusters adapts the real cluster.Clusters, as cmd/tracer does.
+type clusters struct{ c *cluster.Clusters }
 
 func (f clusters) ClusterOf(ctx context.Context, a string) (uint32, bool, error) {
 	id, err := f.c.ClusterOf(ctx, a)
-	if errors.Is(err, trace.ErrNotClustered) {
+	if errors.Is(err, cluster.ErrNotClustered) {
 		return 0, false, nil
 	}
 	return id, err == nil, err
@@ -28,7 +28,7 @@ func (f clusters) ClusterOf(ctx context.Context, a string) (uint32, bool, error)
 // is_cluster_definer) on one member reaches the other members of its
 // cluster, and a cluster:ID label reaches every member; a label that does
 // not define the cluster stays on its address. Clusters are rows the
-// clusterer writes (trace_btc_address_cluster), read by trace.Clusters.
+// clusterer writes (trace_btc_address_cluster), read by cluster.Clusters.
 func TestThroughCluster(t *testing.T) {
 	ctx := context.Background()
 	conn, err := clickhouse.Open(ctx, chserver.TempDatabase(t))
@@ -74,7 +74,7 @@ func TestThroughCluster(t *testing.T) {
 	if _, err := ls.Write(ctx, imp, labels.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	cf := clusters{trace.NewClusters(conn)}
+	cf := clusters{cluster.NewClusters(conn)}
 
 	sh, err := ls.ShowWithCluster(ctx, exchangeDep, time.Time{}, cf)
 	if err != nil {

@@ -7,9 +7,9 @@ import (
 	"strconv"
 
 	"github.com/tracerproject/tracer/alert"
+	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/labels"
-	"github.com/tracerproject/tracer/trace"
 )
 
 // Alerting reports whether this pipeline runs an alerter on the chain:
@@ -61,12 +61,12 @@ func (p *Pipeline) Alerter(ctx context.Context, chain string) (*alert.Alerter, e
 		}
 		ls2 := labelSource{st: ls}
 		if chain == ingest.ChainBTC {
-			ls2.clusters = trace.NewClusters(st.Conn())
+			ls2.clusters = cluster.NewClusters(st.Conn())
 		}
 		cfg.Labels = ls2
 	}
 	if cfg.Clusters == nil && chain == ingest.ChainBTC {
-		cfg.Clusters = trace.NewClusters(st.Conn())
+		cfg.Clusters = cluster.NewClusters(st.Conn())
 	}
 	return alert.New(st.Conn(), js, cfg)
 }
@@ -76,7 +76,7 @@ func (p *Pipeline) Alerter(ctx context.Context, chain string) (*alert.Alerter, e
 // members as the clusterer has them now (read again with the labels).
 type labelSource struct {
 	st       *labels.Store
-	clusters *trace.Clusters // nil: cluster labels are skipped (no clusterer on this chain)
+	clusters *cluster.Clusters // nil: cluster labels are skipped (no clusterer on this chain)
 }
 
 // maxLabelledCluster bounds the members one cluster label adds: a cluster
@@ -106,7 +106,7 @@ func (l labelSource) Labelled(ctx context.Context, chain string, categories []st
 			via = "cluster " + lb.Cluster
 		case lb.Address != "" && lb.ApplyToCluster:
 			c, err := l.clusters.ClusterOf(ctx, lb.Address)
-			if errors.Is(err, trace.ErrNotClustered) {
+			if errors.Is(err, cluster.ErrNotClustered) {
 				continue // linked to nothing yet: the address alone
 			}
 			if err != nil {

@@ -6,9 +6,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/labels"
-	"github.com/tracerproject/tracer/trace"
 )
 
 // Clustering reports whether this pipeline runs the clusterer.
@@ -24,10 +24,10 @@ func (p *Pipeline) ClusteringChain(chain string) bool {
 	return chain == ingest.ChainBTC || (chain == ingest.ChainETH && p.clusterConfig(chain).Heuristics.Deposit.Enabled)
 }
 
-func (p *Pipeline) clusterConfig(chain string) trace.Config {
+func (p *Pipeline) clusterConfig(chain string) cluster.Config {
 	cfg := p.cfg.Cluster
 	if cfg.Durable == "" && cfg.BatchWait == 0 {
-		cfg = trace.DefaultConfig(chain)
+		cfg = cluster.DefaultConfig(chain)
 	}
 	if cfg.Durable == "" {
 		cfg.Durable = "clusterer"
@@ -44,7 +44,7 @@ func (p *Pipeline) clustererDurable() string { return p.clusterConfig("btc").Dur
 // Clusterer returns a clusterer for the chain on this pipeline's store,
 // with its state under DATA/trace/<chain>. The caller runs it and closes
 // it after Run returns.
-func (p *Pipeline) Clusterer(ctx context.Context, chain string) (*trace.Clusterer, jetstream.JetStream, error) {
+func (p *Pipeline) Clusterer(ctx context.Context, chain string) (*cluster.Clusterer, jetstream.JetStream, error) {
 	st, err := p.Store(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -61,7 +61,7 @@ func (p *Pipeline) Clusterer(ctx context.Context, chain string) (*trace.Clustere
 		}
 		cfg.Exchanges = labelExchanges{ls}
 	}
-	c, err := trace.New(cfg, st.Conn())
+	c, err := cluster.New(cfg, st.Conn())
 	return c, js, err
 }
 

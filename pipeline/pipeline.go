@@ -22,12 +22,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tracerproject/tracer/alert"
+	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/store"
 	"github.com/tracerproject/tracer/store/chdb"
 	"github.com/tracerproject/tracer/store/clickhouse"
 	"github.com/tracerproject/tracer/stream"
-	"github.com/tracerproject/tracer/trace"
 )
 
 // Config says where things live. Empty URLs mean the embedded defaults.
@@ -47,9 +47,9 @@ type Config struct {
 	// usual places).
 	ChdbLib string
 	Loader  store.LoaderConfig
-	// Cluster configures the clusterer (zero: trace.DefaultConfig);
+	// Cluster configures the clusterer (zero: cluster.DefaultConfig);
 	// NoCluster turns it off.
-	Cluster   trace.Config
+	Cluster   cluster.Config
 	NoCluster bool
 	// Alerts configures the alerter; nil (or no rules): no alerter.
 	Alerts *alert.Config

@@ -15,7 +15,7 @@ import (
 
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/store"
-	"github.com/tracerproject/tracer/trace/taint"
+	"github.com/tracerproject/tracer/trace"
 )
 
 // Every cluster at once.
@@ -77,12 +77,12 @@ type feed struct {
 
 // reachedOf rebuilds the tainted outputs of a trace and their hop counts
 // from its steps, and the seeds (outputs of the start set) they came from.
-func reachedOf(res *taint.Result) (map[string]*reached, map[string]string) {
+func reachedOf(res *trace.Result) (map[string]*reached, map[string]string) {
 	nodes := map[string]*reached{}
 	var steps []*reached
 	for _, h := range res.Steps {
 		addr, from := h.To, h.From
-		if res.Direction == taint.Up {
+		if res.Direction == trace.Up {
 			addr, from = h.From, h.To
 		}
 		s := &reached{op: h.Output, addr: addr, from: from, parent: h.Input, txid: h.Txid, taint: h.Amount, hop: -1, clusterStep: h.ClusterStep}
@@ -98,7 +98,7 @@ func reachedOf(res *taint.Result) (map[string]*reached, map[string]string) {
 	for _, h := range res.Steps {
 		if _, ok := nodes[h.Input]; !ok {
 			a := h.From
-			if res.Direction == taint.Up {
+			if res.Direction == trace.Up {
 				a = h.To
 			}
 			seeds[h.Input] = a
@@ -138,16 +138,16 @@ func reachedOf(res *taint.Result) (map[string]*reached, map[string]string) {
 // BuildAll computes the exposure of every cluster (and unclustered
 // address) that a labelled category's money reached, or that paid into
 // one, within the hops and period of cfg.
-func BuildAll(ctx context.Context, conn store.Conn, tr *taint.Tracer, src Sources, clusters ClusterLookup, cfg AllConfig, prev *Report, now time.Time) (*Report, error) {
+func BuildAll(ctx context.Context, conn store.Conn, tr *trace.Tracer, src Sources, clusters ClusterLookup, cfg AllConfig, prev *Report, now time.Time) (*Report, error) {
 	cfg.Watch = []string{"all"}
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	if cfg.Model != taint.Haircut {
+	if cfg.Model != trace.Haircut {
 		return nil, fmt.Errorf("%w: a report over every cluster traces from the categories, which only haircut allows (model %q)", ErrConfig, cfg.Model)
 	}
 	tc := cfg.taint(cfg.Since, cfg.Until)
-	tc.Direction = taint.Both
+	tc.Direction = trace.Both
 	rep := &Report{Format: Format, Name: cfg.Name, Generated: now.UTC(), Since: cfg.Since.UTC(), Until: cfg.Until.UTC(),
 		Params: tc.Params() + " subjects=every-cluster", Subjects: []Subject{}}
 	if prev != nil {
@@ -161,7 +161,7 @@ func BuildAll(ctx context.Context, conn store.Conn, tr *taint.Tracer, src Source
 	sort.Strings(cats)
 	// The traces share what they read: they cross the same transactions
 	// and clusters, and the subjects' clusters are those the traces read.
-	cache := taint.NewCache()
+	cache := trace.NewCache()
 	tr = tr.WithCache(cache)
 	// They reach much of the chain: one read of every label costs less
 	// than reading the labels of what they reach.
@@ -177,11 +177,11 @@ func BuildAll(ctx context.Context, conn store.Conn, tr *taint.Tracer, src Source
 	// time); their results are added in a fixed order.
 	type job struct {
 		category, dir string
-		res           *taint.Result
+		res           *trace.Result
 	}
 	var jobs []*job
 	for _, c := range cats {
-		for _, dir := range []string{taint.Down, taint.Up} {
+		for _, dir := range []string{trace.Down, trace.Up} {
 			jobs = append(jobs, &job{category: c, dir: dir})
 		}
 	}
@@ -253,9 +253,9 @@ func subjectTotal(s *Subject) int64 {
 }
 
 type allRun struct {
-	cache    *taint.Cache
+	cache    *trace.Cache
 	conn     store.Conn
-	tr       *taint.Tracer
+	tr       *trace.Tracer
 	src      Sources
 	clusters ClusterLookup
 	cfg      AllConfig
@@ -277,7 +277,7 @@ type candidate struct {
 }
 
 func (a *allRun) empty(key string) Subject {
-	return Subject{Watch: key, From: []taint.CategoryFlow{}, To: []taint.CategoryFlow{}, Series: a.emptySeries(), TopFlows: []Flow{}}
+	return Subject{Watch: key, From: []trace.CategoryFlow{}, To: []trace.CategoryFlow{}, Series: a.emptySeries(), TopFlows: []Flow{}}
 }
 
 func (a *allRun) emptySeries() []Point {
@@ -342,8 +342,8 @@ const traceWorkers = 3
 
 // run traces one category in one direction over the period (nil: the
 // category received nothing in it).
-func (a *allRun) run(ctx context.Context, category, dir string) (*taint.Result, error) {
-	var start taint.Start
+func (a *allRun) run(ctx context.Context, category, dir string) (*trace.Result, error) {
+	var start trace.Start
 	for _, s := range a.src[category] {
 		start.Addresses = append(start.Addresses, s.Address)
 	}
@@ -354,7 +354,7 @@ func (a *allRun) run(ctx context.Context, category, dir string) (*taint.Result, 
 	tc := a.cfg.taint(a.cfg.Since, a.cfg.Until)
 	tc.Direction, tc.StopAtAnyLabel = dir, true
 	rs, err := a.tr.Trace(ctx, start, tc)
-	if errors.Is(err, taint.ErrNoStartOutput) {
+	if errors.Is(err, trace.ErrNoStartOutput) {
 		return nil, nil
 	}
 	if err != nil {
@@ -364,7 +364,7 @@ func (a *allRun) run(ctx context.Context, category, dir string) (*taint.Result, 
 }
 
 // add adds what one category's trace reached to the subjects.
-func (a *allRun) add(ctx context.Context, category, dir string, res *taint.Result) error {
+func (a *allRun) add(ctx context.Context, category, dir string, res *trace.Result) error {
 	nodesAndSeeds, seedsOf := reachedOf(res)
 	var addrs []string
 	for _, n := range nodesAndSeeds {
@@ -443,12 +443,12 @@ func (a *allRun) add(ctx context.Context, category, dir string, res *taint.Resul
 		a.members[key][n.addr] = true
 		side := &s.From // received from the category: downstream from it
 		d := "from"
-		if dir == taint.Up {
+		if dir == trace.Up {
 			side, d = &s.To, "to"
 		}
-		i := slices.IndexFunc(*side, func(f taint.CategoryFlow) bool { return f.Category == category })
+		i := slices.IndexFunc(*side, func(f trace.CategoryFlow) bool { return f.Category == category })
 		if i < 0 {
-			*side = append(*side, taint.CategoryFlow{Category: category})
+			*side = append(*side, trace.CategoryFlow{Category: category})
 			i = len(*side) - 1
 		}
 		var sum int64

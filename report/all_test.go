@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/internal/simworld"
 	"github.com/tracerproject/tracer/report"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/trace"
-	"github.com/tracerproject/tracer/trace/taint"
 )
 
 // TestBuildAll: the report over every cluster, traced from the categories,
@@ -21,8 +21,8 @@ import (
 func TestBuildAll(t *testing.T) {
 	ctx := context.Background()
 	w := simworld.New(t, ctx, 60, 120, 7)
-	tr := taint.New(w.Conn, w.Labels)
-	cl := trace.NewClusters(w.Conn)
+	tr := trace.New(w.Conn, w.Labels)
+	cl := cluster.NewClusters(w.Conn)
 	src, err := report.LabelSources(ctx, w.Labels, time.Time{}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -98,8 +98,8 @@ func TestBuildAll(t *testing.T) {
 	t.Logf("%d subjects; cartels received %d sat from brokers (planted %d in %d payments)", len(rep.Subjects), got, want, n)
 
 	// Agreement with Build, subject by subject, on the most exposed ones.
-	resolve := func(ctx context.Context, s string) (taint.Start, error) {
-		return taint.ParseStart(ctx, s, cl, w.Labels, time.Time{})
+	resolve := func(ctx context.Context, s string) (trace.Start, error) {
+		return trace.ParseStart(ctx, s, cl, w.Labels, time.Time{})
 	}
 	checked := 0
 	for _, s := range rep.Subjects {
@@ -132,9 +132,9 @@ func TestBuildAll(t *testing.T) {
 		}
 		for _, side := range []struct {
 			name      string
-			all, each []taint.CategoryFlow
+			all, each []trace.CategoryFlow
 		}{{"from", s.From, per.From}, {"to", s.To, per.To}} {
-			sum := func(fs []taint.CategoryFlow) map[string]int64 {
+			sum := func(fs []trace.CategoryFlow) map[string]int64 {
 				m := map[string]int64{}
 				for _, f := range fs {
 					m[f.Category] += f.Direct + f.Indirect
@@ -170,7 +170,7 @@ func TestBuildAll(t *testing.T) {
 		t.Errorf("threshold above everything: %v, %d subjects", err, len(r.Subjects))
 	}
 	poison := cfg
-	poison.Model = taint.Poison
+	poison.Model = trace.Poison
 	if _, err := report.BuildAll(ctx, w.Conn, tr, src, cl.ClustersOf, poison, nil, time.Now()); err == nil || !strings.Contains(err.Error(), "haircut") {
 		t.Errorf("poison: got %v", err)
 	}

@@ -17,7 +17,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/tracerproject/tracer/trace/taint"
+	"github.com/tracerproject/tracer/trace"
 )
 
 // Format is the version of a report's JSON.
@@ -60,8 +60,8 @@ type Subject struct {
 	Addresses int                  `json:"addresses"`
 	Received  int64                `json:"received"`
 	Sent      int64                `json:"sent"`
-	From      []taint.CategoryFlow `json:"from"`
-	To        []taint.CategoryFlow `json:"to"`
+	From      []trace.CategoryFlow `json:"from"`
+	To        []trace.CategoryFlow `json:"to"`
 	Series    []Point              `json:"series"`
 	TopFlows  []Flow               `json:"top_flows"`
 	Change    []Change             `json:"change,omitempty"`
@@ -95,9 +95,9 @@ type Change struct {
 	Now      int64  `json:"now"`
 }
 
-// Resolver turns a watch entry into a start set (taint.ParseStart with the
+// Resolver turns a watch entry into a start set (trace.ParseStart with the
 // clusters and labels bound).
-type Resolver func(ctx context.Context, watch string) (taint.Start, error)
+type Resolver func(ctx context.Context, watch string) (trace.Start, error)
 
 // ErrConfig is wrapped by errors about the report's configuration.
 var ErrConfig = errors.New("report: bad configuration")
@@ -110,9 +110,9 @@ func (c *Config) check() error {
 		return fmt.Errorf("%w: period %s – %s is empty", ErrConfig, c.Since.Format(time.RFC3339), c.Until.Format(time.RFC3339))
 	}
 	if c.Model == "" {
-		c.Model = taint.Haircut
+		c.Model = trace.Haircut
 	}
-	if c.Model == taint.FIFO {
+	if c.Model == trace.FIFO {
 		return fmt.Errorf("%w: model fifo has no upstream rule; exposure reports use haircut or poison", ErrConfig)
 	}
 	if c.Buckets <= 0 {
@@ -127,8 +127,8 @@ func (c *Config) check() error {
 	return nil
 }
 
-func (c *Config) taint(since, until time.Time) taint.Config {
-	tc := taint.DefaultConfig()
+func (c *Config) taint(since, until time.Time) trace.Config {
+	tc := trace.DefaultConfig()
 	tc.Model, tc.Since, tc.Until = c.Model, since, until
 	if c.Hops > 0 {
 		tc.Hops = c.Hops
@@ -146,12 +146,12 @@ func (c *Config) taint(since, until time.Time) taint.Config {
 // same name: each subject's totals by category are compared with it. A
 // watch entry that cannot be resolved (an unknown address) is reported in
 // its subject's Error, not fatal: a schedule goes on for the others.
-func Build(ctx context.Context, tr *taint.Tracer, resolve Resolver, cfg Config, prev *Report, now time.Time) (*Report, error) {
+func Build(ctx context.Context, tr *trace.Tracer, resolve Resolver, cfg Config, prev *Report, now time.Time) (*Report, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
 	tc := cfg.taint(cfg.Since, cfg.Until)
-	tc.Direction = taint.Both // exposure looks both ways
+	tc.Direction = trace.Both // exposure looks both ways
 	rep := &Report{Format: Format, Name: cfg.Name, Generated: now.UTC(), Since: cfg.Since.UTC(), Until: cfg.Until.UTC(),
 		Params: tc.Params(), Subjects: []Subject{}}
 	if prev != nil {
@@ -159,7 +159,7 @@ func Build(ctx context.Context, tr *taint.Tracer, resolve Resolver, cfg Config, 
 		rep.Previous = &g
 	}
 	for _, w := range cfg.Watch {
-		s := Subject{Watch: w, From: []taint.CategoryFlow{}, To: []taint.CategoryFlow{}, Series: []Point{}, TopFlows: []Flow{}}
+		s := Subject{Watch: w, From: []trace.CategoryFlow{}, To: []trace.CategoryFlow{}, Series: []Point{}, TopFlows: []Flow{}}
 		start, err := resolve(ctx, w)
 		if err != nil {
 			s.Error = err.Error()
@@ -168,8 +168,8 @@ func Build(ctx context.Context, tr *taint.Tracer, resolve Resolver, cfg Config, 
 		}
 		s.Addresses = len(start.Addresses)
 		ex, err := tr.Exposure(ctx, start, cfg.taint(cfg.Since, cfg.Until))
-		if errors.Is(err, taint.ErrNoStartOutput) {
-			ex, err = &taint.Exposure{}, nil // nothing received in the period: no exposure
+		if errors.Is(err, trace.ErrNoStartOutput) {
+			ex, err = &trace.Exposure{}, nil // nothing received in the period: no exposure
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -198,15 +198,15 @@ func Build(ctx context.Context, tr *taint.Tracer, resolve Resolver, cfg Config, 
 	return rep, nil
 }
 
-func nonNil(f []taint.CategoryFlow) []taint.CategoryFlow {
+func nonNil(f []trace.CategoryFlow) []trace.CategoryFlow {
 	if f == nil {
-		return []taint.CategoryFlow{}
+		return []trace.CategoryFlow{}
 	}
 	return f
 }
 
 // series is the exposure of each period of the chart.
-func series(ctx context.Context, tr *taint.Tracer, start taint.Start, cfg Config) ([]Point, error) {
+func series(ctx context.Context, tr *trace.Tracer, start trace.Start, cfg Config) ([]Point, error) {
 	span := cfg.Until.Sub(cfg.Since) / time.Duration(cfg.Buckets)
 	var out []Point
 	for i := range cfg.Buckets {
@@ -217,7 +217,7 @@ func series(ctx context.Context, tr *taint.Tracer, start taint.Start, cfg Config
 		}
 		p := Point{From: from.UTC(), Until: until.UTC(), ByCategory: map[string]int64{}}
 		ex, err := tr.Exposure(ctx, start, cfg.taint(from, until))
-		if errors.Is(err, taint.ErrNoStartOutput) {
+		if errors.Is(err, trace.ErrNoStartOutput) {
 			out = append(out, p)
 			continue
 		}
@@ -234,11 +234,11 @@ func series(ctx context.Context, tr *taint.Tracer, start taint.Start, cfg Config
 
 // topFlows are the largest taints that reached labelled endpoints, both
 // ways, with the transactions of their paths.
-func topFlows(ctx context.Context, tr *taint.Tracer, start taint.Start, cfg Config) ([]Flow, error) {
+func topFlows(ctx context.Context, tr *trace.Tracer, start trace.Start, cfg Config) ([]Flow, error) {
 	tc := cfg.taint(cfg.Since, cfg.Until)
-	tc.Direction, tc.StopAtAnyLabel = taint.Both, true
+	tc.Direction, tc.StopAtAnyLabel = trace.Both, true
 	results, err := tr.Trace(ctx, start, tc)
-	if errors.Is(err, taint.ErrNoStartOutput) {
+	if errors.Is(err, trace.ErrNoStartOutput) {
 		return []Flow{}, nil
 	}
 	if err != nil {
@@ -247,7 +247,7 @@ func topFlows(ctx context.Context, tr *taint.Tracer, start taint.Start, cfg Conf
 	flows := []Flow{}
 	for _, r := range results {
 		dir := "to"
-		if r.Direction == taint.Up {
+		if r.Direction == trace.Up {
 			dir = "from"
 		}
 		for _, e := range r.Endpoints {

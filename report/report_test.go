@@ -13,13 +13,13 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/internal/chserver"
 	"github.com/tracerproject/tracer/internal/simworld"
 	"github.com/tracerproject/tracer/report"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/stream"
 	"github.com/tracerproject/tracer/trace"
-	"github.com/tracerproject/tracer/trace/taint"
 )
 
 func TestMain(m *testing.M) { chserver.Main(m) }
@@ -37,10 +37,10 @@ var (
 func TestReportOnTheSyntheticWorld(t *testing.T) {
 	ctx := context.Background()
 	w := simworld.New(t, ctx, 60, 120, 7)
-	tr := taint.New(w.Conn, w.Labels)
-	cl := trace.NewClusters(w.Conn)
-	resolve := func(ctx context.Context, s string) (taint.Start, error) {
-		return taint.ParseStart(ctx, s, cl, w.Labels, time.Time{})
+	tr := trace.New(w.Conn, w.Labels)
+	cl := cluster.NewClusters(w.Conn)
+	resolve := func(ctx context.Context, s string) (trace.Start, error) {
+		return trace.ParseStart(ctx, s, cl, w.Labels, time.Time{})
 	}
 	var want int64
 	var n int
@@ -212,8 +212,8 @@ func TestHTMLRendersInChromium(t *testing.T) {
 	rep := &report.Report{Format: report.Format, Name: "brokers", Generated: gen, Since: gen.AddDate(0, 0, -7), Until: gen,
 		Params: "model=haircut direction=down hops=6", Subjects: []report.Subject{{
 			Watch: "label:precursor-broker", Addresses: 24, Received: 4_500_000_000, Sent: 4_400_000_000,
-			From: []taint.CategoryFlow{{Category: "cartel", Direct: 0, Indirect: 120_000_000}},
-			To:   []taint.CategoryFlow{{Category: "cartel", Direct: 250_000_000, Indirect: 10_000_000}, {Category: "exchange", Direct: 900_000_000}},
+			From: []trace.CategoryFlow{{Category: "cartel", Direct: 0, Indirect: 120_000_000}},
+			To:   []trace.CategoryFlow{{Category: "cartel", Direct: 250_000_000, Indirect: 10_000_000}, {Category: "exchange", Direct: 900_000_000}},
 			Series: []report.Point{
 				{From: gen.AddDate(0, 0, -7), Until: gen.AddDate(0, 0, -4), ByCategory: map[string]int64{"cartel": 200_000_000, "exchange": 300_000_000}},
 				{From: gen.AddDate(0, 0, -4), Until: gen, ByCategory: map[string]int64{"cartel": 180_000_000, "exchange": 600_000_000}},

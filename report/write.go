@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tracerproject/tracer/trace/taint"
+	"github.com/tracerproject/tracer/trace"
 )
 
 // Formats a report is written in.
@@ -121,7 +121,7 @@ func WriteCSV(w io.Writer, rep *Report) error {
 		}
 		for _, side := range []struct {
 			dir   string
-			flows []taint.CategoryFlow
+			flows []trace.CategoryFlow
 		}{{"received-from", s.From}, {"sent-to", s.To}} {
 			for _, f := range side.flows {
 				_ = cw.Write([]string{s.Watch, side.dir, f.Category, strconv.FormatInt(f.Direct, 10), strconv.FormatInt(f.Indirect, 10),

@@ -345,7 +345,7 @@ var Migrations = []Migration{
 			) ENGINE = ReplacingMergeTree(seq) ORDER BY cluster`,
 		},
 	},
-	// Version 7: the exposure index (trace/taint): per subject (an address,
+	// Version 7: the exposure index (trace): per subject (an address,
 	// or cluster:ID), label category and direction (from: received from the
 	// category; to: sent to it), the haircut taint direct (one hop) and
 	// indirect, as propagated from every category at once. A build writes

@@ -16,12 +16,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/store"
-	"github.com/tracerproject/tracer/trace"
 )
 
 func newBenchCmd(a *app) *cobra.Command {
@@ -420,7 +420,7 @@ func peakRSSMiB() float64 {
 
 // newClusterBenchCmd is `tracer bench cluster`.
 func newClusterBenchCmd(a *app) *cobra.Command {
-	cfg := trace.DefaultBenchConfig()
+	cfg := cluster.DefaultBenchConfig()
 	var (
 		format, cpuProfile string
 		keep               bool
@@ -469,7 +469,7 @@ cluster state per address). State goes to a temporary directory.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
-			res, err := trace.Bench(cmd.Context(), cfg)
+			res, err := cluster.Bench(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -481,19 +481,19 @@ cluster state per address). State goes to a temporary directory.`,
 			goal := func(got, want float64) string { return fmt.Sprintf("%.2f× the goal of %.0f", got/want, want) }
 			t.row("union-find alone", fmt.Sprintf("over %d ids", res.UnionIDs))
 			t.row("  random pairs", fmt.Sprintf("%.0f unions/s (%d; baseline reading the pairs %.0f/s, ratio %.2f); %s",
-				res.UnionsPerSec, res.Unions, res.BaselinePairsPerSec, res.UnionsPerSec/res.BaselinePairsPerSec, goal(res.UnionsPerSec, trace.GoalUnionsPerSec)))
+				res.UnionsPerSec, res.Unions, res.BaselinePairsPerSec, res.UnionsPerSec/res.BaselinePairsPerSec, goal(res.UnionsPerSec, cluster.GoalUnionsPerSec)))
 			t.row("  mainnet-shaped links", fmt.Sprintf("%.0f unions/s (%d; baseline %.0f/s, ratio %.2f); %s",
-				res.MainnetUnionsPerSec, res.MainnetUnions, res.MainnetBaselinePairsPerSec, res.MainnetUnionsPerSec/res.MainnetBaselinePairsPerSec, goal(res.MainnetUnionsPerSec, trace.GoalUnionsPerSec)))
-			t.row("  forest bytes/address", fmt.Sprintf("%.1f (goal ≤ %d)", res.ForestBytesPerAddr, trace.GoalForestBytesPerID))
+				res.MainnetUnionsPerSec, res.MainnetUnions, res.MainnetBaselinePairsPerSec, res.MainnetUnionsPerSec/res.MainnetBaselinePairsPerSec, goal(res.MainnetUnionsPerSec, cluster.GoalUnionsPerSec)))
+			t.row("  forest bytes/address", fmt.Sprintf("%.1f (goal ≤ %d)", res.ForestBytesPerAddr, cluster.GoalForestBytesPerID))
 			t.row("clusterer state", fmt.Sprintf("%d blocks, %d txs, %d inputs, %d links, %d merges, %d addresses mapped",
 				res.Blocks, res.Txs, res.Inputs, res.Links, res.Merges, res.Addresses))
 			t.row("  inputs/s", fmt.Sprintf("%.0f in %.2fs (id mapping, union-find, link index, commits); %s",
-				res.InputsPerSec, res.ConnectSec, goal(res.InputsPerSec, trace.GoalInputsPerSec)))
+				res.InputsPerSec, res.ConnectSec, goal(res.InputsPerSec, cluster.GoalInputsPerSec)))
 			if res.CPUSec > 0 {
 				t.row("  inputs/CPU-second", fmt.Sprintf("%.0f (%.2f CPU-seconds, all threads: the figure to compare when the machine is shared)", res.InputsPerCPUSec, res.CPUSec))
 			}
 			t.row("  bytes/address", fmt.Sprintf("cluster state %.1f (forest and link heads; %.2f× the goal of ≤ %d), address map %.1f, Go heap in all %.1f",
-				res.StateForestPerAddr, res.StateForestPerAddr/trace.GoalForestBytesPerID, trace.GoalForestBytesPerID, res.AddrMapBytesPerAddr, res.HeapBytesPerAddr))
+				res.StateForestPerAddr, res.StateForestPerAddr/cluster.GoalForestBytesPerID, cluster.GoalForestBytesPerID, res.AddrMapBytesPerAddr, res.HeapBytesPerAddr))
 			if res.PeakRSSBytes > 0 {
 				t.row("  peak RSS", fmt.Sprintf("%.0f MiB (%.1f bytes/address, Pebble's cache and memtables included)",
 					float64(res.PeakRSSBytes)/(1<<20), float64(res.PeakRSSBytes)/float64(max(res.Addresses, 1))))

@@ -14,12 +14,12 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/spf13/cobra"
 
+	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/report"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/trace"
-	"github.com/tracerproject/tracer/trace/taint"
 )
 
 // reportBenchRow is what `tracer bench report` measured.
@@ -176,9 +176,9 @@ func runReportBench(ctx context.Context, a *app, work, dsn string, seed int64, b
 	rows.Close()
 	row.BaselineSec = time.Since(t0).Seconds()
 
-	cl := trace.NewClusters(conn)
+	cl := cluster.NewClusters(conn)
 	members := func(ctx context.Context, id string) ([]string, error) {
-		start, err := taint.ParseStart(ctx, "cluster:"+id, cl, ls, time.Time{})
+		start, err := trace.ParseStart(ctx, "cluster:"+id, cl, ls, time.Time{})
 		return start.Addresses, err
 	}
 	if cpuProfile != "" {
@@ -199,7 +199,7 @@ func runReportBench(ctx context.Context, a *app, work, dsn string, seed int64, b
 	}
 	cfg := report.AllConfig{Config: report.Config{Name: "bench", Since: sc.StartTime.Add(-24 * time.Hour),
 		Until: sc.StartTime.Add(time.Duration(blocks)*840*time.Second + 24*time.Hour), Timeout: 10 * time.Minute}}
-	rep, err := report.BuildAll(ctx, conn, taint.New(conn, ls), src, cl.ClustersOf, cfg, nil, time.Now())
+	rep, err := report.BuildAll(ctx, conn, trace.New(conn, ls), src, cl.ClustersOf, cfg, nil, time.Now())
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/spf13/cobra"
 
+	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/internal/synthstore"
 	"github.com/tracerproject/tracer/labels"
@@ -21,7 +22,6 @@ import (
 	"github.com/tracerproject/tracer/simulate/ethsim"
 	"github.com/tracerproject/tracer/store"
 	"github.com/tracerproject/tracer/trace"
-	"github.com/tracerproject/tracer/trace/taint"
 )
 
 // traceBenchRow is one seed's chain and figures.
@@ -36,7 +36,7 @@ type traceBenchRow struct {
 	// one of those tables, as the traces ran.
 	OptimizeSec float64 `json:"optimize_seconds"`
 	Parts       int     `json:"parts"`
-	taint.BenchResult
+	trace.BenchResult
 }
 
 // traceBenchOpts are the flags of bench trace.
@@ -112,13 +112,13 @@ eth_address_transfers.`,
 					defer os.RemoveAll(work)
 				}
 			}
-			cfg := taint.DefaultConfig()
+			cfg := trace.DefaultConfig()
 			cfg.Model, cfg.Hops, cfg.StopAt = o.model, o.hops, []string{"exchange", "cartel"}
 			run := runTraceBench
 			switch o.chain {
-			case taint.ChainBTC:
-			case taint.ChainETH:
-				cfg.Chain, run = taint.ChainETH, runETHTraceBench
+			case trace.ChainBTC:
+			case trace.ChainETH:
+				cfg.Chain, run = trace.ChainETH, runETHTraceBench
 			default:
 				return fmt.Errorf("--chain %q: want btc or eth", o.chain)
 			}
@@ -144,8 +144,8 @@ eth_address_transfers.`,
 	f.IntVar(&o.exposures, "exposures", 1000, "addresses whose exposure is read from the index per seed (btc; eth: traced per subject)")
 	f.IntVar(&o.live, "live-exposures", 20, "of those, addresses whose exposure is also traced per subject (btc)")
 	f.IntVar(&o.hops, "hops", 6, "hops of each trace")
-	f.StringVar(&o.model, "model", taint.Haircut, "taint model")
-	f.StringVar(&o.chain, "chain", taint.ChainBTC, "btc or eth")
+	f.StringVar(&o.model, "model", trace.Haircut, "taint model")
+	f.StringVar(&o.chain, "chain", trace.ChainBTC, "btc or eth")
 	f.StringVar(&o.fill, "fill", "direct", "how the store is filled (btc): direct (generator to store, no NATS) or pipeline (blocks directory through NATS and the loader)")
 	f.StringVar(&o.work, "work", "", "directory for the stores, kept and reused by a later run with the same flags (default: a temporary directory)")
 	f.StringVar(&o.dsn, "clickhouse", "", "ClickHouse server DSN (default: embedded chDB in the work directory); each seed works in its own database tracer_bench_trace_SEED")
@@ -182,7 +182,7 @@ func printTraceBench(cmd *cobra.Command, rows []traceBenchRow) error {
 			fmt.Fprintf(w, "seed %d slow trace: %s, trace %d of the run, %.1f ms, %d outputs, %d queries\n", r.Seed, st.Start, st.Nth, st.MS, st.Nodes, st.Queries)
 		}
 	}
-	p50, p99 := taint.Quantile(lat, 0.5), taint.Quantile(lat, 0.99)
+	p50, p99 := trace.Quantile(lat, 0.5), trace.Quantile(lat, 0.99)
 	fmt.Fprintf(w, "all seeds: %d traces, p50 %.1f ms (%.2f× the goal of %.0f ms), p99 %.1f ms (%.2f× the goal of %.0f ms)\n",
 		len(lat), p50, p50/goalTraceP50, goalTraceP50, p99, p99/goalTraceP99, goalTraceP99)
 	if len(ex) > 0 {
@@ -191,7 +191,7 @@ func printTraceBench(cmd *cobra.Command, rows []traceBenchRow) error {
 			sum += v
 		}
 		mean := sum / float64(len(ex))
-		fmt.Fprintf(w, "exposure: %d addresses, mean %.2f ms (%.3f× the goal of %.0f ms), p99 %.2f ms\n", len(ex), mean, mean/goalExposureAvg, goalExposureAvg, taint.Quantile(ex, 0.99))
+		fmt.Fprintf(w, "exposure: %d addresses, mean %.2f ms (%.3f× the goal of %.0f ms), p99 %.2f ms\n", len(ex), mean, mean/goalExposureAvg, goalExposureAvg, trace.Quantile(ex, 0.99))
 	}
 	return nil
 }
@@ -222,7 +222,7 @@ type benchStore struct {
 	Completed bool         `json:"completed"`
 }
 
-func runTraceBench(ctx context.Context, a *app, cmd *cobra.Command, work string, seed int64, o traceBenchOpts, cfg taint.Config) (*traceBenchRow, error) {
+func runTraceBench(ctx context.Context, a *app, cmd *cobra.Command, work string, seed int64, o traceBenchOpts, cfg trace.Config) (*traceBenchRow, error) {
 	sc := simulate.DefaultConfig()
 	sc.Params, sc.Blocks, sc.TxsPerBlock, sc.Seed, sc.Users = &chaincfg.MainNetParams, o.blocks, o.txsPerBlock, seed, o.users
 	dsn, err := benchDatabase(o.dsn, fmt.Sprintf("tracer_bench_trace_%d", seed))
@@ -308,22 +308,22 @@ func runTraceBench(ctx context.Context, a *app, cmd *cobra.Command, work string,
 	for _, n := range parts {
 		row.Parts = max(row.Parts, n)
 	}
-	var starts []taint.Start
+	var starts []trace.Start
 	for _, ad := range bs.Brokers {
-		starts = append(starts, taint.Start{Desc: ad, Addresses: []string{ad}})
+		starts = append(starts, trace.Start{Desc: ad, Addresses: []string{ad}})
 	}
-	all, err := taint.ParseStart(ctx, "label:precursor-broker", trace.NewClusters(conn), ls, time.Time{})
+	all, err := trace.ParseStart(ctx, "label:precursor-broker", cluster.NewClusters(conn), ls, time.Time{})
 	if err != nil {
 		return nil, err
 	}
 	starts = append(starts, all)
 	rng := rand.New(rand.NewPCG(uint64(seed), 7))
-	var ex []taint.Start
+	var ex []trace.Start
 	for i := 0; i < o.exposures && len(bs.Others) > 0; i++ {
 		ad := bs.Others[rng.IntN(len(bs.Others))]
-		ex = append(ex, taint.Start{Desc: ad, Addresses: []string{ad}})
+		ex = append(ex, trace.Start{Desc: ad, Addresses: []string{ad}})
 	}
-	res, err := taint.New(conn, ls).Bench(ctx, starts, ex, o.live, cfg)
+	res, err := trace.New(conn, ls).Bench(ctx, starts, ex, o.live, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +396,7 @@ func fillTraceBench(ctx context.Context, p *pipeline.Pipeline, st *store.Store, 
 }
 
 // runETHTraceBench is runTraceBench on a synthetic Ethereum world.
-func runETHTraceBench(ctx context.Context, a *app, _ *cobra.Command, work string, seed int64, o traceBenchOpts, cfg taint.Config) (*traceBenchRow, error) {
+func runETHTraceBench(ctx context.Context, a *app, _ *cobra.Command, work string, seed int64, o traceBenchOpts, cfg trace.Config) (*traceBenchRow, error) {
 	dsn, blocks, txsPerBlock, exposures := o.dsn, o.blocks, o.txsPerBlock, o.exposures
 	sc := ethsim.DefaultConfig()
 	sc.Blocks, sc.TxsPerBlock, sc.TokenTransfersPerBlock, sc.Seed = blocks, txsPerBlock, txsPerBlock*3/2, seed
@@ -435,14 +435,14 @@ func runETHTraceBench(ctx context.Context, a *app, _ *cobra.Command, work string
 	}
 	var csv bytes.Buffer
 	csv.WriteString("chain,address,entity,category,source,confidence\n")
-	var starts []taint.Start
+	var starts []trace.Start
 	for _, ac := range truth.Actors {
 		switch ac.Role {
 		case "precursor-broker", "cartel", "exchange":
 			fmt.Fprintf(&csv, "eth,%s,%s,%s,truth,100\n", ac.Address, ac.Name, ac.Role)
 		}
 		if ac.Role == "precursor-broker" {
-			starts = append(starts, taint.Start{Desc: ac.Address, Addresses: []string{ac.Address}})
+			starts = append(starts, trace.Start{Desc: ac.Address, Addresses: []string{ac.Address}})
 		}
 	}
 	imp, err := labels.Parse(labels.FormatCSV, []labels.File{{Name: "truth.csv", Data: csv.Bytes()}}, labels.Options{Source: "truth"})
@@ -452,7 +452,7 @@ func runETHTraceBench(ctx context.Context, a *app, _ *cobra.Command, work string
 	if _, err := ls.Write(ctx, imp, labels.WriteOptions{}); err != nil {
 		return nil, err
 	}
-	all, err := taint.ParseAccountStart(ctx, taint.ChainETH, "label:precursor-broker", ls, time.Time{})
+	all, err := trace.ParseAccountStart(ctx, trace.ChainETH, "label:precursor-broker", ls, time.Time{})
 	if err != nil {
 		return nil, err
 	}
@@ -473,12 +473,12 @@ func runETHTraceBench(ctx context.Context, a *app, _ *cobra.Command, work string
 	}
 	rows.Close()
 	rng := rand.New(rand.NewPCG(uint64(seed), 7))
-	var ex []taint.Start
+	var ex []trace.Start
 	for i := 0; i < exposures && len(others) > 0; i++ {
 		ad := others[rng.IntN(len(others))]
-		ex = append(ex, taint.Start{Desc: ad, Addresses: []string{ad}})
+		ex = append(ex, trace.Start{Desc: ad, Addresses: []string{ad}})
 	}
-	res, err := taint.New(conn, ls).Bench(ctx, starts, ex, len(ex), cfg)
+	res, err := trace.New(conn, ls).Bench(ctx, starts, ex, len(ex), cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tracerproject/tracer/cluster"
+	"github.com/tracerproject/tracer/cluster/heuristic"
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/ingest/eth"
@@ -20,8 +22,6 @@ import (
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/store"
-	"github.com/tracerproject/tracer/trace"
-	"github.com/tracerproject/tracer/trace/heuristic"
 )
 
 // depositKeys are the cluster.deposit.* keys: Ethereum deposit-address
@@ -108,8 +108,8 @@ func tokenSymbols() string {
 
 // clusterConfig turns the cluster.* keys into the clusterer's configuration
 // (the chain is set by the pipeline).
-func (a *app) clusterConfig() trace.Config {
-	c := trace.DefaultConfig(ingest.ChainBTC)
+func (a *app) clusterConfig() cluster.Config {
+	c := cluster.DefaultConfig(ingest.ChainBTC)
 	dep, _ := a.cfg.Cluster.Deposit.config() // checked by loadConfig
 	c.Heuristics = heuristic.Config{MultiInput: a.cfg.Cluster.MultiInput, Change: a.cfg.Cluster.Change, Dust: a.cfg.Cluster.Dust, Deposit: dep}
 	c.ExchangeRefresh = a.cfg.Cluster.Deposit.ExchangeRefresh.Duration
@@ -158,7 +158,7 @@ evidence is the payment and the sweep, with the rule and its confidence.`,
 	}
 	var chain string        // of the running command, set by chainOf before withClusters
 	var opened *store.Store // the store withClusters opened, for labels
-	withClusters := func(cmd *cobra.Command, f func(ctx context.Context, c *trace.Clusters, w io.Writer) error) error {
+	withClusters := func(cmd *cobra.Command, f func(ctx context.Context, c *cluster.Clusters, w io.Writer) error) error {
 		if err := checkFormat(format, "table", "json"); err != nil {
 			return err
 		}
@@ -175,7 +175,7 @@ evidence is the payment and the sweep, with the rule and its confidence.`,
 			return err
 		}
 		opened = st
-		c, err := trace.NewChainClusters(st.Conn(), chain)
+		c, err := cluster.NewChainClusters(st.Conn(), chain)
 		if err != nil {
 			return err
 		}
@@ -195,9 +195,9 @@ evidence is the payment and the sweep, with the rule and its confidence.`,
 			if chain, err = chainOf(args[0]); err != nil {
 				return err
 			}
-			return withClusters(cmd, func(ctx context.Context, c *trace.Clusters, w io.Writer) error {
+			return withClusters(cmd, func(ctx context.Context, c *cluster.Clusters, w io.Writer) error {
 				id, addr, err := clusterID(ctx, c, args[0])
-				if errors.Is(err, trace.ErrNotClustered) {
+				if errors.Is(err, cluster.ErrNotClustered) {
 					if format == "json" {
 						return writeJSON(w, map[string]any{"address": addr, "cluster": nil, "size": 1})
 					}
@@ -215,7 +215,7 @@ evidence is the payment and the sweep, with the rule and its confidence.`,
 				if err != nil {
 					return err
 				}
-				var grew []trace.Edge
+				var grew []cluster.Edge
 				if growth > 0 {
 					if grew, err = c.Growth(ctx, id, growth); err != nil {
 						return err
@@ -227,11 +227,11 @@ evidence is the payment and the sweep, with the rule and its confidence.`,
 				}
 				if format == "json" {
 					return writeJSON(w, struct {
-						trace.Cluster
+						cluster.Cluster
 						Labels  []clusterLabel `json:"labels"`
 						Offset  int            `json:"offset"`
 						Members []string       `json:"members"`
-						Growth  []trace.Edge   `json:"growth"`
+						Growth  []cluster.Edge `json:"growth"`
 					}{sum, lbls, offset, members, grew})
 				}
 				t := newTable(w)
@@ -283,13 +283,13 @@ evidence is the payment and the sweep, with the rule and its confidence.`,
 					return err
 				}
 			}
-			return withClusters(cmd, func(ctx context.Context, c *trace.Clusters, w io.Writer) error {
+			return withClusters(cmd, func(ctx context.Context, c *cluster.Clusters, w io.Writer) error {
 				path, err := c.Explain(ctx, addrs[0], addrs[1])
-				if errors.Is(err, trace.ErrNotLinked) {
+				if errors.Is(err, cluster.ErrNotLinked) {
 					if format == "json" {
 						return writeJSON(w, map[string]any{"linked": false, "reason": err.Error()})
 					}
-					fmt.Fprintf(w, "not linked: %s\n", strings.TrimPrefix(err.Error(), trace.ErrNotLinked.Error()+": "))
+					fmt.Fprintf(w, "not linked: %s\n", strings.TrimPrefix(err.Error(), cluster.ErrNotLinked.Error()+": "))
 					return nil
 				}
 				if err != nil {
@@ -315,14 +315,14 @@ evidence is the payment and the sweep, with the rule and its confidence.`,
 			if chain, err = chainOf(); err != nil {
 				return err
 			}
-			return withClusters(cmd, func(ctx context.Context, c *trace.Clusters, w io.Writer) error {
+			return withClusters(cmd, func(ctx context.Context, c *cluster.Clusters, w io.Writer) error {
 				edges, err := c.Held(ctx, heldLimit)
 				if err != nil {
 					return err
 				}
 				if format == "json" {
 					if edges == nil {
-						edges = []trace.Edge{}
+						edges = []cluster.Edge{}
 					}
 					return writeJSON(w, edges)
 				}
@@ -384,7 +384,7 @@ const maxLabelMembers = 100_000
 
 // memberLabels sums the labels in force on a cluster's members (labels'
 // chain names are those of ingest).
-func memberLabels(ctx context.Context, st *store.Store, c *trace.Clusters, id uint32) ([]clusterLabel, error) {
+func memberLabels(ctx context.Context, st *store.Store, c *cluster.Clusters, id uint32) ([]clusterLabel, error) {
 	members, err := c.Members(ctx, id, 0, maxLabelMembers)
 	if err != nil {
 		return nil, err
@@ -419,7 +419,7 @@ func memberLabels(ctx context.Context, st *store.Store, c *trace.Clusters, id ui
 
 // clusterID reads ADDR|ID: a number is a cluster id, anything else an
 // address of the chain (returned in its canonical form).
-func clusterID(ctx context.Context, c *trace.Clusters, arg string) (uint32, string, error) {
+func clusterID(ctx context.Context, c *cluster.Clusters, arg string) (uint32, string, error) {
 	if n, err := strconv.ParseUint(arg, 10, 32); err == nil {
 		return uint32(n), "", nil
 	}
@@ -440,7 +440,7 @@ func checkClusterAddress(chain, s string) (string, error) {
 	return s, btc.CheckAddress(s)
 }
 
-func printEdges(w io.Writer, edges []trace.Edge, clusters bool) {
+func printEdges(w io.Writer, edges []cluster.Edge, clusters bool) {
 	deposit := false
 	for _, e := range edges {
 		deposit = deposit || e.SweepTxid != ""
@@ -476,7 +476,7 @@ func demoClusters(ctx context.Context, w io.Writer, st *store.Store, truth *simu
 	if off {
 		return "", nil // cluster.enabled is false
 	}
-	c := trace.NewClusters(st.Conn())
+	c := cluster.NewClusters(st.Conn())
 	fmt.Fprintf(w, "\n5. The brokers' clusters (multi-input heuristic, CoinJoins excluded)\n")
 	t := newTable(w)
 	t.row("  broker", "cluster", "size", "broker's addresses in it", "other owners' addresses", "merges")
@@ -486,7 +486,7 @@ func demoClusters(ctx context.Context, w io.Writer, st *store.Store, truth *simu
 		counts := map[uint32]int{}
 		for _, addr := range e.Addresses {
 			id, err := c.ClusterOf(ctx, addr)
-			if errors.Is(err, trace.ErrNotClustered) {
+			if errors.Is(err, cluster.ErrNotClustered) {
 				continue
 			}
 			if err != nil {

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/simulate/ethsim"
-	"github.com/tracerproject/tracer/trace"
 )
 
 // TestCLICluster ingests a simulated chain with the binary (the clusterer
@@ -29,9 +29,9 @@ func TestCLICluster(t *testing.T) {
 	owners := truth.Owners()
 
 	type shown struct {
-		trace.Cluster
-		Members []string     `json:"members"`
-		Growth  []trace.Edge `json:"growth"`
+		cluster.Cluster
+		Members []string       `json:"members"`
+		Growth  []cluster.Edge `json:"growth"`
 	}
 	var best shown
 	for _, e := range truth.EntitiesOf(simulate.KindBroker) {
@@ -67,8 +67,8 @@ func TestCLICluster(t *testing.T) {
 	}
 	from, to := best.Members[0], best.Members[len(best.Members)-1]
 	var ex struct {
-		Linked bool         `json:"linked"`
-		Path   []trace.Edge `json:"path"`
+		Linked bool           `json:"linked"`
+		Path   []cluster.Edge `json:"path"`
 	}
 	if err := json.Unmarshal([]byte(ok(t, "--data", data, "cluster", "explain", from, to, "--format", "json")), &ex); err != nil {
 		t.Fatalf("explain JSON: %v", err)
@@ -126,9 +126,9 @@ func TestCLIClusterETH(t *testing.T) {
 	owners := truth.Owners()
 
 	type shown struct {
-		trace.Cluster
-		Members []string     `json:"members"`
-		Growth  []trace.Edge `json:"growth"`
+		cluster.Cluster
+		Members []string       `json:"members"`
+		Growth  []cluster.Edge `json:"growth"`
 	}
 	var best shown
 	var bestCustomer ethsim.Customer
@@ -176,8 +176,8 @@ func TestCLIClusterETH(t *testing.T) {
 		}
 	}
 	var ex struct {
-		Linked bool         `json:"linked"`
-		Path   []trace.Edge `json:"path"`
+		Linked bool           `json:"linked"`
+		Path   []cluster.Edge `json:"path"`
 	}
 	if err := json.Unmarshal([]byte(ok(t, "--data", data, "cluster", "explain", wallet, strings.ToUpper(bestCustomer.Deposit[:2])+bestCustomer.Deposit[2:], "--chain", "eth", "--format", "json")), &ex); err != nil {
 		t.Fatalf("explain JSON: %v", err)

@@ -12,7 +12,7 @@ import (
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/report"
 	"github.com/tracerproject/tracer/simulate"
-	"github.com/tracerproject/tracer/trace/taint"
+	"github.com/tracerproject/tracer/trace"
 )
 
 // demoReport labels the planted brokers, cartels and exchanges (as an
@@ -68,7 +68,7 @@ func demoReport(ctx context.Context, w io.Writer, p *pipeline.Pipeline, truth *s
 	return html, nil
 }
 
-func flowsLine(fs []taint.CategoryFlow) string {
+func flowsLine(fs []trace.CategoryFlow) string {
 	s := ""
 	for _, f := range fs {
 		if s != "" {

@@ -16,7 +16,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 
 	"github.com/tracerproject/tracer/simulate"
-	"github.com/tracerproject/tracer/trace/taint"
+	"github.com/tracerproject/tracer/trace"
 )
 
 // TestCLIExposureIndex: tracer exposure traces live until an index is
@@ -59,9 +59,9 @@ func TestCLIExposureIndex(t *testing.T) {
 	}
 	ok(t, "--data", data, "labels", "import", "--format", "csv", "--source", "truth", labelsFile)
 
-	read := func(args ...string) taint.Exposure {
+	read := func(args ...string) trace.Exposure {
 		t.Helper()
-		var ex taint.Exposure
+		var ex trace.Exposure
 		if err := json.Unmarshal([]byte(ok(t, append([]string{"--data", data, "exposure", user, "--format", "json"}, args...)...)), &ex); err != nil {
 			t.Fatal(err)
 		}

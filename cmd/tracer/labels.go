@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/labels"
-	"github.com/tracerproject/tracer/trace"
 )
 
 func newLabelsCmd(a *app) *cobra.Command {
@@ -323,7 +323,7 @@ func newLabelsShowCmd(a *app) *cobra.Command {
 				return err
 			}
 			return a.withLabels(cmd.Context(), func(ls *labels.Store) error {
-				sh, err := ls.ShowWithCluster(cmd.Context(), args[0], at, clusterFinder{trace.NewClusters(ls.Conn())})
+				sh, err := ls.ShowWithCluster(cmd.Context(), args[0], at, clusterFinder{cluster.NewClusters(ls.Conn())})
 				if errors.Is(err, labels.ErrNotFound) {
 					return fmt.Errorf("%s: no label in any import", args[0])
 				}
@@ -342,12 +342,12 @@ func newLabelsShowCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// clusterFinder adapts trace.Clusters to labels.ClusterFinder.
-type clusterFinder struct{ c *trace.Clusters }
+// clusterFinder adapts cluster.Clusters to labels.ClusterFinder.
+type clusterFinder struct{ c *cluster.Clusters }
 
 func (f clusterFinder) ClusterOf(ctx context.Context, address string) (uint32, bool, error) {
 	id, err := f.c.ClusterOf(ctx, address)
-	if errors.Is(err, trace.ErrNotClustered) {
+	if errors.Is(err, cluster.ErrNotClustered) {
 		return 0, false, nil
 	}
 	return id, err == nil, err

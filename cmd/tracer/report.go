@@ -14,11 +14,11 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/report"
 	"github.com/tracerproject/tracer/trace"
-	"github.com/tracerproject/tracer/trace/taint"
 )
 
 func newReportCmd(a *app) *cobra.Command {
@@ -68,9 +68,9 @@ func reportRun(ctx context.Context, p *pipeline.Pipeline, cfg report.Config, out
 	if err != nil {
 		return nil, nil, err
 	}
-	cl := trace.NewClusters(st.Conn())
-	resolve := func(ctx context.Context, w string) (taint.Start, error) {
-		return taint.ParseStart(ctx, w, cl, ls, time.Time{})
+	cl := cluster.NewClusters(st.Conn())
+	resolve := func(ctx context.Context, w string) (trace.Start, error) {
+		return trace.ParseStart(ctx, w, cl, ls, time.Time{})
 	}
 	prev, err := report.Previous(out, cfg.Name)
 	if err != nil {
@@ -79,18 +79,18 @@ func reportRun(ctx context.Context, p *pipeline.Pipeline, cfg report.Config, out
 	var rep *report.Report
 	if all != nil {
 		members := func(ctx context.Context, id string) ([]string, error) {
-			start, err := taint.ParseStart(ctx, "cluster:"+id, cl, ls, time.Time{})
+			start, err := trace.ParseStart(ctx, "cluster:"+id, cl, ls, time.Time{})
 			return start.Addresses, err
 		}
 		src, err := report.LabelSources(ctx, ls, time.Time{}, members)
 		if err != nil {
 			return nil, nil, err
 		}
-		rep, err = report.BuildAll(ctx, st.Conn(), taint.New(st.Conn(), ls), src, cl.ClustersOf, report.AllConfig{Config: cfg, MinExposure: all.minExposure}, prev, time.Now())
+		rep, err = report.BuildAll(ctx, st.Conn(), trace.New(st.Conn(), ls), src, cl.ClustersOf, report.AllConfig{Config: cfg, MinExposure: all.minExposure}, prev, time.Now())
 		if err != nil {
 			return nil, nil, err
 		}
-	} else if rep, err = report.Build(ctx, taint.New(st.Conn(), ls), resolve, cfg, prev, time.Now()); err != nil {
+	} else if rep, err = report.Build(ctx, trace.New(st.Conn(), ls), resolve, cfg, prev, time.Now()); err != nil {
 		return nil, nil, err
 	}
 	files, err := report.Write(out, rep, formats)
@@ -195,9 +195,9 @@ addresses of one category is not counted as that category's exposure).`,
 	f.StringVar(&until, "until", "", "end of the period (default: now)")
 	f.StringVar(&out, "out", "", "output directory (default DATA/reports)")
 	f.StringVar(&format, "format", "html", "json, csv, html, or a comma-separated list (json is always written)")
-	f.StringVar(&model, "model", taint.Haircut, "haircut or poison")
+	f.StringVar(&model, "model", trace.Haircut, "haircut or poison")
 	f.StringVar(&name, "name", "exposure", "report name: file prefix, and what the next report compares with")
-	f.IntVar(&hops, "hops", taint.DefaultHops, "hops of indirect exposure")
+	f.IntVar(&hops, "hops", trace.DefaultHops, "hops of indirect exposure")
 	f.BoolVar(&allClusters, "all-clusters", false, "report every cluster with exposure of at least --min-exposure, traced from the label categories")
 	f.StringVar(&minExposure, "min-exposure", "0", "with --all-clusters: the least exposure reported, satoshi (5000) or BTC (0.001btc)")
 	return cmd
@@ -230,7 +230,7 @@ func (a *app) reportScheduler(p *pipeline.Pipeline) (*report.Scheduler, error) {
 				return nil, fmt.Errorf("report schedule %q: %w", s.Name, err)
 			}
 		}
-		if s.Model == taint.FIFO {
+		if s.Model == trace.FIFO {
 			return nil, fmt.Errorf("report schedule %q: model fifo has no upstream rule; use haircut or poison", s.Name)
 		}
 	}
@@ -300,7 +300,7 @@ func (a *app) indexSchedule(ctx context.Context, p *pipeline.Pipeline) (*cron.Cr
 	if expr == "" {
 		return nil, nil
 	}
-	ic := taint.DefaultIndexConfig()
+	ic := trace.DefaultIndexConfig()
 	ic.Hops = a.cfg.Trace.Hops
 	c := cron.New(cron.WithLocation(time.UTC), cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
 	_, err := c.AddFunc(expr, func() {
@@ -308,8 +308,8 @@ func (a *app) indexSchedule(ctx context.Context, p *pipeline.Pipeline) (*cron.Cr
 		if err == nil {
 			var ls *labels.Store
 			if ls, err = labels.NewStore(ctx, st.Conn()); err == nil {
-				var b *taint.IndexBuild
-				if b, err = taint.New(st.Conn(), ls).BuildExposureIndex(ctx, ic); err == nil {
+				var b *trace.IndexBuild
+				if b, err = trace.New(st.Conn(), ls).BuildExposureIndex(ctx, ic); err == nil {
 					a.log.Info("exposure index built", "build", b.Build, "subjects", b.Subjects, "rows", b.Rows,
 						"block", b.BlockHeight, "seconds", b.Seconds, "capped", b.Capped)
 					return

@@ -12,10 +12,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/trace"
-	"github.com/tracerproject/tracer/trace/taint"
 )
 
 // traceFlags are the flags trace and exposure share.
@@ -28,20 +28,20 @@ type traceFlags struct {
 func (f *traceFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.chain, "chain", "btc", "chain to trace: btc (the UTXO graph) or eth (transfers, per asset)")
 	cmd.Flags().StringVar(&f.asset, "asset", "", "eth: only this asset: ETH, a known token (USDT, USDC, ...) or a token contract (default: every asset the start moved)")
-	cmd.Flags().StringVar(&f.model, "model", taint.Haircut, "taint model (config trace.model): haircut (proportional), poison (all touched) or fifo (first in, first out per address; downstream only)")
-	cmd.Flags().IntVar(&f.hops, "hops", taint.DefaultHops, fmt.Sprintf("at most this many hops (1..%d; config trace.hops); moves inside one cluster are no hop", taint.MaxHops))
+	cmd.Flags().StringVar(&f.model, "model", trace.Haircut, "taint model (config cluster.model): haircut (proportional), poison (all touched) or fifo (first in, first out per address; downstream only)")
+	cmd.Flags().IntVar(&f.hops, "hops", trace.DefaultHops, fmt.Sprintf("at most this many hops (1..%d; config cluster.hops); moves inside one cluster are no hop", trace.MaxHops))
 	cmd.Flags().StringVar(&f.minValue, "min-value", "0", "ignore taint below this: btc: satoshi (5000) or BTC (0.001btc); eth: base units of the asset (wei, 1000000 = 1 USDT)")
 	cmd.Flags().StringVar(&f.since, "since", "", "follow only transactions at or after this time (2024-01-01 or RFC 3339)")
 	cmd.Flags().StringVar(&f.until, "until", "", "follow only transactions at or before this time (2024-12-31 or RFC 3339)")
-	cmd.Flags().IntVar(&f.maxNodes, "max-nodes", taint.DefaultMaxNodes, "stop after reaching this many tainted outputs (the output says so; config trace.max_nodes)")
-	cmd.Flags().DurationVar(&f.timeout, "timeout", taint.DefaultTimeout, "stop after this long (the output says so; config trace.timeout)")
+	cmd.Flags().IntVar(&f.maxNodes, "max-nodes", trace.DefaultMaxNodes, "stop after reaching this many tainted outputs (the output says so; config cluster.max_nodes)")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", trace.DefaultTimeout, "stop after this long (the output says so; config cluster.timeout)")
 	cmd.Flags().StringVar(&f.asOf, "labels-as-of", "", "use the labels as known on this date (YYYY-MM-DD or RFC 3339; default now)")
 }
 
 // config turns the flags, over the trace.* keys, into a taint
 // configuration.
-func (f *traceFlags) config(cmd *cobra.Command, a *app) (taint.Config, error) {
-	c := taint.DefaultConfig()
+func (f *traceFlags) config(cmd *cobra.Command, a *app) (trace.Config, error) {
+	c := trace.DefaultConfig()
 	fl := cmd.Flags()
 	if !fl.Changed("model") {
 		f.model = a.cfg.Trace.Model
@@ -57,7 +57,7 @@ func (f *traceFlags) config(cmd *cobra.Command, a *app) (taint.Config, error) {
 	}
 	c.Model, c.Hops, c.MaxNodes, c.Timeout = f.model, f.hops, f.maxNodes, f.timeout
 	switch f.chain {
-	case taint.ChainBTC:
+	case trace.ChainBTC:
 		if f.asset != "" {
 			return c, fmt.Errorf("--asset %q: Bitcoin has one asset; --asset is for --chain eth", f.asset)
 		}
@@ -66,8 +66,8 @@ func (f *traceFlags) config(cmd *cobra.Command, a *app) (taint.Config, error) {
 			return c, fmt.Errorf("--min-value: %w", err)
 		}
 		c.MinValue = v
-	case taint.ChainETH:
-		c.Chain = taint.ChainETH
+	case trace.ChainETH:
+		c.Chain = trace.ChainETH
 		if f.asset != "" {
 			asset, err := eth.ParseAsset(f.asset)
 			if err != nil {
@@ -144,7 +144,7 @@ func parseSatoshi(s string) (int64, error) {
 }
 
 // withTracer opens the store, the labels and the clusters.
-func (a *app) withTracer(ctx context.Context, f func(*taint.Tracer, *trace.Clusters, *labels.Store) error) error {
+func (a *app) withTracer(ctx context.Context, f func(*trace.Tracer, *cluster.Clusters, *labels.Store) error) error {
 	p, err := a.open()
 	if err != nil {
 		return err
@@ -158,7 +158,7 @@ func (a *app) withTracer(ctx context.Context, f func(*taint.Tracer, *trace.Clust
 	if err != nil {
 		return err
 	}
-	return f(taint.New(st.Conn(), ls), trace.NewClusters(st.Conn()), ls)
+	return f(trace.New(st.Conn(), ls), cluster.NewClusters(st.Conn()), ls)
 }
 
 func newTraceCmd(a *app) *cobra.Command {
@@ -196,7 +196,7 @@ beyond what the store saw it receive is counted as a clean opening balance.
 case must pass its EIP-55 checksum); cluster:ID is not available for eth yet.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(f.format, taint.Formats...); err != nil {
+			if err := checkFormat(f.format, trace.Formats...); err != nil {
 				return err
 			}
 			cfg, err := f.config(cmd, a)
@@ -215,7 +215,7 @@ case must pass its EIP-55 checksum); cluster:ID is not available for eth yet.`,
 			if from == "" {
 				return fmt.Errorf("--from is required: ADDR, cluster:ID or label:CATEGORY")
 			}
-			return a.withTracer(cmd.Context(), func(tr *taint.Tracer, cl *trace.Clusters, ls *labels.Store) error {
+			return a.withTracer(cmd.Context(), func(tr *trace.Tracer, cl *cluster.Clusters, ls *labels.Store) error {
 				start, err := parseStart(cmd.Context(), cfg, from, cl, ls)
 				if err != nil {
 					return err
@@ -230,30 +230,30 @@ case must pass its EIP-55 checksum); cluster:ID is not available for eth yet.`,
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&from, "from", "", "start: ADDR, cluster:ID or label:CATEGORY")
-	cmd.Flags().StringVar(&direction, "direction", taint.Down, "down (where the money went), up (where it came from) or both")
-	cmd.Flags().StringVar(&stopAt, "stop-at", "exchange,mixer", "label categories that end a path (comma-separated; empty: none; config trace.stop_at)")
+	cmd.Flags().StringVar(&direction, "direction", trace.Down, "down (where the money went), up (where it came from) or both")
+	cmd.Flags().StringVar(&stopAt, "stop-at", "exchange,mixer", "label categories that end a path (comma-separated; empty: none; config cluster.stop_at)")
 	cmd.Flags().StringVar(&f.format, "format", "table", "table, json, csv or dot (Graphviz)")
 	return cmd
 }
 
 // parseStart resolves --from on the configured chain.
-func parseStart(ctx context.Context, cfg taint.Config, from string, cl *trace.Clusters, ls *labels.Store) (taint.Start, error) {
-	if cfg.Chain == taint.ChainETH {
-		return taint.ParseAccountStart(ctx, cfg.Chain, from, ls, cfg.LabelsAsOf)
+func parseStart(ctx context.Context, cfg trace.Config, from string, cl *cluster.Clusters, ls *labels.Store) (trace.Start, error) {
+	if cfg.Chain == trace.ChainETH {
+		return trace.ParseAccountStart(ctx, cfg.Chain, from, ls, cfg.LabelsAsOf)
 	}
-	return taint.ParseStart(ctx, from, cl, ls, cfg.LabelsAsOf)
+	return trace.ParseStart(ctx, from, cl, ls, cfg.LabelsAsOf)
 }
 
-func writeTrace(w io.Writer, format string, rs []*taint.Result) error {
+func writeTrace(w io.Writer, format string, rs []*trace.Result) error {
 	switch format {
 	case "json":
 		return writeJSON(w, rs)
 	case "csv":
-		return taint.WriteCSV(w, rs)
+		return trace.WriteCSV(w, rs)
 	case "dot":
-		return taint.WriteDOT(w, rs)
+		return trace.WriteDOT(w, rs)
 	}
-	return taint.WriteTable(w, rs)
+	return trace.WriteTable(w, rs)
 }
 
 func newExposureCmd(a *app) *cobra.Command {
@@ -300,16 +300,16 @@ for an Ethereum clusterer.`,
 			if err != nil {
 				return err
 			}
-			if build && cfg.Chain == taint.ChainETH {
+			if build && cfg.Chain == trace.ChainETH {
 				return fmt.Errorf("--build-index: the exposure index covers Bitcoin only (--chain %s is traced per subject)", cfg.Chain)
 			}
-			return a.withTracer(cmd.Context(), func(tr *taint.Tracer, cl *trace.Clusters, ls *labels.Store) error {
+			return a.withTracer(cmd.Context(), func(tr *trace.Tracer, cl *cluster.Clusters, ls *labels.Store) error {
 				ctx := cmd.Context()
 				if build {
-					if cfg.Model != taint.Haircut || !cfg.LabelsAsOf.IsZero() {
+					if cfg.Model != trace.Haircut || !cfg.LabelsAsOf.IsZero() {
 						return fmt.Errorf("--build-index: the index is haircut with the labels of now (model %s, labels-as-of %v)", cfg.Model, cfg.LabelsAsOf)
 					}
-					ic := taint.DefaultIndexConfig()
+					ic := trace.DefaultIndexConfig()
 					ic.Hops, ic.MinValue, ic.Since, ic.Until = cfg.Hops, cfg.MinValue, cfg.Since, cfg.Until
 					b, err := tr.BuildExposureIndex(ctx, ic)
 					if err != nil {
@@ -325,7 +325,7 @@ for an Ethereum clusterer.`,
 				if err != nil {
 					return err
 				}
-				if cfg.Chain == taint.ChainETH {
+				if cfg.Chain == trace.ChainETH {
 					exs, err := tr.AccountExposure(ctx, start, cfg)
 					if err != nil {
 						return err
@@ -333,9 +333,9 @@ for an Ethereum clusterer.`,
 					if f.format == "json" {
 						return writeJSON(cmd.OutOrStdout(), exs)
 					}
-					return taint.WriteAccountExposureTable(cmd.OutOrStdout(), exs)
+					return trace.WriteAccountExposureTable(cmd.OutOrStdout(), exs)
 				}
-				var ex *taint.Exposure
+				var ex *trace.Exposure
 				if !live {
 					ex, err = indexedExposure(ctx, tr, cfg, args[0])
 					if err != nil {
@@ -354,7 +354,7 @@ for an Ethereum clusterer.`,
 				if f.format == "json" {
 					return writeJSON(cmd.OutOrStdout(), ex)
 				}
-				return taint.WriteExposureTable(cmd.OutOrStdout(), ex)
+				return trace.WriteExposureTable(cmd.OutOrStdout(), ex)
 			})
 		},
 	}
@@ -379,15 +379,15 @@ func cappedNote(c string) string {
 
 // indexedExposure reads subject's exposure from the index when its build
 // matches cfg; an indexMiss says why not.
-func indexedExposure(ctx context.Context, tr *taint.Tracer, cfg taint.Config, subject string) (*taint.Exposure, error) {
-	if cfg.Model != taint.Haircut {
+func indexedExposure(ctx context.Context, tr *trace.Tracer, cfg trace.Config, subject string) (*trace.Exposure, error) {
+	if cfg.Model != trace.Haircut {
 		return nil, indexMiss(fmt.Sprintf("the exposure index is haircut, not %s", cfg.Model))
 	}
 	if !cfg.LabelsAsOf.IsZero() {
 		return nil, indexMiss("the exposure index uses the labels of its build, not --labels-as-of")
 	}
 	idx, err := tr.OpenExposureIndex(ctx)
-	if errors.Is(err, taint.ErrNoIndex) {
+	if errors.Is(err, trace.ErrNoIndex) {
 		return nil, indexMiss("no exposure index in this store (tracer exposure --build-index builds it)")
 	}
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 	"github.com/tracerproject/tracer/internal/chserver"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/simulate/ethsim"
-	"github.com/tracerproject/tracer/trace/taint"
+	"github.com/tracerproject/tracer/trace"
 )
 
 // TestCLITrace ingests a simulated chain with the binary and traces from a
@@ -45,7 +45,7 @@ func TestCLITrace(t *testing.T) {
 	if from == "" {
 		t.Fatal("no planted broker flow in the chain")
 	}
-	var rs []taint.Result
+	var rs []trace.Result
 	if err := json.Unmarshal([]byte(ok(t, "--data", data, "trace", "--chain", "btc", "--from", from, "--model", "poison", "--hops", "6", "--format", "json")), &rs); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestCLITrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cl.ID != 0 {
-		var crs []taint.Result
+		var crs []trace.Result
 		if err := json.Unmarshal([]byte(ok(t, "--data", data, "trace", "--from", fmt.Sprintf("cluster:%d", cl.ID), "--format", "json")), &crs); err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ func TestCLITraceETH(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rs []taint.Result
+	var rs []trace.Result
 	if err := json.Unmarshal([]byte(ok(t, append(d, "trace", "--chain", "eth", "--from", mixed, "--asset", "usdt", "--model", "poison", "--format", "json")...)), &rs); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestCLITraceETH(t *testing.T) {
 			t.Errorf("exposure: want %q in\n%s", want, ex)
 		}
 	}
-	var exs []taint.AccountExposure
+	var exs []trace.AccountExposure
 	if err := json.Unmarshal([]byte(ok(t, append(d, "exposure", "--chain", "eth", broker, "--asset", "USDT", "--format", "json")...)), &exs); err != nil {
 		t.Fatal(err)
 	}

@@ -22,12 +22,12 @@ import (
 	"github.com/btcsuite/btcd/wire"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tracerproject/tracer/cluster"
+	"github.com/tracerproject/tracer/cluster/heuristic"
 	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/store"
-	"github.com/tracerproject/tracer/trace"
-	"github.com/tracerproject/tracer/trace/heuristic"
 )
 
 // Config says what to fill.
@@ -69,8 +69,8 @@ func (u utxos) Prevout(op wire.OutPoint) (ingest.Output, error) {
 // batch is what the writer inserts: chain rows and the merges they drew.
 type batch struct {
 	rows   store.Batch
-	merges []trace.Merge
-	held   []trace.Merge
+	merges []cluster.Merge
+	held   []cluster.Merge
 }
 
 // Fill generates cfg.Sim's chain into st (whose chain and cluster tables
@@ -86,8 +86,8 @@ func Fill(ctx context.Context, st *store.Store, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc := trace.DefaultConfig(ingest.ChainBTC)
-	state, err := trace.OpenState(cfg.StateDir, heuristic.DefaultConfig(), tc.Supercluster, nil)
+	tc := cluster.DefaultConfig(ingest.ChainBTC)
+	state, err := cluster.OpenState(cfg.StateDir, heuristic.DefaultConfig(), tc.Supercluster, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -107,12 +107,12 @@ func Fill(ctx context.Context, st *store.Store, cfg Config) (*Result, error) {
 			}
 			for _, part := range []struct {
 				table string
-				ms    []trace.Merge
+				ms    []cluster.Merge
 			}{{"trace_btc_merges", b.merges}, {"trace_btc_held", b.held}} {
 				if len(part.ms) == 0 {
 					continue
 				}
-				if err := conn.Insert(ectx, part.table, trace.MergeColumns(part.ms, part.table == "trace_btc_merges")); err != nil {
+				if err := conn.Insert(ectx, part.table, cluster.MergeColumns(part.ms, part.table == "trace_btc_merges")); err != nil {
 					return fmt.Errorf("synthstore: storing %d merges: %w", len(part.ms), err)
 				}
 			}
@@ -129,7 +129,7 @@ func Fill(ctx context.Context, st *store.Store, cfg Config) (*Result, error) {
 	eg.Go(func() error { // generator, normalizer, clusterer
 		defer close(full)
 		set := utxos{}
-		chg := trace.NewChanges()
+		chg := cluster.NewChanges()
 		var cur *batch
 		send := func() error {
 			if err := state.Commit(false); err != nil {
@@ -220,7 +220,7 @@ func Fill(ctx context.Context, st *store.Store, cfg Config) (*Result, error) {
 // WriteClusters stores the final cluster of every address of state in a
 // cluster of two or more and the size of every such cluster, as of event
 // seq at height, and returns how many of each it stored.
-func WriteClusters(ctx context.Context, conn store.Conn, s *trace.State, seq uint64, height uint32) (nClustered, nClusters int64, err error) {
+func WriteClusters(ctx context.Context, conn store.Conn, s *cluster.State, seq uint64, height uint32) (nClustered, nClusters int64, err error) {
 	res := &Result{}
 	defer func() { nClustered, nClusters = res.Clustered, res.Clusters }()
 	f := s.Forest()
