@@ -4,14 +4,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tracerproject/tracer/ingest"
-	"github.com/tracerproject/tracer/ingest/eth"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // evaluateTransfers is Evaluate for an account chain: each transfer that
 // moved value (not failed, not zero: zero-value token transfers are address
 // poisoning) to or from a watched address.
-func evaluateTransfers(b *ingest.Block, rules []*Rule) ([]*Alert, []Candidate) {
+func evaluateTransfers(b *chain.Block, rules []*Rule) ([]*Alert, []Candidate) {
 	var alerts []*Alert
 	var cands []Candidate
 	when := time.Unix(b.Time, 0).UTC()
@@ -44,7 +43,7 @@ func evaluateTransfers(b *ingest.Block, rules []*Rule) ([]*Alert, []Candidate) {
 					Format: Format, ID: alertID(r.Name, b.Chain, b.Hash, fmt.Sprintf("%s/%s/%d", t.Txid, t.Kind, t.Index), side.dir, side.addr),
 					Status: Provisional, Rule: r.Name, Kind: r.Kind, Severity: r.Severity, Chain: b.Chain, Txid: t.Txid,
 					BlockHash: b.Hash, Height: b.Height, Time: when, Direction: side.dir, Address: side.addr,
-					Counterparties: []string{side.peer}, Amount: t.Value.String(), Asset: eth.AssetSymbol(t.Asset),
+					Counterparties: []string{side.peer}, Amount: t.Value.String(), Asset: chain.AssetSymbol(t.Asset),
 					Matched: []Match{m},
 				}
 				if r.Kind == KindRepeated {

@@ -17,7 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tracerproject/tracer/alert"
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/internal/chserver"
 	"github.com/tracerproject/tracer/store"
 	"github.com/tracerproject/tracer/store/clickhouse"
@@ -101,25 +101,25 @@ type io struct {
 	value int64
 }
 
-func (w *world) tx(ins []io, outs []io) ingest.Tx {
+func (w *world) tx(ins []io, outs []io) chain.Tx {
 	w.n++
-	tx := ingest.Tx{Txid: hash(fmt.Sprintf("tx%d", w.n))}
+	tx := chain.Tx{Txid: hash(fmt.Sprintf("tx%d", w.n))}
 	for i, in := range ins {
-		tx.Inputs = append(tx.Inputs, ingest.Input{Index: uint32(i), PrevTxid: hash(fmt.Sprintf("prev%d-%d", w.n, i)), Address: in.addr, ScriptType: ingest.ScriptP2WPKH, Value: in.value})
+		tx.Inputs = append(tx.Inputs, chain.Input{Index: uint32(i), PrevTxid: hash(fmt.Sprintf("prev%d-%d", w.n, i)), Address: in.addr, ScriptType: chain.ScriptP2WPKH, Value: in.value})
 	}
 	for i, o := range outs {
-		tx.Outputs = append(tx.Outputs, ingest.Output{Index: uint32(i), Address: o.addr, ScriptType: ingest.ScriptP2WPKH, Value: o.value})
+		tx.Outputs = append(tx.Outputs, chain.Output{Index: uint32(i), Address: o.addr, ScriptType: chain.ScriptP2WPKH, Value: o.value})
 	}
 	return tx
 }
 
 // block makes the next block; fork names a branch so that blocks at the
 // same height differ.
-func (w *world) block(fork string, txs ...ingest.Tx) *ingest.Block {
-	cb := ingest.Tx{Txid: hash(fmt.Sprintf("cb%d%s", w.height, fork)), Coinbase: true,
-		Inputs: []ingest.Input{{Coinbase: true}}, Outputs: []ingest.Output{{Address: "miner", ScriptType: ingest.ScriptP2WPKH, Value: 5e9}}}
-	b := &ingest.Block{Chain: ingest.ChainBTC, Height: w.height, Parent: w.parent, Hash: hash(fmt.Sprintf("block%d%s", w.height, fork)),
-		Time: 1_700_000_000 + w.height*600, Txs: append([]ingest.Tx{cb}, txs...)}
+func (w *world) block(fork string, txs ...chain.Tx) *chain.Block {
+	cb := chain.Tx{Txid: hash(fmt.Sprintf("cb%d%s", w.height, fork)), Coinbase: true,
+		Inputs: []chain.Input{{Coinbase: true}}, Outputs: []chain.Output{{Address: "miner", ScriptType: chain.ScriptP2WPKH, Value: 5e9}}}
+	b := &chain.Block{Chain: chain.BTC, Height: w.height, Parent: w.parent, Hash: hash(fmt.Sprintf("block%d%s", w.height, fork)),
+		Time: 1_700_000_000 + w.height*600, Txs: append([]chain.Tx{cb}, txs...)}
 	for i := range b.Txs {
 		b.Txs[i].Index = i
 	}
@@ -192,7 +192,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := stream.EnsureStream(ctx, js, ingest.ChainBTC, 1); err != nil {
+	if _, err := stream.EnsureStream(ctx, js, chain.BTC, 1); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := clickhouse.Open(ctx, chserver.TempDatabase(t))
@@ -210,7 +210,7 @@ func newEnv(t *testing.T) *env {
 	return &env{nc: nc, js: js, conn: conn, pub: pub}
 }
 
-func (e *env) publish(t *testing.T, evs ...*ingest.Event) {
+func (e *env) publish(t *testing.T, evs ...*chain.Event) {
 	t.Helper()
 	for _, ev := range evs {
 		e.seq++
@@ -221,12 +221,12 @@ func (e *env) publish(t *testing.T, evs ...*ingest.Event) {
 	}
 }
 
-func blockEv(b *ingest.Block) *ingest.Event {
-	return &ingest.Event{Kind: ingest.KindBlock, Chain: b.Chain, Height: b.Height, Hash: b.Hash, Block: b}
+func blockEv(b *chain.Block) *chain.Event {
+	return &chain.Event{Kind: chain.KindBlock, Chain: b.Chain, Height: b.Height, Hash: b.Hash, Block: b}
 }
 
-func undoEv(b *ingest.Block) *ingest.Event {
-	return &ingest.Event{Kind: ingest.KindUndo, Chain: b.Chain, Height: b.Height, Hash: b.Hash}
+func undoEv(b *chain.Block) *chain.Event {
+	return &chain.Event{Kind: chain.KindUndo, Chain: b.Chain, Height: b.Height, Hash: b.Hash}
 }
 
 // inbox collects what a core NATS subscriber on alerts.> receives.
@@ -336,7 +336,7 @@ func TestAlerterEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := alert.DefaultConfig(ingest.ChainBTC)
+	cfg := alert.DefaultConfig(chain.BTC)
 	cfg.Rules, cfg.Confirmations = rules, 2
 	stop := run(t, e, cfg)
 
@@ -406,11 +406,11 @@ func TestAlerterEndToEnd(t *testing.T) {
 	stop = run(t, e, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	last, err := stream.LastSeq(ctx, e.js, ingest.ChainBTC)
+	last, err := stream.LastSeq(ctx, e.js, chain.BTC)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.WaitAcked(ctx, e.js, ingest.ChainBTC, cfg.Durable, last); err != nil {
+	if err := stream.WaitAcked(ctx, e.js, chain.BTC, cfg.Durable, last); err != nil {
 		t.Fatal(err)
 	}
 	if got := in.wait(t, 0); len(got) != 0 {
@@ -434,17 +434,17 @@ func TestEvaluateTransfers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := func(kind, asset, from, to string, v uint64, ok bool) ingest.Transfer {
-		return ingest.Transfer{Kind: kind, Asset: asset, From: from, To: to, Value: ingest.AmountFromUint64(v), Txid: hash(from + to + fmt.Sprint(v)), Success: ok, Zero: v == 0}
+	tr := func(kind, asset, from, to string, v uint64, ok bool) chain.Transfer {
+		return chain.Transfer{Kind: kind, Asset: asset, From: from, To: to, Value: chain.AmountFromUint64(v), Txid: hash(from + to + fmt.Sprint(v)), Success: ok, Zero: v == 0}
 	}
-	b := &ingest.Block{Chain: "eth", Height: 7, Hash: hash("eth7"), Time: 1_700_000_000, Transfers: []ingest.Transfer{
-		tr(ingest.TransferToken, usdt, buyer, broker, 5_000_000, true),                    // alert: 5 USDT in
-		tr(ingest.TransferToken, usdt, buyer, broker, 999_999, true),                      // below the USDT minimum
-		tr(ingest.TransferToken, usdt, buyer, broker, 0, true),                            // poisoning: zero value
-		tr(ingest.TransferToken, usdc, buyer, broker, 50_000_000, true),                   // USDC: not an asset of the rule
-		tr(ingest.TransferNative, "ETH", broker, buyer, 2_000_000_000_000_000_000, false), // failed: no value moved
-		tr(ingest.TransferNative, "ETH", broker, buyer, 12_000_000_000_000_000_000, true), // alert: 12 ETH out (above 2^63 wei)
-		tr(ingest.TransferToken, usdt, broker, mule, 7_000_000, true),                     // between watched addresses
+	b := &chain.Block{Chain: "eth", Height: 7, Hash: hash("eth7"), Time: 1_700_000_000, Transfers: []chain.Transfer{
+		tr(chain.TransferToken, usdt, buyer, broker, 5_000_000, true),                    // alert: 5 USDT in
+		tr(chain.TransferToken, usdt, buyer, broker, 999_999, true),                      // below the USDT minimum
+		tr(chain.TransferToken, usdt, buyer, broker, 0, true),                            // poisoning: zero value
+		tr(chain.TransferToken, usdc, buyer, broker, 50_000_000, true),                   // USDC: not an asset of the rule
+		tr(chain.TransferNative, "ETH", broker, buyer, 2_000_000_000_000_000_000, false), // failed: no value moved
+		tr(chain.TransferNative, "ETH", broker, buyer, 12_000_000_000_000_000_000, true), // alert: 12 ETH out (above 2^63 wei)
+		tr(chain.TransferToken, usdt, broker, mule, 7_000_000, true),                     // between watched addresses
 	}}
 	alerts, _ := alert.Evaluate(b, rules)
 	var got []string

@@ -13,7 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/store"
 	"github.com/tracerproject/tracer/stream"
 )
@@ -192,17 +192,17 @@ func (a *Alerter) Run(ctx context.Context) error {
 
 // Handle evaluates one event: a block's alerts and the confirmations it
 // brings, or an undo's retractions.
-func (a *Alerter) Handle(ctx context.Context, ev *ingest.Event) error {
+func (a *Alerter) Handle(ctx context.Context, ev *chain.Event) error {
 	switch ev.Kind {
-	case ingest.KindBlock:
+	case chain.KindBlock:
 		return a.block(ctx, ev.Block)
-	case ingest.KindUndo:
+	case chain.KindUndo:
 		return a.undo(ctx, ev.Hash)
 	}
 	return fmt.Errorf("alert: event %d has unknown kind %q", ev.Seq, ev.Kind)
 }
 
-func (a *Alerter) block(ctx context.Context, b *ingest.Block) error {
+func (a *Alerter) block(ctx context.Context, b *chain.Block) error {
 	if time.Since(a.labelsRead) >= a.cfg.LabelRefresh {
 		if err := a.readLabels(ctx); err != nil {
 			return err
@@ -344,8 +344,8 @@ const clusterList = "clusters"
 // else the address. When a cluster merges into another its id changes and the
 // pattern starts again under the new id: a pattern may be found later,
 // never falsely.
-func (a *Alerter) payerKey(ctx context.Context, chain, payer string) string {
-	if a.cfg.Clusters == nil || chain != ingest.ChainBTC || payer == "" || payer == "coinbase" {
+func (a *Alerter) payerKey(ctx context.Context, chainName, payer string) string {
+	if a.cfg.Clusters == nil || chainName != chain.BTC || payer == "" || payer == "coinbase" {
 		return payer
 	}
 	id, err := a.cfg.Clusters.ClusterOf(ctx, payer)

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // maxCounterparties bounds the addresses listed on the other side of a
@@ -15,7 +15,7 @@ const maxCounterparties = 20
 
 // flow is money moving to or from one address in one transaction.
 type flow struct {
-	tx     *ingest.Tx
+	tx     *chain.Tx
 	dir    Direction
 	addr   string
 	amount int64
@@ -23,7 +23,7 @@ type flow struct {
 
 // flows lists, per transaction, the total each address received (its
 // outputs) and sent (the outputs its inputs spend).
-func flows(tx *ingest.Tx) []flow {
+func flows(tx *chain.Tx) []flow {
 	var out []flow
 	sum := func(dir Direction, addr string, v int64) {
 		if addr == "" {
@@ -104,7 +104,7 @@ func internal(f flow, r *Rule) bool {
 
 // payer of an incoming payment, for the repeated-payments pattern: the
 // address of its first input ("coinbase" for a coinbase).
-func payer(tx *ingest.Tx) string {
+func payer(tx *chain.Tx) string {
 	if len(tx.Inputs) == 0 || tx.Coinbase {
 		return "coinbase"
 	}
@@ -114,7 +114,7 @@ func payer(tx *ingest.Tx) string {
 // Evaluate returns the watch rules' alerts for a block, and the incoming
 // payments to addresses watched by repeated-payments rules (for the
 // pattern, which needs history), in block order.
-func Evaluate(b *ingest.Block, rules []*Rule) ([]*Alert, []Candidate) {
+func Evaluate(b *chain.Block, rules []*Rule) ([]*Alert, []Candidate) {
 	if len(b.Transfers) > 0 {
 		return evaluateTransfers(b, rules)
 	}
@@ -162,9 +162,9 @@ type Candidate struct {
 	Value *big.Int
 }
 
-func asset(chain string) string {
-	if chain == ingest.ChainBTC {
+func asset(chainName string) string {
+	if chainName == chain.BTC {
 		return "BTC"
 	}
-	return chain
+	return chainName
 }

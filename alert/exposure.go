@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/stream"
 )
 
@@ -132,7 +132,7 @@ func mulDiv(a, b, c int64) int64 {
 
 // block applies a block to the states and returns its exposure alerts
 // (none when replaying).
-func (e *exposure) block(b *ingest.Block, sameOwner ownerFunc) []*Alert {
+func (e *exposure) block(b *chain.Block, sameOwner ownerFunc) []*Alert {
 	if len(e.rules) == 0 || len(b.Transfers) > 0 {
 		return nil
 	}
@@ -176,7 +176,7 @@ func (e *exposure) block(b *ingest.Block, sameOwner ownerFunc) []*Alert {
 			// Per address the tx pays: what it received and the taint of it.
 			type paid struct {
 				value, taint int64
-				outs         []ingest.Output
+				outs         []chain.Output
 			}
 			var order []string
 			byAddr := map[string]*paid{}
@@ -337,12 +337,12 @@ func (a *Alerter) rebuildExposure(ctx context.Context) error {
 	var blocks int
 	err = stream.Replay(ctx, a.js, a.cfg.Chain, from, last, a.log, func(d *stream.Delivery) error {
 		switch ev := d.Event; ev.Kind {
-		case ingest.KindBlock:
+		case chain.KindBlock:
 			if ev.Block.Height >= lowest {
 				a.exp.block(ev.Block, sameOwnerCache(ctx, a.cfg.Clusters))
 				blocks++
 			}
-		case ingest.KindUndo:
+		case chain.KindUndo:
 			a.exp.undo(ev.Hash)
 		}
 		return nil

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tracerproject/tracer/alert"
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // utxo is an output a test transaction spends.
@@ -21,17 +21,17 @@ type utxo struct {
 
 // ptx makes a transaction spending the given outputs (a zero txid: a fresh
 // outpoint of its own) and paying outs; it returns the outputs it creates.
-func ptx(name string, ins []utxo, outs []io) (ingest.Tx, []utxo) {
-	tx := ingest.Tx{Txid: hash(name)}
+func ptx(name string, ins []utxo, outs []io) (chain.Tx, []utxo) {
+	tx := chain.Tx{Txid: hash(name)}
 	for i, in := range ins {
 		if in.txid == "" {
 			in.txid = hash(name + "-prev-" + fmt.Sprint(i))
 		}
-		tx.Inputs = append(tx.Inputs, ingest.Input{Index: uint32(i), PrevTxid: in.txid, PrevIndex: in.n, Address: in.addr, ScriptType: ingest.ScriptP2WPKH, Value: in.value})
+		tx.Inputs = append(tx.Inputs, chain.Input{Index: uint32(i), PrevTxid: in.txid, PrevIndex: in.n, Address: in.addr, ScriptType: chain.ScriptP2WPKH, Value: in.value})
 	}
 	var created []utxo
 	for i, o := range outs {
-		tx.Outputs = append(tx.Outputs, ingest.Output{Index: uint32(i), Address: o.addr, ScriptType: ingest.ScriptP2WPKH, Value: o.value})
+		tx.Outputs = append(tx.Outputs, chain.Output{Index: uint32(i), Address: o.addr, ScriptType: chain.ScriptP2WPKH, Value: o.value})
 		created = append(created, utxo{tx.Txid, uint32(i), o.addr, o.value})
 	}
 	return tx, created
@@ -52,7 +52,7 @@ func TestExposureRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := alert.DefaultConfig(ingest.ChainBTC)
+	cfg := alert.DefaultConfig(chain.BTC)
 	cfg.Rules, cfg.Confirmations = rules, 1
 	stop := run(t, e, cfg)
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/tracerproject/tracer/alert"
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/labels"
 )
 
@@ -47,7 +47,7 @@ func TestAlerterWatchesLabelCategories(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := alert.DefaultConfig(ingest.ChainBTC)
+	cfg := alert.DefaultConfig(chain.BTC)
 	cfg.Rules, cfg.Confirmations = rules, 1
 	if _, err := alert.New(e.conn, e.js, cfg); err == nil || !strings.Contains(err.Error(), "no labels store") {
 		t.Errorf("categories without a labels store: got %v", err)

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tracerproject/tracer/ingest/eth"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // Rule kinds.
@@ -182,7 +182,7 @@ func NewRule(c RuleConfig, check AddressCheck) (*Rule, error) {
 		return fail("min_amounts and assets apply to account chains (eth); btc has one asset: use min_amount")
 	}
 	for k, v := range c.MinAmounts {
-		asset, err := eth.ParseAsset(k)
+		asset, err := chain.ParseAsset(k)
 		if err != nil {
 			return fail("min_amounts: %v", err)
 		}
@@ -196,7 +196,7 @@ func NewRule(c RuleConfig, check AddressCheck) (*Rule, error) {
 		r.minAsset[asset] = n
 	}
 	for _, k := range c.Assets {
-		asset, err := eth.ParseAsset(k)
+		asset, err := chain.ParseAsset(k)
 		if err != nil {
 			return fail("assets: %v", err)
 		}

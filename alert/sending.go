@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/store"
 )
 
@@ -97,7 +97,7 @@ func inputsOf(ctx context.Context, conn store.Conn, txids []string) (map[string]
 }
 
 // sendingExposure returns the block's sending-exposure alerts.
-func (a *Alerter) sendingExposure(ctx context.Context, b *ingest.Block, sameOwner ownerFunc) ([]*Alert, error) {
+func (a *Alerter) sendingExposure(ctx context.Context, b *chain.Block, sameOwner ownerFunc) ([]*Alert, error) {
 	var rules []*Rule
 	for _, r := range a.cfg.Rules {
 		if r.Kind == KindExposure && r.sending {

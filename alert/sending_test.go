@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tracerproject/tracer/alert"
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/store"
 )
 
@@ -32,7 +32,7 @@ func TestSendingExposure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := alert.DefaultConfig(ingest.ChainBTC)
+	cfg := alert.DefaultConfig(chain.BTC)
 	cfg.Rules, cfg.Confirmations = rules, 1
 	stop := run(t, e, cfg)
 	defer stop()
@@ -43,7 +43,7 @@ func TestSendingExposure(t *testing.T) {
 	a, aOut := ptx("A", []utxo{{addr: "funder", value: 100_000}}, []io{{"buyer1", 80_000}, {"funder", 19_000}})
 	bt, bOut := ptx("B", []utxo{aOut[0], {addr: "stranger", value: 20_000}}, []io{{"mule", 99_000}})
 	c, _ := ptx("C", []utxo{bOut[0]}, []io{{"broker", 60_000}, {"mule", 38_000}})
-	blocks := []*ingest.Block{w.block("", a), w.block("", bt), w.block("", c)}
+	blocks := []*chain.Block{w.block("", a), w.block("", bt), w.block("", c)}
 	// The loader has stored the earlier blocks by the time the last arrives.
 	var batch store.Batch
 	for i, b := range blocks[:2] {

@@ -58,7 +58,7 @@ func openAddrLog(path string, end int64) (*addrLog, error) {
 func openLog(path string, end int64, magics ...string) (*os.File, string, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, "", fmt.Errorf("trace: opening %s: %w", path, err)
+		return nil, "", fmt.Errorf("cluster: opening %s: %w", path, err)
 	}
 	fail := func(err error) (*os.File, string, error) {
 		f.Close()
@@ -81,11 +81,11 @@ func openLog(path string, end int64, magics ...string) (*os.File, string, error)
 	} else {
 		var got [8]byte
 		if _, err := f.ReadAt(got[:], 0); err != nil || !slices.Contains(magics, string(got[:])) {
-			return fail(fmt.Errorf("trace: %s: bad magic, not a %s file", path, strings.Join(magics, " or ")))
+			return fail(fmt.Errorf("cluster: %s: bad magic, not a %s file", path, strings.Join(magics, " or ")))
 		}
 		magic = string(got[:])
 		if fi.Size() < end {
-			return fail(fmt.Errorf("trace: %s has %d bytes, the index says %d: the file lost its tail", path, fi.Size(), end))
+			return fail(fmt.Errorf("cluster: %s has %d bytes, the index says %d: the file lost its tail", path, fi.Size(), end))
 		}
 		if fi.Size() > end {
 			if err := f.Truncate(end); err != nil {
@@ -101,16 +101,16 @@ func openLog(path string, end int64, magics ...string) (*os.File, string, error)
 
 func (l *addrLog) append(a string) error {
 	if len(a) > maxAddressLen {
-		return fmt.Errorf("trace: address %.40s… is %d bytes long, more than %d", a, len(a), maxAddressLen)
+		return fmt.Errorf("cluster: address %.40s… is %d bytes long, more than %d", a, len(a), maxAddressLen)
 	}
 	if l.n%addrMarkEvery == 0 {
 		l.marks = append(l.marks, uint64(l.end))
 	}
 	if err := l.w.WriteByte(byte(len(a))); err != nil {
-		return fmt.Errorf("trace: writing address log: %w", err)
+		return fmt.Errorf("cluster: writing address log: %w", err)
 	}
 	if _, err := l.w.WriteString(a); err != nil {
-		return fmt.Errorf("trace: writing address log: %w", err)
+		return fmt.Errorf("cluster: writing address log: %w", err)
 	}
 	l.end += 1 + int64(len(a))
 	l.n++
@@ -120,7 +120,7 @@ func (l *addrLog) append(a string) error {
 // get reads the address of id (flushed ids only).
 func (l *addrLog) get(id uint32) (string, error) {
 	if id >= l.n {
-		return "", fmt.Errorf("trace: address id %d is not in the address log (%d ids)", id, l.n)
+		return "", fmt.Errorf("cluster: address id %d is not in the address log (%d ids)", id, l.n)
 	}
 	off := int64(l.marks[id/addrMarkEvery])
 	skip := int(id % addrMarkEvery)
@@ -130,7 +130,7 @@ func (l *addrLog) get(id uint32) (string, error) {
 		}
 		b := l.buf[:min(int64(size), l.end-off)]
 		if _, err := l.f.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("trace: reading address log: %w", err)
+			return "", fmt.Errorf("cluster: reading address log: %w", err)
 		}
 		p := 0
 		for i := 0; p < len(b); i++ {
@@ -144,7 +144,7 @@ func (l *addrLog) get(id uint32) (string, error) {
 			p += 1 + n
 		}
 		if len(b) < size {
-			return "", fmt.Errorf("trace: address log %s: id %d not found from its mark at %d", l.path, id, off)
+			return "", fmt.Errorf("cluster: address log %s: id %d not found from its mark at %d", l.path, id, off)
 		}
 	}
 }
@@ -167,7 +167,7 @@ func (l *addrLog) scan(from, skipTo uint32, fn func(id uint32, a []byte) error) 
 			_, err = io.ReadFull(r, a[:n])
 		}
 		if err != nil {
-			return fmt.Errorf("trace: address log %s: record of id %d at %d: %w", l.path, id, off, err)
+			return fmt.Errorf("cluster: address log %s: record of id %d at %d: %w", l.path, id, off, err)
 		}
 		if id%addrMarkEvery == 0 {
 			l.marks = append(l.marks, uint64(off))
@@ -197,7 +197,7 @@ func (s *State) migrateAddresses() error {
 		k := it.Key()
 		if len(k) != 5 || binary.BigEndian.Uint32(k[1:]) != id {
 			it.Close()
-			return fmt.Errorf("trace: moving addresses to the address log: entry %x where id %d was expected", k, id)
+			return fmt.Errorf("cluster: moving addresses to the address log: entry %x where id %d was expected", k, id)
 		}
 		if err := s.alog.append(string(it.Value())); err != nil {
 			it.Close()
@@ -212,7 +212,7 @@ func (s *State) migrateAddresses() error {
 		return nil
 	}
 	if id != s.nextID {
-		return fmt.Errorf("trace: moving addresses to the address log: ids %d to %d missing", id, s.nextID-1)
+		return fmt.Errorf("cluster: moving addresses to the address log: ids %d to %d missing", id, s.nextID-1)
 	}
 	// The address → id entries of those indexes go too.
 	if err := s.b.DeleteRange([]byte{keyAddr}, []byte{keyAddr + 1}, nil); err != nil {

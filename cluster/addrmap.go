@@ -146,7 +146,7 @@ func (s *State) saveAddrMap() error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("trace: writing address map: %w", err)
+		return fmt.Errorf("cluster: writing address map: %w", err)
 	}
 	return nil
 }
@@ -229,7 +229,7 @@ func (s *State) readAddrMap() error {
 // index.
 func (s *State) loadAddrMap() error {
 	if !littleEndian() {
-		return errors.New("trace: the address map needs a little-endian machine")
+		return errors.New("cluster: the address map needs a little-endian machine")
 	}
 	err := s.readAddrMap()
 	switch {
@@ -238,7 +238,7 @@ func (s *State) loadAddrMap() error {
 	case errors.Is(err, errAddrMap):
 		s.log.Warn("rebuilding the address map from the address log", "file", s.addrMapPath(), "reason", err)
 	default:
-		return fmt.Errorf("trace: reading address map: %w", err)
+		return fmt.Errorf("cluster: reading address map: %w", err)
 	}
 	// The ids after the file, read back from the address log, from the
 	// mark at or before the first.
@@ -251,7 +251,7 @@ func (s *State) loadAddrMap() error {
 	err = s.alog.scan(from, n, func(id uint32, a []byte) error {
 		h, c := fingerprint(unsafe.String(unsafe.SliceData(a), len(a)))
 		if _, dup := s.m.get(h, c); dup {
-			return fmt.Errorf("trace: address log: id %d (%q) has the fingerprint of another address", id, a)
+			return fmt.Errorf("cluster: address log: id %d (%q) has the fingerprint of another address", id, a)
 		}
 		s.m.put(h, c, id)
 		return nil
@@ -261,7 +261,7 @@ func (s *State) loadAddrMap() error {
 	}
 	want := s.alog.n
 	if want != s.nextID {
-		return fmt.Errorf("trace: address log %s holds %d ids, the index %d", s.alog.path, want, s.nextID)
+		return fmt.Errorf("cluster: address log %s holds %d ids, the index %d", s.alog.path, want, s.nextID)
 	}
 	return nil
 }

@@ -12,8 +12,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster/heuristic"
-	"github.com/tracerproject/tracer/ingest"
 )
 
 // The goals of the clusterer on this class of machine (2 cores): inputs/s
@@ -93,10 +93,10 @@ type BenchResult struct {
 func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	var res BenchResult
 	if cfg.UnionIDs < 2 || cfg.TxsPerBlock < 1 || cfg.Blocks < 0 || cfg.Addresses < 0 || (cfg.Blocks == 0 && cfg.Addresses == 0) {
-		return res, errors.New("trace: bench needs 2 or more union ids, 1 or more transactions a block, and blocks or addresses to reach")
+		return res, errors.New("cluster: bench needs 2 or more union ids, 1 or more transactions a block, and blocks or addresses to reach")
 	}
 	if cfg.Addresses >= math.MaxUint32 || cfg.UnionIDs >= math.MaxUint32 {
-		return res, errors.New("trace: bench: ids are 32-bit")
+		return res, errors.New("cluster: bench: ids are 32-bit")
 	}
 	n := cfg.UnionIDs
 	res.UnionIDs = n
@@ -168,7 +168,7 @@ func benchState(ctx context.Context, cfg BenchConfig, res *BenchResult) error {
 	}()
 	g := newChainGen(cfg.Seed + 1)
 	ch := NewChanges()
-	var b *ingest.Block
+	var b *chain.Block
 	var elapsed, cpu time.Duration
 	blocks := 0 // since the last commit
 	for h := 0; h < cfg.Blocks || s.Addresses() < cfg.Addresses; h++ {
@@ -239,7 +239,7 @@ func benchState(ctx context.Context, cfg BenchConfig, res *BenchResult) error {
 	}
 	res.ReloadSec = time.Since(start).Seconds()
 	if s.Addresses() != res.Addresses {
-		return errors.New("trace: bench: the reloaded state has another number of addresses")
+		return errors.New("cluster: bench: the reloaded state has another number of addresses")
 	}
 	res.IndexBytes = int64(s.db.Metrics().DiskSpaceUsage())
 	for _, p := range []string{s.SnapshotPath(), s.addrMapPath(), s.llog.path} {
@@ -330,19 +330,19 @@ func (g *chainGen) pairs(dst [][2]uint32, n int) [][2]uint32 {
 }
 
 // block draws block h, reusing b's storage.
-func (g *chainGen) block(b *ingest.Block, h, txs int) *ingest.Block {
+func (g *chainGen) block(b *chain.Block, h, txs int) *chain.Block {
 	if b == nil {
-		b = &ingest.Block{Chain: ingest.ChainBTC}
+		b = &chain.Block{Chain: chain.BTC}
 	}
 	b.Height, b.Hash = int64(h), benchHash(uint64(h), 0)
 	b.Txs = b.Txs[:0]
 	for i := range txs {
 		g.tx()
-		tx := ingest.Tx{Txid: benchHash(uint64(h), uint64(i)+1), Index: i, Inputs: make([]ingest.Input, len(g.ins))}
+		tx := chain.Tx{Txid: benchHash(uint64(h), uint64(i)+1), Index: i, Inputs: make([]chain.Input, len(g.ins))}
 		for j, a := range g.ins {
-			tx.Inputs[j] = ingest.Input{Index: uint32(j), Address: benchAddress(a), ScriptType: "witness_v0_keyhash", Value: 100_000 + int64(g.rng.IntN(1_000_000))}
+			tx.Inputs[j] = chain.Input{Index: uint32(j), Address: benchAddress(a), ScriptType: "witness_v0_keyhash", Value: 100_000 + int64(g.rng.IntN(1_000_000))}
 		}
-		tx.Outputs = []ingest.Output{
+		tx.Outputs = []chain.Output{
 			{Index: 0, Address: benchAddress(g.output()), ScriptType: "witness_v0_keyhash", Value: 90_000},
 			{Index: 1, Address: benchAddress(g.output()), ScriptType: "witness_v0_keyhash", Value: 5_000 + int64(g.rng.IntN(100_000))},
 		}

@@ -12,8 +12,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster/heuristic"
-	"github.com/tracerproject/tracer/ingest"
 	tmetrics "github.com/tracerproject/tracer/metrics"
 	"github.com/tracerproject/tracer/store"
 	"github.com/tracerproject/tracer/stream"
@@ -98,28 +98,28 @@ func newMetrics(reg prometheus.Registerer, chain string) (metrics, error) {
 	var err error
 	for _, c := range []*prometheus.Counter{&m.blocks, &m.links, &m.merges, &m.held, &m.undos} {
 		if *c, err = tmetrics.Register(reg, *c); err != nil {
-			return m, fmt.Errorf("trace: clusterer metrics: %w", err)
+			return m, fmt.Errorf("cluster: clusterer metrics: %w", err)
 		}
 	}
 	if m.addresses, err = tmetrics.Register(reg, m.addresses); err != nil {
-		return m, fmt.Errorf("trace: clusterer metrics: %w", err)
+		return m, fmt.Errorf("cluster: clusterer metrics: %w", err)
 	}
 	return m, nil
 }
 
 // New validates the configuration and opens the state in cfg.Dir.
 func New(cfg Config, conn store.Conn) (*Clusterer, error) {
-	if cfg.Chain != ingest.ChainBTC && cfg.Chain != ingest.ChainETH {
-		return nil, fmt.Errorf("trace: clustering of chain %q is not supported (%s or %s)", cfg.Chain, ingest.ChainBTC, ingest.ChainETH)
+	if cfg.Chain != chain.BTC && cfg.Chain != chain.ETH {
+		return nil, fmt.Errorf("cluster: clustering of chain %q is not supported (%s or %s)", cfg.Chain, chain.BTC, chain.ETH)
 	}
 	if cfg.Durable == "" || cfg.Dir == "" || conn == nil {
-		return nil, errors.New("trace: clusterer needs a durable name, a state directory and a store")
+		return nil, errors.New("cluster: clusterer needs a durable name, a state directory and a store")
 	}
 	if cfg.IdleWait <= 0 || cfg.IdleWait > cfg.BatchWait {
 		cfg.IdleWait = cfg.BatchWait
 	}
 	if cfg.BatchWait <= 0 || cfg.BatchBlocks <= 0 || cfg.AckWait < time.Second || cfg.AckWait <= cfg.BatchWait || cfg.SnapshotInterval <= 0 {
-		return nil, fmt.Errorf("trace: clusterer limits: batch wait %s, batch blocks %d and snapshot interval %s must be positive, ack wait %s at least 1s and above the batch wait",
+		return nil, fmt.Errorf("cluster: clusterer limits: batch wait %s, batch blocks %d and snapshot interval %s must be positive, ack wait %s at least 1s and above the batch wait",
 			cfg.BatchWait, cfg.BatchBlocks, cfg.SnapshotInterval, cfg.AckWait)
 	}
 	log := cfg.Logger
@@ -132,7 +132,7 @@ func New(cfg Config, conn store.Conn) (*Clusterer, error) {
 		return nil, err
 	}
 	open := OpenState
-	if cfg.Chain == ingest.ChainETH {
+	if cfg.Chain == chain.ETH {
 		open = OpenETHState
 		if cfg.ExchangeRefresh <= 0 {
 			cfg.ExchangeRefresh = 10 * time.Minute
@@ -170,18 +170,18 @@ func (c *Clusterer) startSeq(ctx context.Context, js jetstream.JetStream) (uint6
 	case errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound):
 		return last + 1, nil
 	case err != nil:
-		return 0, fmt.Errorf("trace: consumer %s: %w", c.cfg.Durable, err)
+		return 0, fmt.Errorf("cluster: consumer %s: %w", c.cfg.Durable, err)
 	}
 	info, err := cons.Info(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("trace: consumer %s: %w", c.cfg.Durable, err)
+		return 0, fmt.Errorf("cluster: consumer %s: %w", c.cfg.Durable, err)
 	}
 	if info.AckFloor.Stream <= last {
 		return 0, nil // redeliveries up to last are skipped
 	}
 	c.log.Info("rewinding the durable consumer to the snapshot", "acked", info.AckFloor.Stream, "snapshot_seq", last)
 	if err := js.DeleteConsumer(ctx, stream.StreamName(c.cfg.Chain), c.cfg.Durable); err != nil {
-		return 0, fmt.Errorf("trace: rewinding consumer %s: %w", c.cfg.Durable, err)
+		return 0, fmt.Errorf("cluster: rewinding consumer %s: %w", c.cfg.Durable, err)
 	}
 	return last + 1, nil
 }
@@ -272,9 +272,9 @@ func (c *Clusterer) Run(ctx context.Context, js jetstream.JetStream) (err error)
 		}
 		ev := d.Event
 		switch ev.Kind {
-		case ingest.KindBlock:
+		case chain.KindBlock:
 			if ev.Block == nil {
-				return fmt.Errorf("trace: block event %d (stream sequence %d) has no block", ev.Seq, d.StreamSeq)
+				return fmt.Errorf("cluster: block event %d (stream sequence %d) has no block", ev.Seq, d.StreamSeq)
 			}
 			if err := c.state.Connect(d.StreamSeq, ev.Block, changes); err != nil {
 				return err
@@ -290,7 +290,7 @@ func (c *Clusterer) Run(ctx context.Context, js jetstream.JetStream) (err error)
 					return err
 				}
 			}
-		case ingest.KindUndo:
+		case chain.KindUndo:
 			if err := flush(ctx); err != nil {
 				return err
 			}
@@ -311,7 +311,7 @@ func (c *Clusterer) Run(ctx context.Context, js jetstream.JetStream) (err error)
 			c.m.undos.Inc()
 			c.log.Info("block undone", "height", ev.Height, "hash", ev.Hash)
 		default:
-			return fmt.Errorf("trace: event %d has unknown kind %q", ev.Seq, ev.Kind)
+			return fmt.Errorf("cluster: event %d has unknown kind %q", ev.Seq, ev.Kind)
 		}
 	}
 }
@@ -321,7 +321,7 @@ func (c *Clusterer) deleteBlock(ctx context.Context, hash string) error {
 	tables := []any{c.table("merges"), c.table("held")}
 	for _, t := range tables {
 		if err := c.conn.Exec(ctx, "ALTER TABLE "+t.(string)+" DELETE WHERE block_hash = ?", hash); err != nil {
-			return fmt.Errorf("trace: undo of block %s in %s: %w", hash, t, err)
+			return fmt.Errorf("cluster: undo of block %s in %s: %w", hash, t, err)
 		}
 	}
 	// ALTER DELETE is asynchronous on ClickHouse 18.16.
@@ -330,13 +330,13 @@ func (c *Clusterer) deleteBlock(ctx context.Context, hash string) error {
 	for {
 		rows, err := c.conn.Query(ctx, "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0 AND table IN ?", ch.GroupSet{Value: tables})
 		if err != nil {
-			return fmt.Errorf("trace: waiting for the undo of block %s: %w", hash, err)
+			return fmt.Errorf("cluster: waiting for the undo of block %s: %w", hash, err)
 		}
 		var n uint64
 		for rows.Next() {
 			if err := rows.Scan(&n); err != nil {
 				rows.Close()
-				return fmt.Errorf("trace: waiting for the undo of block %s: %w", hash, err)
+				return fmt.Errorf("cluster: waiting for the undo of block %s: %w", hash, err)
 			}
 		}
 		rows.Close()
@@ -366,7 +366,7 @@ func (c *Clusterer) write(ctx context.Context, chg *Changes, pending []*stream.D
 			continue
 		}
 		cols := MergeColumns(part.rows, part.table == c.table("merges"))
-		if c.cfg.Chain == ingest.ChainETH {
+		if c.cfg.Chain == chain.ETH {
 			more, err := evidenceColumns(part.rows)
 			if err != nil {
 				return err
@@ -374,7 +374,7 @@ func (c *Clusterer) write(ctx context.Context, chg *Changes, pending []*stream.D
 			cols = append(cols, more...)
 		}
 		if err := c.conn.Insert(ctx, part.table, cols); err != nil {
-			return fmt.Errorf("trace: storing %d merges in %s: %w", len(part.rows), part.table, err)
+			return fmt.Errorf("cluster: storing %d merges in %s: %w", len(part.rows), part.table, err)
 		}
 	}
 	if chg.Dirty.Len() > 0 {
@@ -392,7 +392,7 @@ func (c *Clusterer) write(ctx context.Context, chg *Changes, pending []*stream.D
 			{Name: "block_height", Values: fill(n, height)}, {Name: "seq", Values: fill(n, seq)},
 		})
 		if err != nil {
-			return fmt.Errorf("trace: storing %d address clusters: %w", n, err)
+			return fmt.Errorf("cluster: storing %d address clusters: %w", n, err)
 		}
 	}
 	if chg.DirtyRoots.Len() > 0 {
@@ -410,7 +410,7 @@ func (c *Clusterer) write(ctx context.Context, chg *Changes, pending []*stream.D
 			{Name: "block_height", Values: fill(n, height)}, {Name: "seq", Values: fill(n, seq)},
 		})
 		if err != nil {
-			return fmt.Errorf("trace: storing %d cluster sizes: %w", n, err)
+			return fmt.Errorf("cluster: storing %d cluster sizes: %w", n, err)
 		}
 	}
 	return nil
@@ -424,7 +424,7 @@ func tableName(chain, name string) string { return "trace_" + chain + "_" + name
 // refreshExchanges reads the known exchange wallets (Ethereum) again.
 func (c *Clusterer) refreshExchanges(ctx context.Context) error {
 	c.lastRefresh = time.Now()
-	if c.cfg.Chain != ingest.ChainETH || c.cfg.Exchanges == nil {
+	if c.cfg.Chain != chain.ETH || c.cfg.Exchanges == nil {
 		return nil
 	}
 	m, err := c.cfg.Exchanges.Exchanges(ctx)

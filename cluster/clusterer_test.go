@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
-	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/internal/chserver"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/simulate"
@@ -326,35 +326,35 @@ func testReorg(t *testing.T, dsn string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var evs []*ingest.Event
-	add := func(kind ingest.EventKind, b *ingest.Block) {
-		ev := &ingest.Event{Kind: kind, Seq: uint64(len(evs) + 1), Chain: ingest.ChainBTC, Height: b.Height, Hash: b.Hash}
-		if kind == ingest.KindBlock {
+	var evs []*chain.Event
+	add := func(kind chain.EventKind, b *chain.Block) {
+		ev := &chain.Event{Kind: kind, Seq: uint64(len(evs) + 1), Chain: chain.BTC, Height: b.Height, Hash: b.Hash}
+		if kind == chain.KindBlock {
 			ev.Block = b
 		}
 		evs = append(evs, ev)
 	}
 	for _, b := range blocks {
-		add(ingest.KindBlock, b)
+		add(chain.KindBlock, b)
 	}
 	for i := len(blocks) - 1; i >= cut; i-- {
-		add(ingest.KindUndo, blocks[i])
+		add(chain.KindUndo, blocks[i])
 	}
 	if _, err := pub.Publish(ctx, evs...); err != nil {
 		t.Fatal(err)
 	}
 	run := func() {
 		t.Helper()
-		cl, _, err := p.Clusterer(ctx, ingest.ChainBTC)
+		cl, _, err := p.Clusterer(ctx, chain.BTC)
 		if err != nil {
 			t.Fatal(err)
 		}
 		rctx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- cl.Run(rctx, js) }()
-		last, err := stream.LastSeq(ctx, js, ingest.ChainBTC)
+		last, err := stream.LastSeq(ctx, js, chain.BTC)
 		if err == nil {
-			err = stream.WaitAcked(ctx, js, ingest.ChainBTC, "clusterer", last)
+			err = stream.WaitAcked(ctx, js, chain.BTC, "clusterer", last)
 		}
 		stop()
 		if rerr := <-done; rerr != nil {
@@ -393,7 +393,7 @@ func testReorg(t *testing.T, dsn string) {
 	// The chain comes back: a second run connects the orphaned blocks again.
 	evs = evs[:0]
 	for _, b := range blocks[cut:] {
-		ev := &ingest.Event{Kind: ingest.KindBlock, Seq: uint64(len(blocks) + (len(blocks) - cut) + len(evs) + 1), Chain: ingest.ChainBTC, Height: b.Height, Hash: b.Hash, Block: b}
+		ev := &chain.Event{Kind: chain.KindBlock, Seq: uint64(len(blocks) + (len(blocks) - cut) + len(evs) + 1), Chain: chain.BTC, Height: b.Height, Hash: b.Hash, Block: b}
 		evs = append(evs, ev)
 	}
 	if _, err := pub.Publish(ctx, evs...); err != nil {

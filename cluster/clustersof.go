@@ -19,21 +19,21 @@ func (c *Clusters) ClustersOf(ctx context.Context, addresses []string) (map[stri
 		// argMax by seq: each address's newest row, without FINAL.
 		rows, err := c.conn.Query(ctx, "SELECT address, argMax(cluster, seq) FROM trace_btc_address_cluster WHERE address IN ? GROUP BY address", store.Keys(part))
 		if err != nil {
-			return nil, fmt.Errorf("trace: clusters of %d addresses: %w", len(part), err)
+			return nil, fmt.Errorf("cluster: clusters of %d addresses: %w", len(part), err)
 		}
 		for rows.Next() {
 			var a string
 			var id uint32
 			if err := rows.Scan(&a, &id); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("trace: clusters of %d addresses: %w", len(part), err)
+				return nil, fmt.Errorf("cluster: clusters of %d addresses: %w", len(part), err)
 			}
 			out[a] = id
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
-			return nil, fmt.Errorf("trace: clusters of %d addresses: %w", len(part), err)
+			return nil, fmt.Errorf("cluster: clusters of %d addresses: %w", len(part), err)
 		}
 	}
 	return out, nil

@@ -14,8 +14,8 @@ import (
 
 	"github.com/cockroachdb/pebble"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster/heuristic"
-	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/store"
 )
 
@@ -73,7 +73,7 @@ func OpenETHState(dir string, h heuristic.Config, supercluster uint32, log *slog
 // next block on. It returns how many wallets are known.
 func (s *State) SetExchanges(wallets map[string]string) (int, error) {
 	if s.eth == nil {
-		return 0, errors.New("trace: exchange wallets are for the Ethereum clusterer")
+		return 0, errors.New("cluster: exchange wallets are for the Ethereum clusterer")
 	}
 	m := maps.Clone(wallets)
 	if m == nil {
@@ -137,7 +137,7 @@ func (j *journal) encode() []byte {
 
 func decodeJournal(v []byte) (*journal, error) {
 	j := &journal{}
-	bad := errors.New("trace: corrupt deposit journal")
+	bad := errors.New("cluster: corrupt deposit journal")
 	for len(v) > 0 {
 		n, w := binary.Uvarint(v)
 		if w <= 0 || uint64(len(v)-w) < n+1 {
@@ -200,7 +200,7 @@ func (s *State) rollbackETH() error {
 		}
 		if err != nil {
 			it.Close()
-			return fmt.Errorf("trace: rolling the deposit memory back to the snapshot: %w", err)
+			return fmt.Errorf("cluster: rolling the deposit memory back to the snapshot: %w", err)
 		}
 		n++
 	}
@@ -214,7 +214,7 @@ func (s *State) rollbackETH() error {
 }
 
 // connectETH applies an Ethereum block: the deposit heuristic's links.
-func (s *State) connectETH(seq uint64, b *ingest.Block, ch *Changes) error {
+func (s *State) connectETH(seq uint64, b *chain.Block, ch *Changes) error {
 	// Reads below see the committed index only: commit the previous
 	// blocks' changes.
 	if err := s.Commit(false); err != nil {
@@ -255,7 +255,7 @@ func (s *State) connectETH(seq uint64, b *ingest.Block, ch *Changes) error {
 		return decodeDepositState(v)
 	})
 	if err != nil {
-		return fmt.Errorf("trace: block %d %s: %w", b.Height, b.Hash, err)
+		return fmt.Errorf("cluster: block %d %s: %w", b.Height, b.Hash, err)
 	}
 	var received []string
 	for _, a := range slices.Sorted(maps.Keys(changed)) {
@@ -340,7 +340,7 @@ func encodeDepositState(st *heuristic.DepositState) []byte {
 
 func decodeDepositState(v []byte) (heuristic.DepositState, error) {
 	var st heuristic.DepositState
-	bad := errors.New("trace: corrupt deposit state")
+	bad := errors.New("cluster: corrupt deposit state")
 	if len(v) < 1 || v[0] > 1 {
 		return st, bad
 	}
@@ -372,7 +372,7 @@ func decodeDepositState(v []byte) (heuristic.DepositState, error) {
 		if !ok1 {
 			return st, bad
 		}
-		amt, err := ingest.ParseAmount(val)
+		amt, err := chain.ParseAmount(val)
 		if err != nil {
 			return st, fmt.Errorf("%w: %w", bad, err)
 		}
@@ -404,12 +404,12 @@ func (e depositEvidence) encode() string {
 func parseDepositEvidence(s string) (depositEvidence, error) {
 	f := strings.Split(s, " ")
 	if len(f) != 6 {
-		return depositEvidence{}, fmt.Errorf("trace: deposit evidence %q: want 6 fields", s)
+		return depositEvidence{}, fmt.Errorf("cluster: deposit evidence %q: want 6 fields", s)
 	}
 	c, err1 := strconv.ParseUint(f[4], 10, 8)
 	h, err2 := strconv.ParseInt(f[5], 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return depositEvidence{}, fmt.Errorf("trace: deposit evidence %q: %w", s, err)
+		return depositEvidence{}, fmt.Errorf("cluster: deposit evidence %q: %w", s, err)
 	}
 	return depositEvidence{Sweep: f[0], Exchange: f[1], Asset: f[2], Rule: f[3], Confidence: uint8(c), PaidAt: h}, nil
 }

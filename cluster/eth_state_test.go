@@ -9,15 +9,15 @@ import (
 
 	"github.com/cockroachdb/pebble"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster/heuristic"
-	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/simulate/ethsim"
 )
 
 // ethWorld generates a synthetic Ethereum world with exchange customers
 // and decodes its blocks.
-func ethWorld(t testing.TB, blocks, customers int, seed int64) ([]*ingest.Block, *ethsim.Truth, string) {
+func ethWorld(t testing.TB, blocks, customers int, seed int64) ([]*chain.Block, *ethsim.Truth, string) {
 	t.Helper()
 	cfg := ethsim.DefaultConfig()
 	cfg.Blocks, cfg.TxsPerBlock, cfg.TokenTransfersPerBlock, cfg.Seed = blocks, 40, 50, seed
@@ -31,7 +31,7 @@ func ethWorld(t testing.TB, blocks, customers int, seed int64) ([]*ingest.Block,
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []*ingest.Block
+	var out []*chain.Block
 	for h := int64(0); h < int64(blocks); h++ {
 		raw, err := src.Block(context.Background(), h)
 		if err != nil {
@@ -222,7 +222,7 @@ func TestETHEvidence(t *testing.T) {
 	if err != nil || got != l {
 		t.Errorf("link round trip: got %+v, %v; want %+v", got, err, l)
 	}
-	st := heuristic.DepositState{Exchange: "binance", Rejected: true, Receipts: []heuristic.Receipt{{Payer: "0x1", Asset: "ETH", Txid: "0x2", Height: 9, Value: ingest.AmountFromUint64(12345)}}}
+	st := heuristic.DepositState{Exchange: "binance", Rejected: true, Receipts: []heuristic.Receipt{{Payer: "0x1", Asset: "ETH", Txid: "0x2", Height: 9, Value: chain.AmountFromUint64(12345)}}}
 	back, err := decodeDepositState(encodeDepositState(&st))
 	if err != nil || back.Exchange != st.Exchange || !back.Rejected || len(back.Receipts) != 1 || back.Receipts[0].Value.String() != "12345" || back.Receipts[0].Height != 9 {
 		t.Errorf("deposit state round trip: got %+v, %v", back, err)

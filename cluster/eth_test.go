@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
-	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/internal/chserver"
 	"github.com/tracerproject/tracer/pipeline"
@@ -22,7 +22,7 @@ import (
 
 func openETHPipeline(t *testing.T, dir, dsn string, truth *ethsim.Truth) (*pipeline.Pipeline, func()) {
 	t.Helper()
-	cfg := cluster.DefaultConfig(ingest.ChainETH)
+	cfg := cluster.DefaultConfig(chain.ETH)
 	cfg.Heuristics = cluster.ETHHeuristics(truth)
 	p, err := pipeline.Open(pipeline.Config{DataDir: dir, StoreDSN: dsn, Cluster: cfg})
 	if err != nil {
@@ -150,7 +150,7 @@ func TestETHClustererEndToEnd(t *testing.T) {
 	if recall < 0.5 {
 		t.Errorf("pairwise recall %.4f: the heuristic finds too little of the planted deposits", recall)
 	}
-	cl, err := cluster.NewChainClusters(c, ingest.ChainETH)
+	cl, err := cluster.NewChainClusters(c, chain.ETH)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,35 +261,35 @@ func TestETHClustererReorg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var evs []*ingest.Event
-	add := func(kind ingest.EventKind, b *ingest.Block) {
-		ev := &ingest.Event{Kind: kind, Seq: uint64(len(evs) + 1), Chain: ingest.ChainETH, Height: b.Height, Hash: b.Hash}
-		if kind == ingest.KindBlock {
+	var evs []*chain.Event
+	add := func(kind chain.EventKind, b *chain.Block) {
+		ev := &chain.Event{Kind: kind, Seq: uint64(len(evs) + 1), Chain: chain.ETH, Height: b.Height, Hash: b.Hash}
+		if kind == chain.KindBlock {
 			ev.Block = b
 		}
 		evs = append(evs, ev)
 	}
 	for _, b := range blocks {
-		add(ingest.KindBlock, b)
+		add(chain.KindBlock, b)
 	}
 	for i := len(blocks) - 1; i >= cut; i-- {
-		add(ingest.KindUndo, blocks[i])
+		add(chain.KindUndo, blocks[i])
 	}
-	run := func(evs []*ingest.Event) {
+	run := func(evs []*chain.Event) {
 		t.Helper()
 		if _, err := pub.Publish(ctx, evs...); err != nil {
 			t.Fatal(err)
 		}
-		cl, _, err := p.Clusterer(ctx, ingest.ChainETH)
+		cl, _, err := p.Clusterer(ctx, chain.ETH)
 		if err != nil {
 			t.Fatal(err)
 		}
 		rctx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- cl.Run(rctx, js) }()
-		last, err := stream.LastSeq(ctx, js, ingest.ChainETH)
+		last, err := stream.LastSeq(ctx, js, chain.ETH)
 		if err == nil {
-			err = stream.WaitAcked(ctx, js, ingest.ChainETH, "clusterer", last)
+			err = stream.WaitAcked(ctx, js, chain.ETH, "clusterer", last)
 		}
 		stop()
 		if rerr := <-done; rerr != nil {
@@ -324,9 +324,9 @@ func TestETHClustererReorg(t *testing.T) {
 		t.Errorf("%d merges of orphaned blocks still stored, want 0", n)
 	}
 	// The other branch.
-	var more []*ingest.Event
+	var more []*chain.Event
 	for i, b := range alt[cut:] {
-		more = append(more, &ingest.Event{Kind: ingest.KindBlock, Seq: uint64(len(evs) + i + 1), Chain: ingest.ChainETH, Height: b.Height, Hash: b.Hash, Block: b})
+		more = append(more, &chain.Event{Kind: chain.KindBlock, Seq: uint64(len(evs) + i + 1), Chain: chain.ETH, Height: b.Height, Hash: b.Hash, Block: b})
 	}
 	run(more)
 	samePartition(t, "on the other branch", storedETHPartition(t, ctx, c), cluster.ExpectedETHPartition(t, h, append(blocks[:cut:cut], alt[cut:]...)))

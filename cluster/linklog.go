@@ -104,7 +104,7 @@ type logFile struct {
 // flush writes the buffered bytes to the file (reads need it).
 func (l *logFile) flush() error {
 	if err := l.w.Flush(); err != nil {
-		return fmt.Errorf("trace: writing %s: %w", l.path, err)
+		return fmt.Errorf("cluster: writing %s: %w", l.path, err)
 	}
 	return nil
 }
@@ -114,7 +114,7 @@ func (l *logFile) sync() error {
 		return err
 	}
 	if err := l.f.Sync(); err != nil {
-		return fmt.Errorf("trace: syncing %s: %w", l.path, err)
+		return fmt.Errorf("cluster: syncing %s: %w", l.path, err)
 	}
 	// The newest bytes stay cached: an undo reads the links of the
 	// newest blocks.
@@ -160,7 +160,7 @@ func (l *linkLog) append(prev uint64, link *storedLink) (uint64, error) {
 		}
 	}
 	if _, err := l.w.Write(l.val); err != nil {
-		return 0, fmt.Errorf("trace: writing link log: %w", err)
+		return 0, fmt.Errorf("cluster: writing link log: %w", err)
 	}
 	l.end += int64(len(l.val))
 	return off, nil
@@ -184,7 +184,7 @@ func appendLinkHeader1(v []byte, prev uint64, link *storedLink) []byte {
 // format.
 func appendLinkRec(v []byte, off, prev uint64, link *storedLink) ([]byte, error) {
 	if prev >= off && prev != 0 {
-		return v, fmt.Errorf("trace: link log: previous link at %d is not before %d", prev, off)
+		return v, fmt.Errorf("cluster: link log: previous link at %d is not before %d", prev, off)
 	}
 	flags := byte(0)
 	if link.held {
@@ -197,7 +197,7 @@ func appendLinkRec(v []byte, off, prev uint64, link *storedLink) ([]byte, error)
 	if hid >= 0 {
 		flags |= linkHeurID
 	} else if len(link.heuristic) > 255 {
-		return v, fmt.Errorf("trace: link log: heuristic name of %d bytes", len(link.heuristic))
+		return v, fmt.Errorf("cluster: link log: heuristic name of %d bytes", len(link.heuristic))
 	}
 	txid, binTxid := link.txid, false
 	if len(txid) == 66 && txid[:2] == "0x" && lowerHex(txid[2:]) {
@@ -396,14 +396,14 @@ type linkRec struct {
 // read reads the record at off (flushed records only).
 func (l *linkLog) read(off uint64) (linkRec, error) {
 	if off < uint64(len(linkLogMagic)) || off+linkMinSize > uint64(l.end) {
-		return linkRec{}, fmt.Errorf("trace: link log %s: offset %d outside the log (%d bytes)", l.path, off, l.end)
+		return linkRec{}, fmt.Errorf("cluster: link log %s: offset %d outside the log (%d bytes)", l.path, off, l.end)
 	}
 	if cap(l.buf) < 256 {
 		l.buf = make([]byte, 256)
 	}
 	b := l.buf[:min(uint64(cap(l.buf)), uint64(l.end)-off)]
 	if _, err := l.f.ReadAt(b, int64(off)); err != nil && !errors.Is(err, io.EOF) {
-		return linkRec{}, fmt.Errorf("trace: reading link log: %w", err)
+		return linkRec{}, fmt.Errorf("cluster: reading link log: %w", err)
 	}
 	var r linkRec
 	var err error
@@ -418,17 +418,17 @@ func (l *linkLog) read(off uint64) (linkRec, error) {
 			} else {
 				l.buf = make([]byte, n)
 				if _, err := l.f.ReadAt(l.buf, int64(off)); err != nil {
-					return linkRec{}, fmt.Errorf("trace: reading link log: %w", err)
+					return linkRec{}, fmt.Errorf("cluster: reading link log: %w", err)
 				}
 				r, _, err = decodeLinkRec(off, l.buf)
 			}
 		}
 	}
 	if err != nil {
-		return linkRec{}, fmt.Errorf("trace: link log %s: %w", l.path, err)
+		return linkRec{}, fmt.Errorf("cluster: link log %s: %w", l.path, err)
 	}
 	if r.prev >= off {
-		return linkRec{}, fmt.Errorf("trace: link log %s: record at %d points forward to %d", l.path, off, r.prev)
+		return linkRec{}, fmt.Errorf("cluster: link log %s: record at %d points forward to %d", l.path, off, r.prev)
 	}
 	return r, nil
 }
@@ -469,11 +469,11 @@ func (l *linkLog) setFlag(off uint64, flag byte) error {
 	}
 	var b [1]byte
 	if _, err := l.f.ReadAt(b[:], pos); err != nil {
-		return fmt.Errorf("trace: reading link log: %w", err)
+		return fmt.Errorf("cluster: reading link log: %w", err)
 	}
 	b[0] |= flag
 	if _, err := l.f.WriteAt(b[:], pos); err != nil {
-		return fmt.Errorf("trace: writing link log: %w", err)
+		return fmt.Errorf("cluster: writing link log: %w", err)
 	}
 	return nil
 }
@@ -493,14 +493,14 @@ func (s *State) migrateLinks() error {
 		l, err := decodeLink(it.Key(), it.Value())
 		if err != nil {
 			it.Close()
-			return fmt.Errorf("trace: moving links to the link log: %w", err)
+			return fmt.Errorf("cluster: moving links to the link log: %w", err)
 		}
 		if l.a != binary.BigEndian.Uint32(it.Key()[1:]) || l.seq > s.lastSeq {
 			continue
 		}
 		if int(l.a) >= s.f.Len() {
 			it.Close()
-			return fmt.Errorf("trace: moving links to the link log: link of event %d has address id %d beyond the %d ids", l.seq, l.a, s.f.Len())
+			return fmt.Errorf("cluster: moving links to the link log: link of event %d has address id %d beyond the %d ids", l.seq, l.a, s.f.Len())
 		}
 		if err := s.setLink(&l); err != nil {
 			it.Close()

@@ -28,7 +28,7 @@ func mappedGrow[T any](s []T, n int) []T {
 	}
 	const page = 4096
 	if page%elem != 0 {
-		panic(fmt.Sprintf("trace: mapped arrays need elements that divide a page, not %d bytes", elem))
+		panic(fmt.Sprintf("cluster: mapped arrays need elements that divide a page, not %d bytes", elem))
 	}
 	size := (uintptr(n)*elem + page - 1) &^ (page - 1)
 	var p unsafe.Pointer
@@ -40,7 +40,7 @@ func mappedGrow[T any](s []T, n int) []T {
 	}
 	if err != nil {
 		// As the runtime does when the heap cannot grow.
-		panic(fmt.Sprintf("trace: mapping %d bytes for the clusterer's state: %v", size, err))
+		panic(fmt.Sprintf("cluster: mapping %d bytes for the clusterer's state: %v", size, err))
 	}
 	g := unsafe.Slice((*T)(p), size/elem)
 	hugePages(g)
@@ -54,6 +54,6 @@ func mappedFree[T any](s []T) {
 	}
 	var zero T
 	if err := unix.MunmapPtr(unsafe.Pointer(unsafe.SliceData(s)), uintptr(cap(s))*unsafe.Sizeof(zero)); err != nil {
-		panic(fmt.Sprintf("trace: unmapping the clusterer's state: %v", err))
+		panic(fmt.Sprintf("cluster: unmapping the clusterer's state: %v", err))
 	}
 }

@@ -6,16 +6,16 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/store"
 )
 
 // Sentinel errors.
 var (
 	// ErrNotClustered: the address was never linked to another one.
-	ErrNotClustered = errors.New("trace: address is in no multi-address cluster")
+	ErrNotClustered = errors.New("cluster: address is in no multi-address cluster")
 	// ErrNoCluster: no cluster has this id.
-	ErrNoCluster = errors.New("trace: no such cluster")
+	ErrNoCluster = errors.New("cluster: no such cluster")
 )
 
 // Clusters reads the clusters the clusterer stored for one chain.
@@ -25,14 +25,14 @@ type Clusters struct {
 }
 
 // NewClusters reads Bitcoin clusters through conn.
-func NewClusters(conn store.Conn) *Clusters { return &Clusters{conn: conn, chain: ingest.ChainBTC} }
+func NewClusters(conn store.Conn) *Clusters { return &Clusters{conn: conn, chain: chain.BTC} }
 
 // NewChainClusters reads the clusters of chain (btc or eth) through conn.
-func NewChainClusters(conn store.Conn, chain string) (*Clusters, error) {
-	if chain != ingest.ChainBTC && chain != ingest.ChainETH {
-		return nil, fmt.Errorf("trace: no clusters of chain %q (btc or eth)", chain)
+func NewChainClusters(conn store.Conn, chainName string) (*Clusters, error) {
+	if chainName != chain.BTC && chainName != chain.ETH {
+		return nil, fmt.Errorf("cluster: no clusters of chain %q (btc or eth)", chainName)
 	}
-	return &Clusters{conn: conn, chain: chain}, nil
+	return &Clusters{conn: conn, chain: chainName}, nil
 }
 
 // Chain is the chain whose clusters c reads.
@@ -44,7 +44,7 @@ func (c *Clusters) Chain() string { return c.chain }
 func (c *Clusters) q(query string) string {
 	io := "btc_address_io"
 	edge := edgeColumns
-	if c.chain == ingest.ChainETH {
+	if c.chain == chain.ETH {
 		io, edge = "eth_address_transfers", edgeColumns+", "+ethEdgeColumns
 	}
 	return strings.NewReplacer("{merges}", tableName(c.chain, "merges"), "{held}", tableName(c.chain, "held"),
@@ -76,18 +76,18 @@ const membersQuery = `SELECT address FROM (SELECT address, argMax(cluster, seq) 
 func (c *Clusters) ClusterOf(ctx context.Context, address string) (uint32, error) {
 	rows, err := c.conn.Query(ctx, c.q("SELECT cluster FROM {address_cluster} FINAL WHERE address = ?"), address)
 	if err != nil {
-		return 0, fmt.Errorf("trace: cluster of %s: %w", address, err)
+		return 0, fmt.Errorf("cluster: cluster of %s: %w", address, err)
 	}
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return 0, fmt.Errorf("trace: cluster of %s: %w", address, err)
+			return 0, fmt.Errorf("cluster: cluster of %s: %w", address, err)
 		}
 		return 0, fmt.Errorf("%w: %s", ErrNotClustered, address)
 	}
 	var id uint32
 	if err := rows.Scan(&id); err != nil {
-		return 0, fmt.Errorf("trace: cluster of %s: %w", address, err)
+		return 0, fmt.Errorf("cluster: cluster of %s: %w", address, err)
 	}
 	return id, nil
 }
@@ -97,13 +97,13 @@ func (c *Clusters) Cluster(ctx context.Context, id uint32) (Cluster, error) {
 	out := Cluster{ID: id}
 	rows, err := c.conn.Query(ctx, c.q("SELECT size, block_height FROM {clusters} FINAL WHERE cluster = ?"), id)
 	if err != nil {
-		return out, fmt.Errorf("trace: cluster %d: %w", id, err)
+		return out, fmt.Errorf("cluster: cluster %d: %w", id, err)
 	}
 	found := false
 	for rows.Next() {
 		if err := rows.Scan(&out.Size, &out.Height); err != nil {
 			rows.Close()
-			return out, fmt.Errorf("trace: cluster %d: %w", id, err)
+			return out, fmt.Errorf("cluster: cluster %d: %w", id, err)
 		}
 		found = true
 	}
@@ -113,25 +113,25 @@ func (c *Clusters) Cluster(ctx context.Context, id uint32) (Cluster, error) {
 	}
 	rows, err = c.conn.Query(ctx, c.q("SELECT count(), min(block_height) FROM {merges} FINAL WHERE address_a IN ("+membersQuery+")"), id)
 	if err != nil {
-		return out, fmt.Errorf("trace: merges of cluster %d: %w", id, err)
+		return out, fmt.Errorf("cluster: merges of cluster %d: %w", id, err)
 	}
 	for rows.Next() {
 		if err := rows.Scan(&out.Merges, &out.FirstLinked); err != nil {
 			rows.Close()
-			return out, fmt.Errorf("trace: merges of cluster %d: %w", id, err)
+			return out, fmt.Errorf("cluster: merges of cluster %d: %w", id, err)
 		}
 	}
 	rows.Close()
 	// eth_address_transfers has UInt64 heights.
 	rows, err = c.conn.Query(ctx, c.q("SELECT count(), toUInt32(min(block_height)) FROM {io} FINAL WHERE address IN ("+membersQuery+")"), id)
 	if err != nil {
-		return out, fmt.Errorf("trace: first seen of cluster %d: %w", id, err)
+		return out, fmt.Errorf("cluster: first seen of cluster %d: %w", id, err)
 	}
 	defer rows.Close()
 	var n uint64
 	for rows.Next() {
 		if err := rows.Scan(&n, &out.FirstSeen); err != nil {
-			return out, fmt.Errorf("trace: first seen of cluster %d: %w", id, err)
+			return out, fmt.Errorf("cluster: first seen of cluster %d: %w", id, err)
 		}
 	}
 	return out, rows.Err()
@@ -142,14 +142,14 @@ func (c *Clusters) Cluster(ctx context.Context, id uint32) (Cluster, error) {
 func (c *Clusters) Members(ctx context.Context, id uint32, offset, limit int) ([]string, error) {
 	rows, err := c.conn.Query(ctx, c.q(membersQuery+" ORDER BY address LIMIT ?, ?"), id, offset, limit)
 	if err != nil {
-		return nil, fmt.Errorf("trace: members of cluster %d: %w", id, err)
+		return nil, fmt.Errorf("cluster: members of cluster %d: %w", id, err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var a string
 		if err := rows.Scan(&a); err != nil {
-			return nil, fmt.Errorf("trace: members of cluster %d: %w", id, err)
+			return nil, fmt.Errorf("cluster: members of cluster %d: %w", id, err)
 		}
 		out = append(out, a)
 	}
@@ -194,7 +194,7 @@ func (c *Clusters) scanEdges(rows store.Rows) ([]Edge, error) {
 		var e Edge
 		dst := []any{&e.AddressA, &e.AddressB, &e.Txid, &e.Heuristic, &e.Version, &e.BlockHash, &e.Height,
 			&e.ClusterA, &e.ClusterB, &e.SizeA, &e.SizeB, &e.Seq}
-		if c.chain == ingest.ChainETH {
+		if c.chain == chain.ETH {
 			dst = append(dst, &e.SweepTxid, &e.Exchange, &e.Asset, &e.Rule, &e.Confidence, &e.PaidHeight)
 		}
 		if err := rows.Scan(dst...); err != nil {
@@ -211,11 +211,11 @@ func (c *Clusters) scanEdges(rows store.Rows) ([]Edge, error) {
 func (c *Clusters) Growth(ctx context.Context, id uint32, limit int) ([]Edge, error) {
 	rows, err := c.conn.Query(ctx, c.q("SELECT {edge} FROM {merges} FINAL WHERE address_a IN ("+membersQuery+") ORDER BY seq, size_a + size_b, txid LIMIT ?"), id, limit)
 	if err != nil {
-		return nil, fmt.Errorf("trace: growth of cluster %d: %w", id, err)
+		return nil, fmt.Errorf("cluster: growth of cluster %d: %w", id, err)
 	}
 	e, err := c.scanEdges(rows)
 	if err != nil {
-		return nil, fmt.Errorf("trace: growth of cluster %d: %w", id, err)
+		return nil, fmt.Errorf("cluster: growth of cluster %d: %w", id, err)
 	}
 	return e, nil
 }
@@ -224,17 +224,17 @@ func (c *Clusters) Growth(ctx context.Context, id uint32, limit int) ([]Edge, er
 func (c *Clusters) Held(ctx context.Context, limit int) ([]Edge, error) {
 	rows, err := c.conn.Query(ctx, c.q("SELECT {edge} FROM {held} FINAL ORDER BY seq, txid LIMIT ?"), limit)
 	if err != nil {
-		return nil, fmt.Errorf("trace: held merges: %w", err)
+		return nil, fmt.Errorf("cluster: held merges: %w", err)
 	}
 	e, err := c.scanEdges(rows)
 	if err != nil {
-		return nil, fmt.Errorf("trace: held merges: %w", err)
+		return nil, fmt.Errorf("cluster: held merges: %w", err)
 	}
 	return e, nil
 }
 
 // ErrNotLinked says two addresses are in different clusters.
-var ErrNotLinked = errors.New("trace: addresses are not linked")
+var ErrNotLinked = errors.New("cluster: addresses are not linked")
 
 // Explain returns the shortest chain of merge evidence from a to b: each
 // edge is a transaction in which a heuristic linked two addresses, the
@@ -268,11 +268,11 @@ func (c *Clusters) Explain(ctx context.Context, a, b string) ([]Edge, error) {
 		// Keys: a level of a large cluster is more than a literal list holds.
 		rows, err := c.conn.Query(ctx, c.q("SELECT {edge} FROM {merges} FINAL WHERE address_a IN ? OR address_b IN ?"), store.Keys(frontier), store.Keys(frontier))
 		if err != nil {
-			return nil, fmt.Errorf("trace: explaining %s to %s: %w", a, b, err)
+			return nil, fmt.Errorf("cluster: explaining %s to %s: %w", a, b, err)
 		}
 		edges, err := c.scanEdges(rows)
 		if err != nil {
-			return nil, fmt.Errorf("trace: explaining %s to %s: %w", a, b, err)
+			return nil, fmt.Errorf("cluster: explaining %s to %s: %w", a, b, err)
 		}
 		inFrontier := make(map[string]bool, len(frontier))
 		for _, f := range frontier {
@@ -310,5 +310,5 @@ func (c *Clusters) Explain(ctx context.Context, a, b string) ([]Edge, error) {
 		}
 		frontier = next
 	}
-	return nil, fmt.Errorf("trace: %s and %s are both in cluster %d but no evidence path joins them: the merge evidence is incomplete", a, b, ca)
+	return nil, fmt.Errorf("cluster: %s and %s are both in cluster %d but no evidence path joins them: the merge evidence is incomplete", a, b, ca)
 }

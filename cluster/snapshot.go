@@ -65,7 +65,7 @@ func (s *State) saveForest() error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("trace: writing snapshot: %w", err)
+		return fmt.Errorf("cluster: writing snapshot: %w", err)
 	}
 	return nil
 }
@@ -137,7 +137,7 @@ func littleEndian() bool {
 // loadSnapshot reads the snapshot, if there is one.
 func (s *State) loadSnapshot() error {
 	if !littleEndian() {
-		return errors.New("trace: snapshots need a little-endian machine")
+		return errors.New("cluster: snapshots need a little-endian machine")
 	}
 	path := s.SnapshotPath()
 	file, err := os.Open(path)
@@ -145,12 +145,12 @@ func (s *State) loadSnapshot() error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("trace: reading snapshot: %w", err)
+		return fmt.Errorf("cluster: reading snapshot: %w", err)
 	}
 	defer file.Close()
 	fi, err := file.Stat()
 	if err != nil {
-		return fmt.Errorf("trace: reading snapshot: %w", err)
+		return fmt.Errorf("cluster: reading snapshot: %w", err)
 	}
 	// Read straight into the forest's arrays, checksumming on the way:
 	// no second copy of the file in memory.
@@ -158,7 +158,7 @@ func (s *State) loadSnapshot() error {
 	r := io.TeeReader(bufio.NewReaderSize(file, 1<<20), crc)
 	var head [20]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil || fi.Size() < 24 || (string(head[:8]) != snapshotMagic && string(head[:8]) != snapshotMagicV1) {
-		return fmt.Errorf("trace: snapshot %s: not a forest snapshot (bad magic or too short); remove it to rebuild from the stream", path)
+		return fmt.Errorf("cluster: snapshot %s: not a forest snapshot (bad magic or too short); remove it to rebuild from the stream", path)
 	}
 	perID := int64(20)
 	if string(head[:8]) == snapshotMagicV1 {
@@ -167,10 +167,10 @@ func (s *State) loadSnapshot() error {
 	seq := binary.LittleEndian.Uint64(head[8:])
 	n := int(binary.LittleEndian.Uint32(head[16:]))
 	if fi.Size()-4 != 20+perID*int64(n) {
-		return fmt.Errorf("trace: snapshot %s: %d bytes for %d ids, want %d", path, fi.Size()-4, n, 20+perID*int64(n))
+		return fmt.Errorf("cluster: snapshot %s: %d bytes for %d ids, want %d", path, fi.Size()-4, n, 20+perID*int64(n))
 	}
 	if uint32(n) > s.nextID {
-		return fmt.Errorf("trace: snapshot %s covers %d ids, the address index only %d: the index is older than the snapshot", path, n, s.nextID)
+		return fmt.Errorf("cluster: snapshot %s covers %d ids, the address index only %d: the index is older than the snapshot", path, n, s.nextID)
 	}
 	var f Forest
 	var heads []uint64
@@ -184,25 +184,25 @@ func (s *State) loadSnapshot() error {
 	for _, a := range []*[]uint32{&f.parent, &f.size, &f.next} {
 		*a = mappedGrow([]uint32(nil), n+n/8+16)[:n]
 		if _, err := io.ReadFull(r, u32bytes(*a)); err != nil {
-			return fmt.Errorf("trace: reading snapshot %s: %w", path, err)
+			return fmt.Errorf("cluster: reading snapshot %s: %w", path, err)
 		}
 	}
 	if perID == 20 {
 		heads = mappedGrow([]uint64(nil), n+n/8+16)[:n]
 		if n > 0 {
 			if _, err := io.ReadFull(r, unsafe.Slice((*byte)(unsafe.Pointer(&heads[0])), 8*n)); err != nil {
-				return fmt.Errorf("trace: reading snapshot %s: %w", path, err)
+				return fmt.Errorf("cluster: reading snapshot %s: %w", path, err)
 			}
 		}
 	}
 	sum := crc.Sum32()
 	var tail [4]byte
 	if _, err := io.ReadFull(r, tail[:]); err != nil || binary.LittleEndian.Uint32(tail[:]) != sum {
-		return fmt.Errorf("trace: snapshot %s: checksum mismatch; remove it to rebuild from the stream", path)
+		return fmt.Errorf("cluster: snapshot %s: checksum mismatch; remove it to rebuild from the stream", path)
 	}
 	for i, p := range f.parent {
 		if int(p) >= n || int(f.next[i]) >= n {
-			return fmt.Errorf("trace: snapshot %s: id %d points outside the forest", path, i)
+			return fmt.Errorf("cluster: snapshot %s: id %d points outside the forest", path, i)
 		}
 	}
 	s.f, s.heads = f, heads

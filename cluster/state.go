@@ -14,8 +14,8 @@ import (
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster/heuristic"
-	"github.com/tracerproject/tracer/ingest"
 )
 
 // Keys of the Pebble index under DATA/trace/btc/index:
@@ -104,7 +104,7 @@ func OpenState(dir string, h heuristic.Config, supercluster uint32, log *slog.Lo
 		log = slog.New(slog.DiscardHandler)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("trace: state directory: %w", err)
+		return nil, fmt.Errorf("cluster: state directory: %w", err)
 	}
 	// A 64 MiB memtable: the address ids arrive in order, and fewer,
 	// larger flushes leave less to compact.
@@ -116,7 +116,7 @@ func OpenState(dir string, h heuristic.Config, supercluster uint32, log *slog.Lo
 	}
 	db, err := pebble.Open(filepath.Join(dir, "index"), o)
 	if err != nil {
-		return nil, fmt.Errorf("trace: opening address index in %s: %w", dir, err)
+		return nil, fmt.Errorf("cluster: opening address index in %s: %w", dir, err)
 	}
 	s := &State{dir: dir, db: db, h: h, supercluster: supercluster, log: log}
 	v, closer, err := db.Get([]byte{keyNext})
@@ -126,7 +126,7 @@ func OpenState(dir string, h heuristic.Config, supercluster uint32, log *slog.Lo
 		closer.Close()
 	case !errors.Is(err, pebble.ErrNotFound):
 		db.Close()
-		return nil, fmt.Errorf("trace: reading next id: %w", err)
+		return nil, fmt.Errorf("cluster: reading next id: %w", err)
 	}
 	var linkEnd, addrEnd int64
 	switch v, closer, err := db.Get([]byte{keyLog}); {
@@ -136,10 +136,10 @@ func OpenState(dir string, h heuristic.Config, supercluster uint32, log *slog.Lo
 	case err == nil:
 		closer.Close()
 		db.Close()
-		return nil, fmt.Errorf("trace: the index's log ends are %d bytes, want 16", len(v))
+		return nil, fmt.Errorf("cluster: the index's log ends are %d bytes, want 16", len(v))
 	case !errors.Is(err, pebble.ErrNotFound):
 		db.Close()
-		return nil, fmt.Errorf("trace: reading the ends of the logs: %w", err)
+		return nil, fmt.Errorf("cluster: reading the ends of the logs: %w", err)
 	}
 	if s.llog, err = openLinkLog(filepath.Join(dir, linkLogFile), linkEnd); err != nil {
 		db.Close()
@@ -163,7 +163,7 @@ func OpenState(dir string, h heuristic.Config, supercluster uint32, log *slog.Lo
 	}
 	for id, h := range s.heads {
 		if h != 0 && int64(h)+linkMinSize > s.llog.end {
-			return fail(fmt.Errorf("trace: snapshot: address id %d has its links at %d, beyond the link log's %d bytes", id, h, s.llog.end))
+			return fail(fmt.Errorf("cluster: snapshot: address id %d has its links at %d, beyond the link log's %d bytes", id, h, s.llog.end))
 		}
 	}
 	if addrEnd == 0 && s.nextID > 0 {
@@ -234,7 +234,7 @@ func (s *State) Commit(sync bool) (err error) {
 		opt = pebble.Sync
 	}
 	if err := s.b.Commit(opt); err != nil {
-		return fmt.Errorf("trace: writing the address index: %w", err)
+		return fmt.Errorf("cluster: writing the address index: %w", err)
 	}
 	s.b.Close()
 	s.b = s.db.NewBatch()
@@ -304,7 +304,7 @@ func (s *State) waitSpill() error {
 	err := <-s.spilled
 	s.spilled = nil
 	if err != nil {
-		return fmt.Errorf("trace: writing the address index: %w", err)
+		return fmt.Errorf("cluster: writing the address index: %w", err)
 	}
 	return nil
 }
@@ -328,7 +328,7 @@ func (s *State) get(key []byte) ([]byte, bool, error) {
 // ID returns the id of address, giving it the next id if it has none.
 func (s *State) ID(address string) (uint32, error) {
 	if address == "" {
-		return 0, errors.New("trace: an empty address gets no id")
+		return 0, errors.New("cluster: an empty address gets no id")
 	}
 	if address == s.lastAddr {
 		return s.lastID, nil // a multi-input star names its first input again and again
@@ -340,7 +340,7 @@ func (s *State) ID(address string) (uint32, error) {
 // idOf is ID for an address with fingerprint (h, c).
 func (s *State) idOf(address string, h uint64, c uint32) (uint32, error) {
 	if address == "" {
-		return 0, errors.New("trace: an empty address gets no id")
+		return 0, errors.New("cluster: an empty address gets no id")
 	}
 	id, ok := s.m.get(h, c)
 	if ok {
@@ -348,7 +348,7 @@ func (s *State) idOf(address string, h uint64, c uint32) (uint32, error) {
 		return id, nil
 	}
 	if s.nextID == ^uint32(0) {
-		return 0, errors.New("trace: address ids exhausted (2^32-1)")
+		return 0, errors.New("cluster: address ids exhausted (2^32-1)")
 	}
 	id = s.nextID
 	if err := s.alog.append(address); err != nil {
@@ -540,7 +540,7 @@ func appendLink(v []byte, l *storedLink) []byte {
 
 func decodeLink(key, v []byte) (storedLink, error) {
 	if len(key) != 17 || len(v) < 15 || len(v) < 15+int(v[10]) {
-		return storedLink{}, fmt.Errorf("trace: corrupt link entry %x", key)
+		return storedLink{}, fmt.Errorf("cluster: corrupt link entry %x", key)
 	}
 	l := storedLink{
 		seq: binary.BigEndian.Uint64(key[5:]), k: binary.BigEndian.Uint32(key[13:]),
@@ -554,7 +554,7 @@ func decodeLink(key, v []byte) (storedLink, error) {
 	if v[8]&2 != 0 {
 		txid, extra, ok := strings.Cut(l.txid, "\x00")
 		if !ok || extra == "" {
-			return storedLink{}, fmt.Errorf("trace: corrupt link entry %x: extra evidence missing", key)
+			return storedLink{}, fmt.Errorf("cluster: corrupt link entry %x: extra evidence missing", key)
 		}
 		l.txid, l.extra = txid, extra
 	}
@@ -585,7 +585,7 @@ func encodeBlock(hash string, height int64, links [][3]uint32) []byte {
 
 func decodeBlock(v []byte) (hash string, height int64, links [][3]uint32, err error) {
 	if len(v) < 1 || len(v) < 9+int(v[0]) || (len(v)-9-int(v[0]))%12 != 0 {
-		return "", 0, nil, errors.New("trace: corrupt block record")
+		return "", 0, nil, errors.New("cluster: corrupt block record")
 	}
 	n := int(v[0])
 	hash = string(v[1 : 1+n])
@@ -633,12 +633,12 @@ func (s *State) apply(ch *Changes, l *storedLink, addrA, addrB, hash string, seq
 // Connect applies the links of a block event with stream sequence seq.
 // An event at or below LastSeq was applied before and is skipped, so a
 // redelivery changes nothing.
-func (s *State) Connect(seq uint64, b *ingest.Block, ch *Changes) error {
+func (s *State) Connect(seq uint64, b *chain.Block, ch *Changes) error {
 	if seq <= s.lastSeq {
 		return nil
 	}
 	if b.Height < 0 || b.Height > 1<<32-1 {
-		return fmt.Errorf("trace: block %s: height %d out of range", b.Hash, b.Height)
+		return fmt.Errorf("cluster: block %s: height %d out of range", b.Hash, b.Height)
 	}
 	if err := s.maybeSpill(); err != nil {
 		return err
@@ -692,7 +692,7 @@ type blockLink struct {
 // blockLinks appends the links of transactions from to to of b, with
 // their ends' fingerprints, to dst; links is a buffer it returns for
 // reuse. It reads only b and the heuristics' configuration.
-func (s *State) blockLinks(dst []blockLink, b *ingest.Block, from, to int, links []heuristic.Link) ([]blockLink, []heuristic.Link) {
+func (s *State) blockLinks(dst []blockLink, b *chain.Block, from, to int, links []heuristic.Link) ([]blockLink, []heuristic.Link) {
 	for i := from; i < to; i++ {
 		links = s.h.Links(links, &b.Txs[i])
 		prevA, prevH, prevC := "", uint64(0), uint32(0)
@@ -720,7 +720,7 @@ func (s *State) blockLinks(dst []blockLink, b *ingest.Block, from, to int, links
 // in order. The ids, merges and records are those of the one-at-a-time
 // path (which the change heuristic needs: it asks per transaction whether
 // an output address was seen before).
-func (s *State) connectBatched(seq uint64, b *ingest.Block, ch *Changes) error {
+func (s *State) connectBatched(seq uint64, b *chain.Block, ch *Changes) error {
 	// The links and fingerprints of a large block's second half on
 	// another goroutine (they depend on nothing but the block).
 	half := len(b.Txs)
@@ -801,7 +801,7 @@ func (s *State) drawLink(ch *Changes, hl heuristic.Link, txid, extra string, hei
 }
 
 // connected records the block event seq with its links.
-func (s *State) connected(seq uint64, b *ingest.Block, recs [][3]uint32, ch *Changes) error {
+func (s *State) connected(seq uint64, b *chain.Block, recs [][3]uint32, ch *Changes) error {
 	if err := s.b.Set(blockKey(seq), encodeBlock(b.Hash, b.Height, recs), nil); err != nil {
 		return err
 	}
@@ -843,16 +843,16 @@ func (s *State) Disconnect(seq uint64, hash string, ch *Changes) error {
 	}
 	v, ok, err := s.get(blockKey(bseq))
 	if err != nil || !ok {
-		return fmt.Errorf("trace: undo of %s: block record of event %d missing: %v", hash, bseq, err)
+		return fmt.Errorf("cluster: undo of %s: block record of event %d missing: %v", hash, bseq, err)
 	}
 	_, height, recs, err := decodeBlock(v)
 	if err != nil {
-		return fmt.Errorf("trace: undo of %s: %w", hash, err)
+		return fmt.Errorf("cluster: undo of %s: %w", hash, err)
 	}
 	ch.Height = height - 1
 	if s.eth != nil {
 		if err := s.eth.undo(s, seq, bseq); err != nil {
-			return fmt.Errorf("trace: undo of %s: %w", hash, err)
+			return fmt.Errorf("cluster: undo of %s: %w", hash, err)
 		}
 	}
 	// Keep the block record and its hash entry: a replay after a restart
@@ -861,10 +861,10 @@ func (s *State) Disconnect(seq uint64, hash string, ch *Changes) error {
 	for _, r := range recs {
 		off, err := s.findLink(r[0], bseq, r[2])
 		if err != nil {
-			return fmt.Errorf("trace: undo of %s: %w", hash, err)
+			return fmt.Errorf("cluster: undo of %s: %w", hash, err)
 		}
 		if off == 0 {
-			return fmt.Errorf("trace: undo of %s: link %d of event %d (address id %d) is not in the link log", hash, r[2], bseq, r[0])
+			return fmt.Errorf("cluster: undo of %s: link %d of event %d (address id %d) is not in the link log", hash, r[2], bseq, r[0])
 		}
 		if err := s.llog.setFlag(off, linkUndone); err != nil {
 			return err
@@ -892,10 +892,10 @@ func (s *State) Disconnect(seq uint64, hash string, ch *Changes) error {
 		for off := s.head(m); off != 0; {
 			r, err := s.llog.read(off)
 			if err != nil {
-				return fmt.Errorf("trace: undo of %s: %w", hash, err)
+				return fmt.Errorf("cluster: undo of %s: %w", hash, err)
 			}
 			if r.link.a != m {
-				return fmt.Errorf("trace: undo of %s: link log record at %d is a link of id %d, found from id %d", hash, off, r.link.a, m)
+				return fmt.Errorf("cluster: undo of %s: link log record at %d is a link of id %d, found from id %d", hash, off, r.link.a, m)
 			}
 			if !r.undone && !r.link.held && r.link.seq < seq {
 				links = append(links, r)
@@ -924,7 +924,7 @@ func (s *State) Disconnect(seq uint64, hash string, ch *Changes) error {
 		if !ok {
 			v, found, err := s.get(blockKey(l.seq))
 			if err != nil || !found {
-				return fmt.Errorf("trace: undo of %s: block record of event %d missing: %v", hash, l.seq, err)
+				return fmt.Errorf("cluster: undo of %s: block record of event %d missing: %v", hash, l.seq, err)
 			}
 			if bh, _, _, err = decodeBlock(v); err != nil {
 				return err

@@ -12,16 +12,16 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/wire"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster/heuristic"
-	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/simulate"
 )
 
 // prevouts is an in-memory outpoint index for normalizing a simulated chain.
-type prevouts map[wire.OutPoint]ingest.Output
+type prevouts map[wire.OutPoint]chain.Output
 
-func (p prevouts) Prevout(op wire.OutPoint) (ingest.Output, error) {
+func (p prevouts) Prevout(op wire.OutPoint) (chain.Output, error) {
 	o, ok := p[op]
 	if !ok {
 		return o, fmt.Errorf("outpoint %s not found", op)
@@ -37,7 +37,7 @@ func simConfig(blocks, txsPerBlock int, seed int64) simulate.Config {
 }
 
 // simChain generates a synthetic chain and normalizes it.
-func simChain(t testing.TB, blocks, txsPerBlock int, seed int64) ([]*ingest.Block, *simulate.Truth) {
+func simChain(t testing.TB, blocks, txsPerBlock int, seed int64) ([]*chain.Block, *simulate.Truth) {
 	t.Helper()
 	cfg := simConfig(blocks, txsPerBlock, seed)
 	g, err := simulate.New(cfg)
@@ -45,7 +45,7 @@ func simChain(t testing.TB, blocks, txsPerBlock int, seed int64) ([]*ingest.Bloc
 		t.Fatal(err)
 	}
 	idx := prevouts{}
-	var out []*ingest.Block
+	var out []*chain.Block
 	for h := int64(0); ; h++ {
 		b, err := g.Next()
 		if errors.Is(err, io.EOF) {
@@ -80,7 +80,7 @@ func openState(t testing.TB, dir string, supercluster uint32) *State {
 
 // event is one stream entry for the state tests: a block, or an undo.
 type event struct {
-	block *ingest.Block
+	block *chain.Block
 	undo  string
 }
 
@@ -107,7 +107,7 @@ func apply(t testing.TB, s *State, seq0 uint64, evs []event) uint64 {
 	return seq
 }
 
-func blocksOf(bs []*ingest.Block) []event {
+func blocksOf(bs []*chain.Block) []event {
 	evs := make([]event, len(bs))
 	for i, b := range bs {
 		evs[i] = event{block: b}
@@ -118,7 +118,7 @@ func blocksOf(bs []*ingest.Block) []event {
 // chainState is a state that connected bs and nothing else, in a
 // temporary directory, closed when the test ends: what undoing blocks must
 // end equal to.
-func chainState(t testing.TB, bs []*ingest.Block) *State {
+func chainState(t testing.TB, bs []*chain.Block) *State {
 	t.Helper()
 	s := openState(t, t.TempDir(), 0)
 	t.Cleanup(func() { s.Close() })
@@ -127,7 +127,7 @@ func chainState(t testing.TB, bs []*ingest.Block) *State {
 }
 
 // undosOf is the undo of every block of bs, newest first.
-func undosOf(bs []*ingest.Block) []event {
+func undosOf(bs []*chain.Block) []event {
 	evs := make([]event, 0, len(bs))
 	for i := len(bs) - 1; i >= 0; i-- {
 		evs = append(evs, event{undo: bs[i].Hash})
@@ -231,7 +231,7 @@ func TestPrecisionRecall(t *testing.T) {
 
 // score clusters blocks with h and returns the pairwise precision and
 // recall against the true owners, over every address on the chain.
-func score(t *testing.T, blocks []*ingest.Block, truth *simulate.Truth, h heuristic.Config, name string) (precision, recall float64) {
+func score(t *testing.T, blocks []*chain.Block, truth *simulate.Truth, h heuristic.Config, name string) (precision, recall float64) {
 	t.Helper()
 	s, err := OpenState(t.TempDir(), h, 0, nil)
 	if err != nil {
@@ -420,17 +420,17 @@ func TestRestartEqualsUninterrupted(t *testing.T) {
 }
 
 func TestSuperclusterGuard(t *testing.T) {
-	mk := func(txid string, ins ...string) *ingest.Block {
-		tx := ingest.Tx{Txid: txid, Outputs: []ingest.Output{{Address: "out-" + txid, Value: 1}}}
+	mk := func(txid string, ins ...string) *chain.Block {
+		tx := chain.Tx{Txid: txid, Outputs: []chain.Output{{Address: "out-" + txid, Value: 1}}}
 		for _, a := range ins {
-			tx.Inputs = append(tx.Inputs, ingest.Input{Address: a, Value: 10})
+			tx.Inputs = append(tx.Inputs, chain.Input{Address: a, Value: 10})
 		}
-		return &ingest.Block{Chain: "btc", Hash: "h-" + txid, Height: 1, Txs: []ingest.Tx{tx}}
+		return &chain.Block{Chain: "btc", Hash: "h-" + txid, Height: 1, Txs: []chain.Tx{tx}}
 	}
 	s := openState(t, t.TempDir(), 2)
 	defer s.Close()
 	ch := NewChanges()
-	for i, b := range []*ingest.Block{mk("t1", "a1", "a2", "a3"), mk("t2", "b1", "b2", "b3"), mk("t3", "a1", "b1"), mk("t4", "c1", "a2")} {
+	for i, b := range []*chain.Block{mk("t1", "a1", "a2", "a3"), mk("t2", "b1", "b2", "b3"), mk("t3", "a1", "b1"), mk("t4", "c1", "a2")} {
 		if err := s.Connect(uint64(i+1), b, ch); err != nil {
 			t.Fatal(err)
 		}
@@ -452,12 +452,12 @@ func TestSuperclusterGuard(t *testing.T) {
 // TestMergeRewritesSmallerSide: a merge marks only the absorbed side's
 // members for rewriting (and a lone root), never the larger cluster.
 func TestMergeRewritesSmallerSide(t *testing.T) {
-	block := func(seq int, ins ...string) *ingest.Block {
-		tx := ingest.Tx{Txid: fmt.Sprint("t", seq), Outputs: []ingest.Output{{Address: "o", Value: 1}}}
+	block := func(seq int, ins ...string) *chain.Block {
+		tx := chain.Tx{Txid: fmt.Sprint("t", seq), Outputs: []chain.Output{{Address: "o", Value: 1}}}
 		for _, a := range ins {
-			tx.Inputs = append(tx.Inputs, ingest.Input{Address: a, Value: 10})
+			tx.Inputs = append(tx.Inputs, chain.Input{Address: a, Value: 10})
 		}
-		return &ingest.Block{Chain: "btc", Hash: fmt.Sprint("h", seq), Height: int64(seq), Txs: []ingest.Tx{tx}}
+		return &chain.Block{Chain: "btc", Hash: fmt.Sprint("h", seq), Height: int64(seq), Txs: []chain.Tx{tx}}
 	}
 	s := openState(t, t.TempDir(), 0)
 	defer s.Close()
@@ -496,8 +496,8 @@ func TestMergeRewritesSmallerSide(t *testing.T) {
 func TestConnectBatchedMatchesOneAtATime(t *testing.T) {
 	sim, _ := simChain(t, 40, 60, 7)
 	g := newChainGen(9)
-	var gen []*ingest.Block
-	var b *ingest.Block
+	var gen []*chain.Block
+	var b *chain.Block
 	for h := range 30 {
 		b = g.block(b, h, []int{300, 1100}[h%2]) // 1,024 transactions or more: two goroutines draw the links
 		c := *b
@@ -506,7 +506,7 @@ func TestConnectBatchedMatchesOneAtATime(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name         string
-		blocks       []*ingest.Block
+		blocks       []*chain.Block
 		supercluster uint32
 	}{{"simulated", sim, 3}, {"mainnet-shaped", gen, 40}} {
 		blocks := tc.blocks

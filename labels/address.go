@@ -10,21 +10,8 @@ import (
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/btcutil/base58"
 	"github.com/btcsuite/btcd/chaincfg"
-
-	"github.com/tracerproject/tracer/ingest/eth"
+	"github.com/tracerproject/tracer/chain"
 )
-
-// Chains a label may name. btc and eth are the names the ingesters use
-// (ingest.ChainBTC, ingest.ChainETH); tron has no ingester yet but the
-// broker lists name TRON addresses (USDT on TRON), so they are kept.
-const (
-	ChainBTC  = "btc"
-	ChainETH  = "eth"
-	ChainTRON = "tron"
-)
-
-// Chains lists the chains in display order.
-var Chains = []string{ChainBTC, ChainETH, ChainTRON}
 
 // ErrBadAddress is wrapped by every address parse error.
 var ErrBadAddress = errors.New("labels: bad address")
@@ -34,11 +21,11 @@ var ErrBadAddress = errors.New("labels: bad address")
 func ParseChain(s string) (string, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "btc", "bitcoin", "xbt":
-		return ChainBTC, nil
+		return chain.BTC, nil
 	case "eth", "ethereum":
-		return ChainETH, nil
+		return chain.ETH, nil
 	case "tron", "trx":
-		return ChainTRON, nil
+		return chain.TRON, nil
 	}
 	return "", fmt.Errorf("labels: unknown chain %q (want btc, eth or tron)", s)
 }
@@ -47,23 +34,23 @@ func ParseChain(s string) (string, error) {
 // Bitcoin mainnet base58 as is and bech32 in lower case; Ethereum 0x and 40
 // hex digits in lower case (mixed case must pass EIP-55); TRON base58check
 // with the 0x41 version byte.
-func CanonicalAddress(chain, addr string) (string, error) {
-	switch chain {
-	case ChainBTC:
+func CanonicalAddress(chainName, addr string) (string, error) {
+	switch chainName {
+	case chain.BTC:
 		return canonicalBTC(addr)
-	case ChainETH:
+	case chain.ETH:
 		return canonicalETH(addr)
-	case ChainTRON:
+	case chain.TRON:
 		return canonicalTRON(addr)
 	}
-	return "", fmt.Errorf("labels: unknown chain %q", chain)
+	return "", fmt.Errorf("labels: unknown chain %q", chainName)
 }
 
 // GuessChain names the chain whose address form addr has, or "" when it
 // has none of them. Forms do not overlap: TRON base58 starts with T and
 // fails Bitcoin's version bytes, Ethereum starts with 0x.
 func GuessChain(addr string) string {
-	for _, c := range Chains {
+	for _, c := range chain.Names {
 		if _, err := CanonicalAddress(c, addr); err == nil {
 			return c
 		}
@@ -103,7 +90,7 @@ func canonicalBTC(addr string) (string, error) {
 // canonicalETH: go-ethereum's common.HexToAddress silently crops or pads
 // bad input, so the checks are done here.
 func canonicalETH(addr string) (string, error) {
-	canon, err := eth.ParseAddress(addr)
+	canon, err := chain.ParseETHAddress(addr)
 	if err != nil {
 		// eth's error names the address and what is wrong with it.
 		return "", fmt.Errorf("%w: %w", ErrBadAddress, err)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/tracerproject/tracer/chain"
 )
 
 // ClusterFinder names the cluster an address is in; ok is false for an
@@ -32,7 +34,7 @@ type ClusterLabel struct {
 // clusterer's merges, so a label on cluster:ID names the cluster that id
 // had when it was given.
 func (s *Store) ThroughCluster(ctx context.Context, sh *Show, cf ClusterFinder) error {
-	if sh.Chain != ChainBTC {
+	if sh.Chain != chain.BTC {
 		return nil
 	}
 	id, ok, err := cf.ClusterOf(ctx, sh.Subject)
@@ -43,7 +45,7 @@ func (s *Store) ThroughCluster(ctx context.Context, sh *Show, cf ClusterFinder) 
 		return nil
 	}
 	sh.Cluster = id
-	list, err := s.List(ctx, Filter{Chain: ChainBTC, AsOf: sh.AsOf})
+	list, err := s.List(ctx, Filter{Chain: chain.BTC, AsOf: sh.AsOf})
 	if err != nil {
 		return err
 	}

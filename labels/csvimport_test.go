@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tracerproject/tracer/chain"
 )
 
 const csvHeader = "chain,address,entity,category,source,confidence\n"
@@ -18,11 +20,11 @@ func TestCSVImport(t *testing.T) {
 		"btc,cluster:42,Sinaloa cash-out,cartel,informant,40\n"
 	imp := mustParse(t, FormatCSV, Options{AddedBy: "analyst-7"}, File{Name: "mine.csv", Data: []byte(data)})
 	want := []struct{ chain, addr, cluster, cat string }{
-		{ChainBTC, "1JPfVv5cWRLx1js9NWxg46dG2CGbeRz4th", "", CategoryPrecursorBroker},
-		{ChainBTC, "bc1qardcxz845jw83vgfvcmewhuxa0ag9gchjwmcfd", "", CategoryPrecursorBroker},
-		{ChainETH, "0x983a81ca6fb1e441266d2fbcb7d8e530ac2e05a2", "", CategoryPrecursorBroker},
-		{ChainTRON, "TMStbg5fgb4uTV7fK1gEYF9hKAzP3siPsG", "", CategoryCartel},
-		{ChainBTC, "", "42", CategoryCartel},
+		{chain.BTC, "1JPfVv5cWRLx1js9NWxg46dG2CGbeRz4th", "", CategoryPrecursorBroker},
+		{chain.BTC, "bc1qardcxz845jw83vgfvcmewhuxa0ag9gchjwmcfd", "", CategoryPrecursorBroker},
+		{chain.ETH, "0x983a81ca6fb1e441266d2fbcb7d8e530ac2e05a2", "", CategoryPrecursorBroker},
+		{chain.TRON, "TMStbg5fgb4uTV7fK1gEYF9hKAzP3siPsG", "", CategoryCartel},
+		{chain.BTC, "", "42", CategoryCartel},
 	}
 	if len(imp.Labels) != len(want) {
 		t.Fatalf("got %d labels, want %d", len(imp.Labels), len(want))
@@ -99,17 +101,17 @@ func TestCSVExtraCategory(t *testing.T) {
 
 func TestCanonicalAddress(t *testing.T) {
 	tests := []struct{ chain, in, want string }{
-		{ChainBTC, "1JPfVv5cWRLx1js9NWxg46dG2CGbeRz4th", "1JPfVv5cWRLx1js9NWxg46dG2CGbeRz4th"},
-		{ChainBTC, "BC1QARDCXZ845JW83VGFVCMEWHUXA0AG9GCHJWMCFD", "bc1qardcxz845jw83vgfvcmewhuxa0ag9gchjwmcfd"},
-		{ChainBTC, "bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr", "bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr"},
-		{ChainBTC, "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798", ""}, // a bare public key
-		{ChainBTC, "bc1qARDCXZ845jw83vgfvcmewhuxa0ag9gchjwmcfd", ""},                         // mixed-case bech32
-		{ChainETH, "0X983A81CA6FB1E441266D2FBCB7D8E530AC2E05A2", "0x983a81ca6fb1e441266d2fbcb7d8e530ac2e05a2"},
-		{ChainETH, "983a81ca6fb1e441266d2fbcb7d8e530ac2e05a2", ""},
-		{ChainETH, "0x983a81ca6fb1e441266d2fbcb7d8e530ac2e05a2ff", ""},
-		{ChainTRON, "TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzq", "TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzq"},
-		{ChainTRON, "TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzr", ""},
-		{ChainTRON, "1JPfVv5cWRLx1js9NWxg46dG2CGbeRz4th", ""}, // base58check, version 0x00
+		{chain.BTC, "1JPfVv5cWRLx1js9NWxg46dG2CGbeRz4th", "1JPfVv5cWRLx1js9NWxg46dG2CGbeRz4th"},
+		{chain.BTC, "BC1QARDCXZ845JW83VGFVCMEWHUXA0AG9GCHJWMCFD", "bc1qardcxz845jw83vgfvcmewhuxa0ag9gchjwmcfd"},
+		{chain.BTC, "bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr", "bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr"},
+		{chain.BTC, "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798", ""}, // a bare public key
+		{chain.BTC, "bc1qARDCXZ845jw83vgfvcmewhuxa0ag9gchjwmcfd", ""},                         // mixed-case bech32
+		{chain.ETH, "0X983A81CA6FB1E441266D2FBCB7D8E530AC2E05A2", "0x983a81ca6fb1e441266d2fbcb7d8e530ac2e05a2"},
+		{chain.ETH, "983a81ca6fb1e441266d2fbcb7d8e530ac2e05a2", ""},
+		{chain.ETH, "0x983a81ca6fb1e441266d2fbcb7d8e530ac2e05a2ff", ""},
+		{chain.TRON, "TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzq", "TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzq"},
+		{chain.TRON, "TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzr", ""},
+		{chain.TRON, "1JPfVv5cWRLx1js9NWxg46dG2CGbeRz4th", ""}, // base58check, version 0x00
 	}
 	for _, tt := range tests {
 		got, err := CanonicalAddress(tt.chain, tt.in)

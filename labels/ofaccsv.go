@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tracerproject/tracer/chain"
 )
 
 // RemarksLimit is where OFAC cuts SDN.CSV remarks; the rest goes to
@@ -82,14 +84,14 @@ func parseRemarks(s string) []remarkItem {
 // asset whose chain follows from the address's form (stablecoins issued on
 // several chains), or ok=false for an asset on a chain the tracer does not
 // follow.
-func assetChain(asset string) (chain string, ok bool) {
+func assetChain(asset string) (chainName string, ok bool) {
 	switch strings.ToUpper(asset) {
 	case "XBT", "BTC":
-		return ChainBTC, true
+		return chain.BTC, true
 	case "ETH":
-		return ChainETH, true
+		return chain.ETH, true
 	case "TRX":
-		return ChainTRON, true
+		return chain.TRON, true
 	case "USDT", "USDC":
 		return "", true
 	}
@@ -138,12 +140,12 @@ func resolveAddress(asset, addr string) (chain, canon, warning string, skip bool
 func lookalike(addr string) string {
 	switch {
 	case strings.HasPrefix(addr, "0x") || strings.HasPrefix(addr, "0X"):
-		return ChainETH
+		return chain.ETH
 	case len(addr) == 34 && addr[0] == 'T':
-		return ChainTRON
+		return chain.TRON
 	case strings.HasPrefix(strings.ToLower(addr), "bc1"),
 		len(addr) >= 26 && len(addr) <= 35 && (addr[0] == '1' || addr[0] == '3'):
-		return ChainBTC
+		return chain.BTC
 	}
 	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/internal/realdata"
 )
 
@@ -174,23 +175,23 @@ func TestOFACCSVDrugPrograms(t *testing.T) {
 		t.Errorf("%s: no %s label for %s", entity, asset, addr)
 	}
 	// 45404: a TRON address listed under XBT goes to tron, with a warning.
-	check("WANG, Mingming", ChainTRON, "TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzq", "XBT")
+	check("WANG, Mingming", chain.TRON, "TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzq", "XBT")
 	if !slices.ContainsFunc(imp.Report.Warnings, func(i Issue) bool {
 		return i.Value == "TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzq" && strings.Contains(i.Reason, "tron address filed under XBT")
 	}) {
 		t.Errorf("no warning for the TRON address under XBT; warnings: %v", imp.Report.Warnings)
 	}
 	// USDT is TRON for 45312 and Ethereum for 45314 and 45404.
-	check("SHEN, Xingbiao", ChainTRON, "TEAqwfMhXLaomXhZ8KeMhx3njGmQEDnsUR", "USDT")
-	check("VALERIAN LABS, INC.", ChainETH, "0x983a81ca6fb1e441266d2fbcb7d8e530ac2e05a2", "USDT")
-	check("VALERIAN LABS, INC.", ChainETH, "0x983a81ca6fb1e441266d2fbcb7d8e530ac2e05a2", "USDC")
-	check("WANG, Mingming", ChainETH, "0xfac583c0cf07ea434052c49115a4682172ab6b4f", "USDT")
+	check("SHEN, Xingbiao", chain.TRON, "TEAqwfMhXLaomXhZ8KeMhx3njGmQEDnsUR", "USDT")
+	check("VALERIAN LABS, INC.", chain.ETH, "0x983a81ca6fb1e441266d2fbcb7d8e530ac2e05a2", "USDT")
+	check("VALERIAN LABS, INC.", chain.ETH, "0x983a81ca6fb1e441266d2fbcb7d8e530ac2e05a2", "USDC")
+	check("WANG, Mingming", chain.ETH, "0xfac583c0cf07ea434052c49115a4682172ab6b4f", "USDT")
 	// EIP-55 mixed case and lower case both end up lower case.
-	check("VALERIAN LABS, INC.", ChainETH, "0x983a81ca6fb1e441266d2fbcb7d8e530ac2e05a2", "ETH")
-	check("JIMENEZ CASTRO, Mario Alberto", ChainETH, "0x9c2bc757b66f24d60f016b6237f8cdd414a879fa", "ETH")
+	check("VALERIAN LABS, INC.", chain.ETH, "0x983a81ca6fb1e441266d2fbcb7d8e530ac2e05a2", "ETH")
+	check("JIMENEZ CASTRO, Mario Alberto", chain.ETH, "0x9c2bc757b66f24d60f016b6237f8cdd414a879fa", "ETH")
 	// Bech32, P2WSH length, lower case as written.
-	check("XIA, Fengbing", ChainBTC, "bc1qkfqh5p2qsakseg5gnwen6zh5xf3elmku2xaup29mw3l0wnncy3es880dss", "XBT")
-	check("WANG, Jiantong", ChainTRON, "TMStbg5fgb4uTV7fK1gEYF9hKAzP3siPsG", "TRX")
+	check("XIA, Fengbing", chain.BTC, "bc1qkfqh5p2qsakseg5gnwen6zh5xf3elmku2xaup29mw3l0wnncy3es880dss", "XBT")
+	check("WANG, Jiantong", chain.TRON, "TMStbg5fgb4uTV7fK1gEYF9hKAzP3siPsG", "TRX")
 
 	// 39585 and 39593 are cut at 1,000 characters; without the comments
 	// file the cut addresses are reported, never imported truncated.
@@ -269,7 +270,7 @@ func TestOFACCSVAgainst0xB10C(t *testing.T) {
 			found := false
 			for _, l := range imp.Labels {
 				if strings.ToLower(l.Address) == a {
-					found = l.Chain == ChainTRON
+					found = l.Chain == chain.TRON
 				}
 			}
 			if !found {
@@ -288,7 +289,7 @@ func TestOFACCSVComments(t *testing.T) {
 	imp := mustParse(t, FormatOFACCSV, Options{}, sdn, comments)
 
 	peij := labelsOf(imp, "PEIJNENBURG, Alex Adrianus Martinus")
-	if !hasLabel(peij, ChainBTC, "1N6XqSf3ULpNjko9LrJmHudRoLitjwkETN") {
+	if !hasLabel(peij, chain.BTC, "1N6XqSf3ULpNjko9LrJmHudRoLitjwkETN") {
 		t.Errorf("39585: the address spanning the cut was not completed; got %d labels", len(peij))
 	}
 	for _, l := range peij {
@@ -297,12 +298,12 @@ func TestOFACCSVComments(t *testing.T) {
 		}
 	}
 	// Addresses only in the continuation.
-	if !hasLabel(peij, ChainBTC, "bc1qwa6zu6qhl6wqnlxp642vcf89nptsassle25ulf") ||
-		!hasLabel(peij, ChainETH, "0x83e5bc4ffa856bb84bb88581f5dd62a433a25e0d") {
+	if !hasLabel(peij, chain.BTC, "bc1qwa6zu6qhl6wqnlxp642vcf89nptsassle25ulf") ||
+		!hasLabel(peij, chain.ETH, "0x83e5bc4ffa856bb84bb88581f5dd62a433a25e0d") {
 		t.Errorf("39585: continuation addresses missing")
 	}
 	grimm := labelsOf(imp, "GRIMM, Matthew Simon")
-	if !hasLabel(grimm, ChainBTC, "194xmrZA53UBsZau2PnJLdmVVW9m5feeS") {
+	if !hasLabel(grimm, chain.BTC, "194xmrZA53UBsZau2PnJLdmVVW9m5feeS") {
 		t.Errorf("39593: the address after the cut was not completed")
 	}
 	if len(grimm) <= len(labelsOf(mustParse(t, FormatOFACCSV, Options{}, sdn), "GRIMM, Matthew Simon")) {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/internal/realdata"
 )
 
@@ -113,10 +114,10 @@ func TestOFACXML(t *testing.T) {
 		t.Errorf("source %q", imp.Source)
 	}
 	want := []struct{ entity, chain, addr, asset, program string }{
-		{"WANG Mingming", ChainBTC, "1MLPqwaFFUBZePTjpR3nxRoK19Cv9mPCc7", "XBT", "ILLICIT-DRUGS-EO14059"},
-		{"WANG Mingming", ChainTRON, "TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzq", "XBT", "ILLICIT-DRUGS-EO14059"},
-		{"WANG Mingming", ChainETH, "0xfac583c0cf07ea434052c49115a4682172ab6b4f", "USDT", "ILLICIT-DRUGS-EO14059"},
-		{"SHEN Xingbiao", ChainTRON, "TEAqwfMhXLaomXhZ8KeMhx3njGmQEDnsUR", "USDT", "ILLICIT-DRUGS-EO14059; SDNTK"},
+		{"WANG Mingming", chain.BTC, "1MLPqwaFFUBZePTjpR3nxRoK19Cv9mPCc7", "XBT", "ILLICIT-DRUGS-EO14059"},
+		{"WANG Mingming", chain.TRON, "TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzq", "XBT", "ILLICIT-DRUGS-EO14059"},
+		{"WANG Mingming", chain.ETH, "0xfac583c0cf07ea434052c49115a4682172ab6b4f", "USDT", "ILLICIT-DRUGS-EO14059"},
+		{"SHEN Xingbiao", chain.TRON, "TEAqwfMhXLaomXhZ8KeMhx3njGmQEDnsUR", "USDT", "ILLICIT-DRUGS-EO14059; SDNTK"},
 	}
 	if len(imp.Labels) != len(want) {
 		t.Fatalf("got %d labels %+v, want %d", len(imp.Labels), imp.Labels, len(want))
@@ -178,7 +179,7 @@ func TestOFACXMLRealFragment(t *testing.T) {
 		`<ReferenceValueSets><FeatureTypeValues>` + frag[ftStart:ftEnd] + `</FeatureTypeValues></ReferenceValueSets>` +
 		`<DistinctParties><DistinctParty FixedRef="25308"><Profile ID="25308">` + frag[fStart:fEnd] + `</Profile></DistinctParty></DistinctParties></Sanctions>`
 	imp := mustParse(t, FormatOFACXML, Options{}, File{Name: "fragment.xml", Data: []byte(doc)})
-	if len(imp.Labels) != 1 || imp.Labels[0].Address != "12QtD5BFwRsdNsAZY76UVE1xyCGNTojH9h" || imp.Labels[0].Chain != ChainBTC ||
+	if len(imp.Labels) != 1 || imp.Labels[0].Address != "12QtD5BFwRsdNsAZY76UVE1xyCGNTojH9h" || imp.Labels[0].Chain != chain.BTC ||
 		!strings.Contains(imp.Labels[0].Origin, "entity 25308 feature 31723") {
 		t.Errorf("got %+v", imp.Labels)
 	}

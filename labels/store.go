@@ -13,6 +13,7 @@ import (
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/store"
 )
 
@@ -462,23 +463,23 @@ type Show struct {
 
 // ParseSubject reads an address of any followed chain, or cluster:ID, and
 // returns its chain ("" for a cluster) and canonical form.
-func ParseSubject(s string) (chain, subject string, cluster bool, err error) {
+func ParseSubject(s string) (chainName, subject string, cluster bool, err error) {
 	s = strings.TrimSpace(s)
 	if id, ok, err := ParseCluster(s); ok {
 		return "", id, true, err
 	}
-	for _, c := range Chains {
+	for _, c := range chain.Names {
 		if canon, err := CanonicalAddress(c, s); err == nil {
 			return c, canon, false, nil
 		}
 	}
 	// Say why for the chain the form suggests.
-	c := ChainBTC
+	c := chain.BTC
 	switch {
 	case strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X"):
-		c = ChainETH
+		c = chain.ETH
 	case strings.HasPrefix(s, "T"):
-		c = ChainTRON
+		c = chain.TRON
 	}
 	_, err = CanonicalAddress(c, s)
 	return "", "", false, fmt.Errorf("%q is not a Bitcoin, Ethereum or TRON address, nor cluster:ID (as %s: %v)", clip(s), c, err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/internal/chserver"
 	"github.com/tracerproject/tracer/internal/realdata"
 	"github.com/tracerproject/tracer/store"
@@ -79,7 +80,7 @@ func testBrief(t *testing.T, ctx context.Context, s *Store) {
 	if _, err := s.Write(ctx, imp, WriteOptions{ValidFrom: day("2024-05-03")}); err != nil {
 		t.Fatal(err)
 	}
-	for _, chain := range []string{ChainBTC, ChainETH} {
+	for _, chain := range []string{chain.BTC, chain.ETH} {
 		list, err := s.List(ctx, Filter{Chain: chain})
 		if err != nil {
 			t.Fatal(err)
@@ -224,7 +225,7 @@ func testRoundTrip(t *testing.T, ctx context.Context, s *Store) {
 		"title: t\nlabel: Broker X\ncurrency: BTC\nconfidence: forensic\nis_cluster_definer: true\nlastmod: 2022-02-03\nsource: https://example.org/case\ncategory: exchange\ntags:\n" +
 			"- address: " + addrA + "\n- address: bc1qardcxz845jw83vgfvcmewhuxa0ag9gchjwmcfd\n  label: Broker Y\n")})
 	imp.Labels[1].Program = "SDNTK; FTO"
-	imp.Labels = append(imp.Labels, Label{Chain: ChainBTC, Cluster: "42", Entity: "Cartel wallet cluster", Category: CategoryCartel, Source: "rt",
+	imp.Labels = append(imp.Labels, Label{Chain: chain.BTC, Cluster: "42", Entity: "Cartel wallet cluster", Category: CategoryCartel, Source: "rt",
 		Confidence: 33, KnownSince: day("2021-01-01"), Origin: "hand:1", Raw: "ünïcode, \"quotes\" and 'apostrophes'"})
 	res, err := s.Write(ctx, imp, WriteOptions{ValidFrom: day("2024-05-03"), AddedBy: "tester"})
 	if err != nil {
@@ -252,7 +253,7 @@ func testRoundTrip(t *testing.T, ctx context.Context, s *Store) {
 	if ls, err := s.List(ctx, Filter{Source: "rt", Category: CategoryCartel}); err != nil || len(ls) != 1 || ls[0].Cluster != "42" {
 		t.Errorf("category filter: %v %+v", err, ls)
 	}
-	if ls, err := s.List(ctx, Filter{Source: "rt", Chain: ChainETH}); err != nil || len(ls) != 0 {
+	if ls, err := s.List(ctx, Filter{Source: "rt", Chain: chain.ETH}); err != nil || len(ls) != 0 {
 		t.Errorf("chain filter: %v %+v", err, ls)
 	}
 	// Show finds an address given in any case form, and a cluster.
@@ -406,11 +407,11 @@ func testSupersede(t *testing.T, ctx context.Context, s *Store) {
 	}
 	// Lookup in bulk, as the tracer labels its endpoints; and several
 	// categories at once, as --stop-at asks.
-	found, err := s.Lookup(ctx, ChainETH, []string{b, "0x0000000000000000000000000000000000000001"}, day("2024-03-01"))
+	found, err := s.Lookup(ctx, chain.ETH, []string{b, "0x0000000000000000000000000000000000000001"}, day("2024-03-01"))
 	if err != nil || len(found) != 1 || len(found[b]) != 1 || found[b][0].Source != "hist" || found[b][0].Entity != "VALERIAN LABS" {
 		t.Errorf("lookup as of 2024-03-01: %v %+v", err, found)
 	}
-	found, err = s.Lookup(ctx, ChainBTC, []string{b}, time.Time{})
+	found, err = s.Lookup(ctx, chain.BTC, []string{b}, time.Time{})
 	if err != nil || len(found) != 0 {
 		t.Errorf("lookup on the wrong chain: %v %+v", err, found)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/internal/realdata"
 )
 
@@ -73,7 +74,7 @@ func TestTagPackReal(t *testing.T) {
 
 	// tornado_cash.yaml sets everything in the header.
 	l := findLabel(t, imps["tornado_cash.yaml"], "0x8589427373d6d84e98730d7795d8f6f8731fda16")
-	if l.Chain != ChainETH || l.Entity != "tornado.cash" || l.Category != CategoryMixer || l.Confidence != 60 ||
+	if l.Chain != chain.ETH || l.Entity != "tornado.cash" || l.Category != CategoryMixer || l.Confidence != 60 ||
 		l.ApplyToCluster || !l.KnownSince.Equal(day("2022-08-10")) ||
 		l.Reference != "https://home.treasury.gov/policy-issues/financial-sanctions/recent-actions/20220808" {
 		t.Errorf("tornado_cash header not inherited: %+v", l)
@@ -85,7 +86,7 @@ func TestTagPackReal(t *testing.T) {
 		t.Errorf("bybit tag override/inheritance: %+v", l)
 	}
 	l = findLabel(t, by, "0x1db92e2eebc8e0c075a02bea49a2935bcd2dfcf4")
-	if l.Reference != "https://blog.bybit.com/en-US/post/statement-from-ben-on-bybit-s-wallets-bltfb7a70c50462875b/" || l.Chain != ChainETH {
+	if l.Reference != "https://blog.bybit.com/en-US/post/statement-from-ben-on-bybit-s-wallets-bltfb7a70c50462875b/" || l.Chain != chain.ETH {
 		t.Errorf("bybit header source not inherited: %+v", l)
 	}
 	// binance: a tag's own label wins over none in the header.
@@ -104,7 +105,7 @@ func TestTagPackReal(t *testing.T) {
 	// ofac.yaml has no confidence anywhere: unknown (5), with a warning;
 	// its TRON address under BTC is labelled on tron.
 	of := imps["ofac.yaml"]
-	if l := findLabel(t, of, "TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzq"); l.Chain != ChainTRON || l.Confidence != 5 {
+	if l := findLabel(t, of, "TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzq"); l.Chain != chain.TRON || l.Confidence != 5 {
 		t.Errorf("ofac.yaml TRON-under-BTC: %+v", l)
 	}
 	warned := false
@@ -180,7 +181,7 @@ func TestTagPackBad(t *testing.T) {
 	// is a confidence; the category option overrides.
 	imp = mustParse(t, FormatTagPack, Options{Category: CategoryPrecursorBroker}, File{Name: "p.yaml", Data: []byte(
 		"header:\n  title: x\n  currency: TRX\n  confidence: 77\ntags:\n- address: TMStbg5fgb4uTV7fK1gEYF9hKAzP3siPsG\n  label: Wang\n  is_cluster_definer: true\n")})
-	if len(imp.Labels) != 1 || imp.Labels[0].Chain != ChainTRON || imp.Labels[0].Confidence != 77 || imp.Labels[0].Category != CategoryPrecursorBroker || !imp.Labels[0].ApplyToCluster {
+	if len(imp.Labels) != 1 || imp.Labels[0].Chain != chain.TRON || imp.Labels[0].Confidence != 77 || imp.Labels[0].Category != CategoryPrecursorBroker || !imp.Labels[0].ApplyToCluster {
 		t.Errorf("got %+v", imp.Labels)
 	}
 }

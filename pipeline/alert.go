@@ -7,8 +7,8 @@ import (
 	"strconv"
 
 	"github.com/tracerproject/tracer/alert"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
-	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/labels"
 )
 
@@ -39,7 +39,7 @@ func (p *Pipeline) alerterDurable() string {
 // Alerter returns the alerter for the chain's rules (Config.Alerts holds
 // the rules of every chain) on this pipeline's store and NATS; its durable
 // consumer is named alerter on every chain's stream. The caller runs it.
-func (p *Pipeline) Alerter(ctx context.Context, chain string) (*alert.Alerter, error) {
+func (p *Pipeline) Alerter(ctx context.Context, chainName string) (*alert.Alerter, error) {
 	st, err := p.Store(ctx)
 	if err != nil {
 		return nil, err
@@ -49,7 +49,7 @@ func (p *Pipeline) Alerter(ctx context.Context, chain string) (*alert.Alerter, e
 		return nil, err
 	}
 	cfg := *p.cfg.Alerts
-	cfg.Chain, cfg.Rules = chain, p.alertRules(chain)
+	cfg.Chain, cfg.Rules = chainName, p.alertRules(chainName)
 	cfg.Durable = p.alerterDurable()
 	if cfg.Logger == nil {
 		cfg.Logger = p.log
@@ -60,12 +60,12 @@ func (p *Pipeline) Alerter(ctx context.Context, chain string) (*alert.Alerter, e
 			return nil, err
 		}
 		ls2 := labelSource{st: ls}
-		if chain == ingest.ChainBTC {
+		if chainName == chain.BTC {
 			ls2.clusters = cluster.NewClusters(st.Conn())
 		}
 		cfg.Labels = ls2
 	}
-	if cfg.Clusters == nil && chain == ingest.ChainBTC {
+	if cfg.Clusters == nil && chainName == chain.BTC {
 		cfg.Clusters = cluster.NewClusters(st.Conn())
 	}
 	return alert.New(st.Conn(), js, cfg)

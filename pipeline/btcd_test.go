@@ -15,7 +15,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/internal/btcdtest"
 	"github.com/tracerproject/tracer/internal/chserver"
@@ -29,19 +29,19 @@ import (
 // kindExpect is what the store must say about an output of each kind the
 // harness makes: its script type and how its address is formed.
 var kindType = map[btcdtest.Kind]string{
-	btcdtest.P2PKH:             ingest.ScriptP2PKH,
-	btcdtest.P2PKHUncompressed: ingest.ScriptP2PKH,
-	btcdtest.P2PK:              ingest.ScriptP2PK,
-	btcdtest.P2PKUncompressed:  ingest.ScriptP2PK,
-	btcdtest.Multisig:          ingest.ScriptMultisig,
-	btcdtest.P2SHMultisig:      ingest.ScriptP2SH,
-	btcdtest.P2SHP2WPKH:        ingest.ScriptP2SH,
-	btcdtest.P2WPKH:            ingest.ScriptP2WPKH,
-	btcdtest.P2WSH:             ingest.ScriptP2WSH,
-	btcdtest.P2TR:              ingest.ScriptP2TR,
-	btcdtest.NullData:          ingest.ScriptNullData,
-	btcdtest.NonStandard:       ingest.ScriptNonStd,
-	btcdtest.WitnessFuture:     ingest.ScriptWitnessUn,
+	btcdtest.P2PKH:             chain.ScriptP2PKH,
+	btcdtest.P2PKHUncompressed: chain.ScriptP2PKH,
+	btcdtest.P2PK:              chain.ScriptP2PK,
+	btcdtest.P2PKUncompressed:  chain.ScriptP2PK,
+	btcdtest.Multisig:          chain.ScriptMultisig,
+	btcdtest.P2SHMultisig:      chain.ScriptP2SH,
+	btcdtest.P2SHP2WPKH:        chain.ScriptP2SH,
+	btcdtest.P2WPKH:            chain.ScriptP2WPKH,
+	btcdtest.P2WSH:             chain.ScriptP2WSH,
+	btcdtest.P2TR:              chain.ScriptP2TR,
+	btcdtest.NullData:          chain.ScriptNullData,
+	btcdtest.NonStandard:       chain.ScriptNonStd,
+	btcdtest.WitnessFuture:     chain.ScriptWitnessUn,
 }
 
 // wantAddress is the address the store must give an output script, worked
@@ -71,7 +71,7 @@ type btcdWorld struct {
 func newBTCDWorld(t *testing.T) *btcdWorld {
 	t.Helper()
 	node := btcdtest.Start(t)
-	loader := store.DefaultLoaderConfig(ingest.ChainBTC)
+	loader := store.DefaultLoaderConfig(chain.BTC)
 	loader.BatchWait = 50 * time.Millisecond
 	p, err := pipeline.Open(pipeline.Config{DataDir: t.TempDir(), StoreDSN: chserver.TempDatabase(t), Loader: loader})
 	if err != nil {
@@ -336,7 +336,7 @@ func TestBTCDEveryScriptKind(t *testing.T) {
 	sameChain(t, n, w.st)
 
 	ctx := context.Background()
-	detail, err := w.st.Tx(ctx, ingest.ChainBTC, fund.TxHash().String())
+	detail, err := w.st.Tx(ctx, chain.BTC, fund.TxHash().String())
 	if err != nil || len(detail) != 1 {
 		t.Fatalf("Tx(fund): %v, %d results", err, len(detail))
 	}
@@ -356,7 +356,7 @@ func TestBTCDEveryScriptKind(t *testing.T) {
 	}
 	// The spending transaction's inputs carry the address, type and value
 	// of what they spend.
-	sd, err := w.st.Tx(ctx, ingest.ChainBTC, spent.TxHash().String())
+	sd, err := w.st.Tx(ctx, chain.BTC, spent.TxHash().String())
 	if err != nil || len(sd) != 1 {
 		t.Fatalf("Tx(spend): %v, %d results", err, len(sd))
 	}
@@ -383,7 +383,7 @@ func TestBTCDEveryScriptKind(t *testing.T) {
 
 	// The reused address: received twice, spent once.
 	p2wpkh := scripts[slices.Index(btcdtest.Kinds, btcdtest.P2WPKH)]
-	sum, err := w.st.Address(ctx, ingest.ChainBTC, p2wpkh.Address.EncodeAddress())
+	sum, err := w.st.Address(ctx, chain.BTC, p2wpkh.Address.EncodeAddress())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +392,7 @@ func TestBTCDEveryScriptKind(t *testing.T) {
 		t.Errorf("reused address: %+v, want received %d, sent %d, balance 7777 over 3 txs (fund, spend, %s)", sum, paid+7_777, paid, reuse.TxHash())
 	}
 
-	stats, err := w.st.Stats(ctx, ingest.ChainBTC)
+	stats, err := w.st.Stats(ctx, chain.BTC)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
-	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/labels"
 )
 
@@ -17,11 +17,11 @@ func (p *Pipeline) Clustering() bool { return !p.cfg.NoCluster }
 // ClusteringChain reports whether this pipeline runs the chain's
 // clusterer: on Ethereum only when the deposit heuristic is on (it draws
 // the only Ethereum links).
-func (p *Pipeline) ClusteringChain(chain string) bool {
+func (p *Pipeline) ClusteringChain(chainName string) bool {
 	if !p.Clustering() {
 		return false
 	}
-	return chain == ingest.ChainBTC || (chain == ingest.ChainETH && p.clusterConfig(chain).Heuristics.Deposit.Enabled)
+	return chainName == chain.BTC || (chainName == chain.ETH && p.clusterConfig(chainName).Heuristics.Deposit.Enabled)
 }
 
 func (p *Pipeline) clusterConfig(chain string) cluster.Config {
@@ -44,7 +44,7 @@ func (p *Pipeline) clustererDurable() string { return p.clusterConfig("btc").Dur
 // Clusterer returns a clusterer for the chain on this pipeline's store,
 // with its state under DATA/trace/<chain>. The caller runs it and closes
 // it after Run returns.
-func (p *Pipeline) Clusterer(ctx context.Context, chain string) (*cluster.Clusterer, jetstream.JetStream, error) {
+func (p *Pipeline) Clusterer(ctx context.Context, chainName string) (*cluster.Clusterer, jetstream.JetStream, error) {
 	st, err := p.Store(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -53,8 +53,8 @@ func (p *Pipeline) Clusterer(ctx context.Context, chain string) (*cluster.Cluste
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := p.clusterConfig(chain)
-	if chain == ingest.ChainETH && cfg.Exchanges == nil {
+	cfg := p.clusterConfig(chainName)
+	if chainName == chain.ETH && cfg.Exchanges == nil {
 		ls, err := labels.NewStore(ctx, st.Conn())
 		if err != nil {
 			return nil, nil, err
@@ -71,7 +71,7 @@ func (p *Pipeline) Clusterer(ctx context.Context, chain string) (*cluster.Cluste
 type labelExchanges struct{ st *labels.Store }
 
 func (l labelExchanges) Exchanges(ctx context.Context) (map[string]string, error) {
-	list, err := l.st.List(ctx, labels.Filter{Category: "exchange", Chain: labels.ChainETH})
+	list, err := l.st.List(ctx, labels.Filter{Category: "exchange", Chain: chain.ETH})
 	if err != nil {
 		return nil, err
 	}

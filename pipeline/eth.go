@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/stream"
 )
@@ -40,7 +40,7 @@ func (p *Pipeline) IngestETH(ctx context.Context, opt ETHIngest) error {
 	if !p.EmbeddedNATS() {
 		return p.PublishETH(ctx, opt)
 	}
-	return p.publishAndConsume(ctx, ingest.ChainETH, func(ctx context.Context) error { return p.PublishETH(ctx, opt) })
+	return p.publishAndConsume(ctx, chain.ETH, func(ctx context.Context) error { return p.PublishETH(ctx, opt) })
 }
 
 // PublishETH runs the Ethereum ingestor, publishing to the stream only.

@@ -12,7 +12,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/stream"
 )
@@ -39,7 +39,7 @@ func (p *Pipeline) IngestBTC(ctx context.Context, opt BTCIngest) error {
 	if !p.EmbeddedNATS() {
 		return p.PublishBTC(ctx, opt)
 	}
-	return p.publishAndConsume(ctx, ingest.ChainBTC, func(ctx context.Context) error { return p.PublishBTC(ctx, opt) })
+	return p.publishAndConsume(ctx, chain.BTC, func(ctx context.Context) error { return p.PublishBTC(ctx, opt) })
 }
 
 // consumer is a service that reads a chain stream with a durable consumer.
@@ -141,7 +141,7 @@ func (p *Pipeline) PublishBTC(ctx context.Context, opt BTCIngest) error {
 	if err != nil {
 		return err
 	}
-	m, err := newIngestMetrics(p.cfg.Metrics, ingest.ChainBTC)
+	m, err := newIngestMetrics(p.cfg.Metrics, chain.BTC)
 	if err != nil {
 		return err
 	}

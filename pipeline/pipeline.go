@@ -22,8 +22,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tracerproject/tracer/alert"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
-	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/store"
 	"github.com/tracerproject/tracer/store/chdb"
 	"github.com/tracerproject/tracer/store/clickhouse"
@@ -152,7 +152,7 @@ func (p *Pipeline) NATS(ctx context.Context) (*nats.Conn, jetstream.JetStream, e
 		nc.Close()
 		return nil, nil, fmt.Errorf("pipeline: JetStream: %w", err)
 	}
-	for _, chain := range []string{ingest.ChainBTC, ingest.ChainETH} {
+	for _, chain := range []string{chain.BTC, chain.ETH} {
 		if _, err := stream.EnsureStream(ctx, js, chain, p.cfg.NATSReplicas); err != nil {
 			nc.Close()
 			return nil, nil, err

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/store"
 	"github.com/tracerproject/tracer/trace"
@@ -526,7 +527,7 @@ func seedAddress(nodes map[string]*reached, op string) string {
 // known at asOf (zero: now); a label that names a cluster stands for its
 // members (members lists them).
 func LabelSources(ctx context.Context, ls *labels.Store, asOf time.Time, members func(ctx context.Context, cluster string) ([]string, error)) (Sources, error) {
-	list, err := ls.List(ctx, labels.Filter{Chain: labels.ChainBTC, AsOf: asOf})
+	list, err := ls.List(ctx, labels.Filter{Chain: chain.BTC, AsOf: asOf})
 	if err != nil {
 		return nil, fmt.Errorf("report: labels: %w", err)
 	}

@@ -3,7 +3,7 @@ package store
 import (
 	"time"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // Column buffers, one struct per table, in the tables' column order.
@@ -18,7 +18,7 @@ type blockCols struct {
 	seq     []uint64
 }
 
-func (c *blockCols) add(h uint32, b *ingest.Block, t time.Time, seq uint64) {
+func (c *blockCols) add(h uint32, b *chain.Block, t time.Time, seq uint64) {
 	c.height = append(c.height, h)
 	c.hash = append(c.hash, b.Hash)
 	c.parent = append(c.parent, b.Parent)
@@ -48,7 +48,7 @@ type txCols struct {
 	inValue, outValue, fee         []int64
 }
 
-func (c *txCols) add(hash string, h uint32, t time.Time, tx *ingest.Tx) {
+func (c *txCols) add(hash string, h uint32, t time.Time, tx *chain.Tx) {
 	c.txid = append(c.txid, tx.Txid)
 	c.blockHash = append(c.blockHash, hash)
 	c.blockHeight = append(c.blockHeight, h)
@@ -93,7 +93,7 @@ type outputCols struct {
 	value           []int64
 }
 
-func (c *outputCols) add(hash string, h uint32, t time.Time, txid string, o *ingest.Output) {
+func (c *outputCols) add(hash string, h uint32, t time.Time, txid string, o *chain.Output) {
 	c.txid = append(c.txid, txid)
 	c.n = append(c.n, o.Index)
 	c.blockHash = append(c.blockHash, hash)
@@ -128,7 +128,7 @@ type inputCols struct {
 	value           []int64
 }
 
-func (c *inputCols) add(hash string, h uint32, t time.Time, txid string, in *ingest.Input) {
+func (c *inputCols) add(hash string, h uint32, t time.Time, txid string, in *chain.Input) {
 	c.txid = append(c.txid, txid)
 	c.n = append(c.n, in.Index)
 	c.blockHash = append(c.blockHash, hash)
@@ -164,7 +164,7 @@ type spendCols struct {
 	blockHash []string
 }
 
-func (c *spendCols) add(hash, txid string, in *ingest.Input) {
+func (c *spendCols) add(hash, txid string, in *chain.Input) {
 	c.prevTxid = append(c.prevTxid, in.PrevTxid)
 	c.prevN = append(c.prevN, in.PrevIndex)
 	c.txid = append(c.txid, txid)

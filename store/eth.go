@@ -9,7 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // Ethereum tables, written children first and blocks last, so a block row
@@ -22,7 +22,7 @@ var ethTables = []string{"eth_transfers", "eth_address_transfers", "eth_blocks"}
 var maxDecimal = new(big.Int).Sub(new(big.Int).Exp(big.NewInt(10), big.NewInt(38), nil), big.NewInt(1))
 
 // splitValue returns the Decimal(38, 0) column value and the value_big text.
-func splitValue(a ingest.Amount) (decimal.Decimal, string) {
+func splitValue(a chain.Amount) (decimal.Decimal, string) {
 	v := a.Big()
 	if v.Cmp(maxDecimal) > 0 {
 		return decimal.Zero, v.String()
@@ -64,7 +64,7 @@ func (b *ethBatch) rows() int {
 	return len(b.blocks.height) + len(b.transfers.txid) + len(b.addrs.txid)
 }
 
-func (b *ethBatch) add(blk *ingest.Block, seq uint64) error {
+func (b *ethBatch) add(blk *chain.Block, seq uint64) error {
 	if blk.Height < 0 {
 		return fmt.Errorf("store: block %s: height %d out of range", blk.Hash, blk.Height)
 	}
@@ -73,7 +73,7 @@ func (b *ethBatch) add(blk *ingest.Block, seq uint64) error {
 	txs := 0
 	for i := range blk.Transfers {
 		tr := &blk.Transfers[i]
-		if tr.Kind == ingest.TransferNative {
+		if tr.Kind == chain.TransferNative {
 			txs++
 		}
 		if tr.Index < 0 || tr.TxIndex < 0 {
@@ -110,7 +110,7 @@ func (b *ethBatch) add(blk *ingest.Block, seq uint64) error {
 	return nil
 }
 
-func (c *ethTransferCols) add(hash string, h uint64, t time.Time, tr *ingest.Transfer, val decimal.Decimal, big string, fee decimal.Decimal) {
+func (c *ethTransferCols) add(hash string, h uint64, t time.Time, tr *chain.Transfer, val decimal.Decimal, big string, fee decimal.Decimal) {
 	c.txid = append(c.txid, tr.Txid)
 	c.kind = append(c.kind, tr.Kind)
 	c.idx = append(c.idx, uint32(tr.Index))

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/store"
 )
 
@@ -18,9 +18,9 @@ const (
 	spam  = "0x9999999999999999999999999999999999999999"
 )
 
-func amt(t *testing.T, s string) ingest.Amount {
+func amt(t *testing.T, s string) chain.Amount {
 	t.Helper()
-	a, err := ingest.ParseAmount(s)
+	a, err := chain.ParseAmount(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,9 +31,9 @@ func amt(t *testing.T, s string) ingest.Amount {
 // wei) from alice to bob, a failed native payment, a USDT transfer, a
 // zero-value USDT transfer (poisoning) and a spam token transfer of
 // 2^256-1 (beyond Decimal(38, 0)); block 2 has an internal transfer.
-func ethBlocks(t *testing.T) []*ingest.Block {
+func ethBlocks(t *testing.T) []*chain.Block {
 	maxU256 := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 256), big.NewInt(1)).String()
-	b1 := &ingest.Block{Chain: "eth", Height: 1, Hash: "0xb1", Parent: "0xb0", Time: 1700000000, Size: 1000, Transfers: []ingest.Transfer{
+	b1 := &chain.Block{Chain: "eth", Height: 1, Hash: "0xb1", Parent: "0xb0", Time: 1700000000, Size: 1000, Transfers: []chain.Transfer{
 		{Kind: "native", Asset: "ETH", From: alice, To: bob, Value: amt(t, "100000000000000000000"), Txid: "0xt1", Success: true, Fee: amt(t, "21000000000000")},
 		{Kind: "native", Asset: "ETH", From: alice, To: bob, Value: amt(t, "5"), Txid: "0xt2", TxIndex: 1, Success: false, Fee: amt(t, "30000")},
 		{Kind: "native", Asset: "ETH", From: bob, To: usdtC, Value: amt(t, "0"), Txid: "0xt3", TxIndex: 2, Success: true, Fee: amt(t, "7"), Zero: true},
@@ -41,11 +41,11 @@ func ethBlocks(t *testing.T) []*ingest.Block {
 		{Kind: "token", Asset: usdtC, From: bob, To: alice, Value: amt(t, "0"), Txid: "0xt3", TxIndex: 2, Index: 1, Success: true, Zero: true},
 		{Kind: "token", Asset: spam, From: bob, To: alice, Value: amt(t, maxU256), Txid: "0xt3", TxIndex: 2, Index: 2, Success: true},
 	}}
-	b2 := &ingest.Block{Chain: "eth", Height: 2, Hash: "0xb2", Parent: "0xb1", Time: 1700000012, Transfers: []ingest.Transfer{
+	b2 := &chain.Block{Chain: "eth", Height: 2, Hash: "0xb2", Parent: "0xb1", Time: 1700000012, Transfers: []chain.Transfer{
 		{Kind: "native", Asset: "ETH", From: bob, To: spam, Value: amt(t, "0"), Txid: "0xt4", Success: true, Fee: amt(t, "1"), Zero: true},
 		{Kind: "internal", Asset: "ETH", From: spam, To: alice, Value: amt(t, "3"), Txid: "0xt4", Index: 1, Success: true},
 	}}
-	return []*ingest.Block{b1, b2}
+	return []*chain.Block{b1, b2}
 }
 
 func runEthSuite(t *testing.T, conn store.Conn) {
@@ -55,7 +55,7 @@ func runEthSuite(t *testing.T, conn store.Conn) {
 		t.Fatal(err)
 	}
 	blocks := ethBlocks(t)
-	write := func(bs ...*ingest.Block) {
+	write := func(bs ...*chain.Block) {
 		t.Helper()
 		var batch store.Batch
 		for i, b := range bs {
@@ -74,7 +74,7 @@ func runEthSuite(t *testing.T, conn store.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []ingest.Transfer
+	var want []chain.Transfer
 	for _, b := range blocks {
 		want = append(want, b.Transfers...)
 	}

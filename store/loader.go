@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/metrics"
 	"github.com/tracerproject/tracer/stream"
 )
@@ -224,7 +224,7 @@ func (l *Loader) Run(ctx context.Context, js jetstream.JetStream) error {
 		}
 		ev := d.Event
 		switch ev.Kind {
-		case ingest.KindBlock:
+		case chain.KindBlock:
 			if err := batch.AddBlock(ev.Block, ev.Seq); err != nil {
 				return err
 			}
@@ -239,7 +239,7 @@ func (l *Loader) Run(ctx context.Context, js jetstream.JetStream) error {
 					return err
 				}
 			}
-		case ingest.KindUndo:
+		case chain.KindUndo:
 			// Rows of the block may sit in the open batch: store them
 			// first so the undo removes them too.
 			if err := flush(true); err != nil {

@@ -6,7 +6,7 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // EthAsset is what an Ethereum address received and sent of one asset.
@@ -213,7 +213,7 @@ type EthStats struct {
 
 // EthStats counts the Ethereum tables.
 func (s *Store) EthStats(ctx context.Context) (*EthStats, error) {
-	st := EthStats{Chain: ingest.ChainETH, TipHeight: -1, Engine: s.conn.Engine()}
+	st := EthStats{Chain: chain.ETH, TipHeight: -1, Engine: s.conn.Engine()}
 	rows, err := s.conn.Query(ctx, `
 		SELECT count(), countIf(kind = 'native'), countIf(kind = 'token'), countIf(kind = 'internal'),
 			countIf(zero = 1 AND kind = 'token'), countIf(success = 0), uniqExact(asset)

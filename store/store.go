@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // Sentinel errors.
@@ -73,11 +73,11 @@ func (b *Batch) Reset() {
 }
 
 // AddBlock appends a block's rows to the tables of its chain.
-func (b *Batch) AddBlock(blk *ingest.Block, seq uint64) error {
-	if blk.Chain == ingest.ChainETH {
+func (b *Batch) AddBlock(blk *chain.Block, seq uint64) error {
+	if blk.Chain == chain.ETH {
 		return b.eth.add(blk, seq)
 	}
-	if blk.Chain != ingest.ChainBTC {
+	if blk.Chain != chain.BTC {
 		return fmt.Errorf("store: block %s: chain %q is not stored yet", blk.Hash, blk.Chain)
 	}
 	if blk.Height < 0 || blk.Height > 1<<32-1 {
@@ -151,15 +151,15 @@ func (s *Store) Write(ctx context.Context, b *Batch) error {
 
 // Undo removes every row of the block with this hash and waits until the
 // deletions are done.
-func (s *Store) Undo(ctx context.Context, chain, hash string) error {
+func (s *Store) Undo(ctx context.Context, chainName, hash string) error {
 	var tables []string
-	switch chain {
-	case ingest.ChainBTC:
+	switch chainName {
+	case chain.BTC:
 		tables = btcTables
-	case ingest.ChainETH:
+	case chain.ETH:
 		tables = ethTables
 	default:
-		return fmt.Errorf("store: undo on chain %q: not stored", chain)
+		return fmt.Errorf("store: undo on chain %q: not stored", chainName)
 	}
 	// Blocks first: a block row without its children would claim a block
 	// is stored when it is not.

@@ -7,33 +7,33 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/store"
 )
 
 // testBlocks is a two-block chain: a coinbase to A, then A pays B and C
 // with change back to A, and an OP_RETURN. Addresses include quotes and a
 // backslash, which must survive binding on both engines.
-func testBlocks() []*ingest.Block {
+func testBlocks() []*chain.Block {
 	const a, b, c = `bc1qaaa'"\x`, "1BBB", "3CCC"
-	b0 := &ingest.Block{Chain: "btc", Height: 0, Hash: "h0", Parent: "", Time: 1700000000, Size: 200, Txs: []ingest.Tx{{
+	b0 := &chain.Block{Chain: "btc", Height: 0, Hash: "h0", Parent: "", Time: 1700000000, Size: 200, Txs: []chain.Tx{{
 		Txid: "t0", Index: 0, Coinbase: true, Size: 100, Vsize: 100,
-		Inputs:  []ingest.Input{{Index: 0, Coinbase: true}},
-		Outputs: []ingest.Output{{Index: 0, Address: a, ScriptType: ingest.ScriptP2WPKH, Value: 5_000_000_000}},
+		Inputs:  []chain.Input{{Index: 0, Coinbase: true}},
+		Outputs: []chain.Output{{Index: 0, Address: a, ScriptType: chain.ScriptP2WPKH, Value: 5_000_000_000}},
 	}}}
-	b1 := &ingest.Block{Chain: "btc", Height: 1, Hash: "h1", Parent: "h0", Time: 1700000600, Size: 300, Txs: []ingest.Tx{
-		{Txid: "t1", Index: 0, Coinbase: true, Inputs: []ingest.Input{{Index: 0, Coinbase: true}},
-			Outputs: []ingest.Output{{Index: 0, Address: c, ScriptType: ingest.ScriptP2SH, Value: 5_000_001_000}}},
+	b1 := &chain.Block{Chain: "btc", Height: 1, Hash: "h1", Parent: "h0", Time: 1700000600, Size: 300, Txs: []chain.Tx{
+		{Txid: "t1", Index: 0, Coinbase: true, Inputs: []chain.Input{{Index: 0, Coinbase: true}},
+			Outputs: []chain.Output{{Index: 0, Address: c, ScriptType: chain.ScriptP2SH, Value: 5_000_001_000}}},
 		{Txid: "t2", Index: 1, Size: 250, Vsize: 160,
-			Inputs: []ingest.Input{{Index: 0, PrevTxid: "t0", PrevIndex: 0, Address: a, ScriptType: ingest.ScriptP2WPKH, Value: 5_000_000_000}},
-			Outputs: []ingest.Output{
-				{Index: 0, Address: b, ScriptType: ingest.ScriptP2PKH, Value: 1_000_000_000},
-				{Index: 1, Address: c, ScriptType: ingest.ScriptP2SH, Value: 2_000_000_000},
-				{Index: 2, Address: a, ScriptType: ingest.ScriptP2WPKH, Value: 1_999_999_000},
-				{Index: 3, ScriptType: ingest.ScriptNullData, Value: 0},
+			Inputs: []chain.Input{{Index: 0, PrevTxid: "t0", PrevIndex: 0, Address: a, ScriptType: chain.ScriptP2WPKH, Value: 5_000_000_000}},
+			Outputs: []chain.Output{
+				{Index: 0, Address: b, ScriptType: chain.ScriptP2PKH, Value: 1_000_000_000},
+				{Index: 1, Address: c, ScriptType: chain.ScriptP2SH, Value: 2_000_000_000},
+				{Index: 2, Address: a, ScriptType: chain.ScriptP2WPKH, Value: 1_999_999_000},
+				{Index: 3, ScriptType: chain.ScriptNullData, Value: 0},
 			}},
 	}}
-	return []*ingest.Block{b0, b1}
+	return []*chain.Block{b0, b1}
 }
 
 func runSuite(t *testing.T, conn store.Conn) {
@@ -47,7 +47,7 @@ func runSuite(t *testing.T, conn store.Conn) {
 		t.Fatalf("second migration: %v", err)
 	}
 	blocks := testBlocks()
-	write := func(bs ...*ingest.Block) {
+	write := func(bs ...*chain.Block) {
 		t.Helper()
 		var batch store.Batch
 		for i, b := range bs {
@@ -91,7 +91,7 @@ func runSuite(t *testing.T, conn store.Conn) {
 	if tx.BlockHeight != 1 || tx.Fee != 1000 || len(tx.Inputs) != 1 || len(tx.Outputs) != 4 || tx.Inputs[0].Value != 5_000_000_000 || tx.Inputs[0].PrevTxid != "t0" {
 		t.Errorf("tx t2: got %+v", tx)
 	}
-	if tx.Outputs[3].Address != "" || tx.Outputs[3].ScriptType != ingest.ScriptNullData {
+	if tx.Outputs[3].Address != "" || tx.Outputs[3].ScriptType != chain.ScriptNullData {
 		t.Errorf("tx t2 output 3: got %+v, want an OP_RETURN without address", tx.Outputs[3])
 	}
 

@@ -8,14 +8,15 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
+	"github.com/tracerproject/tracer/stream/payload"
 )
 
 // Format and Encoding are those of the payloads this build writes (see the
 // package documentation). Readers also accept tracer.event.v1 (json+s2).
 const (
-	Format   = ingest.PayloadV2
-	Encoding = ingest.EncodingV2
+	Format   = payload.V2
+	Encoding = payload.EncodingV2
 )
 
 // Header names.
@@ -36,31 +37,26 @@ const headroom = 4 << 10
 func StreamName(chain string) string { return "CHAIN_" + strings.ToUpper(chain) }
 
 // Subject is the subject of a chain's events of one kind.
-func Subject(chain string, kind ingest.EventKind) string {
+func Subject(chain string, kind chain.EventKind) string {
 	return "chain." + chain + "." + string(kind)
 }
 
 // MsgID is the JetStream de-duplication id of one part of an event.
-func MsgID(ev *ingest.Event, part int) string {
+func MsgID(ev *chain.Event, part int) string {
 	return fmt.Sprintf("%s:%d:%s:%d:%s:%d", ev.Chain, ev.Seq, ev.Kind, ev.Height, ev.Hash, part)
 }
 
-// Encode turns an event into the messages that carry it, each at most
-// maxPayload bytes including headers.
-func Encode(ev *ingest.Event, maxPayload int) ([]*nats.Msg, error) {
-	if ev.Kind != ingest.KindBlock && ev.Kind != ingest.KindUndo {
+// Encode turns an encoded event into the messages that carry it, each at
+// most maxPayload bytes including headers.
+func Encode(m *payload.Message, maxPayload int) ([]*nats.Msg, error) {
+	ev := m.Event
+	if ev.Kind != chain.KindBlock && ev.Kind != chain.KindUndo {
 		return nil, fmt.Errorf("stream: unknown event kind %q", ev.Kind)
 	}
-	body := ev.Payload
-	if body == nil {
-		var err error
-		if body, err = ingest.EncodePayload(ev); err != nil {
-			return nil, fmt.Errorf("stream: %w", err)
-		}
-	}
+	body := m.Body
 	// A payload from an older build's outbox goes out in its own format.
-	format := ingest.PayloadFormatOf(body)
-	encoding := ingest.PayloadEncoding(format)
+	format := payload.FormatOf(body)
+	encoding := payload.EncodingOf(format)
 	chunk := maxPayload - headroom
 	if chunk < 1024 {
 		return nil, fmt.Errorf("stream: max payload %d is too small", maxPayload)
@@ -104,9 +100,9 @@ func parseHeaders(h nats.Header) (partInfo, error) {
 		return pi, errNotEvent
 	}
 	f := h.Get(HdrFormat)
-	want := ingest.PayloadEncoding(f)
+	want := payload.EncodingOf(f)
 	if want == "" {
-		return pi, fmt.Errorf("stream: unsupported payload format %q (this build reads %s and %s)", f, ingest.PayloadV1, ingest.PayloadV2)
+		return pi, fmt.Errorf("stream: unsupported payload format %q (this build reads %s and %s)", f, payload.V1, payload.V2)
 	}
 	if e := h.Get(HdrEncoding); e != want {
 		return pi, fmt.Errorf("stream: payload format %s with encoding %q, want %q", f, e, want)
@@ -124,10 +120,11 @@ func parseHeaders(h nats.Header) (partInfo, error) {
 	return partInfo{seq: seq, hash: h.Get(HdrHash), part: part, parts: parts, format: f}, nil
 }
 
-// Decode reassembles an event from the bodies of its parts, in order.
-func Decode(bodies [][]byte) (*ingest.Event, error) {
+// Decode reassembles an event from the bodies of its parts, in order, and
+// returns it with the payload format it was in.
+func Decode(bodies [][]byte) (*chain.Event, string, error) {
 	if len(bodies) == 0 {
-		return nil, errors.New("stream: decoding an event of no parts")
+		return nil, "", errors.New("stream: decoding an event of no parts")
 	}
 	body := bodies[0]
 	if len(bodies) > 1 {
@@ -140,12 +137,12 @@ func Decode(bodies [][]byte) (*ingest.Event, error) {
 			body = append(body, b...)
 		}
 	}
-	ev, err := ingest.DecodePayload(body)
+	ev, format, err := payload.Decode(body)
 	if err != nil {
-		return nil, fmt.Errorf("stream: %w", err)
+		return nil, "", fmt.Errorf("stream: %w", err)
 	}
-	if ev.Kind == ingest.KindBlock && ev.Block == nil {
-		return nil, fmt.Errorf("stream: block event %d at height %d has no block", ev.Seq, ev.Height)
+	if ev.Kind == chain.KindBlock && ev.Block == nil {
+		return nil, "", fmt.Errorf("stream: block event %d at height %d has no block", ev.Seq, ev.Height)
 	}
-	return ev, nil
+	return ev, format, nil
 }

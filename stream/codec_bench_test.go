@@ -10,16 +10,17 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/stream"
+	"github.com/tracerproject/tracer/stream/payload"
 )
 
 // memPrevouts resolves prevouts from the outputs of earlier blocks.
-type memPrevouts map[wire.OutPoint]ingest.Output
+type memPrevouts map[wire.OutPoint]chain.Output
 
-func (m memPrevouts) Prevout(op wire.OutPoint) (ingest.Output, error) {
+func (m memPrevouts) Prevout(op wire.OutPoint) (chain.Output, error) {
 	o, ok := m[op]
 	if !ok {
 		return o, fmt.Errorf("no prevout %v", op)
@@ -28,7 +29,7 @@ func (m memPrevouts) Prevout(op wire.OutPoint) (ingest.Output, error) {
 }
 
 // mainnetSizedEvent is a block event of about 2,500 transactions.
-func mainnetSizedEvent(b *testing.B) *ingest.Event {
+func mainnetSizedEvent(b *testing.B) *chain.Event {
 	b.Helper()
 	cfg := simulate.DefaultConfig()
 	cfg.Blocks, cfg.TxsPerBlock = 12, 2500
@@ -37,7 +38,7 @@ func mainnetSizedEvent(b *testing.B) *ingest.Event {
 		b.Fatal(err)
 	}
 	prev := memPrevouts{}
-	var blk *ingest.Block
+	var blk *chain.Block
 	for h := int64(0); ; h++ {
 		mb, err := g.Next()
 		if errors.Is(err, io.EOF) {
@@ -57,14 +58,18 @@ func mainnetSizedEvent(b *testing.B) *ingest.Event {
 			}
 		}
 	}
-	return &ingest.Event{Kind: ingest.KindBlock, Seq: 1, Chain: blk.Chain, Height: blk.Height, Hash: blk.Hash, Block: blk}
+	return &chain.Event{Kind: chain.KindBlock, Seq: 1, Chain: blk.Chain, Height: blk.Height, Hash: blk.Hash, Block: blk}
 }
 
 // BenchmarkCodec measures encoding and decoding a mainnet-sized block
 // event, per transaction.
 func BenchmarkCodec(b *testing.B) {
 	ev := mainnetSizedEvent(b)
-	msgs, err := stream.Encode(ev, 8<<20)
+	m, err := payload.NewMessage(ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	msgs, err := stream.Encode(m, 8<<20)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -78,7 +83,11 @@ func BenchmarkCodec(b *testing.B) {
 	b.Logf("%d txs, %d bytes compressed in %d messages", len(ev.Block.Txs), size, len(msgs))
 	b.Run("encode", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := stream.Encode(ev, 8<<20); err != nil {
+			m, err := payload.NewMessage(ev)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := stream.Encode(m, 8<<20); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -86,7 +95,7 @@ func BenchmarkCodec(b *testing.B) {
 	})
 	b.Run("decode", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := stream.Decode(bodies); err != nil {
+			if _, _, err := stream.Decode(bodies); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,4 +1,4 @@
-// Package stream carries the normalized chain events of package ingest over
+// Package stream carries the normalized chain events of package chain over
 // NATS JetStream: an embedded nats-server for the single-machine setup, a
 // publisher that makes re-publishing idempotent and splits events that do not
 // fit in one message, and a reader that reassembles them for durable
@@ -11,8 +11,8 @@
 //
 // # Payload formats
 //
-// An event (ingest.Event) is encoded once by its ingestor
-// (ingest.EncodePayload) and cut into parts of at most the server's max
+// An event (chain.Event) is encoded once by its ingestor
+// (package stream/payload) and cut into parts of at most the server's max
 // payload minus a margin for headers, so a 4 MB block or a 1 MB transaction
 // passes whatever the server's limit. Version 2 (tracer.event.v2, encoding
 // "bin") is a compact binary encoding, written since it exists; version 1
@@ -33,7 +33,7 @@
 // event sequence and kind: a block re-published after a crash is a duplicate
 // that JetStream drops, while a block connected again after being reorged out
 // (a new event) is not mistaken for one. Consumers concatenate the parts of
-// one (seq, hash) in order and decode (ingest.DecodePayload). Readers reject
+// one (seq, hash) in order and decode (payload.Decode). Readers reject
 // a Tracer-Format they do not know, or a payload that is not in the format
 // its headers name, instead of guessing.
 package stream

@@ -9,7 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
+	"github.com/tracerproject/tracer/stream/payload"
 )
 
 // DuplicateWindow is how long JetStream remembers message ids. Consumers are
@@ -55,12 +56,25 @@ func NewPublisher(nc *nats.Conn) (*Publisher, error) {
 // JetStream returns the publisher's JetStream context.
 func (p *Publisher) JetStream() jetstream.JetStream { return p.js }
 
-// Publish sends every part of the events and waits until JetStream has
-// stored them all. Parts already stored (same message id) are skipped by the
-// server. It returns the stream sequence of the last part.
-func (p *Publisher) Publish(ctx context.Context, evs ...*ingest.Event) (uint64, error) {
+// Publish encodes the events and publishes them as PublishMessages does.
+func (p *Publisher) Publish(ctx context.Context, evs ...*chain.Event) (uint64, error) {
+	ms := make([]*payload.Message, len(evs))
+	for i, ev := range evs {
+		m, err := payload.NewMessage(ev)
+		if err != nil {
+			return 0, fmt.Errorf("stream: %w", err)
+		}
+		ms[i] = m
+	}
+	return p.PublishMessages(ctx, ms...)
+}
+
+// PublishMessages sends every part of the encoded events and waits until
+// JetStream has stored them all. Parts already stored (same message id) are
+// skipped by the server. It returns the stream sequence of the last part.
+func (p *Publisher) PublishMessages(ctx context.Context, ms ...*payload.Message) (uint64, error) {
 	var futures []jetstream.PubAckFuture
-	for _, ev := range evs {
+	for _, ev := range ms {
 		msgs, err := Encode(ev, p.maxPayload)
 		if err != nil {
 			return 0, err

@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // ReaderConfig configures a durable reader of one chain's stream.
@@ -33,7 +33,7 @@ type ReaderConfig struct {
 
 // Delivery is one reassembled event and the messages that carried it.
 type Delivery struct {
-	Event *ingest.Event
+	Event *chain.Event
 	// StreamSeq is the stream sequence of the event's last part.
 	StreamSeq uint64
 	msgs      []jetstream.Msg
@@ -200,12 +200,12 @@ func (r *assembler) add(m jetstream.Msg) (*Delivery, error) {
 		return nil, nil
 	}
 	r.partial = nil
-	ev, err := Decode(a.bodies)
+	ev, format, err := Decode(a.bodies)
 	if err != nil {
 		return nil, fmt.Errorf("stream: event at stream sequence %d: %w", meta.Sequence.Stream, err)
 	}
-	if ev.PayloadFormat != a.info.format {
-		return nil, fmt.Errorf("stream: event at stream sequence %d: headers say %s, the payload is %s", meta.Sequence.Stream, a.info.format, ev.PayloadFormat)
+	if format != a.info.format {
+		return nil, fmt.Errorf("stream: event at stream sequence %d: headers say %s, the payload is %s", meta.Sequence.Stream, a.info.format, format)
 	}
 	return &Delivery{Event: ev, StreamSeq: meta.Sequence.Stream, msgs: a.msgs}, nil
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
+	"github.com/tracerproject/tracer/stream/payload"
 )
 
 func startJS(t *testing.T) (*nats.Conn, jetstream.JetStream) {
@@ -41,16 +42,16 @@ func startJS(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 
 // bigBlock builds a block whose encoding is about size bytes of
 // incompressible data: random addresses defeat S2.
-func bigBlock(seq uint64, height int64, txs, outsPerTx int) *ingest.Event {
-	b := &ingest.Block{Chain: "btc", Height: height, Hash: fmt.Sprintf("%064x", height+1000*int64(seq)), Parent: fmt.Sprintf("%064x", height-1)}
+func bigBlock(seq uint64, height int64, txs, outsPerTx int) *chain.Event {
+	b := &chain.Block{Chain: "btc", Height: height, Hash: fmt.Sprintf("%064x", height+1000*int64(seq)), Parent: fmt.Sprintf("%064x", height-1)}
 	for i := 0; i < txs; i++ {
-		tx := ingest.Tx{Txid: randHex(32), Index: i}
+		tx := chain.Tx{Txid: randHex(32), Index: i}
 		for j := 0; j < outsPerTx; j++ {
-			tx.Outputs = append(tx.Outputs, ingest.Output{Index: uint32(j), Address: "bc1q" + randHex(20), ScriptType: ingest.ScriptP2WPKH, Value: int64(j + 1)})
+			tx.Outputs = append(tx.Outputs, chain.Output{Index: uint32(j), Address: "bc1q" + randHex(20), ScriptType: chain.ScriptP2WPKH, Value: int64(j + 1)})
 		}
 		b.Txs = append(b.Txs, tx)
 	}
-	return &ingest.Event{Kind: ingest.KindBlock, Seq: seq, Chain: "btc", Height: height, Hash: b.Hash, Block: b}
+	return &chain.Event{Kind: chain.KindBlock, Seq: seq, Chain: "btc", Height: height, Hash: b.Hash, Block: b}
 }
 
 func randHex(n int) string {
@@ -62,7 +63,7 @@ func randHex(n int) string {
 func TestEncodeSplitsBigEvents(t *testing.T) {
 	tests := []struct {
 		name      string
-		ev        *ingest.Event
+		ev        *chain.Event
 		minRaw    int // JSON size of the event before compression
 		minParts  int
 		maxPaylod int
@@ -80,7 +81,7 @@ func TestEncodeSplitsBigEvents(t *testing.T) {
 		if len(raw) < tc.minRaw {
 			t.Fatalf("%s: test event is %d bytes, want at least %d", tc.name, len(raw), tc.minRaw)
 		}
-		msgs, err := Encode(tc.ev, tc.maxPaylod)
+		msgs, err := Encode(message(t, tc.ev), tc.maxPaylod)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -98,9 +99,12 @@ func TestEncodeSplitsBigEvents(t *testing.T) {
 			}
 			bodies = append(bodies, m.Data)
 		}
-		got, err := Decode(bodies)
+		got, format, err := Decode(bodies)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if format != payload.V2 {
+			t.Errorf("%s: decoded format %q, want %q", tc.name, format, payload.V2)
 		}
 		if got.Block == nil || len(got.Block.Txs) != len(tc.ev.Block.Txs) || got.Block.Txs[0].Outputs[0].Address != tc.ev.Block.Txs[0].Outputs[0].Address {
 			t.Errorf("%s: decoded event differs from the original", tc.name)
@@ -115,8 +119,8 @@ func TestPublishIsIdempotentAndReaderReassembles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := []*ingest.Event{bigBlock(1, 0, 3, 2), bigBlock(2, 1, 2500, 18), bigBlock(3, 2, 1, 12000)}
-	undo := &ingest.Event{Kind: ingest.KindUndo, Seq: 4, Chain: "btc", Height: 2, Hash: evs[2].Hash}
+	evs := []*chain.Event{bigBlock(1, 0, 3, 2), bigBlock(2, 1, 2500, 18), bigBlock(3, 2, 1, 12000)}
+	undo := &chain.Event{Kind: chain.KindUndo, Seq: 4, Chain: "btc", Height: 2, Hash: evs[2].Hash}
 	evs = append(evs, undo)
 	last, err := pub.Publish(ctx, evs...)
 	if err != nil {
@@ -237,22 +241,24 @@ func TestReaderReadsV1AndV2(t *testing.T) {
 		t.Fatal(err)
 	}
 	old, cur := bigBlock(1, 0, 3, 2), bigBlock(2, 1, 4, 3)
-	if old.Payload, err = ingest.EncodePayloadV1(old); err != nil {
+	oldBody, err := payload.EncodeV1(old)
+	if err != nil {
 		t.Fatal(err)
 	}
+	oldMsg, curMsg := &payload.Message{Event: old, Body: oldBody}, message(t, cur)
 	for _, c := range []struct {
-		ev               *ingest.Event
+		m                *payload.Message
 		format, encoding string
-	}{{old, ingest.PayloadV1, "json+s2"}, {cur, ingest.PayloadV2, "bin"}} {
-		msgs, err := Encode(c.ev, 1<<20)
+	}{{oldMsg, payload.V1, "json+s2"}, {curMsg, payload.V2, "bin"}} {
+		msgs, err := Encode(c.m, 1<<20)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if f, e := msgs[0].Header.Get(HdrFormat), msgs[0].Header.Get(HdrEncoding); f != c.format || e != c.encoding {
-			t.Errorf("event %d: headers %s %s, want %s %s", c.ev.Seq, f, e, c.format, c.encoding)
+			t.Errorf("event %d: headers %s %s, want %s %s", c.m.Seq, f, e, c.format, c.encoding)
 		}
 	}
-	if _, err := pub.Publish(ctx, old, cur); err != nil {
+	if _, err := pub.PublishMessages(ctx, oldMsg, curMsg); err != nil {
 		t.Fatal(err)
 	}
 	r, err := NewReader(ctx, js, ReaderConfig{Chain: "btc", Durable: "formats"})
@@ -260,7 +266,7 @@ func TestReaderReadsV1AndV2(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	for _, want := range []*ingest.Event{old, cur} {
+	for _, want := range []*chain.Event{old, cur} {
 		d, err := r.Next(ctx, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
@@ -278,13 +284,13 @@ func TestReaderRejectsFormatMismatch(t *testing.T) {
 	ctx := context.Background()
 	_, js := startJS(t)
 	ev := bigBlock(1, 0, 2, 2)
-	msgs, err := Encode(ev, 1<<20)
+	msgs, err := Encode(message(t, ev), 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := msgs[0]
-	m.Header.Set(HdrFormat, ingest.PayloadV1)
-	m.Header.Set(HdrEncoding, ingest.EncodingV1)
+	m.Header.Set(HdrFormat, payload.V1)
+	m.Header.Set(HdrEncoding, payload.EncodingV1)
 	if _, err := js.PublishMsg(ctx, m); err != nil {
 		t.Fatal(err)
 	}
@@ -296,4 +302,14 @@ func TestReaderRejectsFormatMismatch(t *testing.T) {
 	if _, err := r.Next(ctx, 5*time.Second); err == nil || !contains(err.Error(), "headers say") {
 		t.Errorf("got %v, want a format mismatch error", err)
 	}
+}
+
+// message encodes ev in the current payload format.
+func message(t testing.TB, ev *chain.Event) *payload.Message {
+	t.Helper()
+	m, err := payload.NewMessage(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

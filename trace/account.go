@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tracerproject/tracer/ingest/eth"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/labels"
 )
 
@@ -74,7 +74,7 @@ type arun struct {
 
 // assetMeta is the symbol and decimals of an asset (-1: unknown).
 func assetMeta(asset string) (string, int) {
-	sym, dec, ok := eth.AssetUnits(asset)
+	sym, dec, ok := chain.AssetUnits(asset)
 	if !ok {
 		return sym, -1
 	}
@@ -171,9 +171,9 @@ func (t *Tracer) accountLabels(ctx context.Context, asOf time.Time) (map[string]
 	if t.labels == nil {
 		return lb, clb, nil
 	}
-	ls, err := t.labels.List(ctx, labels.Filter{Chain: labels.ChainETH, AsOf: asOf})
+	ls, err := t.labels.List(ctx, labels.Filter{Chain: chain.ETH, AsOf: asOf})
 	if err != nil {
-		return nil, nil, fmt.Errorf("taint: reading labels: %w", err)
+		return nil, nil, fmt.Errorf("trace: reading labels: %w", err)
 	}
 	for _, l := range ls {
 		short := Label{Category: l.Category, Entity: l.Entity, Source: l.Source}
@@ -203,7 +203,7 @@ func (t *Tracer) traceAsset(ctx context.Context, start Start, cfg Config, lb map
 	}
 	sym, dec := assetMeta(cfg.Asset)
 	res := &Result{Start: start.Desc, Direction: cfg.Direction, Model: cfg.Model, Params: cfg.Params(),
-		Chain: ChainETH, Asset: cfg.Asset, Symbol: sym, Decimals: dec}
+		Chain: chain.ETH, Asset: cfg.Asset, Symbol: sym, Decimals: dec}
 	if err := r.g.load(ctx, start.Addresses); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/internal/chserver"
 	"github.com/tracerproject/tracer/labels"
@@ -111,7 +112,7 @@ func TestAccountPlantedFlows(t *testing.T) {
 			if len(planted) < 6 || poisoned == 0 {
 				t.Fatalf("the world has %d broker → cartel/exchange flows and %d poisoning transfers; the test needs more blocks", len(planted), poisoned)
 			}
-			start, err := trace.ParseAccountStart(ctx, trace.ChainETH, "label:precursor-broker", ls, time.Time{})
+			start, err := trace.ParseAccountStart(ctx, chain.ETH, "label:precursor-broker", ls, time.Time{})
 			if err != nil {
 				t.Fatal(err)
 			}

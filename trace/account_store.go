@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/store"
 )
 
@@ -36,9 +36,9 @@ type xfer struct {
 
 func kindRank(k string) int {
 	switch k {
-	case ingest.TransferNative:
+	case chain.TransferNative:
 		return 0
-	case ingest.TransferToken:
+	case chain.TransferToken:
 		return 1
 	}
 	return 2
@@ -126,7 +126,7 @@ func (g *agraph) load(ctx context.Context, addrs []string) error {
 			from_address, to_address, toString(value), value_big, toString(fee), success, zero
 			FROM eth_address_transfers WHERE address IN ? AND asset = ?`, set(part), g.asset)
 		if err != nil {
-			return fmt.Errorf("taint: reading transfers of %s: %w", g.asset, err)
+			return fmt.Errorf("trace: reading transfers of %s: %w", g.asset, err)
 		}
 		defer rows.Close()
 		seen := map[arowKey]bool{}
@@ -138,7 +138,7 @@ func (g *agraph) load(ctx context.Context, addrs []string) error {
 			var ts uint32
 			if err := rows.Scan(&a, &isFrom, &x.txid, &x.kind, &x.idx, &hash, &x.height, &ts, &x.txIndex,
 				&x.from, &x.to, &val, &valBig, &fee, &ok, &zero); err != nil {
-				return fmt.Errorf("taint: reading transfers of %s: %w", g.asset, err)
+				return fmt.Errorf("trace: reading transfers of %s: %w", g.asset, err)
 			}
 			k := arowKey{a, x.txid, x.kind, x.idx, isFrom, hash}
 			if seen[k] {
@@ -153,17 +153,17 @@ func (g *agraph) load(ctx context.Context, addrs []string) error {
 			}
 			var good bool
 			if x.value, good = new(big.Int).SetString(val, 10); !good {
-				return fmt.Errorf("taint: transfer %s: stored value %q is not a number", x.tkey, val)
+				return fmt.Errorf("trace: transfer %s: stored value %q is not a number", x.tkey, val)
 			}
 			if x.fee, good = new(big.Int).SetString(fee, 10); !good {
-				return fmt.Errorf("taint: transfer %s: stored fee %q is not a number", x.tkey, fee)
+				return fmt.Errorf("trace: transfer %s: stored fee %q is not a number", x.tkey, fee)
 			}
 			x.time = time.Unix(int64(ts), 0).UTC()
 			x.moves = ok == 1 && zero == 0 && x.value.Sign() > 0
 			byAddr[a] = append(byAddr[a], &x)
 		}
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("taint: reading transfers of %s: %w", g.asset, err)
+			return fmt.Errorf("trace: reading transfers of %s: %w", g.asset, err)
 		}
 		for a, xs := range byAddr {
 			g.hist[a] = history(a, xs)
@@ -179,7 +179,7 @@ func history(a string, xs []*xfer) *ahist {
 	h := &ahist{}
 	for _, x := range xs {
 		// Gas is bought before the value moves.
-		if x.from == a && x.kind == ingest.TransferNative && x.fee.Sign() > 0 {
+		if x.from == a && x.kind == chain.TransferNative && x.fee.Sign() > 0 {
 			h.events = append(h.events, aev{kind: evFee, x: x, amount: x.fee})
 		}
 		if !x.moves || x.from == x.to {
@@ -221,9 +221,9 @@ func (g *agraph) loadClusters(ctx context.Context, acl AccountClusters, addrs []
 		return nil
 	}
 	g.queries++
-	m, err := acl.ClustersOf(ctx, ChainETH, need)
+	m, err := acl.ClustersOf(ctx, chain.ETH, need)
 	if err != nil {
-		return fmt.Errorf("taint: reading clusters: %w", err)
+		return fmt.Errorf("trace: reading clusters: %w", err)
 	}
 	for a, c := range m {
 		g.cluster[a] = c
@@ -239,13 +239,13 @@ func startAssets(ctx context.Context, conn store.Conn, addrs []string) (assets [
 	err = each(addrs, func(part []string) error {
 		rows, err := conn.Query(ctx, "SELECT DISTINCT address, asset FROM eth_address_transfers WHERE address IN ?", set(part))
 		if err != nil {
-			return fmt.Errorf("taint: reading the assets of the start set: %w", err)
+			return fmt.Errorf("trace: reading the assets of the start set: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var a, asset string
 			if err := rows.Scan(&a, &asset); err != nil {
-				return fmt.Errorf("taint: reading the assets of the start set: %w", err)
+				return fmt.Errorf("trace: reading the assets of the start set: %w", err)
 			}
 			known[a] = true
 			if !seenAsset[asset] {
@@ -258,8 +258,8 @@ func startAssets(ctx context.Context, conn store.Conn, addrs []string) (assets [
 	// ETH first, then contracts in order: results come out the same way
 	// every time.
 	slices.SortFunc(assets, func(a, b string) int {
-		if (a == ingest.AssetETH) != (b == ingest.AssetETH) {
-			if a == ingest.AssetETH {
+		if (a == chain.AssetETH) != (b == chain.AssetETH) {
+			if a == chain.AssetETH {
 				return -1
 			}
 			return 1

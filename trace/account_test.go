@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tracerproject/tracer/ingest"
-	"github.com/tracerproject/tracer/ingest/eth"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/store"
 	"github.com/tracerproject/tracer/trace"
@@ -35,21 +34,21 @@ var (
 
 func ethx(i int) string { return fmt.Sprintf("0x%064x", i) }
 
-func big10(s string) ingest.Amount {
-	a, err := ingest.ParseAmount(s)
+func big10(s string) chain.Amount {
+	a, err := chain.ParseAmount(s)
 	if err != nil {
 		panic(err)
 	}
 	return a
 }
 
-func tok(tx, txIndex, log int, from, to string, v string) ingest.Transfer {
-	return ingest.Transfer{Kind: ingest.TransferToken, Asset: usdt, From: from, To: to, Value: big10(v), Txid: ethx(tx), TxIndex: txIndex,
+func tok(tx, txIndex, log int, from, to string, v string) chain.Transfer {
+	return chain.Transfer{Kind: chain.TransferToken, Asset: usdt, From: from, To: to, Value: big10(v), Txid: ethx(tx), TxIndex: txIndex,
 		Index: log, Success: true, Zero: v == "0"}
 }
 
-func native(tx, txIndex int, from, to, v, fee string, ok bool) ingest.Transfer {
-	return ingest.Transfer{Kind: ingest.TransferNative, Asset: ingest.AssetETH, From: from, To: to, Value: big10(v), Txid: ethx(tx), TxIndex: txIndex,
+func native(tx, txIndex int, from, to, v, fee string, ok bool) chain.Transfer {
+	return chain.Transfer{Kind: chain.TransferNative, Asset: chain.AssetETH, From: from, To: to, Value: big10(v), Txid: ethx(tx), TxIndex: txIndex,
 		Success: ok, Fee: big10(fee), Zero: v == "0"}
 }
 
@@ -69,8 +68,8 @@ const (
 //	         O→R 25; G→H 1 ETH (fee 0.001 ETH); F→K 1 ETH
 //	block 4: P2→P3 800, P2→Q2 100; W→A 1000
 //	block 5: P3→E 800 (E: an exchange)
-func accountChain() []*ingest.Block {
-	blocks := [][]ingest.Transfer{
+func accountChain() []*chain.Block {
+	blocks := [][]chain.Transfer{
 		{tok(1, 0, 0, eX, eA, "100"), tok(2, 1, 1, eA, eY, "10"), native(3, 2, eX, eG, eth2, "21000", true)},
 		{tok(4, 0, 0, eS, eA, "50"), tok(5, 1, 1, eS, eB, "30"), tok(6, 2, 2, eS, eP1, "1000"), tok(7, 3, 3, eS, eO, "10"),
 			tok(8, 4, 4, eS, eZ, "0"), native(9, 5, eS, eF, eth5, milli1, false), native(10, 6, eS, eG, eth2, milli1, true)},
@@ -80,10 +79,10 @@ func accountChain() []*ingest.Block {
 		{tok(21, 0, 0, eP2, eP3, "800"), tok(22, 1, 1, eP2, eQ2, "100"), tok(23, 2, 2, eW, eA, "1000")},
 		{tok(24, 0, 0, eP3, eE, "800")},
 	}
-	var out []*ingest.Block
+	var out []*chain.Block
 	for i, ts := range blocks {
 		h := int64(i + 1)
-		out = append(out, &ingest.Block{Chain: ingest.ChainETH, Height: h, Hash: ethx(0xb000 + i + 1), Parent: ethx(0xb000 + i),
+		out = append(out, &chain.Block{Chain: chain.ETH, Height: h, Hash: ethx(0xb000 + i + 1), Parent: ethx(0xb000 + i),
 			Time: time.Date(2024, 1, 1, i, 0, 0, 0, time.UTC).Unix(), Transfers: ts})
 	}
 	return out
@@ -180,7 +179,7 @@ func asummary(r *trace.Result) string {
 
 func acfg(model, dir, asset string) trace.Config {
 	c := trace.DefaultConfig()
-	c.Chain, c.Model, c.Direction, c.Asset, c.StopAt = trace.ChainETH, model, dir, asset, []string{"exchange"}
+	c.Chain, c.Model, c.Direction, c.Asset, c.StopAt = chain.ETH, model, dir, asset, []string{"exchange"}
 	return c
 }
 
@@ -386,10 +385,10 @@ func TestAccountLimits(t *testing.T) {
 
 type clusterMap map[string]uint32
 
-func (m clusterMap) ClustersOf(_ context.Context, chain string, addrs []string) (map[string]uint32, error) {
+func (m clusterMap) ClustersOf(_ context.Context, chainName string, addrs []string) (map[string]uint32, error) {
 	out := map[string]uint32{}
 	for _, a := range addrs {
-		if c, ok := m[a]; ok && chain == trace.ChainETH {
+		if c, ok := m[a]; ok && chainName == chain.ETH {
 			out[a] = c
 		}
 	}
@@ -428,20 +427,20 @@ func TestAccountBadInput(t *testing.T) {
 			err        error
 			want       string
 		}{
-			{"bad checksum", string(bad), eth.ErrBadAddress, "EIP-55"},
-			{"short", "0x1234", eth.ErrBadAddress, "40"},
+			{"bad checksum", string(bad), chain.ErrBadETHAddress, "EIP-55"},
+			{"short", "0x1234", chain.ErrBadETHAddress, "40"},
 			{"cluster", "cluster:3", trace.ErrNoAccountClusters, "not clustered yet"},
 			{"no label", "label:mixer", trace.ErrNoLabel, "mixer"},
 		} {
-			_, err := trace.ParseAccountStart(ctx, trace.ChainETH, c.from, ls, time.Time{})
+			_, err := trace.ParseAccountStart(ctx, chain.ETH, c.from, ls, time.Time{})
 			if !errors.Is(err, c.err) || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("%s: got %v, want %v naming %q", c.name, err, c.err, c.want)
 			}
 		}
-		if s, err := trace.ParseAccountStart(ctx, trace.ChainETH, good, ls, time.Time{}); err != nil || s.Addresses[0] != usdt {
+		if s, err := trace.ParseAccountStart(ctx, chain.ETH, good, ls, time.Time{}); err != nil || s.Addresses[0] != usdt {
 			t.Errorf("checksummed start: got %+v, %v", s, err)
 		}
-		if s, err := trace.ParseAccountStart(ctx, trace.ChainETH, "label:precursor-broker", ls, time.Time{}); err != nil || len(s.Addresses) != 1 || s.Addresses[0] != eS {
+		if s, err := trace.ParseAccountStart(ctx, chain.ETH, "label:precursor-broker", ls, time.Time{}); err != nil || len(s.Addresses) != 1 || s.Addresses[0] != eS {
 			t.Errorf("label start: got %+v, %v", s, err)
 		}
 		unknown := eaddr(999)

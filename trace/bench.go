@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/tracerproject/tracer/chain"
 )
 
 // BenchResult is what Bench measured. Latencies are in milliseconds.
@@ -90,12 +92,12 @@ func (t *Tracer) Bench(ctx context.Context, starts, exposures []Start, live int,
 		}
 		b := time.Now()
 		q := "SELECT count() FROM btc_address_io WHERE address IN ?"
-		if cfg.Chain == ChainETH {
+		if cfg.Chain == chain.ETH {
 			q = "SELECT count() FROM eth_address_transfers WHERE address IN ?"
 		}
 		rows, err := t.conn.Query(ctx, q, set(s.Addresses[:1]))
 		if err != nil {
-			return nil, fmt.Errorf("taint: bench baseline: %w", err)
+			return nil, fmt.Errorf("trace: bench baseline: %w", err)
 		}
 		for rows.Next() {
 		}
@@ -107,7 +109,7 @@ func (t *Tracer) Bench(ctx context.Context, starts, exposures []Start, live int,
 			continue // an address made but never paid
 		}
 		if err != nil {
-			return nil, fmt.Errorf("taint: bench trace from %s: %w", s.Desc, err)
+			return nil, fmt.Errorf("trace: bench trace from %s: %w", s.Desc, err)
 		}
 		lat = append(lat, since(b))
 		st := SlowTrace{Start: s.Desc, Nth: len(lat), MS: lat[len(lat)-1]}
@@ -138,7 +140,7 @@ func (t *Tracer) Bench(ctx context.Context, starts, exposures []Start, live int,
 		}
 		b := time.Now()
 		var err error
-		if cfg.Chain == ChainETH {
+		if cfg.Chain == chain.ETH {
 			_, err = t.AccountExposure(ctx, s, cfg)
 		} else {
 			_, err = t.Exposure(ctx, s, cfg)
@@ -147,19 +149,19 @@ func (t *Tracer) Bench(ctx context.Context, starts, exposures []Start, live int,
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("taint: bench exposure of %s: %w", s.Desc, err)
+			return nil, fmt.Errorf("trace: bench exposure of %s: %w", s.Desc, err)
 		}
 		liveMS = append(liveMS, since(b))
 	}
 	res.LiveExposures, res.LiveExposureP50, res.LiveExposureAvg = len(liveMS), Quantile(liveMS, 0.5), mean(liveMS)
 	ex := liveMS
-	if cfg.Chain != ChainETH && len(exposures) > 0 {
+	if cfg.Chain != chain.ETH && len(exposures) > 0 {
 		b := time.Now()
 		ic := DefaultIndexConfig()
 		ic.Hops, ic.MinValue, ic.Since, ic.Until = cfg.Hops, cfg.MinValue, cfg.Since, cfg.Until
 		build, err := t.BuildExposureIndex(ctx, ic)
 		if err != nil {
-			return nil, fmt.Errorf("taint: bench exposure index: %w", err)
+			return nil, fmt.Errorf("trace: bench exposure index: %w", err)
 		}
 		res.IndexSec, res.IndexRows = since(b)/1000, build.Rows
 		idx, err := t.OpenExposureIndex(ctx)
@@ -174,7 +176,7 @@ func (t *Tracer) Bench(ctx context.Context, starts, exposures []Start, live int,
 				continue
 			}
 			if err != nil {
-				return nil, fmt.Errorf("taint: bench exposure of %s: %w", s.Desc, err)
+				return nil, fmt.Errorf("trace: bench exposure of %s: %w", s.Desc, err)
 			}
 			ex = append(ex, since(b))
 		}

@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/tracerproject/tracer/ingest/eth"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // Formats the writers below render.
@@ -36,7 +36,7 @@ func (r *Result) units(s string) string {
 	if r.Decimals < 0 {
 		return v.String() + " base units"
 	}
-	return eth.FormatUnits(v, r.Decimals) + " " + r.Symbol
+	return chain.FormatUnits(v, r.Decimals) + " " + r.Symbol
 }
 
 // unitName is the column unit: BTC, or the account asset's symbol.
@@ -63,7 +63,7 @@ func (r *Result) amount(sat int64, units string) string {
 	if r.Decimals < 0 {
 		return v.String()
 	}
-	return eth.FormatUnits(v, r.Decimals)
+	return chain.FormatUnits(v, r.Decimals)
 }
 
 func labelText(ls []Label) string {

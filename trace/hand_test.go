@@ -15,7 +15,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcutil/base58"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/internal/chserver"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/store"
@@ -53,67 +53,67 @@ type io struct {
 }
 
 // mkTx builds a transaction spending prevs (txid, n, address, value) into outs.
-func mkTx(id string, ins []ingest.Input, outs ...io) ingest.Tx {
-	t := ingest.Tx{Txid: id, Size: 200, Vsize: 200}
+func mkTx(id string, ins []chain.Input, outs ...io) chain.Tx {
+	t := chain.Tx{Txid: id, Size: 200, Vsize: 200}
 	for i := range ins {
 		ins[i].Index = uint32(i)
 		ins[i].ScriptType = "pubkeyhash"
 	}
 	t.Inputs = ins
 	for i, o := range outs {
-		t.Outputs = append(t.Outputs, ingest.Output{Index: uint32(i), Address: o.a, ScriptType: "pubkeyhash", Value: o.v})
+		t.Outputs = append(t.Outputs, chain.Output{Index: uint32(i), Address: o.a, ScriptType: "pubkeyhash", Value: o.v})
 	}
 	return t
 }
 
-func in(prev string, n uint32, a string, v int64) ingest.Input {
-	return ingest.Input{PrevTxid: prev, PrevIndex: n, Address: a, Value: v}
+func in(prev string, n uint32, a string, v int64) chain.Input {
+	return chain.Input{PrevTxid: prev, PrevIndex: n, Address: a, Value: v}
 }
 
 // fund is a coinbase paying a.
-func fund(k int, a string, v int64) ingest.Tx {
-	return mkTx(txid(k), []ingest.Input{{Coinbase: true}}, io{a, v})
+func fund(k int, a string, v int64) chain.Tx {
+	return mkTx(txid(k), []chain.Input{{Coinbase: true}}, io{a, v})
 }
 
 // handChain is the chain every hand-computed case runs on. Funding txids
 // are 1..; see the cases for the amounts.
-func handChain() []*ingest.Block {
-	b1 := []ingest.Tx{
+func handChain() []*chain.Block {
+	b1 := []chain.Tx{
 		fund(1, aT1, 50_000), fund(2, aT2, 30_000), fund(3, aC, 20_000),
 		fund(10, aP, 100_000), fund(11, aD, 50_000),
 		fund(20, aF, 100_000),
 		fund(30, aS, 31_000), fund(31, aW, 40_000), // W: clean money first
 	}
-	b2 := []ingest.Tx{
+	b2 := []chain.Tx{
 		// Two tainted inputs and a clean one: 80,000 of 100,000 tainted.
-		mkTx(txM, []ingest.Input{in(txid(1), 0, aT1, 50_000), in(txid(2), 0, aT2, 30_000), in(txid(3), 0, aC, 20_000)},
+		mkTx(txM, []chain.Input{in(txid(1), 0, aT1, 50_000), in(txid(2), 0, aT2, 30_000), in(txid(3), 0, aC, 20_000)},
 			io{aX, 60_000}, io{aY, 39_001}), // fee 999
 		// Peel chain, 100,000 tainted of 150,000.
-		mkTx(txP1, []ingest.Input{in(txid(10), 0, aP, 100_000), in(txid(11), 0, aD, 50_000)}, io{aQ1, 130_000}, io{aE1, 19_000}),
+		mkTx(txP1, []chain.Input{in(txid(10), 0, aP, 100_000), in(txid(11), 0, aD, 50_000)}, io{aQ1, 130_000}, io{aE1, 19_000}),
 		// Fan-out.
-		mkTx(txF1, []ingest.Input{in(txid(20), 0, aF, 100_000)}, io{aO1, 30_000}, io{aO2, 30_000}, io{aO3, 39_000}),
+		mkTx(txF1, []chain.Input{in(txid(20), 0, aF, 100_000)}, io{aO1, 30_000}, io{aO2, 30_000}, io{aO3, 39_000}),
 		// S pays W, which already holds 40,000 clean.
-		mkTx(txS1, []ingest.Input{in(txid(30), 0, aS, 31_000)}, io{aW, 30_000}),
+		mkTx(txS1, []chain.Input{in(txid(30), 0, aS, 31_000)}, io{aW, 30_000}),
 	}
-	b3 := []ingest.Tx{
-		mkTx(txP2, []ingest.Input{in(txP1, 0, aQ1, 130_000)}, io{aQ2, 120_000}, io{aE2, 9_000}),
-		mkTx(txP1b, []ingest.Input{in(txP1, 1, aE1, 19_000)}, io{aG, 18_000}),
+	b3 := []chain.Tx{
+		mkTx(txP2, []chain.Input{in(txP1, 0, aQ1, 130_000)}, io{aQ2, 120_000}, io{aE2, 9_000}),
+		mkTx(txP1b, []chain.Input{in(txP1, 1, aE1, 19_000)}, io{aG, 18_000}),
 		// W spends the very output S paid it; FIFO says that is its clean money.
-		mkTx(txZ1, []ingest.Input{in(txS1, 0, aW, 30_000)}, io{aZ, 29_000}),
+		mkTx(txZ1, []chain.Input{in(txS1, 0, aW, 30_000)}, io{aZ, 29_000}),
 	}
-	b4 := []ingest.Tx{
-		mkTx(txP3, []ingest.Input{in(txP2, 0, aQ2, 120_000)}, io{aQ3, 70_000}, io{aE3, 49_000}),
-		mkTx(txZ2, []ingest.Input{in(txid(31), 0, aW, 40_000)}, io{aZ2, 39_000}),
+	b4 := []chain.Tx{
+		mkTx(txP3, []chain.Input{in(txP2, 0, aQ2, 120_000)}, io{aQ3, 70_000}, io{aE3, 49_000}),
+		mkTx(txZ2, []chain.Input{in(txid(31), 0, aW, 40_000)}, io{aZ2, 39_000}),
 	}
-	var out []*ingest.Block
-	for h, txs := range [][]ingest.Tx{b1, b2, b3, b4} {
+	var out []*chain.Block
+	for h, txs := range [][]chain.Tx{b1, b2, b3, b4} {
 		for i := range txs {
 			txs[i].Index = i
 			if txs[i].Inputs[0].Coinbase {
 				txs[i].Coinbase = true
 			}
 		}
-		out = append(out, &ingest.Block{Chain: ingest.ChainBTC, Height: int64(h + 1), Hash: fmt.Sprintf("%064x", 0xb000+h+1),
+		out = append(out, &chain.Block{Chain: chain.BTC, Height: int64(h + 1), Hash: fmt.Sprintf("%064x", 0xb000+h+1),
 			Parent: fmt.Sprintf("%064x", 0xb000+h), Time: time.Date(2024, 1, 1, h, 0, 0, 0, time.UTC).Unix(), Txs: txs})
 	}
 	return out
@@ -545,17 +545,17 @@ func TestStopNotCarried(t *testing.T) {
 	}
 	aA, aB, aC, aD := addr(200), addr(201), addr(202), addr(203)
 	tx1, tx2 := txid(201), txid(202)
-	chain := [][]ingest.Tx{
+	chainName := [][]chain.Tx{
 		{fund(200, aA, 30_000)},
-		{mkTx(tx1, []ingest.Input{in(txid(200), 0, aA, 30_000)}, io{aB, 10_000}, io{aC, 19_000})},
-		{mkTx(tx2, []ingest.Input{in(tx1, 0, aB, 10_000), in(tx1, 1, aC, 19_000)}, io{aD, 28_000})},
+		{mkTx(tx1, []chain.Input{in(txid(200), 0, aA, 30_000)}, io{aB, 10_000}, io{aC, 19_000})},
+		{mkTx(tx2, []chain.Input{in(tx1, 0, aB, 10_000), in(tx1, 1, aC, 19_000)}, io{aD, 28_000})},
 	}
 	var b store.Batch
-	for h, txs := range chain {
+	for h, txs := range chainName {
 		if txs[0].Inputs[0].Coinbase {
 			txs[0].Coinbase = true
 		}
-		blk := &ingest.Block{Chain: ingest.ChainBTC, Height: int64(h + 1), Hash: fmt.Sprintf("%064x", 0xc000+h+1),
+		blk := &chain.Block{Chain: chain.BTC, Height: int64(h + 1), Hash: fmt.Sprintf("%064x", 0xc000+h+1),
 			Parent: fmt.Sprintf("%064x", 0xc000+h), Time: time.Date(2024, 1, 1, h, 0, 0, 0, time.UTC).Unix(), Txs: txs}
 		if err := b.AddBlock(blk, uint64(h+1)); err != nil {
 			t.Fatal(err)

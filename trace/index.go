@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/store"
@@ -52,7 +53,7 @@ import (
 // build the chain or the labels have moved past as stale.
 
 // ErrNoIndex: no exposure index has been built in this store.
-var ErrNoIndex = errors.New("taint: no exposure index (tracer exposure --build-index builds it; --live traces per subject)")
+var ErrNoIndex = errors.New("trace: no exposure index (tracer exposure --build-index builds it; --live traces per subject)")
 
 // IndexConfig shapes an exposure index build. Copy DefaultIndexConfig.
 type IndexConfig struct {
@@ -128,27 +129,27 @@ func (t *Tracer) tip(ctx context.Context) (chainTip, error) {
 	var tip chainTip
 	rows, err := t.conn.Query(ctx, "SELECT height, hash FROM btc_blocks ORDER BY height DESC, hash LIMIT 1")
 	if err != nil {
-		return tip, fmt.Errorf("taint: reading the chain tip: %w", err)
+		return tip, fmt.Errorf("trace: reading the chain tip: %w", err)
 	}
 	for rows.Next() {
 		if err := rows.Scan(&tip.height, &tip.hash); err != nil {
 			rows.Close()
-			return tip, fmt.Errorf("taint: reading the chain tip: %w", err)
+			return tip, fmt.Errorf("trace: reading the chain tip: %w", err)
 		}
 	}
 	err = rows.Err()
 	rows.Close()
 	if err != nil {
-		return tip, fmt.Errorf("taint: reading the chain tip: %w", err)
+		return tip, fmt.Errorf("trace: reading the chain tip: %w", err)
 	}
 	rows, err = t.conn.Query(ctx, "SELECT toUInt32(uniqExact(source, import_id)), max(imported_at) FROM label_imports")
 	if err != nil {
-		return tip, fmt.Errorf("taint: reading the label imports: %w", err)
+		return tip, fmt.Errorf("trace: reading the label imports: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		if err := rows.Scan(&tip.imports, &tip.importedAt); err != nil {
-			return tip, fmt.Errorf("taint: reading the label imports: %w", err)
+			return tip, fmt.Errorf("trace: reading the label imports: %w", err)
 		}
 	}
 	tip.importedAt = tip.importedAt.UTC()
@@ -162,9 +163,9 @@ func (t *Tracer) categorySources(ctx context.Context) (map[string][]string, erro
 	if t.labels == nil {
 		return out, nil
 	}
-	list, err := t.labels.List(ctx, labels.Filter{Chain: labels.ChainBTC})
+	list, err := t.labels.List(ctx, labels.Filter{Chain: chain.BTC})
 	if err != nil {
-		return nil, fmt.Errorf("taint: reading labels: %w", err)
+		return nil, fmt.Errorf("trace: reading labels: %w", err)
 	}
 	seen := map[string]bool{}
 	add := func(c, a string) {
@@ -185,7 +186,7 @@ func (t *Tracer) categorySources(ctx context.Context) (map[string][]string, erro
 		}
 		ms, err := clusterMembers(ctx, cl, uint32(id))
 		if err != nil {
-			return nil, fmt.Errorf("taint: members of labelled cluster %s (%s): %w", l.Cluster, l.Entity, err)
+			return nil, fmt.Errorf("trace: members of labelled cluster %s (%s): %w", l.Cluster, l.Entity, err)
 		}
 		for _, m := range ms {
 			add(l.Category, m)
@@ -214,7 +215,7 @@ func (t *Tracer) BuildExposureIndex(ctx context.Context, ic IndexConfig) (*Index
 	if err != nil {
 		return nil, err
 	}
-	b := &IndexBuild{Build: uint64(began.UnixMicro()), Chain: ChainBTC, Params: ic.Params(), Hops: ic.Hops, MinValue: ic.MinValue,
+	b := &IndexBuild{Build: uint64(began.UnixMicro()), Chain: chain.BTC, Params: ic.Params(), Hops: ic.Hops, MinValue: ic.MinValue,
 		Since: ic.Since.UTC(), Until: ic.Until.UTC(), BuiltAt: began.UTC().Truncate(time.Second),
 		BlockHeight: tip.height, BlockHash: tip.hash, LabelImports: tip.imports, LabelsImportedAt: tip.importedAt, Categories: []string{}}
 	if ic.Since.IsZero() {
@@ -250,11 +251,11 @@ func (t *Tracer) BuildExposureIndex(ctx context.Context, ic IndexConfig) (*Index
 		{Name: "capped", Values: []string{b.Capped}}, {Name: "seconds", Values: []float64{b.Seconds}},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("taint: recording exposure index build: %w", err)
+		return nil, fmt.Errorf("trace: recording exposure index build: %w", err)
 	}
 	// Readers use the latest build; the older builds' rows go.
 	if err := t.conn.Exec(ctx, "ALTER TABLE taint_exposure DELETE WHERE build < ?", b.Build); err != nil {
-		return nil, fmt.Errorf("taint: deleting older exposure index builds: %w", err)
+		return nil, fmt.Errorf("trace: deleting older exposure index builds: %w", err)
 	}
 	return b, nil
 }
@@ -271,13 +272,13 @@ func dateTime(t time.Time) time.Time {
 func (t *Tracer) indexSubjects(ctx context.Context, build uint64) (uint64, error) {
 	rows, err := t.conn.Query(ctx, "SELECT uniqExact(subject) FROM taint_exposure WHERE build = ?", build)
 	if err != nil {
-		return 0, fmt.Errorf("taint: counting the exposure index's subjects: %w", err)
+		return 0, fmt.Errorf("trace: counting the exposure index's subjects: %w", err)
 	}
 	defer rows.Close()
 	var n uint64
 	for rows.Next() {
 		if err := rows.Scan(&n); err != nil {
-			return 0, fmt.Errorf("taint: counting the exposure index's subjects: %w", err)
+			return 0, fmt.Errorf("trace: counting the exposure index's subjects: %w", err)
 		}
 	}
 	return n, rows.Err()
@@ -326,7 +327,7 @@ func (t *Tracer) writeIndex(ctx context.Context, b *IndexBuild, acc map[flowKey]
 			{Name: "direction", Values: dir}, {Name: "direct", Values: direct}, {Name: "indirect", Values: indirect},
 		})
 		if err != nil {
-			return fmt.Errorf("taint: storing the exposure index: %w", err)
+			return fmt.Errorf("trace: storing the exposure index: %w", err)
 		}
 		b.Rows += uint64(n)
 	}
@@ -348,7 +349,7 @@ func (t *Tracer) OpenExposureIndex(ctx context.Context) (*ExposureIndex, error) 
 		label_imports, labels_imported_at, categories, subjects, rows, nodes, capped, seconds
 		FROM taint_exposure_builds ORDER BY build DESC LIMIT 1`)
 	if err != nil {
-		return nil, fmt.Errorf("taint: reading exposure index builds: %w", err)
+		return nil, fmt.Errorf("trace: reading exposure index builds: %w", err)
 	}
 	x := &ExposureIndex{t: t}
 	found := false
@@ -359,7 +360,7 @@ func (t *Tracer) OpenExposureIndex(ctx context.Context) (*ExposureIndex, error) 
 		if err := rows.Scan(&b.Build, &b.Chain, &b.Params, &hops, &b.MinValue, &b.Since, &b.Until, &b.BuiltAt, &b.BlockHeight, &b.BlockHash,
 			&b.LabelImports, &b.LabelsImportedAt, &cats, &b.Subjects, &b.Rows, &b.Nodes, &b.Capped, &b.Seconds); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("taint: reading exposure index builds: %w", err)
+			return nil, fmt.Errorf("trace: reading exposure index builds: %w", err)
 		}
 		b.Hops, b.Categories, found = int(hops), strings.Split(cats, ","), true
 		for _, tm := range []*time.Time{&b.Since, &b.Until, &b.BuiltAt, &b.LabelsImportedAt} {
@@ -374,7 +375,7 @@ func (t *Tracer) OpenExposureIndex(ctx context.Context) (*ExposureIndex, error) 
 	err = rows.Err()
 	rows.Close()
 	if err != nil {
-		return nil, fmt.Errorf("taint: reading exposure index builds: %w", err)
+		return nil, fmt.Errorf("trace: reading exposure index builds: %w", err)
 	}
 	if !found {
 		return nil, ErrNoIndex
@@ -422,14 +423,14 @@ func (x *ExposureIndex) Exposure(ctx context.Context, subject string) (*Exposure
 		rows, err := x.t.conn.Query(ctx, `SELECT count(), sumIf(value, is_input = 0 AND time >= ? AND time <= ?), sumIf(value, is_input = 1)
 			FROM (SELECT DISTINCT address, txid, is_input, n, value, time FROM btc_address_io WHERE address IN ?)`, since, until, set(part))
 		if err != nil {
-			return fmt.Errorf("taint: reading what %s received and sent: %w", subject, err)
+			return fmt.Errorf("trace: reading what %s received and sent: %w", subject, err)
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var n uint64
 			var recv, sent int64
 			if err := rows.Scan(&n, &recv, &sent); err != nil {
-				return fmt.Errorf("taint: reading what %s received and sent: %w", subject, err)
+				return fmt.Errorf("trace: reading what %s received and sent: %w", subject, err)
 			}
 			seen = seen || n > 0
 			ex.Received += recv
@@ -446,14 +447,14 @@ func (x *ExposureIndex) Exposure(ctx context.Context, subject string) (*Exposure
 	// A build stores a subject's sums in parts as it goes: add them up.
 	rows, err := x.t.conn.Query(ctx, "SELECT category, direction, sum(direct), sum(indirect) FROM taint_exposure WHERE subject = ? AND build = ? GROUP BY category, direction", subject, b.Build)
 	if err != nil {
-		return nil, fmt.Errorf("taint: reading the exposure index: %w", err)
+		return nil, fmt.Errorf("trace: reading the exposure index: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var f CategoryFlow
 		var dir string
 		if err := rows.Scan(&f.Category, &dir, &f.Direct, &f.Indirect); err != nil {
-			return nil, fmt.Errorf("taint: reading the exposure index: %w", err)
+			return nil, fmt.Errorf("trace: reading the exposure index: %w", err)
 		}
 		if dir == "to" {
 			ex.To = append(ex.To, f)
@@ -462,7 +463,7 @@ func (x *ExposureIndex) Exposure(ctx context.Context, subject string) (*Exposure
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("taint: reading the exposure index: %w", err)
+		return nil, fmt.Errorf("trace: reading the exposure index: %w", err)
 	}
 	for _, fs := range [][]CategoryFlow{ex.From, ex.To} {
 		sort.Slice(fs, func(i, j int) bool { return fs[i].Category < fs[j].Category })

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/store"
 )
 
@@ -313,7 +314,7 @@ func (s *scanner) finish() {
 func (t *Tracer) scanRanges(ctx context.Context, perRange int) ([][2]uint32, error) {
 	rows, err := t.conn.Query(ctx, "SELECT block_height, count() FROM btc_txs GROUP BY block_height ORDER BY block_height")
 	if err != nil {
-		return nil, fmt.Errorf("taint: counting transactions per block: %w", err)
+		return nil, fmt.Errorf("trace: counting transactions per block: %w", err)
 	}
 	defer rows.Close()
 	var out [][2]uint32
@@ -322,7 +323,7 @@ func (t *Tracer) scanRanges(ctx context.Context, perRange int) ([][2]uint32, err
 		var h uint32
 		var c uint64
 		if err := rows.Scan(&h, &c); err != nil {
-			return nil, fmt.Errorf("taint: counting transactions per block: %w", err)
+			return nil, fmt.Errorf("trace: counting transactions per block: %w", err)
 		}
 		if len(out) == 0 || n >= uint64(perRange) {
 			out = append(out, [2]uint32{h, h + 1})
@@ -387,7 +388,7 @@ func (t *Tracer) readRange(ctx context.Context, lo, hi uint32) ([]*tx, error) {
 func (t *Tracer) allClusters(ctx context.Context) (map[string]uint32, error) {
 	rows, err := t.conn.Query(ctx, "SELECT address, argMax(cluster, seq) FROM trace_btc_address_cluster GROUP BY address")
 	if err != nil {
-		return nil, fmt.Errorf("taint: reading clusters: %w", err)
+		return nil, fmt.Errorf("trace: reading clusters: %w", err)
 	}
 	defer rows.Close()
 	out := map[string]uint32{}
@@ -395,7 +396,7 @@ func (t *Tracer) allClusters(ctx context.Context) (map[string]uint32, error) {
 		var a string
 		var c uint32
 		if err := rows.Scan(&a, &c); err != nil {
-			return nil, fmt.Errorf("taint: reading clusters: %w", err)
+			return nil, fmt.Errorf("trace: reading clusters: %w", err)
 		}
 		if c != 0 {
 			out[a] = c
@@ -424,7 +425,7 @@ func (t *Tracer) scanIndex(ctx context.Context, ic IndexConfig, cats []string, s
 	}
 	// Labels as a trace reads them (every labelled address and cluster ends
 	// a path).
-	r := &run{cfg: Config{Chain: ChainBTC}, t: t, labels: map[string][]Label{}}
+	r := &run{cfg: Config{Chain: chain.BTC}, t: t, labels: map[string][]Label{}}
 	if err := r.loadLabels(ctx, true); err != nil {
 		return 0, err
 	}

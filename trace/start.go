@@ -8,13 +8,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
-	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/labels"
 )
 
 // ErrNoLabel: no address carries the label category asked for.
-var ErrNoLabel = errors.New("taint: no address has the label category")
+var ErrNoLabel = errors.New("trace: no address has the label category")
 
 // maxClusterStart bounds the members a cluster start set reads.
 const maxClusterStart = 1_000_000
@@ -42,9 +42,9 @@ func ParseStart(ctx context.Context, from string, cl *cluster.Clusters, ls *labe
 		if ls == nil {
 			return Start{}, fmt.Errorf("%w: %s: no label store", ErrNoLabel, cat)
 		}
-		list, err := ls.List(ctx, labels.Filter{Category: cat, Chain: labels.ChainBTC, AsOf: asOf})
+		list, err := ls.List(ctx, labels.Filter{Category: cat, Chain: chain.BTC, AsOf: asOf})
 		if err != nil {
-			return Start{}, fmt.Errorf("taint: labels of category %s: %w", cat, err)
+			return Start{}, fmt.Errorf("trace: labels of category %s: %w", cat, err)
 		}
 		seen := map[string]bool{}
 		var addrs []string
@@ -109,15 +109,15 @@ func clusterMembers(ctx context.Context, cl *cluster.Clusters, id uint32) ([]str
 
 // ErrNoAccountClusters: cluster starts on an account chain wait for its
 // clusterer.
-var ErrNoAccountClusters = errors.New("taint: no clusters on this chain yet")
+var ErrNoAccountClusters = errors.New("trace: no clusters on this chain yet")
 
 // ParseAccountStart resolves ADDR or label:CATEGORY into a start set on an
 // account chain (eth). An address may be in any case; mixed case must pass
 // its EIP-55 checksum. cluster:ID is refused until Ethereum has a
 // clusterer.
-func ParseAccountStart(ctx context.Context, chain, from string, ls *labels.Store, asOf time.Time) (Start, error) {
-	if chain != ChainETH {
-		return Start{}, fmt.Errorf("%w: chain %q is not an account chain", ErrConfig, chain)
+func ParseAccountStart(ctx context.Context, chainName, from string, ls *labels.Store, asOf time.Time) (Start, error) {
+	if chainName != chain.ETH {
+		return Start{}, fmt.Errorf("%w: chain %q is not an account chain", ErrConfig, chainName)
 	}
 	switch {
 	case from == "":
@@ -129,9 +129,9 @@ func ParseAccountStart(ctx context.Context, chain, from string, ls *labels.Store
 		if ls == nil {
 			return Start{}, fmt.Errorf("%w: %s: no label store", ErrNoLabel, cat)
 		}
-		list, err := ls.List(ctx, labels.Filter{Category: cat, Chain: labels.ChainETH, AsOf: asOf})
+		list, err := ls.List(ctx, labels.Filter{Category: cat, Chain: chain.ETH, AsOf: asOf})
 		if err != nil {
-			return Start{}, fmt.Errorf("taint: labels of category %s: %w", cat, err)
+			return Start{}, fmt.Errorf("trace: labels of category %s: %w", cat, err)
 		}
 		seen := map[string]bool{}
 		var addrs []string
@@ -147,7 +147,7 @@ func ParseAccountStart(ctx context.Context, chain, from string, ls *labels.Store
 		}
 		return Start{Desc: from, Addresses: addrs}, nil
 	}
-	a, err := eth.ParseAddress(from)
+	a, err := chain.ParseETHAddress(from)
 	if err != nil {
 		return Start{}, fmt.Errorf("%w: --from: %w", ErrConfig, err)
 	}

@@ -131,7 +131,7 @@ func (g *graph) loadIO(ctx context.Context, addrs []string) error {
 		// a row inserted twice (a loader retry) is dropped here by its key.
 		rows, err := g.conn.Query(ctx, "SELECT address, txid, is_input, n, block_height, time, value FROM btc_address_io "+g.filter+" address IN ?", set(part))
 		if err != nil {
-			return fmt.Errorf("taint: reading address index: %w", err)
+			return fmt.Errorf("trace: reading address index: %w", err)
 		}
 		defer rows.Close()
 		for _, a := range part {
@@ -143,7 +143,7 @@ func (g *graph) loadIO(ctx context.Context, addrs []string) error {
 			var r ioRow
 			var in uint8
 			if err := rows.Scan(&a, &r.txid, &in, &r.n, &r.height, &r.time, &r.value); err != nil {
-				return fmt.Errorf("taint: reading address index: %w", err)
+				return fmt.Errorf("trace: reading address index: %w", err)
 			}
 			r.input = in == 1
 			k := ioKey{a, r.txid, r.input, r.n}
@@ -282,14 +282,14 @@ func (g *graph) loadClusters(ctx context.Context, addrs []string) error {
 		// argMax by seq: an address's row changes as its cluster merges.
 		rows, err := g.conn.Query(ctx, "SELECT address, argMax(cluster, seq) FROM trace_btc_address_cluster "+g.filter+" address IN ? GROUP BY address", set(part))
 		if err != nil {
-			return fmt.Errorf("taint: reading clusters: %w", err)
+			return fmt.Errorf("trace: reading clusters: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var a string
 			var c uint32
 			if err := rows.Scan(&a, &c); err != nil {
-				return fmt.Errorf("taint: reading clusters: %w", err)
+				return fmt.Errorf("trace: reading clusters: %w", err)
 			}
 			g.cluster[a] = c
 		}
@@ -320,14 +320,14 @@ func (g *graph) evidence(ctx context.Context, txids []string) (map[string]string
 		g.queries++
 		rows, err := g.conn.Query(ctx, "SELECT txid, heuristic, heuristic_version, address_a, address_b FROM trace_btc_merges WHERE address_a IN ? AND txid IN ? ORDER BY txid, heuristic, address_a, address_b, heuristic_version", set(addrs), set(ids))
 		if err != nil {
-			return fmt.Errorf("taint: reading merge evidence: %w", err)
+			return fmt.Errorf("trace: reading merge evidence: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var id, h, a, b string
 			var v uint16
 			if err := rows.Scan(&id, &h, &v, &a, &b); err != nil {
-				return fmt.Errorf("taint: reading merge evidence: %w", err)
+				return fmt.Errorf("trace: reading merge evidence: %w", err)
 			}
 			if _, ok := out[id]; !ok {
 				out[id] = fmt.Sprintf("%s v%d (%s ~ %s)", h, v, a, b)
@@ -372,16 +372,16 @@ func (g *graph) evidence(ctx context.Context, txids []string) (map[string]string
 func queryRows(ctx context.Context, conn store.Conn, what string, scan func(store.Rows) error, query string, args ...any) error {
 	rows, err := conn.Query(ctx, query, args...)
 	if err != nil {
-		return fmt.Errorf("taint: reading %s: %w", what, err)
+		return fmt.Errorf("trace: reading %s: %w", what, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		if err := scan(rows); err != nil {
-			return fmt.Errorf("taint: reading %s: %w", what, err)
+			return fmt.Errorf("trace: reading %s: %w", what, err)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("taint: reading %s: %w", what, err)
+		return fmt.Errorf("trace: reading %s: %w", what, err)
 	}
 	return nil
 }

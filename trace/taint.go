@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/store"
 )
@@ -38,16 +39,10 @@ const (
 
 // Sentinel errors.
 var (
-	ErrConfig        = errors.New("taint: invalid trace")
-	ErrModel         = errors.New("taint: model not available in this direction")
-	ErrUnknown       = errors.New("taint: unknown address")
-	ErrNoStartOutput = errors.New("taint: start set received nothing in the time window")
-)
-
-// Chains a trace follows.
-const (
-	ChainBTC = "btc"
-	ChainETH = "eth"
+	ErrConfig        = errors.New("trace: invalid trace")
+	ErrModel         = errors.New("trace: model not available in this direction")
+	ErrUnknown       = errors.New("trace: unknown address")
+	ErrNoStartOutput = errors.New("trace: start set received nothing in the time window")
 )
 
 // Config shapes a trace. Copy DefaultConfig and change it.
@@ -87,11 +82,11 @@ func DefaultConfig() Config {
 
 func (c *Config) validate() error {
 	switch c.Chain {
-	case "", ChainBTC:
+	case "", chain.BTC:
 		if c.Asset != "" || c.MinUnits != nil {
 			return fmt.Errorf("%w: asset and min-units are for account chains (chain %q)", ErrConfig, c.Chain)
 		}
-	case ChainETH:
+	case chain.ETH:
 		if c.MinValue != 0 {
 			return fmt.Errorf("%w: chain eth takes its minimum in base units of the asset (MinUnits), not satoshi", ErrConfig)
 		}
@@ -134,7 +129,7 @@ func (c *Config) validate() error {
 
 // Params is the model and its parameters as a reproducible flag string.
 func (c *Config) Params() string {
-	if c.Chain == ChainETH {
+	if c.Chain == chain.ETH {
 		return c.accountParams()
 	}
 	s := fmt.Sprintf("model=%s direction=%s hops=%d min-value=%d max-nodes=%d timeout=%s", c.Model, c.Direction, c.Hops, c.MinValue, c.MaxNodes, c.Timeout)
@@ -330,7 +325,7 @@ func (t *Tracer) Trace(ctx context.Context, start Start, cfg Config) ([]*Result,
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Chain == ChainETH {
+	if cfg.Chain == chain.ETH {
 		return t.traceAccount(ctx, start, cfg)
 	}
 	if len(start.Addresses) == 0 {
@@ -459,7 +454,7 @@ func (r *run) loadLabels(ctx context.Context, all bool) error {
 	}
 	vs, err := r.t.labels.InForce(ctx, r.cfg.LabelsAsOf)
 	if err != nil {
-		return fmt.Errorf("taint: reading label imports: %w", err)
+		return fmt.Errorf("trace: reading label imports: %w", err)
 	}
 	ids := make([]string, 0, len(vs))
 	for _, v := range vs {
@@ -475,9 +470,9 @@ func (r *run) loadLabels(ctx context.Context, all bool) error {
 		return nil
 	}
 	if !all {
-		cl, err := r.t.labels.ClusterLabelsIn(ctx, vs, labels.ChainBTC)
+		cl, err := r.t.labels.ClusterLabelsIn(ctx, vs, chain.BTC)
 		if err != nil {
-			return fmt.Errorf("taint: reading cluster labels: %w", err)
+			return fmt.Errorf("trace: reading cluster labels: %w", err)
 		}
 		for _, l := range cl {
 			if id, err := strconv.ParseUint(l.Cluster, 10, 32); err == nil {
@@ -487,9 +482,9 @@ func (r *run) loadLabels(ctx context.Context, all bool) error {
 		r.versions, r.labelRead = vs, map[string]bool{}
 		return nil
 	}
-	ls, err := r.t.labels.BriefIn(ctx, vs, labels.ChainBTC, nil)
+	ls, err := r.t.labels.BriefIn(ctx, vs, chain.BTC, nil)
 	if err != nil {
-		return fmt.Errorf("taint: reading labels: %w", err)
+		return fmt.Errorf("trace: reading labels: %w", err)
 	}
 	set := &labelSet{key: key, byAddr: map[string][]Label{}, byCluster: map[uint32][]Label{}}
 	for _, l := range ls {
@@ -544,9 +539,9 @@ func (r *run) loadOwners(ctx context.Context, addrs []string) error {
 		return nil
 	}
 	r.g.queries++
-	ls, err := r.t.labels.BriefIn(ctx, r.versions, labels.ChainBTC, need)
+	ls, err := r.t.labels.BriefIn(ctx, r.versions, chain.BTC, need)
 	if err != nil {
-		return fmt.Errorf("taint: reading labels: %w", err)
+		return fmt.Errorf("trace: reading labels: %w", err)
 	}
 	for _, l := range ls {
 		r.labels[l.Address] = append(r.labels[l.Address], shortLabel(l))

@@ -1,7 +1,7 @@
 package heuristic
 
 import (
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // Names of the change rules, as recorded in the merge evidence: each link
@@ -23,7 +23,7 @@ const (
 // outputs, not when an output pays an input address back (the change is
 // then known and adds no address), and not when two rules pick different
 // outputs. A rule that finds several candidates picks none.
-func (c Config) ChangeLinks(dst []Link, tx *ingest.Tx, seen func(string) bool) []Link {
+func (c Config) ChangeLinks(dst []Link, tx *chain.Tx, seen func(string) bool) []Link {
 	dst = dst[:0]
 	if !c.Change || tx.Coinbase || len(tx.Inputs) == 0 || len(tx.Outputs) < 2 {
 		return dst
@@ -58,7 +58,7 @@ func (c Config) ChangeLinks(dst []Link, tx *ingest.Tx, seen func(string) bool) [
 		return dst
 	}
 	// only returns the one output for which pick holds, or -1.
-	only := func(pick func(o *ingest.Output) bool) int {
+	only := func(pick func(o *chain.Output) bool) int {
 		found := -1
 		for i := range tx.Outputs {
 			o := &tx.Outputs[i]
@@ -74,12 +74,12 @@ func (c Config) ChangeLinks(dst []Link, tx *ingest.Tx, seen func(string) bool) [
 	}
 	picks := [3]int{-1, -1, -1}
 	if seen != nil {
-		picks[0] = only(func(o *ingest.Output) bool { return outAddrs[o.Address] == 1 && !seen(o.Address) })
+		picks[0] = only(func(o *chain.Output) bool { return outAddrs[o.Address] == 1 && !seen(o.Address) })
 	}
 	if inType != "" {
-		picks[1] = only(func(o *ingest.Output) bool { return o.ScriptType == inType })
+		picks[1] = only(func(o *chain.Output) bool { return o.ScriptType == inType })
 	}
-	picks[2] = only(func(o *ingest.Output) bool { return o.Value < minIn })
+	picks[2] = only(func(o *chain.Output) bool { return o.Value < minIn })
 	change := -1
 	for _, p := range picks {
 		if p < 0 {

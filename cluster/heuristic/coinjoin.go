@@ -1,7 +1,7 @@
 package heuristic
 
 import (
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // CoinJoinKind names the rule that recognised a CoinJoin.
@@ -39,7 +39,7 @@ type Shape struct {
 }
 
 // ShapeOf measures tx.
-func (c Config) ShapeOf(tx *ingest.Tx) Shape {
+func (c Config) ShapeOf(tx *chain.Tx) Shape {
 	s := Shape{Inputs: len(tx.Inputs), Outputs: len(tx.Outputs), MinOutput: -1, AllOutputsEqual: len(tx.Outputs) > 0}
 	addrs := make(map[string]struct{}, len(tx.Inputs))
 	for i := range tx.Inputs {
@@ -52,7 +52,7 @@ func (c Config) ShapeOf(tx *ingest.Tx) Shape {
 	outAddrs := make(map[string]struct{}, len(tx.Outputs))
 	for i := range tx.Outputs {
 		o := &tx.Outputs[i]
-		if o.ScriptType == ingest.ScriptNullData {
+		if o.ScriptType == chain.ScriptNullData {
 			s.NullData = true
 		}
 		if o.Address != "" {
@@ -93,7 +93,7 @@ func (c Config) ShapeOf(tx *ingest.Tx) Shape {
 // when some payees get equal amounts. Transactions with an OP_RETURN output
 // are not CoinJoins: colored-coin protocols (Omni, Open Assets, Runes) and
 // Whirlpool's TX0 put equal small outputs next to a marker.
-func (c Config) CoinJoin(tx *ingest.Tx) CoinJoinKind {
+func (c Config) CoinJoin(tx *chain.Tx) CoinJoinKind {
 	if tx.Coinbase || len(tx.Inputs) < 2 || len(tx.Outputs) < 2 {
 		return NotCoinJoin
 	}
@@ -110,14 +110,14 @@ func (c Config) CoinJoin(tx *ingest.Tx) CoinJoinKind {
 // all-equal pool outputs, CommonCount elsewhere), and none allows an
 // OP_RETURN output. A transaction with few outputs is checked pair by
 // pair; one with many goes to ShapeOf.
-func (c Config) mayBeCoinJoin(tx *ingest.Tx) bool {
+func (c Config) mayBeCoinJoin(tx *chain.Tx) bool {
 	outs := tx.Outputs
 	if len(outs) > 16 {
 		return true
 	}
 	equal := false
 	for i := range outs {
-		if outs[i].ScriptType == ingest.ScriptNullData {
+		if outs[i].ScriptType == chain.ScriptNullData {
 			return false
 		}
 		v := outs[i].Value

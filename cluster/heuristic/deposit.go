@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // Ethereum deposit-address reuse (Victor, "Address clustering heuristics
@@ -81,7 +81,7 @@ type DepositConfig struct {
 	// Tolerance: the most, in base units of each asset ("ETH" or a token
 	// contract), by which a sweep may differ from what it forwards. Assets
 	// not named have none: their sweeps must be exact (up to ToleranceBps).
-	Tolerance map[string]ingest.Amount
+	Tolerance map[string]chain.Amount
 	// ToleranceBps: a relative tolerance in basis points (1/10000) of the
 	// amount received; the larger of the two applies.
 	ToleranceBps int64
@@ -94,10 +94,10 @@ type DepositConfig struct {
 func DefaultDepositConfig() DepositConfig {
 	return DepositConfig{
 		Enabled: true, Window: 3200,
-		Tolerance: map[string]ingest.Amount{
-			ingest.AssetETH: ingest.AmountFromUint64(10_000_000_000_000_000), // 0.01 ETH (Victor's a_max)
-			TokenUSDT:       ingest.AmountFromUint64(1_000_000),              // 1 USDT
-			TokenUSDC:       ingest.AmountFromUint64(1_000_000),              // 1 USDC
+		Tolerance: map[string]chain.Amount{
+			chain.AssetETH: chain.AmountFromUint64(10_000_000_000_000_000), // 0.01 ETH (Victor's a_max)
+			TokenUSDT:      chain.AmountFromUint64(1_000_000),              // 1 USDT
+			TokenUSDC:      chain.AmountFromUint64(1_000_000),              // 1 USDC
 		},
 	}
 }
@@ -114,7 +114,7 @@ func (c DepositConfig) Validate() error {
 		return fmt.Errorf("heuristic: deposit tolerance %d bps: want 0 to 10000", c.ToleranceBps)
 	}
 	for asset := range c.Tolerance {
-		if asset != ingest.AssetETH && !isHexAddress(asset) {
+		if asset != chain.AssetETH && !isHexAddress(asset) {
 			return fmt.Errorf("heuristic: deposit tolerance for %q: want ETH or a lower-case 0x token contract address", asset)
 		}
 	}
@@ -146,7 +146,7 @@ type Receipt struct {
 	Asset  string
 	Txid   string
 	Height int64
-	Value  ingest.Amount
+	Value  chain.Amount
 }
 
 // DepositState is what the heuristic remembers of one address between
@@ -192,7 +192,7 @@ type Deposits struct {
 // may have left the window, to prune them. Block returns the links drawn,
 // in block order, and the states it changed (an Empty state is to be
 // forgotten).
-func (d *Deposits) Block(b *ingest.Block, expire []string, load func(addr string) (DepositState, error)) ([]DepositLink, map[string]*DepositState, error) {
+func (d *Deposits) Block(b *chain.Block, expire []string, load func(addr string) (DepositState, error)) ([]DepositLink, map[string]*DepositState, error) {
 	if !d.Config.Enabled {
 		return nil, nil, nil
 	}
@@ -230,11 +230,11 @@ func (d *Deposits) Block(b *ingest.Block, expire []string, load func(addr string
 	// From signed the transaction.
 	sender := map[string]string{}
 	for i := range b.Transfers {
-		if t := &b.Transfers[i]; t.Kind == ingest.TransferNative {
+		if t := &b.Transfers[i]; t.Kind == chain.TransferNative {
 			sender[t.Txid] = t.From
 		}
 	}
-	moved := func(t *ingest.Transfer) bool {
+	moved := func(t *chain.Transfer) bool {
 		return t.Success && !t.Zero && !t.Value.IsZero() && t.From != t.To && t.From != "" && t.To != "" && sender[t.Txid] == t.From
 	}
 	// First pass: who sends to which exchanges in this block, so that an
@@ -283,7 +283,7 @@ func (d *Deposits) Block(b *ingest.Block, expire []string, load func(addr string
 				continue
 			}
 			fee := new(big.Int)
-			if t.Kind == ingest.TransferNative {
+			if t.Kind == chain.TransferNative {
 				fee = t.Fee.Big()
 			}
 			n, rule, conf, ok := d.Config.Match(s.Receipts, t.Asset, t.Value.Big(), fee)

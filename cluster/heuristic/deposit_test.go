@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // Addresses of the deposit tests: payers u1.., deposit addresses d1..,
@@ -41,31 +41,31 @@ type xfer struct {
 // normalizes them: every transaction has a native transfer from its signer
 // (with the fee); a token transfer's native transfer goes to the token
 // contract with value 0.
-func block(h int64, xs ...xfer) *ingest.Block {
-	b := &ingest.Block{Chain: ingest.ChainETH, Height: h, Hash: fmt.Sprintf("h%d", h)}
+func block(h int64, xs ...xfer) *chain.Block {
+	b := &chain.Block{Chain: chain.ETH, Height: h, Hash: fmt.Sprintf("h%d", h)}
 	for i, x := range xs {
 		txid := fmt.Sprintf("tx%d-%d", h, i)
 		sender := x.sender
 		if sender == "" {
 			sender = x.from
 		}
-		v := ingest.AmountFromUint64(x.value)
+		v := chain.AmountFromUint64(x.value)
 		switch x.asset {
-		case ingest.AssetETH:
+		case chain.AssetETH:
 			if x.sender != "" {
 				panic("a native transfer is from its signer")
 			}
-			b.Transfers = append(b.Transfers, ingest.Transfer{Kind: ingest.TransferNative, Asset: ingest.AssetETH, From: x.from, To: x.to, Value: v,
-				Txid: txid, TxIndex: i, Success: !x.failed, Fee: ingest.AmountFromUint64(fee), Zero: x.value == 0})
+			b.Transfers = append(b.Transfers, chain.Transfer{Kind: chain.TransferNative, Asset: chain.AssetETH, From: x.from, To: x.to, Value: v,
+				Txid: txid, TxIndex: i, Success: !x.failed, Fee: chain.AmountFromUint64(fee), Zero: x.value == 0})
 		case "ETH-internal":
 			b.Transfers = append(b.Transfers,
-				ingest.Transfer{Kind: ingest.TransferNative, Asset: ingest.AssetETH, From: sender, To: x.from, Txid: txid, TxIndex: i, Success: true, Fee: ingest.AmountFromUint64(fee), Zero: true},
-				ingest.Transfer{Kind: ingest.TransferInternal, Asset: ingest.AssetETH, From: x.from, To: x.to, Value: v, Txid: txid, TxIndex: i, Index: 1, Success: !x.failed, Zero: x.value == 0})
+				chain.Transfer{Kind: chain.TransferNative, Asset: chain.AssetETH, From: sender, To: x.from, Txid: txid, TxIndex: i, Success: true, Fee: chain.AmountFromUint64(fee), Zero: true},
+				chain.Transfer{Kind: chain.TransferInternal, Asset: chain.AssetETH, From: x.from, To: x.to, Value: v, Txid: txid, TxIndex: i, Index: 1, Success: !x.failed, Zero: x.value == 0})
 		default:
 			b.Transfers = append(b.Transfers,
-				ingest.Transfer{Kind: ingest.TransferNative, Asset: ingest.AssetETH, From: sender, To: x.asset, Txid: txid, TxIndex: i, Success: !x.failed, Fee: ingest.AmountFromUint64(fee), Zero: true})
+				chain.Transfer{Kind: chain.TransferNative, Asset: chain.AssetETH, From: sender, To: x.asset, Txid: txid, TxIndex: i, Success: !x.failed, Fee: chain.AmountFromUint64(fee), Zero: true})
 			if !x.failed {
-				b.Transfers = append(b.Transfers, ingest.Transfer{Kind: ingest.TransferToken, Asset: x.asset, From: x.from, To: x.to, Value: v,
+				b.Transfers = append(b.Transfers, chain.Transfer{Kind: chain.TransferToken, Asset: x.asset, From: x.from, To: x.to, Value: v,
 					Txid: txid, TxIndex: i, Index: i, Success: true, Zero: x.value == 0 || x.zero})
 			}
 		}
@@ -74,7 +74,7 @@ func block(h int64, xs ...xfer) *ingest.Block {
 }
 
 func eth(from, to string, wei uint64) xfer {
-	return xfer{from: from, to: to, asset: ingest.AssetETH, value: wei}
+	return xfer{from: from, to: to, asset: chain.AssetETH, value: wei}
 }
 func usdt(from, to string, units uint64) xfer {
 	return xfer{from: from, to: to, asset: TokenUSDT, value: units}
@@ -85,7 +85,7 @@ func usdtBy(sender, from, to string, u uint64) xfer {
 
 // run applies blocks in order with the states kept between them, and
 // returns every link drawn as "payer>deposit rule conf pay/sweep".
-func run(t *testing.T, cfg DepositConfig, blocks ...*ingest.Block) ([]string, map[string]DepositState) {
+func run(t *testing.T, cfg DepositConfig, blocks ...*chain.Block) ([]string, map[string]DepositState) {
 	t.Helper()
 	d := &Deposits{Config: cfg, Exchanges: testExchanges}
 	states := map[string]DepositState{}
@@ -142,117 +142,117 @@ func TestDepositRule(t *testing.T) {
 	tests := []struct {
 		name   string
 		cfg    DepositConfig
-		blocks []*ingest.Block
+		blocks []*chain.Block
 		want   []string
 	}{
-		{"token sweep of one payment", cfg, []*ingest.Block{
+		{"token sweep of one payment", cfg, []*chain.Block{
 			block(10, usdt(u1, d1, 1_000_000_000)),
 			block(12, usdt(d1, e1a, 1_000_000_000)),
 		}, []string{"a1>d1 sweep-exact 90 tx10-0/tx12-0"}},
-		{"ETH sweep of the balance less the fee", cfg, []*ingest.Block{
+		{"ETH sweep of the balance less the fee", cfg, []*chain.Block{
 			block(10, eth(u1, d1, ether)),
 			block(11, eth(d1, e1a, ether-fee)),
 		}, []string{"a1>d1 sweep-exact 90 tx10-0/tx11-0"}},
-		{"ETH sweep within 0.01 ETH", cfg, []*ingest.Block{
+		{"ETH sweep within 0.01 ETH", cfg, []*chain.Block{
 			block(10, eth(u1, d1, ether)),
 			block(11, eth(d1, e1a, ether-fee-5_000_000*gwei)),
 		}, []string{"a1>d1 sweep-tolerance 70 tx10-0/tx11-0"}},
-		{"ETH sweep 0.1 ETH short: no deposit", cfg, []*ingest.Block{
+		{"ETH sweep 0.1 ETH short: no deposit", cfg, []*chain.Block{
 			block(10, eth(u1, d1, ether)),
 			block(11, eth(d1, e1a, ether-fee-100_000_000*gwei)),
 		}, nil},
-		{"token sweep 2 USDT short: no deposit", cfg, []*ingest.Block{
+		{"token sweep 2 USDT short: no deposit", cfg, []*chain.Block{
 			block(10, usdt(u1, d1, 500_000_000)),
 			block(11, usdt(d1, e1a, 498_000_000)),
 		}, nil},
-		{"token sweep 2 USDT short, 1% relative tolerance", bps, []*ingest.Block{
+		{"token sweep 2 USDT short, 1% relative tolerance", bps, []*chain.Block{
 			block(10, usdt(u1, d1, 500_000_000)),
 			block(11, usdt(d1, e1a, 498_000_000)),
 		}, []string{"a1>d1 sweep-tolerance 70 tx10-0/tx11-0"}},
-		{"sweep at the end of the window", cfg, []*ingest.Block{
+		{"sweep at the end of the window", cfg, []*chain.Block{
 			block(10, usdt(u1, d1, 7_000_000)),
 			block(110, usdt(d1, e1a, 7_000_000)),
 		}, []string{"a1>d1 sweep-exact 90 tx10-0/tx110-0"}},
-		{"window exceeded", cfg, []*ingest.Block{
+		{"window exceeded", cfg, []*chain.Block{
 			block(10, usdt(u1, d1, 7_000_000)),
 			block(111, usdt(d1, e1a, 7_000_000)),
 		}, nil},
-		{"window exceeded, pruned by expiry before the sweep", cfg, []*ingest.Block{
+		{"window exceeded, pruned by expiry before the sweep", cfg, []*chain.Block{
 			block(10, usdt(u1, d1, 7_000_000)),
 			block(200, usdt(u2, d2, 1)),
 			block(201, usdt(d1, e1a, 7_000_000)),
 		}, nil},
-		{"failed payment does not count", cfg, []*ingest.Block{
-			block(10, xfer{from: u1, to: d1, asset: ingest.AssetETH, value: ether, failed: true}),
+		{"failed payment does not count", cfg, []*chain.Block{
+			block(10, xfer{from: u1, to: d1, asset: chain.AssetETH, value: ether, failed: true}),
 			block(11, eth(d1, e1a, ether-fee)),
 		}, nil},
-		{"failed sweep does not count", cfg, []*ingest.Block{
+		{"failed sweep does not count", cfg, []*chain.Block{
 			block(10, eth(u1, d1, ether)),
-			block(11, xfer{from: d1, to: e1a, asset: ingest.AssetETH, value: ether - fee, failed: true}),
+			block(11, xfer{from: d1, to: e1a, asset: chain.AssetETH, value: ether - fee, failed: true}),
 		}, nil},
-		{"zero-value transfers (poisoning) never link", cfg, []*ingest.Block{
+		{"zero-value transfers (poisoning) never link", cfg, []*chain.Block{
 			block(10, usdt(u1, d1, 300_000_000), usdt(v, d1, 0), usdtBy(v, u2, d1, 0)),
 			block(11, usdt(d1, e1a, 300_000_000), usdt(d1, e1a, 0)),
 		}, []string{"a1>d1 sweep-exact 90 tx10-0/tx11-0"}},
-		{"payment and sweep in one block, to another wallet of the same exchange", cfg, []*ingest.Block{
+		{"payment and sweep in one block, to another wallet of the same exchange", cfg, []*chain.Block{
 			block(10, usdt(u1, d1, 5_000_000), usdt(d1, e1b, 5_000_000)),
 		}, []string{"a1>d1 sweep-exact 90 tx10-0/tx10-1"}},
-		{"two payers, one sweep of both", cfg, []*ingest.Block{
+		{"two payers, one sweep of both", cfg, []*chain.Block{
 			block(10, usdt(u1, d1, 5_000_000)),
 			block(11, usdt(u2, d1, 6_000_000)),
 			block(12, usdt(d1, e1a, 11_000_000)),
 		}, []string{"a1>d1 sweep-exact 90 tx10-0/tx12-0", "a2>d1 sweep-exact 90 tx11-0/tx12-0"}},
-		{"a sweep of the newest payment leaves the older one", cfg, []*ingest.Block{
+		{"a sweep of the newest payment leaves the older one", cfg, []*chain.Block{
 			block(10, usdt(u1, d1, 5_000_000)),
 			block(11, usdt(u2, d1, 6_000_000)),
 			block(12, usdt(d1, e1a, 6_000_000)),
 			block(13, usdt(d1, e1a, 5_000_000)),
 		}, []string{"a2>d1 sweep-exact 90 tx11-0/tx12-0", "a1>d1 sweep-exact 90 tx10-0/tx13-0"}},
-		{"one payer paying twice is linked once per sweep", cfg, []*ingest.Block{
+		{"one payer paying twice is linked once per sweep", cfg, []*chain.Block{
 			block(10, usdt(u1, d1, 5_000_000), usdt(u1, d1, 5_000_000)),
 			block(11, usdt(d1, e1a, 10_000_000)),
 		}, []string{"a1>d1 sweep-exact 90 tx10-0/tx11-0"}},
-		{"other assets do not count for a sweep", cfg, []*ingest.Block{
+		{"other assets do not count for a sweep", cfg, []*chain.Block{
 			block(10, eth(u1, d1, 5_000_000), usdt(u2, d1, 5_000_000)),
 			block(11, usdt(d1, e1a, 5_000_000)),
 		}, []string{"a2>d1 sweep-exact 90 tx10-1/tx11-0"}},
-		{"forwarding to two exchanges in one block: no deposit", cfg, []*ingest.Block{
+		{"forwarding to two exchanges in one block: no deposit", cfg, []*chain.Block{
 			block(10, usdt(u1, d1, 5_000_000), usdt(u2, d1, 6_000_000)),
 			block(11, usdt(d1, e1a, 6_000_000), usdt(d1, e2, 5_000_000)),
 		}, nil},
-		{"forwarding to a second exchange later: no further links", cfg, []*ingest.Block{
+		{"forwarding to a second exchange later: no further links", cfg, []*chain.Block{
 			block(10, usdt(u1, d1, 5_000_000)),
 			block(11, usdt(d1, e1a, 5_000_000)),
 			block(12, usdt(u2, d1, 6_000_000), usdt(u3, d1, 7_000_000)),
 			block(13, usdt(d1, e2, 6_000_000)),
 			block(14, usdt(d1, e1a, 7_000_000)),
 		}, []string{"a1>d1 sweep-exact 90 tx10-0/tx11-0"}},
-		{"exchange hot wallet fed by many deposits joins none of them", cfg, []*ingest.Block{
+		{"exchange hot wallet fed by many deposits joins none of them", cfg, []*chain.Block{
 			block(10, usdt(u1, d1, 1_000_000), usdt(u2, d2, 2_000_000), eth(u3, d3, ether)),
 			block(11, usdt(d1, e1a, 1_000_000), usdt(d2, e1a, 2_000_000), eth(d3, e1a, ether-fee)),
 			block(12, usdt(e1a, e1b, 3_000_000), eth(e1a, d1, 5_000_000*gwei)),
 		}, []string{"a1>d1 sweep-exact 90 tx10-0/tx11-0", "a2>d2 sweep-exact 90 tx10-1/tx11-1", "a3>d3 sweep-exact 90 tx10-2/tx11-2"}},
-		{"a withdrawal from another exchange into a deposit address links no exchange", cfg, []*ingest.Block{
+		{"a withdrawal from another exchange into a deposit address links no exchange", cfg, []*chain.Block{
 			block(10, usdt(e2, d1, 9_000_000)),
 			block(11, usdt(d1, e1a, 9_000_000)),
 		}, nil},
-		{"exchange gas top-up does not count as a payment", cfg, []*ingest.Block{
+		{"exchange gas top-up does not count as a payment", cfg, []*chain.Block{
 			block(10, usdt(u1, d1, 9_000_000), eth(e1a, d1, 2_000_000*gwei)),
 			block(11, usdt(d1, e1a, 9_000_000), eth(d1, e1a, 2_000_000*gwei-fee)),
 		}, []string{"a1>d1 sweep-exact 90 tx10-0/tx11-0"}},
-		{"a contract's token sweep (not signed by the address) is no sweep", cfg, []*ingest.Block{
+		{"a contract's token sweep (not signed by the address) is no sweep", cfg, []*chain.Block{
 			block(10, usdt(u1, d1, 9_000_000)),
 			block(11, usdtBy(forwarder, d1, e1a, 9_000_000)),
 		}, nil},
-		{"a contract's internal ETH sweep is no sweep", cfg, []*ingest.Block{
+		{"a contract's internal ETH sweep is no sweep", cfg, []*chain.Block{
 			block(10, eth(u1, d1, ether)),
 			block(11, xfer{from: d1, to: e1a, asset: "ETH-internal", value: ether, sender: forwarder}),
 		}, nil},
-		{"a contract paying out (a DEX pool) is no payer", cfg, []*ingest.Block{
+		{"a contract paying out (a DEX pool) is no payer", cfg, []*chain.Block{
 			block(10, usdtBy(u2, forwarder, d1, 9_000_000)),
 			block(11, usdt(d1, e1a, 9_000_000)),
 		}, nil},
-		{"off", DepositConfig{}, []*ingest.Block{
+		{"off", DepositConfig{}, []*chain.Block{
 			block(10, usdt(u1, d1, 1_000_000_000)),
 			block(12, usdt(d1, e1a, 1_000_000_000)),
 		}, nil},
@@ -295,7 +295,7 @@ func TestDepositMatch(t *testing.T) {
 	rs := func(vals ...int64) []Receipt {
 		var out []Receipt
 		for i, v := range vals {
-			out = append(out, Receipt{Payer: fmt.Sprint(i), Asset: TokenUSDT, Value: ingest.AmountFromUint64(uint64(v))})
+			out = append(out, Receipt{Payer: fmt.Sprint(i), Asset: TokenUSDT, Value: chain.AmountFromUint64(uint64(v))})
 		}
 		return out
 	}
@@ -331,7 +331,7 @@ func TestDepositConfigValidate(t *testing.T) {
 	}{
 		{"window 0", func(c *DepositConfig) { c.Window = 0 }, "window 0"},
 		{"negative bps", func(c *DepositConfig) { c.ToleranceBps = -1 }, "tolerance -1 bps"},
-		{"bad asset", func(c *DepositConfig) { c.Tolerance["USDT"] = ingest.Amount{} }, `"USDT"`},
+		{"bad asset", func(c *DepositConfig) { c.Tolerance["USDT"] = chain.Amount{} }, `"USDT"`},
 		{"bad exchange", func(c *DepositConfig) { c.Exchanges = map[string]string{"0xABC": "x"} }, `"0xABC"`},
 	}
 	for _, tc := range bad {

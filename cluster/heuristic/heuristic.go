@@ -19,7 +19,7 @@ package heuristic
 import (
 	"fmt"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // Names of the heuristics, as recorded in the merge evidence.
@@ -71,7 +71,7 @@ type Link struct {
 // multi-input, the first distinct input address linked to each other one
 // (a star; any spanning tree of the inputs joins the same cluster). dst is
 // reused.
-func (c Config) Links(dst []Link, tx *ingest.Tx) []Link {
+func (c Config) Links(dst []Link, tx *chain.Tx) []Link {
 	dst = dst[:0]
 	if !c.MultiInput || tx.Coinbase || len(tx.Inputs) < 2 {
 		return dst

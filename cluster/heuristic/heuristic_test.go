@@ -5,18 +5,18 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // mk builds a transaction from input addresses with values and output
 // values (each output to its own address).
-func mk(ins []string, inVal int64, outs ...int64) *ingest.Tx {
-	tx := &ingest.Tx{Txid: "t"}
+func mk(ins []string, inVal int64, outs ...int64) *chain.Tx {
+	tx := &chain.Tx{Txid: "t"}
 	for i, a := range ins {
-		tx.Inputs = append(tx.Inputs, ingest.Input{Index: uint32(i), Address: a, ScriptType: ingest.ScriptP2WPKH, Value: inVal})
+		tx.Inputs = append(tx.Inputs, chain.Input{Index: uint32(i), Address: a, ScriptType: chain.ScriptP2WPKH, Value: inVal})
 	}
 	for i, v := range outs {
-		tx.Outputs = append(tx.Outputs, ingest.Output{Index: uint32(i), Address: fmt.Sprintf("out%d", i), ScriptType: ingest.ScriptP2WPKH, Value: v})
+		tx.Outputs = append(tx.Outputs, chain.Output{Index: uint32(i), Address: fmt.Sprintf("out%d", i), ScriptType: chain.ScriptP2WPKH, Value: v})
 	}
 	return tx
 }
@@ -45,13 +45,13 @@ func TestLinks(t *testing.T) {
 	selfChange := mk([]string{"a", "a"}, 10_000, 15_000, 4_000)
 	selfChange.Outputs[1].Address = "a"
 	op := mk(addrs(4, "oa"), 10_000, 2_700, 2_700, 2_700, 30_000)
-	op.Outputs = append(op.Outputs, ingest.Output{Index: 4, ScriptType: ingest.ScriptNullData})
+	op.Outputs = append(op.Outputs, chain.Output{Index: 4, ScriptType: chain.ScriptNullData})
 	coinbase := mk([]string{"", ""}, 0, 50)
 	coinbase.Coinbase = true
 	tests := []struct {
 		name  string
 		cfg   Config
-		tx    *ingest.Tx
+		tx    *chain.Tx
 		kind  CoinJoinKind
 		links int
 	}{
@@ -107,16 +107,16 @@ func FuzzCoinJoin(f *testing.F) {
 		if nIn < 0 || nOut < 0 || nIn > 300 || nOut > 300 {
 			return
 		}
-		tx := &ingest.Tx{}
+		tx := &chain.Tx{}
 		for i := range nIn {
-			tx.Inputs = append(tx.Inputs, ingest.Input{Address: fmt.Sprint(i % (int(addrMod) + 1)), Value: v1})
+			tx.Inputs = append(tx.Inputs, chain.Input{Address: fmt.Sprint(i % (int(addrMod) + 1)), Value: v1})
 		}
 		for i := range nOut {
 			v := v1
 			if i%3 == 0 {
 				v = v2
 			}
-			tx.Outputs = append(tx.Outputs, ingest.Output{Address: fmt.Sprint("o", i), Value: v})
+			tx.Outputs = append(tx.Outputs, chain.Output{Address: fmt.Sprint("o", i), Value: v})
 		}
 		c := DefaultConfig()
 		k := c.CoinJoin(tx)
@@ -139,10 +139,10 @@ func TestChangeLinks(t *testing.T) {
 	off := DefaultConfig()
 	seenSet := map[string]bool{"pay": true, "old": true}
 	seen := func(a string) bool { return seenSet[a] }
-	tx := func(inType string, ins []int64, outs ...ingest.Output) *ingest.Tx {
-		t := &ingest.Tx{Txid: "t"}
+	tx := func(inType string, ins []int64, outs ...chain.Output) *chain.Tx {
+		t := &chain.Tx{Txid: "t"}
 		for i, v := range ins {
-			t.Inputs = append(t.Inputs, ingest.Input{Index: uint32(i), Address: fmt.Sprint("in", i), ScriptType: inType, Value: v})
+			t.Inputs = append(t.Inputs, chain.Input{Index: uint32(i), Address: fmt.Sprint("in", i), ScriptType: inType, Value: v})
 		}
 		for i := range outs {
 			outs[i].Index = uint32(i)
@@ -150,17 +150,17 @@ func TestChangeLinks(t *testing.T) {
 		t.Outputs = outs
 		return t
 	}
-	out := func(a, typ string, v int64) ingest.Output {
-		return ingest.Output{Address: a, ScriptType: typ, Value: v}
+	out := func(a, typ string, v int64) chain.Output {
+		return chain.Output{Address: a, ScriptType: typ, Value: v}
 	}
-	const wpkh, pkh, tr = ingest.ScriptP2WPKH, ingest.ScriptP2PKH, ingest.ScriptP2TR
+	const wpkh, pkh, tr = chain.ScriptP2WPKH, chain.ScriptP2PKH, chain.ScriptP2TR
 	selfChange := tx(wpkh, []int64{100_000}, out("pay", wpkh, 60_000), out("in0", wpkh, 39_000))
 	coinbase := tx(wpkh, []int64{0}, out("fresh", wpkh, 1), out("fresh2", pkh, 1))
 	coinbase.Coinbase = true
 	tests := []struct {
 		name string
 		cfg  Config
-		tx   *ingest.Tx
+		tx   *chain.Tx
 		want []string // heuristic names of the links, all to "chg"
 	}{
 		{"one-time: the only fresh output", c, tx(wpkh, []int64{100_000}, out("pay", wpkh, 30_000), out("chg", wpkh, 69_000)), []string{NameChangeOneTime}},
@@ -210,31 +210,31 @@ func TestCoinJoinQuickTestAgreesWithRules(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	kinds := map[CoinJoinKind]int{}
 	for range 50_000 {
-		tx := &ingest.Tx{}
+		tx := &chain.Tx{}
 		nIn, nOut := 2+r.IntN(30), 1+r.IntN(30)
 		if r.IntN(2) == 0 {
 			nIn, nOut = 2+r.IntN(10), 1+r.IntN(10)
 		}
 		addrs := 1 + r.IntN(nIn)
 		for i := range nIn {
-			tx.Inputs = append(tx.Inputs, ingest.Input{Address: fmt.Sprint("i", i%addrs), Value: 1})
+			tx.Inputs = append(tx.Inputs, chain.Input{Address: fmt.Sprint("i", i%addrs), Value: 1})
 		}
 		for range nOut {
-			o := ingest.Output{Address: fmt.Sprint("o", r.IntN(nOut)), Value: values[r.IntN(len(values))]}
+			o := chain.Output{Address: fmt.Sprint("o", r.IntN(nOut)), Value: values[r.IntN(len(values))]}
 			if r.IntN(3) == 0 {
 				o.Value = values[5+r.IntN(2)]
 			}
 			if r.IntN(200) == 0 {
-				o.ScriptType, o.Address = ingest.ScriptNullData, ""
+				o.ScriptType, o.Address = chain.ScriptNullData, ""
 			}
 			tx.Outputs = append(tx.Outputs, o)
 		}
 		if r.IntN(50) == 0 { // Whirlpool's shape: n distinct inputs, n outputs of a pool's value
 			n := 5 + r.IntN(6)
-			tx = &ingest.Tx{}
+			tx = &chain.Tx{}
 			for i := range n {
-				tx.Inputs = append(tx.Inputs, ingest.Input{Address: fmt.Sprint("i", i), Value: 1})
-				tx.Outputs = append(tx.Outputs, ingest.Output{Address: fmt.Sprint("o", i), Value: 1_000_000})
+				tx.Inputs = append(tx.Inputs, chain.Input{Address: fmt.Sprint("i", i), Value: 1})
+				tx.Outputs = append(tx.Outputs, chain.Output{Address: fmt.Sprint("o", i), Value: 1_000_000})
 			}
 		}
 		for _, c := range []Config{DefaultConfig(), {MultiInput: true, Dust: 200_000}} {

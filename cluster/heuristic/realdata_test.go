@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/internal/realdata"
 )
 
@@ -21,20 +21,20 @@ func coinjoinDir(t *testing.T) string {
 
 // realTx is a real transaction with what the source says it is.
 type realTx struct {
-	tx     ingest.Tx
+	tx     chain.Tx
 	labels map[string]any
 	file   string
 }
 
 // scriptOutput turns a Dumplings "address or script:<hex>" into an output.
-func scriptOutput(value int64, addr string) ingest.Output {
+func scriptOutput(value int64, addr string) chain.Output {
 	if hex, ok := strings.CutPrefix(addr, "script:"); ok {
 		if strings.HasPrefix(hex, "6a") {
-			return ingest.Output{ScriptType: ingest.ScriptNullData, Value: value}
+			return chain.Output{ScriptType: chain.ScriptNullData, Value: value}
 		}
-		return ingest.Output{Address: "s-" + hex, ScriptType: ingest.ScriptNonStd, Value: value}
+		return chain.Output{Address: "s-" + hex, ScriptType: chain.ScriptNonStd, Value: value}
 	}
-	return ingest.Output{Address: addr, ScriptType: "address", Value: value}
+	return chain.Output{Address: addr, ScriptType: "address", Value: value}
 }
 
 // readJSONL reads a Dumplings-derived file: one tx per line with inputs
@@ -59,10 +59,10 @@ func readJSONL(t *testing.T, path string) []realTx {
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
-		tx := ingest.Tx{Txid: rec.Txid}
+		tx := chain.Tx{Txid: rec.Txid}
 		for i, in := range rec.Inputs {
 			o := scriptOutput(int64(in[2].(float64)), in[3].(string))
-			tx.Inputs = append(tx.Inputs, ingest.Input{Index: uint32(i), PrevTxid: in[0].(string), PrevIndex: uint32(in[1].(float64)), Address: o.Address, ScriptType: o.ScriptType, Value: o.Value})
+			tx.Inputs = append(tx.Inputs, chain.Input{Index: uint32(i), PrevTxid: in[0].(string), PrevIndex: uint32(in[1].(float64)), Address: o.Address, ScriptType: o.ScriptType, Value: o.Value})
 		}
 		for i, o := range rec.Outputs {
 			out := scriptOutput(int64(o[0].(float64)), o[1].(string))
@@ -111,13 +111,13 @@ func readTxJSON(t *testing.T, path string) realTx {
 	if err := json.Unmarshal(raw, &rec); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	conv := func(s side) ingest.Output {
-		var o ingest.Output
+	conv := func(s side) chain.Output {
+		var o chain.Output
 		switch {
 		case s.Prevout != nil:
-			o = ingest.Output{Address: s.Prevout.Address, ScriptType: s.Prevout.Type, Value: s.Prevout.Value}
+			o = chain.Output{Address: s.Prevout.Address, ScriptType: s.Prevout.Type, Value: s.Prevout.Value}
 		case s.EValue != nil:
-			o = ingest.Output{Address: s.EAddress, ScriptType: s.EType, Value: *s.EValue}
+			o = chain.Output{Address: s.EAddress, ScriptType: s.EType, Value: *s.EValue}
 		default:
 			if s.Value != nil {
 				o.Value = *s.Value
@@ -128,18 +128,18 @@ func readTxJSON(t *testing.T, path string) realTx {
 			o.ScriptType = s.ScriptType
 		}
 		if o.ScriptType == "op_return" {
-			o.ScriptType = ingest.ScriptNullData
+			o.ScriptType = chain.ScriptNullData
 		}
 		return o
 	}
-	tx := ingest.Tx{Txid: rec.Txid}
+	tx := chain.Tx{Txid: rec.Txid}
 	ins, outs := rec.Inputs, rec.Outputs
 	if len(rec.Vin) > 0 {
 		ins, outs = rec.Vin, rec.Vout
 	}
 	for i, s := range ins {
 		o := conv(s)
-		tx.Inputs = append(tx.Inputs, ingest.Input{Index: uint32(i), Address: o.Address, ScriptType: o.ScriptType, Value: o.Value})
+		tx.Inputs = append(tx.Inputs, chain.Input{Index: uint32(i), Address: o.Address, ScriptType: o.ScriptType, Value: o.Value})
 	}
 	for i, s := range outs {
 		o := conv(s)

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tracerproject/tracer/alert"
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/pipeline"
@@ -47,7 +47,7 @@ func (a *app) alertConfig() (*alert.Config, error) {
 	if err != nil || len(rules) == 0 {
 		return nil, err
 	}
-	cfg := alert.DefaultConfig(ingest.ChainBTC)
+	cfg := alert.DefaultConfig(chain.BTC)
 	cfg.Rules, cfg.Confirmations, cfg.Logger = rules, a.cfg.Alerts.Confirmations, a.log
 	return &cfg, nil
 }
@@ -55,14 +55,14 @@ func (a *app) alertConfig() (*alert.Config, error) {
 // canonicalAddress validates a watched address and gives the form the
 // chain's records use: Bitcoin bech32 in lower case, script ids in lower
 // case, base58 as it is.
-func canonicalAddress(chain, s string) (string, error) {
-	switch chain {
-	case ingest.ChainBTC:
-	case ingest.ChainETH:
+func canonicalAddress(chainName, s string) (string, error) {
+	switch chainName {
+	case chain.BTC:
+	case chain.ETH:
 		// Lower case; mixed case must pass EIP-55.
-		return labels.CanonicalAddress(labels.ChainETH, s)
+		return labels.CanonicalAddress(chain.ETH, s)
 	default:
-		return "", fmt.Errorf("chain %q: alerts watch btc and eth addresses", chain)
+		return "", fmt.Errorf("chain %q: alerts watch btc and eth addresses", chainName)
 	}
 	s = strings.TrimSpace(s)
 	lower := strings.ToLower(s)
@@ -122,7 +122,7 @@ func (a *app) loadAlerts() error {
 // runAlerter starts an alerter in eg for every chain that rules are
 // configured for.
 func runAlerter(ctx context.Context, a *app, p *pipeline.Pipeline, eg *errgroup.Group) error {
-	for _, chain := range []string{ingest.ChainBTC, ingest.ChainETH} {
+	for _, chain := range []string{chain.BTC, chain.ETH} {
 		if !p.Alerting(chain) {
 			continue
 		}

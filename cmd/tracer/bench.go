@@ -16,8 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
-	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/simulate"
@@ -267,7 +267,7 @@ func runIngestBench(ctx context.Context, a *app, work string, blocks, txsPerBloc
 	res.PipelineSec = time.Since(start).Seconds()
 	res.PipelineCPUSec = (processCPU() - cpu).Seconds()
 	res.ServerPipelineCPUSec = srv.since(ctx)
-	stats, err := st.Stats(ctx, ingest.ChainBTC)
+	stats, err := st.Stats(ctx, chain.BTC)
 	if err != nil {
 		return nil, err
 	}

@@ -20,9 +20,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tracerproject/tracer/alert"
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/stream"
+	"github.com/tracerproject/tracer/stream/payload"
 )
 
 type alertsBenchRow struct {
@@ -195,7 +196,7 @@ func runAlertsBench(ctx context.Context, a *app, work string, watched, blocks, t
 	}
 	echo.Unsubscribe()
 
-	cfg := alert.DefaultConfig(ingest.ChainBTC)
+	cfg := alert.DefaultConfig(chain.BTC)
 	cfg.Rules, cfg.Confirmations, cfg.Durable = rules, 1, "bench-alerter"
 	al, err := alert.New(st.Conn(), js, cfg)
 	if err != nil {
@@ -213,7 +214,7 @@ func runAlertsBench(ctx context.Context, a *app, work string, watched, blocks, t
 	rng := rand.New(rand.NewPCG(uint64(watched), 7))
 	sent := map[string]time.Time{}
 	var seq uint64
-	if last, err := stream.LastSeq(ctx, js, ingest.ChainBTC); err == nil {
+	if last, err := stream.LastSeq(ctx, js, chain.BTC); err == nil {
 		seq = last
 	}
 	parent := ""
@@ -221,12 +222,12 @@ func runAlertsBench(ctx context.Context, a *app, work string, watched, blocks, t
 		b := benchBlock(rng, int64(h), parent, txs, perBlock, watched)
 		parent = b.Hash
 		seq++
-		ev := &ingest.Event{Kind: ingest.KindBlock, Seq: seq, Chain: b.Chain, Height: b.Height, Hash: b.Hash, Block: b}
-		if ev.Payload, err = ingest.EncodePayload(ev); err != nil {
+		m, err := payload.NewMessage(&chain.Event{Kind: chain.KindBlock, Seq: seq, Chain: b.Chain, Height: b.Height, Hash: b.Hash, Block: b})
+		if err != nil {
 			return nil, err
 		}
 		t0 := time.Now()
-		if _, err := pub.Publish(ctx, ev); err != nil {
+		if _, err := pub.PublishMessages(ctx, m); err != nil {
 			return nil, err
 		}
 		sent[b.Hash] = t0
@@ -262,27 +263,27 @@ func runAlertsBench(ctx context.Context, a *app, work string, watched, blocks, t
 
 // benchBlock is a block of txs payments between random addresses, perBlock
 // of them to watched addresses.
-func benchBlock(rng *rand.Rand, height int64, parent string, txs, perBlock, watched int) *ingest.Block {
+func benchBlock(rng *rand.Rand, height int64, parent string, txs, perBlock, watched int) *chain.Block {
 	id := func(s string) string { return chainhash.HashH([]byte(s)).String() }
-	b := &ingest.Block{Chain: ingest.ChainBTC, Height: height, Parent: parent, Hash: id(fmt.Sprint("bench block ", height)),
+	b := &chain.Block{Chain: chain.BTC, Height: height, Parent: parent, Hash: id(fmt.Sprint("bench block ", height)),
 		Time: 1_700_000_000 + height*600}
-	b.Txs = make([]ingest.Tx, txs)
+	b.Txs = make([]chain.Tx, txs)
 	for i := range b.Txs {
 		tx := &b.Txs[i]
 		tx.Txid, tx.Index = id(fmt.Sprint("bench tx ", height, i)), i
 		if i == 0 {
 			tx.Coinbase = true
-			tx.Inputs = []ingest.Input{{Coinbase: true}}
-			tx.Outputs = []ingest.Output{{Address: benchAddress(-1), ScriptType: ingest.ScriptP2WPKH, Value: 312_500_000}}
+			tx.Inputs = []chain.Input{{Coinbase: true}}
+			tx.Outputs = []chain.Output{{Address: benchAddress(-1), ScriptType: chain.ScriptP2WPKH, Value: 312_500_000}}
 			continue
 		}
 		for j := range 2 {
-			tx.Inputs = append(tx.Inputs, ingest.Input{Index: uint32(j), PrevTxid: id(fmt.Sprint("prev ", height, i, j)),
-				Address: benchAddress(-2 - rng.IntN(1<<30)), ScriptType: ingest.ScriptP2WPKH, Value: 100_000 + rng.Int64N(1e6)})
+			tx.Inputs = append(tx.Inputs, chain.Input{Index: uint32(j), PrevTxid: id(fmt.Sprint("prev ", height, i, j)),
+				Address: benchAddress(-2 - rng.IntN(1<<30)), ScriptType: chain.ScriptP2WPKH, Value: 100_000 + rng.Int64N(1e6)})
 		}
 		for j := range 3 {
-			tx.Outputs = append(tx.Outputs, ingest.Output{Index: uint32(j), Address: benchAddress(-2 - rng.IntN(1<<30)),
-				ScriptType: ingest.ScriptP2WPKH, Value: 10_000 + rng.Int64N(1e5)})
+			tx.Outputs = append(tx.Outputs, chain.Output{Index: uint32(j), Address: benchAddress(-2 - rng.IntN(1<<30)),
+				ScriptType: chain.ScriptP2WPKH, Value: 10_000 + rng.Int64N(1e5)})
 		}
 	}
 	for k := range perBlock {

@@ -14,6 +14,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/spf13/cobra"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/pipeline"
@@ -148,7 +149,7 @@ func runReportBench(ctx context.Context, a *app, work, dsn string, seed int64, b
 		switch e.Kind {
 		case simulate.KindBroker, simulate.KindCartel, simulate.KindExchange:
 			for _, ad := range e.Addresses {
-				if _, err := labels.CanonicalAddress(labels.ChainBTC, ad); err == nil {
+				if _, err := labels.CanonicalAddress(chain.BTC, ad); err == nil {
 					fmt.Fprintf(&csv, "btc,%s,%s,%s,truth,100\n", ad, e.Name, e.Kind)
 				}
 			}

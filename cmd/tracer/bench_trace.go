@@ -13,6 +13,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/spf13/cobra"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/internal/synthstore"
@@ -116,9 +117,9 @@ eth_address_transfers.`,
 			cfg.Model, cfg.Hops, cfg.StopAt = o.model, o.hops, []string{"exchange", "cartel"}
 			run := runTraceBench
 			switch o.chain {
-			case trace.ChainBTC:
-			case trace.ChainETH:
-				cfg.Chain, run = trace.ChainETH, runETHTraceBench
+			case chain.BTC:
+			case chain.ETH:
+				cfg.Chain, run = chain.ETH, runETHTraceBench
 			default:
 				return fmt.Errorf("--chain %q: want btc or eth", o.chain)
 			}
@@ -145,7 +146,7 @@ eth_address_transfers.`,
 	f.IntVar(&o.live, "live-exposures", 20, "of those, addresses whose exposure is also traced per subject (btc)")
 	f.IntVar(&o.hops, "hops", 6, "hops of each trace")
 	f.StringVar(&o.model, "model", trace.Haircut, "taint model")
-	f.StringVar(&o.chain, "chain", trace.ChainBTC, "btc or eth")
+	f.StringVar(&o.chain, "chain", chain.BTC, "btc or eth")
 	f.StringVar(&o.fill, "fill", "direct", "how the store is filled (btc): direct (generator to store, no NATS) or pipeline (blocks directory through NATS and the loader)")
 	f.StringVar(&o.work, "work", "", "directory for the stores, kept and reused by a later run with the same flags (default: a temporary directory)")
 	f.StringVar(&o.dsn, "clickhouse", "", "ClickHouse server DSN (default: embedded chDB in the work directory); each seed works in its own database tracer_bench_trace_SEED")
@@ -376,7 +377,7 @@ func fillTraceBench(ctx context.Context, p *pipeline.Pipeline, st *store.Store, 
 		switch e.Kind {
 		case simulate.KindBroker, simulate.KindCartel, simulate.KindExchange:
 			for _, ad := range e.Addresses {
-				if _, err := labels.CanonicalAddress(labels.ChainBTC, ad); err == nil {
+				if _, err := labels.CanonicalAddress(chain.BTC, ad); err == nil {
 					bs.Labels = append(bs.Labels, benchLabel{ad, e.Name, string(e.Kind)})
 				}
 				if e.Kind == simulate.KindBroker {
@@ -452,7 +453,7 @@ func runETHTraceBench(ctx context.Context, a *app, _ *cobra.Command, work string
 	if _, err := ls.Write(ctx, imp, labels.WriteOptions{}); err != nil {
 		return nil, err
 	}
-	all, err := trace.ParseAccountStart(ctx, trace.ChainETH, "label:precursor-broker", ls, time.Time{})
+	all, err := trace.ParseAccountStart(ctx, chain.ETH, "label:precursor-broker", ls, time.Time{})
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ import (
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/internal/realdata"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/store"
@@ -337,8 +337,8 @@ func TestCLIIngestAndQuery(t *testing.T) {
 		t.Fatalf("simulate --xor wrote no xor.dat: %v", err)
 	}
 	recs := readBlkRecords(t, blocks, params.Net)
-	chain := bestChain(t, recs, *params.GenesisHash)
-	facts := factsOf(t, chain, params)
+	best := bestChain(t, recs, *params.GenesisHash)
+	facts := factsOf(t, best, params)
 	raw, err := os.ReadFile(filepath.Join(blocks, "truth.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -360,7 +360,7 @@ func TestCLIIngestAndQuery(t *testing.T) {
 			t.Fatalf("stats JSON: %v", err)
 		}
 		want := facts.stats
-		want.Chain, want.Engine = ingest.ChainBTC, got.Engine
+		want.Chain, want.Engine = chain.BTC, got.Engine
 		if got != want {
 			t.Errorf("stats:\ngot  %+v\nwant %+v", got, want)
 		}
@@ -429,7 +429,7 @@ func TestCLIIngestAndQuery(t *testing.T) {
 			t.Fatalf("address JSON: %v", err)
 		}
 		want := *facts.addr[addr]
-		want.Chain = ingest.ChainBTC
+		want.Chain = chain.BTC
 		got.FirstSeen, got.LastSeen = got.FirstSeen.UTC(), got.LastSeen.UTC()
 		if got != want {
 			t.Errorf("address %s:\ngot  %+v\nwant %+v", addr, got, want)
@@ -728,7 +728,7 @@ func TestCLIInspectBlock(t *testing.T) {
 			t.Errorf("%s: JSON differs from the binary block's", name)
 		}
 	}
-	var b ingest.Block
+	var b chain.Block
 	if err := json.Unmarshal([]byte(ref), &b); err != nil {
 		t.Fatalf("inspect JSON: %v", err)
 	}

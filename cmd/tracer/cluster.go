@@ -13,11 +13,10 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/cluster/heuristic"
-	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/btc"
-	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/simulate"
@@ -42,7 +41,7 @@ func defaultDepositKeys() depositKeys {
 	d := heuristic.DefaultDepositConfig()
 	return depositKeys{
 		Enabled: d.Enabled, WindowBlocks: d.Window, ToleranceBps: d.ToleranceBps,
-		Tolerance:       []string{"ETH=" + d.Tolerance[ingest.AssetETH].String(), "USDT=" + d.Tolerance[heuristic.TokenUSDT].String(), "USDC=" + d.Tolerance[heuristic.TokenUSDC].String()},
+		Tolerance:       []string{"ETH=" + d.Tolerance[chain.AssetETH].String(), "USDT=" + d.Tolerance[heuristic.TokenUSDT].String(), "USDC=" + d.Tolerance[heuristic.TokenUSDC].String()},
 		ExchangeRefresh: Duration{10 * time.Minute},
 	}
 }
@@ -50,7 +49,7 @@ func defaultDepositKeys() depositKeys {
 // config checks the keys and turns them into the heuristic's configuration.
 func (k depositKeys) config() (heuristic.DepositConfig, error) {
 	c := heuristic.DepositConfig{Enabled: k.Enabled, Window: k.WindowBlocks, ToleranceBps: k.ToleranceBps,
-		Tolerance: map[string]ingest.Amount{}, Exchanges: map[string]string{}}
+		Tolerance: map[string]chain.Amount{}, Exchanges: map[string]string{}}
 	for _, e := range k.Tolerance {
 		name, amount, ok := strings.Cut(e, "=")
 		if !ok {
@@ -60,7 +59,7 @@ func (k depositKeys) config() (heuristic.DepositConfig, error) {
 		if err != nil {
 			return c, fmt.Errorf("cluster.deposit.tolerance %q: %w", e, err)
 		}
-		v, err := ingest.ParseAmount(strings.TrimSpace(amount))
+		v, err := chain.ParseAmount(strings.TrimSpace(amount))
 		if err != nil {
 			return c, fmt.Errorf("cluster.deposit.tolerance %q: %w", e, err)
 		}
@@ -84,23 +83,23 @@ func (k depositKeys) config() (heuristic.DepositConfig, error) {
 
 // depositAsset reads ETH, a known token symbol (USDT) or a token contract.
 func depositAsset(s string) (string, error) {
-	if strings.EqualFold(s, ingest.AssetETH) {
-		return ingest.AssetETH, nil
+	if strings.EqualFold(s, chain.AssetETH) {
+		return chain.AssetETH, nil
 	}
-	for _, t := range eth.KnownTokens {
+	for _, t := range chain.KnownTokens {
 		if strings.EqualFold(s, t.Symbol) {
 			return strings.ToLower(t.Address), nil
 		}
 	}
 	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
-		return eth.ParseAddress(s)
+		return chain.ParseETHAddress(s)
 	}
 	return "", fmt.Errorf("asset %q: want ETH, a token symbol (%s) or a token contract address", s, tokenSymbols())
 }
 
 func tokenSymbols() string {
 	var out []string
-	for _, t := range eth.KnownTokens {
+	for _, t := range chain.KnownTokens {
 		out = append(out, t.Symbol)
 	}
 	return strings.Join(out, ", ")
@@ -109,7 +108,7 @@ func tokenSymbols() string {
 // clusterConfig turns the cluster.* keys into the clusterer's configuration
 // (the chain is set by the pipeline).
 func (a *app) clusterConfig() cluster.Config {
-	c := cluster.DefaultConfig(ingest.ChainBTC)
+	c := cluster.DefaultConfig(chain.BTC)
 	dep, _ := a.cfg.Cluster.Deposit.config() // checked by loadConfig
 	c.Heuristics = heuristic.Config{MultiInput: a.cfg.Cluster.MultiInput, Change: a.cfg.Cluster.Change, Dust: a.cfg.Cluster.Dust, Deposit: dep}
 	c.ExchangeRefresh = a.cfg.Cluster.Deposit.ExchangeRefresh.Duration
@@ -144,26 +143,26 @@ evidence is the payment and the sweep, with the rule and its confidence.`,
 	// chainOf picks the chain of the command's address arguments.
 	chainOf := func(args ...string) (string, error) {
 		switch chainFlag {
-		case ingest.ChainBTC, ingest.ChainETH:
+		case chain.BTC, chain.ETH:
 			return chainFlag, nil
 		case "":
 			for _, s := range args {
 				if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
-					return ingest.ChainETH, nil
+					return chain.ETH, nil
 				}
 			}
-			return ingest.ChainBTC, nil
+			return chain.BTC, nil
 		}
 		return "", fmt.Errorf("--chain %q: want btc or eth", chainFlag)
 	}
-	var chain string        // of the running command, set by chainOf before withClusters
+	var chainName string    // of the running command, set by chainOf before withClusters
 	var opened *store.Store // the store withClusters opened, for labels
 	withClusters := func(cmd *cobra.Command, f func(ctx context.Context, c *cluster.Clusters, w io.Writer) error) error {
 		if err := checkFormat(format, "table", "json"); err != nil {
 			return err
 		}
-		if chain == "" {
-			chain = ingest.ChainBTC
+		if chainName == "" {
+			chainName = chain.BTC
 		}
 		p, err := a.open()
 		if err != nil {
@@ -175,7 +174,7 @@ evidence is the payment and the sweep, with the rule and its confidence.`,
 			return err
 		}
 		opened = st
-		c, err := cluster.NewChainClusters(st.Conn(), chain)
+		c, err := cluster.NewChainClusters(st.Conn(), chainName)
 		if err != nil {
 			return err
 		}
@@ -192,7 +191,7 @@ evidence is the payment and the sweep, with the rule and its confidence.`,
 				return errors.New("--offset, --limit and --growth must not be negative")
 			}
 			var err error
-			if chain, err = chainOf(args[0]); err != nil {
+			if chainName, err = chainOf(args[0]); err != nil {
 				return err
 			}
 			return withClusters(cmd, func(ctx context.Context, c *cluster.Clusters, w io.Writer) error {
@@ -274,12 +273,12 @@ evidence is the payment and the sweep, with the rule and its confidence.`,
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
-			if chain, err = chainOf(args...); err != nil {
+			if chainName, err = chainOf(args...); err != nil {
 				return err
 			}
 			addrs := make([]string, len(args))
 			for i, s := range args {
-				if addrs[i], err = checkClusterAddress(chain, s); err != nil {
+				if addrs[i], err = checkClusterAddress(chainName, s); err != nil {
 					return err
 				}
 			}
@@ -312,7 +311,7 @@ evidence is the payment and the sweep, with the rule and its confidence.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if chain, err = chainOf(); err != nil {
+			if chainName, err = chainOf(); err != nil {
 				return err
 			}
 			return withClusters(cmd, func(ctx context.Context, c *cluster.Clusters, w io.Writer) error {
@@ -352,10 +351,10 @@ set.`,
 			switch chainFlag {
 			case "":
 				chains = a.clusterChains()
-			case ingest.ChainBTC, ingest.ChainETH:
+			case chain.BTC, chain.ETH:
 				chains = []string{chainFlag}
 			case "all":
-				chains = []string{ingest.ChainBTC, ingest.ChainETH}
+				chains = []string{chain.BTC, chain.ETH}
 			default:
 				return fmt.Errorf("--chain %q: want btc, eth or all", chainFlag)
 			}
@@ -433,9 +432,9 @@ func clusterID(ctx context.Context, c *cluster.Clusters, arg string) (uint32, st
 
 // checkClusterAddress checks an address of chain and returns it in the
 // form the clusterer stores (Ethereum: lower case).
-func checkClusterAddress(chain, s string) (string, error) {
-	if chain == ingest.ChainETH {
-		return eth.ParseAddress(s)
+func checkClusterAddress(chainName, s string) (string, error) {
+	if chainName == chain.ETH {
+		return chain.ParseETHAddress(s)
 	}
 	return s, btc.CheckAddress(s)
 }
@@ -527,9 +526,9 @@ func demoClusters(ctx context.Context, w io.Writer, st *store.Store, truth *simu
 // start: Bitcoin, and Ethereum when it is configured (eth.rpc).
 func (a *app) clusterChains() []string {
 	if a.cfg.ETH.RPC != "" {
-		return []string{ingest.ChainBTC, ingest.ChainETH}
+		return []string{chain.BTC, chain.ETH}
 	}
-	return []string{ingest.ChainBTC}
+	return []string{chain.BTC}
 }
 
 // runClusterer runs the clusterers of tracer run in eg when clustering is

@@ -10,7 +10,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/spf13/cobra"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/simulate"
 )
@@ -75,7 +75,7 @@ replaced on every run.`,
 			if err != nil {
 				return err
 			}
-			stats, err := st.Stats(ctx, ingest.ChainBTC)
+			stats, err := st.Stats(ctx, chain.BTC)
 			if err != nil {
 				return err
 			}
@@ -100,7 +100,7 @@ replaced on every run.`,
 				var recv, sent int64
 				used := 0
 				for _, addr := range e.Addresses {
-					s, err := st.Address(ctx, ingest.ChainBTC, addr)
+					s, err := st.Address(ctx, chain.BTC, addr)
 					if err != nil {
 						continue // an address the broker never used
 					}

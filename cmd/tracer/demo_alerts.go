@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tracerproject/tracer/alert"
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/store"
 )
@@ -36,7 +36,7 @@ func demoAlertRules(truth *simulate.Truth, log *slog.Logger) (*alert.Config, err
 	if err != nil {
 		return nil, err
 	}
-	cfg := alert.DefaultConfig(ingest.ChainBTC)
+	cfg := alert.DefaultConfig(chain.BTC)
 	cfg.Rules, cfg.Logger = rules, log
 	return &cfg, nil
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/simulate/ethsim"
@@ -200,16 +200,16 @@ func (p *ethProgress) done() {
 }
 
 // isEthereum tells an Ethereum address or txid (0x…) from a Bitcoin one.
-func isEthereum(chain, arg string) bool {
-	return chain == ingest.ChainETH || (chain == "" && (strings.HasPrefix(arg, "0x") || strings.HasPrefix(arg, "0X")))
+func isEthereum(chainName, arg string) bool {
+	return chainName == chain.ETH || (chainName == "" && (strings.HasPrefix(arg, "0x") || strings.HasPrefix(arg, "0X")))
 }
 
 // units renders an exact base-unit amount with the asset's decimals
 // ("1.500000 USDT"); unknown tokens stay in base units.
 func units(value, asset string) string {
 	dec, sym := -1, ""
-	switch t, ok := eth.LookupToken(asset); {
-	case asset == ingest.AssetETH:
+	switch t, ok := chain.LookupToken(asset); {
+	case asset == chain.AssetETH:
 		dec, sym = 18, "ETH"
 	case ok:
 		dec, sym = t.Decimals, t.Symbol
@@ -237,7 +237,7 @@ func units(value, asset string) string {
 }
 
 func ethQueryAddress(cmd *cobra.Command, st *store.Store, arg, format string) error {
-	addr, err := eth.ParseAddress(arg)
+	addr, err := chain.ParseETHAddress(arg)
 	if err != nil {
 		return err
 	}
@@ -250,14 +250,14 @@ func ethQueryAddress(cmd *cobra.Command, st *store.Store, arg, format string) er
 			Chain   string           `json:"chain"`
 			Address string           `json:"address"`
 			Assets  []store.EthAsset `json:"assets"`
-		}{ingest.ChainETH, addr, assets})
+		}{chain.ETH, addr, assets})
 	}
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "address %s (ethereum)\n", addr)
 	t := newTable(w)
 	t.row("asset", "received", "sent", "fees", "net", "in", "out", "zero-value", "failed", "txs", "first seen", "last seen")
 	for _, x := range assets {
-		t.row(eth.AssetSymbol(x.Asset), units(x.Received, x.Asset), units(x.Sent, x.Asset), units(x.Fees, ingest.AssetETH), units(x.Net, x.Asset),
+		t.row(chain.AssetSymbol(x.Asset), units(x.Received, x.Asset), units(x.Sent, x.Asset), units(x.Fees, chain.AssetETH), units(x.Net, x.Asset),
 			x.In, x.Out, x.ZeroValue, x.Failed, x.TxCount, ts(x.FirstSeen), ts(x.LastSeen))
 	}
 	return t.flush()
@@ -277,7 +277,7 @@ func ethQueryTx(cmd *cobra.Command, st *store.Store, arg, format string) error {
 			Chain     string              `json:"chain"`
 			Txid      string              `json:"txid"`
 			Transfers []store.EthTransfer `json:"transfers"`
-		}{ingest.ChainETH, txid, trs})
+		}{chain.ETH, txid, trs})
 	}
 	w := cmd.OutOrStdout()
 	t := newTable(w)
@@ -285,9 +285,9 @@ func ethQueryTx(cmd *cobra.Command, st *store.Store, arg, format string) error {
 	t.row("block", fmt.Sprintf("%d %s", trs[0].BlockHeight, trs[0].BlockHash))
 	t.row("time", ts(trs[0].Time))
 	for _, tr := range trs {
-		if tr.Kind == ingest.TransferNative {
+		if tr.Kind == chain.TransferNative {
 			t.row("status", map[bool]string{true: "success", false: "failed"}[tr.Success])
-			t.row("fee", units(tr.Fee, ingest.AssetETH))
+			t.row("fee", units(tr.Fee, chain.AssetETH))
 		}
 	}
 	t.flush()
@@ -299,10 +299,10 @@ func ethQueryTx(cmd *cobra.Command, st *store.Store, arg, format string) error {
 		switch {
 		case !tr.Success:
 			note = "failed: nothing moved"
-		case tr.Zero && tr.Kind == ingest.TransferToken:
+		case tr.Zero && tr.Kind == chain.TransferToken:
 			note = "zero-value (address poisoning pattern)"
 		}
-		t.row("  "+tr.Kind, tr.Index, eth.AssetSymbol(tr.Asset), tr.From, tr.To, units(tr.Value, tr.Asset), note)
+		t.row("  "+tr.Kind, tr.Index, chain.AssetSymbol(tr.Asset), tr.From, tr.To, units(tr.Value, tr.Asset), note)
 	}
 	return t.flush()
 }
@@ -397,7 +397,7 @@ standard input.`,
 			}
 			if format == "json" {
 				return writeJSON(cmd.OutOrStdout(), struct {
-					*ingest.Block
+					*chain.Block
 					Skipped map[string]int `json:"skipped_logs,omitempty"`
 				}{b, stats.Skipped})
 			}
@@ -422,10 +422,10 @@ standard input.`,
 				switch {
 				case !tr.Success:
 					note = "failed"
-				case tr.Zero && tr.Kind == ingest.TransferToken:
+				case tr.Zero && tr.Kind == chain.TransferToken:
 					note = "zero-value"
 				}
-				t.row(tr.TxIndex, tr.Kind, tr.Index, eth.AssetSymbol(tr.Asset), tr.From, tr.To, units(tr.Value.String(), tr.Asset), note)
+				t.row(tr.TxIndex, tr.Kind, tr.Index, chain.AssetSymbol(tr.Asset), tr.From, tr.To, units(tr.Value.String(), tr.Asset), note)
 			}
 			return t.flush()
 		},
@@ -522,7 +522,7 @@ func demoETH(ctx context.Context, w io.Writer, p *pipeline.Pipeline, dir string)
 			switch x.Asset {
 			case strings.ToLower(ethsim.USDT.Hex()):
 				recv, sent, zero = units(x.Received, x.Asset), units(x.Sent, x.Asset), x.ZeroValue
-			case ingest.AssetETH:
+			case chain.AssetETH:
 				ethSent = units(x.Sent, x.Asset)
 			}
 		}
@@ -549,7 +549,7 @@ func runETH(ctx context.Context, a *app, p *pipeline.Pipeline, eg *errgroup.Grou
 		return err
 	}
 	opt.Follow, opt.To = true, -1
-	l, js, err := p.Loader(ctx, ingest.ChainETH)
+	l, js, err := p.Loader(ctx, chain.ETH)
 	if err != nil {
 		return err
 	}

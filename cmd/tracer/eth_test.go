@@ -14,7 +14,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/crypto"
 
-	"github.com/tracerproject/tracer/ingest/eth"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/internal/chserver"
 	"github.com/tracerproject/tracer/internal/gethtest"
 	"github.com/tracerproject/tracer/internal/realdata"
@@ -108,7 +108,7 @@ func TestIngestETH(t *testing.T) {
 		t.Errorf("query stats shows both chains, got:\n%s", both)
 	}
 	// The address in its EIP-55 form, and in upper case.
-	cs, err := eth.Checksum(n.Addrs[1].Hex())
+	cs, err := chain.ETHChecksum(n.Addrs[1].Hex())
 	if err != nil {
 		t.Fatal(err)
 	}

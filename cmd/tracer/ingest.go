@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/metrics"
 	"github.com/tracerproject/tracer/pipeline"
@@ -109,32 +109,32 @@ publishes and 'tracer load' stores.`,
 }
 
 func newLoadCmd(a *app) *cobra.Command {
-	var chain string
+	var chainName string
 	cmd := &cobra.Command{
 		Use:   "load",
 		Short: "Run the loader: a durable JetStream consumer that writes a chain's stream into ClickHouse",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if chain != ingest.ChainBTC && chain != ingest.ChainETH {
-				return fmt.Errorf("--chain %q: want btc or eth", chain)
+			if chainName != chain.BTC && chainName != chain.ETH {
+				return fmt.Errorf("--chain %q: want btc or eth", chainName)
 			}
 			p, reg, err := a.openService()
 			if err != nil {
 				return err
 			}
 			defer p.Close()
-			l, js, err := p.Loader(cmd.Context(), chain)
+			l, js, err := p.Loader(cmd.Context(), chainName)
 			if err != nil {
 				return err
 			}
-			a.log.Info("loader running", "chain", chain)
+			a.log.Info("loader running", "chain", chainName)
 			eg, ctx := errgroup.WithContext(cmd.Context())
 			eg.Go(func() error { return l.Run(ctx, js) })
 			a.serveMetrics(ctx, eg, reg, p)
 			return eg.Wait()
 		},
 	}
-	cmd.Flags().StringVar(&chain, "chain", "btc", "chain whose stream to load")
+	cmd.Flags().StringVar(&chainName, "chain", "btc", "chain whose stream to load")
 	return cmd
 }
 
@@ -160,7 +160,7 @@ following the chain until interrupted.`,
 			}
 			defer p.Close()
 			ctx := cmd.Context()
-			l, js, err := p.Loader(ctx, ingest.ChainBTC)
+			l, js, err := p.Loader(ctx, chain.BTC)
 			if err != nil {
 				return err
 			}

@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/internal/chserver"
 	"github.com/tracerproject/tracer/store"
 	"github.com/tracerproject/tracer/store/clickhouse"
@@ -23,25 +23,25 @@ import (
 
 // killBlocks are synthetic normalized blocks: the loader does not care
 // where they come from. Every tx has 2 inputs and 3 outputs.
-func killBlocks(n, txs int) ([]*ingest.Event, int64) {
-	var evs []*ingest.Event
+func killBlocks(n, txs int) ([]*chain.Event, int64) {
+	var evs []*chain.Event
 	var total int64
 	for h := 0; h < n; h++ {
-		b := &ingest.Block{Chain: "btc", Height: int64(h), Hash: fmt.Sprintf("%064x", h+1), Parent: fmt.Sprintf("%064x", h), Time: 1700000000 + int64(h)*600}
+		b := &chain.Block{Chain: "btc", Height: int64(h), Hash: fmt.Sprintf("%064x", h+1), Parent: fmt.Sprintf("%064x", h), Time: 1700000000 + int64(h)*600}
 		for i := 0; i < txs; i++ {
 			txid := fmt.Sprintf("%056x%08x", h, i)
-			tx := ingest.Tx{Txid: txid, Index: i}
+			tx := chain.Tx{Txid: txid, Index: i}
 			for j := 0; j < 2; j++ {
-				tx.Inputs = append(tx.Inputs, ingest.Input{Index: uint32(j), PrevTxid: fmt.Sprintf("%064x", h*txs+i+j), Address: fmt.Sprintf("in-%d-%d", h, i), ScriptType: ingest.ScriptP2WPKH, Value: 1000})
+				tx.Inputs = append(tx.Inputs, chain.Input{Index: uint32(j), PrevTxid: fmt.Sprintf("%064x", h*txs+i+j), Address: fmt.Sprintf("in-%d-%d", h, i), ScriptType: chain.ScriptP2WPKH, Value: 1000})
 			}
 			for j := 0; j < 3; j++ {
 				v := int64(h*1000000 + i*10 + j)
 				total += v
-				tx.Outputs = append(tx.Outputs, ingest.Output{Index: uint32(j), Address: fmt.Sprintf("out-%d", (h*txs+i)%997), ScriptType: ingest.ScriptP2WPKH, Value: v})
+				tx.Outputs = append(tx.Outputs, chain.Output{Index: uint32(j), Address: fmt.Sprintf("out-%d", (h*txs+i)%997), ScriptType: chain.ScriptP2WPKH, Value: v})
 			}
 			b.Txs = append(b.Txs, tx)
 		}
-		evs = append(evs, &ingest.Event{Kind: ingest.KindBlock, Seq: uint64(h + 1), Chain: "btc", Height: int64(h), Hash: b.Hash, Block: b})
+		evs = append(evs, &chain.Event{Kind: chain.KindBlock, Seq: uint64(h + 1), Chain: "btc", Height: int64(h), Hash: b.Hash, Block: b})
 	}
 	return evs, total
 }

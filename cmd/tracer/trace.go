@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
-	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/trace"
 )
@@ -57,7 +57,7 @@ func (f *traceFlags) config(cmd *cobra.Command, a *app) (trace.Config, error) {
 	}
 	c.Model, c.Hops, c.MaxNodes, c.Timeout = f.model, f.hops, f.maxNodes, f.timeout
 	switch f.chain {
-	case trace.ChainBTC:
+	case chain.BTC:
 		if f.asset != "" {
 			return c, fmt.Errorf("--asset %q: Bitcoin has one asset; --asset is for --chain eth", f.asset)
 		}
@@ -66,10 +66,10 @@ func (f *traceFlags) config(cmd *cobra.Command, a *app) (trace.Config, error) {
 			return c, fmt.Errorf("--min-value: %w", err)
 		}
 		c.MinValue = v
-	case trace.ChainETH:
-		c.Chain = trace.ChainETH
+	case chain.ETH:
+		c.Chain = chain.ETH
 		if f.asset != "" {
-			asset, err := eth.ParseAsset(f.asset)
+			asset, err := chain.ParseAsset(f.asset)
 			if err != nil {
 				return c, fmt.Errorf("--asset: %w", err)
 			}
@@ -238,7 +238,7 @@ case must pass its EIP-55 checksum); cluster:ID is not available for eth yet.`,
 
 // parseStart resolves --from on the configured chain.
 func parseStart(ctx context.Context, cfg trace.Config, from string, cl *cluster.Clusters, ls *labels.Store) (trace.Start, error) {
-	if cfg.Chain == trace.ChainETH {
+	if cfg.Chain == chain.ETH {
 		return trace.ParseAccountStart(ctx, cfg.Chain, from, ls, cfg.LabelsAsOf)
 	}
 	return trace.ParseStart(ctx, from, cl, ls, cfg.LabelsAsOf)
@@ -300,7 +300,7 @@ for an Ethereum clusterer.`,
 			if err != nil {
 				return err
 			}
-			if build && cfg.Chain == trace.ChainETH {
+			if build && cfg.Chain == chain.ETH {
 				return fmt.Errorf("--build-index: the exposure index covers Bitcoin only (--chain %s is traced per subject)", cfg.Chain)
 			}
 			return a.withTracer(cmd.Context(), func(tr *trace.Tracer, cl *cluster.Clusters, ls *labels.Store) error {
@@ -325,7 +325,7 @@ for an Ethereum clusterer.`,
 				if err != nil {
 					return err
 				}
-				if cfg.Chain == trace.ChainETH {
+				if cfg.Chain == chain.ETH {
 					exs, err := tr.AccountExposure(ctx, start, cfg)
 					if err != nil {
 						return err

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tracerproject/tracer/ingest/eth"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/internal/chserver"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/simulate/ethsim"
@@ -172,7 +172,7 @@ func TestCLITraceETH(t *testing.T) {
 	if broker == "" {
 		t.Fatal("no planted cash-out in the chain")
 	}
-	mixed, err := eth.Checksum(broker)
+	mixed, err := chain.ETHChecksum(broker)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestCLITraceETH(t *testing.T) {
 		}
 	}
 	for _, v := range outs[broker] {
-		if want := eth.FormatUnits(mustBig(t, v), 6) + " USDT"; !strings.Contains(table, want) {
+		if want := chain.FormatUnits(mustBig(t, v), 6) + " USDT"; !strings.Contains(table, want) {
 			t.Errorf("table: want the cash-out %q in\n%s", want, table)
 		}
 		break

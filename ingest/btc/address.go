@@ -10,7 +10,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/txscript"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // ScriptIDPrefix starts the identifier ScriptAddress gives scripts that have
@@ -51,10 +51,10 @@ func ScriptAddress(pkScript []byte, params *chaincfg.Params) (address string, sc
 	switch {
 	case n == 25 && s[0] == txscript.OP_DUP && s[1] == txscript.OP_HASH160 && s[2] == txscript.OP_DATA_20 &&
 		s[23] == txscript.OP_EQUALVERIFY && s[24] == txscript.OP_CHECKSIG:
-		return base58.CheckEncode(s[3:23], params.PubKeyHashAddrID), ingest.ScriptP2PKH
+		return base58.CheckEncode(s[3:23], params.PubKeyHashAddrID), chain.ScriptP2PKH
 
 	case n == 23 && s[0] == txscript.OP_HASH160 && s[1] == txscript.OP_DATA_20 && s[22] == txscript.OP_EQUAL:
-		return base58.CheckEncode(s[2:22], params.ScriptHashAddrID), ingest.ScriptP2SH
+		return base58.CheckEncode(s[2:22], params.ScriptHashAddrID), chain.ScriptP2SH
 
 	// BIP141: a witness program is a version opcode (OP_0, OP_1..OP_16)
 	// followed by one direct push of 2 to 40 bytes, and nothing else.
@@ -65,21 +65,21 @@ func ScriptAddress(pkScript []byte, params *chaincfg.Params) (address string, sc
 
 	case n == 35 && s[0] == txscript.OP_DATA_33 && s[34] == txscript.OP_CHECKSIG && (s[1] == 0x02 || s[1] == 0x03):
 		if a, ok := pubKeyAddress(s[1:34], params); ok {
-			return a, ingest.ScriptP2PK
+			return a, chain.ScriptP2PK
 		}
 
 	case n == 67 && s[0] == txscript.OP_DATA_65 && s[66] == txscript.OP_CHECKSIG && (s[1] == 0x04 || s[1] == 0x06 || s[1] == 0x07):
 		if a, ok := pubKeyAddress(s[1:66], params); ok {
-			return a, ingest.ScriptP2PK
+			return a, chain.ScriptP2PK
 		}
 
 	case n > 0 && s[0] == txscript.OP_RETURN:
-		return "", ingest.ScriptNullData
+		return "", chain.ScriptNullData
 	}
 	if isMultisig(s) {
-		return ScriptID(s), ingest.ScriptMultisig
+		return ScriptID(s), chain.ScriptMultisig
 	}
-	return ScriptID(s), ingest.ScriptNonStd
+	return ScriptID(s), chain.ScriptNonStd
 }
 
 // ScriptID is the identifier ScriptAddress gives scripts without an
@@ -104,15 +104,15 @@ func witnessAddress(s []byte, params *chaincfg.Params) (string, string) {
 	var typ string
 	switch {
 	case version == 0 && len(prog) == 20:
-		typ = ingest.ScriptP2WPKH
+		typ = chain.ScriptP2WPKH
 	case version == 0 && len(prog) == 32:
-		typ = ingest.ScriptP2WSH
+		typ = chain.ScriptP2WSH
 	case version == 0:
 		return "", ""
 	case version == 1 && len(prog) == 32:
-		typ = ingest.ScriptP2TR
+		typ = chain.ScriptP2TR
 	default:
-		typ = ingest.ScriptWitnessUn
+		typ = chain.ScriptWitnessUn
 	}
 	// BIP350: witness v1+ addresses use the bech32m checksum.
 	return segwitAddress(params.Bech32HRPSegwit, version, prog, version != 0), typ

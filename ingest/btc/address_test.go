@@ -11,7 +11,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/txscript"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 func mustHex(t testing.TB, s string) []byte {
@@ -34,55 +34,55 @@ var addressTests = []struct {
 	typ    string
 }{
 	{"genesis coinbase p2pk (uncompressed)", "4104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac",
-		nil, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", ingest.ScriptP2PK},
+		nil, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", chain.ScriptP2PK},
 	{"block 9 coinbase p2pk", "410411db93e1dcdb8a016b49840f8c53bc1eb68a382e97b1482ecad7b148a6909a5cb2e0eaddfb84ccf9744464f82e160bfa9b8b64f9d4c03f999b8643f656b412a3ac",
-		&chaincfg.MainNetParams, "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S", ingest.ScriptP2PK},
+		&chaincfg.MainNetParams, "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S", chain.ScriptP2PK},
 	{"p2pk compressed (generator point)", "210279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798ac",
-		&chaincfg.MainNetParams, "1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH", ingest.ScriptP2PK},
+		&chaincfg.MainNetParams, "1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH", chain.ScriptP2PK},
 	{"p2pk hybrid key (generator point, even y)", "410679be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8ac",
-		&chaincfg.MainNetParams, "1H7NX5uHwz2Ks5JSqeDcUpvRPNubMhLoLN", ingest.ScriptP2PK},
+		&chaincfg.MainNetParams, "1H7NX5uHwz2Ks5JSqeDcUpvRPNubMhLoLN", chain.ScriptP2PK},
 	{"p2pk hybrid key with the wrong parity", "410779be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8ac",
-		&chaincfg.MainNetParams, "s-" + sha256Hex("410779be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8ac"), ingest.ScriptNonStd},
+		&chaincfg.MainNetParams, "s-" + sha256Hex("410779be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8ac"), chain.ScriptNonStd},
 	{"p2pk compressed key off the curve", "210200000000000000000000000000000000000000000000000000000000000005ac",
-		&chaincfg.MainNetParams, "s-" + sha256Hex("210200000000000000000000000000000000000000000000000000000000000005ac"), ingest.ScriptNonStd},
+		&chaincfg.MainNetParams, "s-" + sha256Hex("210200000000000000000000000000000000000000000000000000000000000005ac"), chain.ScriptNonStd},
 	{"p2pk uncompressed key off the curve", "4104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5eac",
-		&chaincfg.MainNetParams, "s-" + sha256Hex("4104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5eac"), ingest.ScriptNonStd},
+		&chaincfg.MainNetParams, "s-" + sha256Hex("4104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5eac"), chain.ScriptNonStd},
 	{"p2pkh genesis key hash", "76a91462e907b15cbf27d5425399ebf6f0fb50ebb88f1888ac",
-		&chaincfg.MainNetParams, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", ingest.ScriptP2PKH},
+		&chaincfg.MainNetParams, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", chain.ScriptP2PKH},
 	{"p2pkh testnet", "76a91462e907b15cbf27d5425399ebf6f0fb50ebb88f1888ac",
-		&chaincfg.TestNet3Params, "mpXwg4jMtRhuSpVq4xS3HFHmCmWp9NyGKt", ingest.ScriptP2PKH},
+		&chaincfg.TestNet3Params, "mpXwg4jMtRhuSpVq4xS3HFHmCmWp9NyGKt", chain.ScriptP2PKH},
 	{"p2sh (btcutil vector)", "a914e8c300c87986efa84c37c0519929019ef86eb5b487",
-		&chaincfg.MainNetParams, "3NukJ6fYZJ5Kk8bPjycAnruZkE5Q7UW7i8", ingest.ScriptP2SH},
+		&chaincfg.MainNetParams, "3NukJ6fYZJ5Kk8bPjycAnruZkE5Q7UW7i8", chain.ScriptP2SH},
 	{"p2wpkh BIP173", "0014751e76e8199196d454941c45d1b3a323f1433bd6",
-		&chaincfg.MainNetParams, "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", ingest.ScriptP2WPKH},
+		&chaincfg.MainNetParams, "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", chain.ScriptP2WPKH},
 	{"p2wsh BIP173", "00201863143c14c5166804bd19203356da136c985678cd4d27a1b8c6329604903262",
-		&chaincfg.MainNetParams, "bc1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3qccfmv3", ingest.ScriptP2WSH},
+		&chaincfg.MainNetParams, "bc1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3qccfmv3", chain.ScriptP2WSH},
 	{"p2wsh testnet BIP173", "0020000000c4a5cad46221b2a187905e5266362b99d5e91c6ce24d165dab93e86433",
-		&chaincfg.TestNet3Params, "tb1qqqqqp399et2xygdj5xreqhjjvcmzhxw4aywxecjdzew6hylgvsesrxh6hy", ingest.ScriptP2WSH},
+		&chaincfg.TestNet3Params, "tb1qqqqqp399et2xygdj5xreqhjjvcmzhxw4aywxecjdzew6hylgvsesrxh6hy", chain.ScriptP2WSH},
 	{"p2tr BIP350", "512079be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798",
-		&chaincfg.MainNetParams, "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0", ingest.ScriptP2TR},
+		&chaincfg.MainNetParams, "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0", chain.ScriptP2TR},
 	{"p2tr testnet BIP350", "5120000000c4a5cad46221b2a187905e5266362b99d5e91c6ce24d165dab93e86433",
-		&chaincfg.TestNet3Params, "tb1pqqqqp399et2xygdj5xreqhjjvcmzhxw4aywxecjdzew6hylgvsesf3hn0c", ingest.ScriptP2TR},
+		&chaincfg.TestNet3Params, "tb1pqqqqp399et2xygdj5xreqhjjvcmzhxw4aywxecjdzew6hylgvsesf3hn0c", chain.ScriptP2TR},
 	{"witness v1, 40 bytes BIP350", "5128751e76e8199196d454941c45d1b3a323f1433bd6751e76e8199196d454941c45d1b3a323f1433bd6",
-		&chaincfg.MainNetParams, "bc1pw508d6qejxtdg4y5r3zarvary0c5xw7kw508d6qejxtdg4y5r3zarvary0c5xw7kt5nd6y", ingest.ScriptWitnessUn},
+		&chaincfg.MainNetParams, "bc1pw508d6qejxtdg4y5r3zarvary0c5xw7kw508d6qejxtdg4y5r3zarvary0c5xw7kt5nd6y", chain.ScriptWitnessUn},
 	{"witness v16 BIP350", "6002751e",
-		&chaincfg.MainNetParams, "bc1sw50qgdz25j", ingest.ScriptWitnessUn},
+		&chaincfg.MainNetParams, "bc1sw50qgdz25j", chain.ScriptWitnessUn},
 	{"witness v2 BIP350", "5210751e76e8199196d454941c45d1b3a323",
-		&chaincfg.MainNetParams, "bc1zw508d6qejxtdg4y5r3zarvaryvaxxpcs", ingest.ScriptWitnessUn},
+		&chaincfg.MainNetParams, "bc1zw508d6qejxtdg4y5r3zarvaryvaxxpcs", chain.ScriptWitnessUn},
 	{"pay to anchor (v1, 2 bytes)", "51024e73",
-		&chaincfg.MainNetParams, "bc1pfeessrawgf", ingest.ScriptWitnessUn},
+		&chaincfg.MainNetParams, "bc1pfeessrawgf", chain.ScriptWitnessUn},
 	{"witness v0 of 16 bytes is unspendable", "0010751e76e8199196d454941c45d1b3a323",
-		&chaincfg.MainNetParams, "s-" + sha256Hex("0010751e76e8199196d454941c45d1b3a323"), ingest.ScriptNonStd},
+		&chaincfg.MainNetParams, "s-" + sha256Hex("0010751e76e8199196d454941c45d1b3a323"), chain.ScriptNonStd},
 	{"bare multisig 1-of-2", "51210279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f817982102c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee552ae",
-		&chaincfg.MainNetParams, "s-6eb3ac1f460d34871c2b21e1ce02f0c056bcf558a6d4942052b1856a4fe54f6d", ingest.ScriptMultisig},
+		&chaincfg.MainNetParams, "s-6eb3ac1f460d34871c2b21e1ce02f0c056bcf558a6d4942052b1856a4fe54f6d", chain.ScriptMultisig},
 	{"multisig with m > n is nonstandard", "53210279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f817982102c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee552ae",
-		&chaincfg.MainNetParams, "s-" + sha256Hex("53210279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f817982102c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee552ae"), ingest.ScriptNonStd},
-	{"op_return with data", "6a0b68656c6c6f20776f726c64", &chaincfg.MainNetParams, "", ingest.ScriptNullData},
-	{"bare op_return", "6a", &chaincfg.MainNetParams, "", ingest.ScriptNullData},
-	{"empty script", "", &chaincfg.MainNetParams, "s-e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", ingest.ScriptNonStd},
-	{"op_true", "51", &chaincfg.MainNetParams, "s-" + sha256Hex("51"), ingest.ScriptNonStd},
+		&chaincfg.MainNetParams, "s-" + sha256Hex("53210279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f817982102c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee552ae"), chain.ScriptNonStd},
+	{"op_return with data", "6a0b68656c6c6f20776f726c64", &chaincfg.MainNetParams, "", chain.ScriptNullData},
+	{"bare op_return", "6a", &chaincfg.MainNetParams, "", chain.ScriptNullData},
+	{"empty script", "", &chaincfg.MainNetParams, "s-e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", chain.ScriptNonStd},
+	{"op_true", "51", &chaincfg.MainNetParams, "s-" + sha256Hex("51"), chain.ScriptNonStd},
 	{"p2pkh one byte short", "76a91462e907b15cbf27d5425399ebf6f0fb50ebb88f88ac", &chaincfg.MainNetParams,
-		"s-" + sha256Hex("76a91462e907b15cbf27d5425399ebf6f0fb50ebb88f88ac"), ingest.ScriptNonStd},
+		"s-" + sha256Hex("76a91462e907b15cbf27d5425399ebf6f0fb50ebb88f88ac"), chain.ScriptNonStd},
 }
 
 func sha256Hex(scriptHex string) string {
@@ -120,13 +120,13 @@ func TestScriptID(t *testing.T) {
 // txscriptType maps txscript's classes to ours where they agree by
 // definition.
 var txscriptType = map[txscript.ScriptClass]string{
-	txscript.PubKeyHashTy:          ingest.ScriptP2PKH,
-	txscript.ScriptHashTy:          ingest.ScriptP2SH,
-	txscript.WitnessV0PubKeyHashTy: ingest.ScriptP2WPKH,
-	txscript.WitnessV0ScriptHashTy: ingest.ScriptP2WSH,
-	txscript.WitnessV1TaprootTy:    ingest.ScriptP2TR,
-	txscript.PubKeyTy:              ingest.ScriptP2PK,
-	txscript.NullDataTy:            ingest.ScriptNullData,
+	txscript.PubKeyHashTy:          chain.ScriptP2PKH,
+	txscript.ScriptHashTy:          chain.ScriptP2SH,
+	txscript.WitnessV0PubKeyHashTy: chain.ScriptP2WPKH,
+	txscript.WitnessV0ScriptHashTy: chain.ScriptP2WSH,
+	txscript.WitnessV1TaprootTy:    chain.ScriptP2TR,
+	txscript.PubKeyTy:              chain.ScriptP2PK,
+	txscript.NullDataTy:            chain.ScriptNullData,
 }
 
 // TestScriptAddressMatchesTxscript checks the byte patterns against btcd's
@@ -156,7 +156,7 @@ func matchTxscript(t *testing.T, raws [][]byte) {
 				switch {
 				case ok && class == txscript.PubKeyTy && len(addrs) == 0:
 					// txscript could not parse the key: nonstandard for us.
-					if typ != ingest.ScriptNonStd {
+					if typ != chain.ScriptNonStd {
 						t.Errorf("script %x: got %s, want nonstandard (invalid key)", out.PkScript, typ)
 					}
 				case ok:
@@ -175,15 +175,15 @@ func matchTxscript(t *testing.T, raws [][]byte) {
 						t.Errorf("script %x: got address %q, want %q", out.PkScript, addr, wantAddr)
 					}
 				case class == txscript.MultiSigTy:
-					if typ != ingest.ScriptMultisig && typ != ingest.ScriptNonStd {
+					if typ != chain.ScriptMultisig && typ != chain.ScriptNonStd {
 						t.Errorf("script %x: got %s, want multisig", out.PkScript, typ)
 					}
 				default:
-					if typ != ingest.ScriptNonStd && typ != ingest.ScriptNullData && typ != ingest.ScriptWitnessUn {
+					if typ != chain.ScriptNonStd && typ != chain.ScriptNullData && typ != chain.ScriptWitnessUn {
 						t.Errorf("script %x (txscript %s): got %s", out.PkScript, class, typ)
 					}
 				}
-				if (typ == ingest.ScriptMultisig || typ == ingest.ScriptNonStd) && !strings.HasPrefix(addr, ScriptIDPrefix) {
+				if (typ == chain.ScriptMultisig || typ == chain.ScriptNonStd) && !strings.HasPrefix(addr, ScriptIDPrefix) {
 					t.Errorf("script %x: got address %q for %s, want a script identifier", out.PkScript, addr, typ)
 				}
 			}
@@ -200,11 +200,11 @@ func FuzzScriptAddress(f *testing.F) {
 	f.Fuzz(func(t *testing.T, script []byte) {
 		addr, typ := ScriptAddress(script, &chaincfg.MainNetParams)
 		switch typ {
-		case ingest.ScriptNullData:
+		case chain.ScriptNullData:
 			if addr != "" {
 				t.Fatalf("nulldata with address %q", addr)
 			}
-		case ingest.ScriptMultisig, ingest.ScriptNonStd:
+		case chain.ScriptMultisig, chain.ScriptNonStd:
 			if addr != ScriptID(script) {
 				t.Fatalf("%s: got %q, want the script identifier", typ, addr)
 			}

@@ -16,7 +16,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // testChains are the real blocks the directory tests arrange: mainnet
@@ -148,7 +148,7 @@ func TestBlocksDirMainnet(t *testing.T) {
 		}
 		if h == 170 {
 			in := b.Txs[1].Inputs[0]
-			if in.Address != "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S" || in.Value != 50_0000_0000 || in.ScriptType != ingest.ScriptP2PK {
+			if in.Address != "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S" || in.Value != 50_0000_0000 || in.ScriptType != chain.ScriptP2PK {
 				t.Errorf("block 170: Satoshi's spend resolved through the chain state: got %+v", in)
 			}
 		}

@@ -15,8 +15,9 @@ import (
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/outbox"
+	"github.com/tracerproject/tracer/stream/payload"
 )
 
 // ChainState is the ingestor's on-disk state, in Pebble: the unspent outputs
@@ -31,7 +32,7 @@ import (
 //	u<txid 32><vout BE32>   unspent output: value uvarint, script type, address
 //	h<height BE64>          block hash at height (32 bytes)
 //	r<height BE64>          undo record of the block at height
-//	o<seq BE64>             outbox: the event's payload (ingest.EncodePayload)
+//	o<seq BE64>             outbox: the event's payload (payload.Encode)
 //	mtip                    height BE64 + hash 32
 //	mseq                    last event seq BE64
 type ChainState struct {
@@ -297,12 +298,12 @@ func (s *ChainState) get(key []byte) ([]byte, error) {
 }
 
 // Prevout implements PrevoutLookup from the committed unspent outputs.
-func (s *ChainState) Prevout(op wire.OutPoint) (ingest.Output, error) {
+func (s *ChainState) Prevout(op wire.OutPoint) (chain.Output, error) {
 	if v, ok := s.fresh[op]; ok {
 		return decodePrevout(op, v)
 	}
 	if _, ok := s.spent[op]; ok {
-		return ingest.Output{}, fmt.Errorf("%w: %s:%d (spent earlier)", ErrPrevoutNotFound, op.Hash, op.Index)
+		return chain.Output{}, fmt.Errorf("%w: %s:%d (spent earlier)", ErrPrevoutNotFound, op.Hash, op.Index)
 	}
 	for i := len(s.recent) - 1; i >= 0; i-- {
 		if v, ok := s.recent[i][op]; ok {
@@ -311,19 +312,19 @@ func (s *ChainState) Prevout(op wire.OutPoint) (ingest.Output, error) {
 	}
 	v, closer, err := s.db.Get(utxoKey(op.Hash, op.Index))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return ingest.Output{}, fmt.Errorf("%w: %s:%d", ErrPrevoutNotFound, op.Hash, op.Index)
+		return chain.Output{}, fmt.Errorf("%w: %s:%d", ErrPrevoutNotFound, op.Hash, op.Index)
 	}
 	if err != nil {
-		return ingest.Output{}, fmt.Errorf("btc: reading outpoint %s:%d: %w", op.Hash, op.Index, err)
+		return chain.Output{}, fmt.Errorf("btc: reading outpoint %s:%d: %w", op.Hash, op.Index, err)
 	}
 	defer closer.Close()
 	return decodePrevout(op, v)
 }
 
-func decodePrevout(op wire.OutPoint, v []byte) (ingest.Output, error) {
+func decodePrevout(op wire.OutPoint, v []byte) (chain.Output, error) {
 	o, err := decodeUtxo(v)
 	if err != nil {
-		return ingest.Output{}, fmt.Errorf("btc: outpoint %s:%d: %w", op.Hash, op.Index, err)
+		return chain.Output{}, fmt.Errorf("btc: outpoint %s:%d: %w", op.Hash, op.Index, err)
 	}
 	o.Index = op.Index
 	return o, nil
@@ -335,7 +336,7 @@ func decodePrevout(op wire.OutPoint, v []byte) (ingest.Output, error) {
 // may lose the last blocks connected, never part of one, and they are
 // connected again after the restart with the same event sequence numbers.
 // Call Sync before publishing their events.
-func (s *ChainState) Connect(b *ingest.Block, publish bool) (*ingest.Event, error) {
+func (s *ChainState) Connect(b *chain.Block, publish bool) (*payload.Message, error) {
 	return s.connect(b, publish, nil)
 }
 
@@ -348,7 +349,7 @@ type rawHashes struct {
 	msg   *wire.MsgBlock
 }
 
-func (s *ChainState) connect(b *ingest.Block, publish bool, raw *rawHashes) (*ingest.Event, error) {
+func (s *ChainState) connect(b *chain.Block, publish bool, raw *rawHashes) (*payload.Message, error) {
 	if raw != nil && (len(raw.txids) != len(b.Txs) || len(raw.msg.Transactions) != len(b.Txs)) {
 		return nil, fmt.Errorf("btc: block %s: %d txids and %d wire transactions for %d transactions", b.Hash, len(raw.txids), len(raw.msg.Transactions), len(b.Txs))
 	}
@@ -419,7 +420,7 @@ func (s *ChainState) connect(b *ingest.Block, publish bool, raw *rawHashes) (*in
 		}
 		for j := range tx.Outputs {
 			o := &tx.Outputs[j]
-			if o.ScriptType == ingest.ScriptNullData {
+			if o.ScriptType == chain.ScriptNullData {
 				continue // provably unspendable
 			}
 			start := len(vals)
@@ -429,10 +430,10 @@ func (s *ChainState) connect(b *ingest.Block, publish bool, raw *rawHashes) (*in
 			creates = append(creates, created{wire.OutPoint{Hash: *txid, Index: o.Index}, vals[start:len(vals):len(vals)]})
 		}
 	}
-	var ev *ingest.Event
+	var ev *payload.Message
 	if publish {
-		ev = &ingest.Event{Kind: ingest.KindBlock, Seq: s.seq + 1, Chain: b.Chain, Height: b.Height, Hash: b.Hash, Block: b}
-		if ev.Payload, err = ingest.EncodePayload(ev); err != nil {
+		ev, err = payload.NewMessage(&chain.Event{Kind: chain.KindBlock, Seq: s.seq + 1, Chain: b.Chain, Height: b.Height, Hash: b.Hash, Block: b})
+		if err != nil {
 			return nil, fmt.Errorf("btc: %w", err)
 		}
 	}
@@ -494,7 +495,7 @@ func (s *ChainState) Sync() error {
 
 // Disconnect removes the tip block, restoring what it spent, and records an
 // undo event in the outbox.
-func (s *ChainState) Disconnect(chain string) (*ingest.Event, error) {
+func (s *ChainState) Disconnect(chainName string) (*payload.Message, error) {
 	if s.tipHeight < 0 {
 		return nil, errors.New("btc: nothing to disconnect")
 	}
@@ -520,7 +521,10 @@ func (s *ChainState) Disconnect(chain string) (*ingest.Event, error) {
 			return nil, err
 		}
 	}
-	ev := &ingest.Event{Kind: ingest.KindUndo, Seq: s.seq + 1, Chain: chain, Height: height, Hash: hash.String()}
+	ev, err := payload.NewMessage(&chain.Event{Kind: chain.KindUndo, Seq: s.seq + 1, Chain: chainName, Height: height, Hash: hash.String()})
+	if err != nil {
+		return nil, fmt.Errorf("btc: %w", err)
+	}
 	if err := s.addOutbox(batch, ev); err != nil {
 		return nil, err
 	}
@@ -581,7 +585,7 @@ func applyUndo(batch *pebble.Batch, undo []byte) error {
 
 // Outbox returns the events committed but not yet confirmed as published,
 // in order.
-func (s *ChainState) Outbox() ([]*ingest.Event, error) {
+func (s *ChainState) Outbox() ([]*payload.Message, error) {
 	if err := s.commit(pebble.NoSync); err != nil {
 		return nil, err
 	}
@@ -599,7 +603,7 @@ func (s *ChainState) Published(seq uint64) error {
 	return outbox.Published(s.db, seq)
 }
 
-func (s *ChainState) addOutbox(batch *pebble.Batch, ev *ingest.Event) error {
+func (s *ChainState) addOutbox(batch *pebble.Batch, ev *payload.Message) error {
 	if err := outbox.Add(batch, ev); err != nil {
 		return fmt.Errorf("btc: %w", err)
 	}
@@ -625,8 +629,8 @@ func heightKey(prefix byte, h int64) []byte {
 
 // Script types are stored as one byte.
 var scriptTypes = []string{
-	ingest.ScriptNonStd, ingest.ScriptP2PKH, ingest.ScriptP2SH, ingest.ScriptP2WPKH, ingest.ScriptP2WSH,
-	ingest.ScriptP2TR, ingest.ScriptP2PK, ingest.ScriptMultisig, ingest.ScriptNullData, ingest.ScriptWitnessUn,
+	chain.ScriptNonStd, chain.ScriptP2PKH, chain.ScriptP2SH, chain.ScriptP2WPKH, chain.ScriptP2WSH,
+	chain.ScriptP2TR, chain.ScriptP2PK, chain.ScriptMultisig, chain.ScriptNullData, chain.ScriptWitnessUn,
 }
 
 func scriptTypeByte(t string) byte {
@@ -644,12 +648,12 @@ func encodeUtxo(dst []byte, value int64, scriptType, address string) []byte {
 	return append(dst, address...)
 }
 
-func decodeUtxo(v []byte) (ingest.Output, error) {
+func decodeUtxo(v []byte) (chain.Output, error) {
 	value, n := binary.Uvarint(v)
 	if n <= 0 || n >= len(v) || int(v[n]) >= len(scriptTypes) {
-		return ingest.Output{}, errors.New("corrupt unspent output record")
+		return chain.Output{}, errors.New("corrupt unspent output record")
 	}
-	return ingest.Output{Value: int64(value), ScriptType: scriptTypes[v[n]], Address: string(v[n+1:])}, nil
+	return chain.Output{Value: int64(value), ScriptType: scriptTypes[v[n]], Address: string(v[n+1:])}, nil
 }
 
 type undoReader struct {

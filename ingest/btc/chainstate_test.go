@@ -13,7 +13,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/simulate"
 )
 
@@ -22,22 +22,22 @@ func hashOf(s string) string { return chainhash.DoubleHashH([]byte(s)).String() 
 // chainBlock makes a normalized block: a coinbase paying addr-<height>, and
 // a tx spending each outpoint in spends (created by earlier blocks) to
 // one fresh output.
-func chainBlock(height int64, parent string, spends []ingest.Input) *ingest.Block {
-	b := &ingest.Block{Chain: "btc", Height: height, Hash: hashOf(fmt.Sprintf("b%d-%s", height, parent)), Parent: parent}
-	b.Txs = append(b.Txs, ingest.Tx{
+func chainBlock(height int64, parent string, spends []chain.Input) *chain.Block {
+	b := &chain.Block{Chain: "btc", Height: height, Hash: hashOf(fmt.Sprintf("b%d-%s", height, parent)), Parent: parent}
+	b.Txs = append(b.Txs, chain.Tx{
 		Txid: hashOf(fmt.Sprintf("cb%d-%s", height, parent)), Coinbase: true,
-		Inputs:  []ingest.Input{{Coinbase: true}},
-		Outputs: []ingest.Output{{Index: 0, Address: fmt.Sprintf("addr-%d", height), ScriptType: ingest.ScriptP2WPKH, Value: 50}},
+		Inputs:  []chain.Input{{Coinbase: true}},
+		Outputs: []chain.Output{{Index: 0, Address: fmt.Sprintf("addr-%d", height), ScriptType: chain.ScriptP2WPKH, Value: 50}},
 	})
 	if len(spends) > 0 {
 		var sum int64
 		for _, s := range spends {
 			sum += s.Value
 		}
-		b.Txs = append(b.Txs, ingest.Tx{
+		b.Txs = append(b.Txs, chain.Tx{
 			Txid: hashOf(fmt.Sprintf("tx%d-%s", height, parent)), Index: 1, Inputs: spends,
-			Outputs: []ingest.Output{{Index: 0, Address: fmt.Sprintf("spent-to-%d", height), ScriptType: ingest.ScriptP2TR, Value: sum - 1},
-				{Index: 1, ScriptType: ingest.ScriptNullData}},
+			Outputs: []chain.Output{{Index: 0, Address: fmt.Sprintf("spent-to-%d", height), ScriptType: chain.ScriptP2TR, Value: sum - 1},
+				{Index: 1, ScriptType: chain.ScriptNullData}},
 		})
 	}
 	return b
@@ -63,16 +63,16 @@ func TestChainStateConnectDisconnect(t *testing.T) {
 	}
 	cb0 := b0.Txs[0].Txid
 	got, err := s.Prevout(outpoint(t, cb0, 0))
-	if err != nil || got.Address != "addr-0" || got.Value != 50 || got.ScriptType != ingest.ScriptP2WPKH {
+	if err != nil || got.Address != "addr-0" || got.Value != 50 || got.ScriptType != chain.ScriptP2WPKH {
 		t.Fatalf("prevout of coinbase 0: got %+v, %v; want addr-0, 50, p2wpkh", got, err)
 	}
-	spend := []ingest.Input{{PrevTxid: cb0, PrevIndex: 0, Address: "addr-0", ScriptType: ingest.ScriptP2WPKH, Value: 50}}
+	spend := []chain.Input{{PrevTxid: cb0, PrevIndex: 0, Address: "addr-0", ScriptType: chain.ScriptP2WPKH, Value: 50}}
 	b1 := chainBlock(1, b0.Hash, spend)
 	ev, err := s.Connect(b1, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.Seq != 2 || ev.Kind != ingest.KindBlock {
+	if ev.Seq != 2 || ev.Kind != chain.KindBlock {
 		t.Errorf("event: got seq %d kind %s, want 2 block", ev.Seq, ev.Kind)
 	}
 	if _, err := s.Prevout(outpoint(t, cb0, 0)); !errors.Is(err, ErrPrevoutNotFound) {
@@ -112,7 +112,7 @@ func TestChainStateConnectDisconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.Kind != ingest.KindUndo || ev.Hash != b1.Hash || ev.Height != 1 || ev.Seq != 3 {
+	if ev.Kind != chain.KindUndo || ev.Hash != b1.Hash || ev.Height != 1 || ev.Seq != 3 {
 		t.Errorf("undo event: got %+v", ev)
 	}
 	if got, err := s.Prevout(outpoint(t, cb0, 0)); err != nil || got.Value != 50 {
@@ -176,7 +176,7 @@ func TestChainStateWindow(t *testing.T) {
 	}
 	// Window 2: block 2 spends block 0's coinbase (committed) and block
 	// 3 spends block 2's output (created in this window).
-	b2 := chainBlock(2, b1.Hash, []ingest.Input{{PrevTxid: cb0, PrevIndex: 0, Address: "addr-0", ScriptType: ingest.ScriptP2WPKH, Value: 50}})
+	b2 := chainBlock(2, b1.Hash, []chain.Input{{PrevTxid: cb0, PrevIndex: 0, Address: "addr-0", ScriptType: chain.ScriptP2WPKH, Value: 50}})
 	if _, err := s.Connect(b2, true); err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestChainStateWindow(t *testing.T) {
 	if h, err := s.HashAt(2); err != nil || h.String() != b2.Hash {
 		t.Fatalf("HashAt(2) in the window: %v, %v", h, err)
 	}
-	b3 := chainBlock(3, b2.Hash, []ingest.Input{{PrevTxid: tx2, PrevIndex: 0, Address: "spent-to-2", ScriptType: ingest.ScriptP2TR, Value: 49}})
+	b3 := chainBlock(3, b2.Hash, []chain.Input{{PrevTxid: tx2, PrevIndex: 0, Address: "spent-to-2", ScriptType: chain.ScriptP2TR, Value: 49}})
 	if _, err := s.Connect(b3, true); err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func TestChainStateRecentOutputs(t *testing.T) {
 	defer s.Close()
 	b0 := chainBlock(0, "", nil)
 	b1 := chainBlock(1, b0.Hash, nil)
-	for _, b := range []*ingest.Block{b0, b1} {
+	for _, b := range []*chain.Block{b0, b1} {
 		if _, err := s.Connect(b, true); err != nil {
 			t.Fatal(err)
 		}
@@ -285,7 +285,7 @@ func TestChainStateRecentOutputs(t *testing.T) {
 	}
 
 	// Block 2 spends block 0's coinbase; its commit drops it from the cache.
-	b2 := chainBlock(2, b1.Hash, []ingest.Input{{PrevTxid: b0.Txs[0].Txid, PrevIndex: 0, Address: "addr-0", ScriptType: ingest.ScriptP2WPKH, Value: 50}})
+	b2 := chainBlock(2, b1.Hash, []chain.Input{{PrevTxid: b0.Txs[0].Txid, PrevIndex: 0, Address: "addr-0", ScriptType: chain.ScriptP2WPKH, Value: 50}})
 	if _, err := s.Connect(b2, true); err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +396,7 @@ func TestConnectWithRawHashes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(ea.Payload, eb.Payload) {
+		if !bytes.Equal(ea.Body, eb.Body) {
 			t.Fatalf("height %d: events differ", h)
 		}
 		if h%3 == 2 {
@@ -435,7 +435,7 @@ func TestConnectWithRawHashes(t *testing.T) {
 			t.Fatalf("key %x: values differ", k)
 		}
 	}
-	if _, err := fast.connect(&ingest.Block{Chain: "btc", Height: 99, Hash: hashOf("x"), Txs: make([]ingest.Tx, 2)}, false, &rawHashes{txids: make([]chainhash.Hash, 1), msg: &wire.MsgBlock{}}); err == nil {
+	if _, err := fast.connect(&chain.Block{Chain: "btc", Height: 99, Hash: hashOf("x"), Txs: make([]chain.Tx, 2)}, false, &rawHashes{txids: make([]chainhash.Hash, 1), msg: &wire.MsgBlock{}}); err == nil {
 		t.Error("connect with raw hashes that do not fit the block: no error")
 	}
 }

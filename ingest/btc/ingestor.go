@@ -12,7 +12,8 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
+	"github.com/tracerproject/tracer/stream/payload"
 )
 
 // Source is where blocks come from: a node over JSON-RPC (RPCSource) or
@@ -32,7 +33,7 @@ type hashedSource interface {
 // Publisher sends events on and returns once they are stored by the
 // stream (stream.Publisher does).
 type Publisher interface {
-	Publish(ctx context.Context, evs ...*ingest.Event) (uint64, error)
+	PublishMessages(ctx context.Context, msgs ...*payload.Message) (uint64, error)
 }
 
 // Progress is reported after every connected block.
@@ -83,7 +84,7 @@ const maxParentMismatches = 3
 type Ingestor struct {
 	cfg     Config
 	log     *slog.Logger
-	pending []*ingest.Event
+	pending []*payload.Message
 	// mismatch describes the last block that did not build on the tip.
 	mismatch error
 
@@ -97,13 +98,13 @@ type Ingestor struct {
 	// unsent are events of jobs whose context ended before they were
 	// published, in order; the next send puts them first again (a run
 	// stopping publishes what it connected under a fresh context).
-	unsent []*ingest.Event
+	unsent []*payload.Message
 }
 
 // publishJob is events synced to the state, to publish in order.
 type publishJob struct {
 	ctx context.Context
-	evs []*ingest.Event
+	evs []*payload.Message
 }
 
 // publishAhead is how many handovers of events may wait for the
@@ -135,7 +136,7 @@ func New(cfg Config) (*Ingestor, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Ingestor{cfg: cfg, log: log.With("service", "ingest", "chain", ingest.ChainBTC)}, nil
+	return &Ingestor{cfg: cfg, log: log.With("service", "ingest", "chain", chain.BTC)}, nil
 }
 
 // LastSeq is the stream sequence of the last message this ingestor published.
@@ -244,7 +245,7 @@ type fetched struct {
 	height int64
 	msg    *wire.MsgBlock
 	txids  []chainhash.Hash
-	block  *ingest.Block
+	block  *chain.Block
 	err    error
 }
 
@@ -380,7 +381,7 @@ func (g *Ingestor) reconcile(ctx context.Context, best int64) error {
 				return nil
 			}
 		}
-		ev, err := g.cfg.State.Disconnect(ingest.ChainBTC)
+		ev, err := g.cfg.State.Disconnect(chain.BTC)
 		if err != nil {
 			return err
 		}
@@ -481,7 +482,7 @@ func (g *Ingestor) publishLoop() {
 }
 
 func (g *Ingestor) publish(j publishJob) error {
-	seq, err := g.cfg.Publisher.Publish(j.ctx, j.evs...)
+	seq, err := g.cfg.Publisher.PublishMessages(j.ctx, j.evs...)
 	if err != nil {
 		return err
 	}

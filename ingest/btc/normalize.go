@@ -10,13 +10,13 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // PrevoutLookup resolves the output an input spends. An output it does not
 // know is an error wrapping ErrPrevoutNotFound.
 type PrevoutLookup interface {
-	Prevout(op wire.OutPoint) (ingest.Output, error)
+	Prevout(op wire.OutPoint) (chain.Output, error)
 }
 
 var _ PrevoutLookup = (*ChainState)(nil)
@@ -33,7 +33,7 @@ var _ PrevoutLookup = (*ChainState)(nil)
 // The first transaction must be a coinbase; its input is marked Coinbase and
 // carries no outpoint. The genesis block's parent is "" (its header holds
 // the zero hash). Normalize does not check the merkle root: call CheckMerkle.
-func Normalize(b *wire.MsgBlock, height int64, params *chaincfg.Params, prevouts PrevoutLookup) (*ingest.Block, error) {
+func Normalize(b *wire.MsgBlock, height int64, params *chaincfg.Params, prevouts PrevoutLookup) (*chain.Block, error) {
 	return normalize(b, height, params, prevouts, nil)
 }
 
@@ -53,7 +53,7 @@ func txHashes(b *wire.MsgBlock) ([]chainhash.Hash, error) {
 
 // normalize is Normalize with the txids already computed (txHashes), or
 // nil to compute them.
-func normalize(b *wire.MsgBlock, height int64, params *chaincfg.Params, prevouts PrevoutLookup, txids []chainhash.Hash) (*ingest.Block, error) {
+func normalize(b *wire.MsgBlock, height int64, params *chaincfg.Params, prevouts PrevoutLookup, txids []chainhash.Hash) (*chain.Block, error) {
 	if b == nil {
 		return nil, errors.New("btc: normalize: nil block")
 	}
@@ -67,12 +67,12 @@ func normalize(b *wire.MsgBlock, height int64, params *chaincfg.Params, prevouts
 	if !blockchain.IsCoinBaseTx(b.Transactions[0]) {
 		return nil, fmt.Errorf("btc: block %s: first transaction is not a coinbase", hash)
 	}
-	out := &ingest.Block{
-		Chain:  ingest.ChainBTC,
+	out := &chain.Block{
+		Chain:  chain.BTC,
 		Height: height,
 		Hash:   hashString(&hash),
 		Time:   b.Header.Timestamp.Unix(),
-		Txs:    make([]ingest.Tx, len(b.Transactions)),
+		Txs:    make([]chain.Tx, len(b.Transactions)),
 	}
 	if b.Header.PrevBlock != (chainhash.Hash{}) {
 		out.Parent = hashString(&b.Header.PrevBlock)
@@ -85,8 +85,8 @@ func normalize(b *wire.MsgBlock, height int64, params *chaincfg.Params, prevouts
 		nin += len(mtx.TxIn)
 		nout += len(mtx.TxOut)
 	}
-	ins := make([]ingest.Input, nin)
-	outs := make([]ingest.Output, nout)
+	ins := make([]chain.Input, nin)
+	outs := make([]chain.Output, nout)
 
 	var buf bytes.Buffer
 	size := wire.MaxBlockHeaderPayload + wire.VarIntSerializeSize(uint64(len(b.Transactions)))
@@ -142,7 +142,7 @@ func normalize(b *wire.MsgBlock, height int64, params *chaincfg.Params, prevouts
 		}
 		for k, txout := range mtx.TxOut {
 			addr, typ := ScriptAddress(txout.PkScript, params)
-			tx.Outputs[k] = ingest.Output{Index: uint32(k), Address: addr, ScriptType: typ, Value: txout.Value}
+			tx.Outputs[k] = chain.Output{Index: uint32(k), Address: addr, ScriptType: typ, Value: txout.Value}
 		}
 	}
 	out.Size = size
@@ -159,13 +159,13 @@ func normalize(b *wire.MsgBlock, height int64, params *chaincfg.Params, prevouts
 // spends: from the block itself when an earlier transaction of the block
 // created it, else from prevouts. Normalize without prevouts can run ahead,
 // in parallel, while ResolveInputs follows the chain in order.
-func ResolveInputs(b *wire.MsgBlock, out *ingest.Block, prevouts PrevoutLookup) error {
+func ResolveInputs(b *wire.MsgBlock, out *chain.Block, prevouts PrevoutLookup) error {
 	return resolveInputs(b, out, prevouts, nil)
 }
 
 // resolveInputs is ResolveInputs with the block's txids (txHashes), or nil
 // to work from the record's hex txids.
-func resolveInputs(b *wire.MsgBlock, out *ingest.Block, prevouts PrevoutLookup, txids []chainhash.Hash) error {
+func resolveInputs(b *wire.MsgBlock, out *chain.Block, prevouts PrevoutLookup, txids []chainhash.Hash) error {
 	if len(b.Transactions) != len(out.Txs) {
 		return fmt.Errorf("btc: resolve inputs: block %s has %d transactions, its record %d", out.Hash, len(b.Transactions), len(out.Txs))
 	}

@@ -11,22 +11,22 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // utxoSet is an in-memory PrevoutLookup: the outputs of the blocks added to
 // it, like ChainState without the disk.
-type utxoSet map[wire.OutPoint]ingest.Output
+type utxoSet map[wire.OutPoint]chain.Output
 
-func (u utxoSet) Prevout(op wire.OutPoint) (ingest.Output, error) {
+func (u utxoSet) Prevout(op wire.OutPoint) (chain.Output, error) {
 	o, ok := u[op]
 	if !ok {
-		return ingest.Output{}, fmt.Errorf("%w: %s:%d", ErrPrevoutNotFound, op.Hash, op.Index)
+		return chain.Output{}, fmt.Errorf("%w: %s:%d", ErrPrevoutNotFound, op.Hash, op.Index)
 	}
 	return o, nil
 }
 
-func (u utxoSet) add(t testing.TB, b *ingest.Block) {
+func (u utxoSet) add(t testing.TB, b *chain.Block) {
 	t.Helper()
 	for _, tx := range b.Txs {
 		h, err := chainhash.NewHashFromStr(tx.Txid)
@@ -52,9 +52,9 @@ type everything struct {
 	asked []wire.OutPoint
 }
 
-var everyOutput = ingest.Output{Address: "older-output", ScriptType: ingest.ScriptP2PKH, Value: 1}
+var everyOutput = chain.Output{Address: "older-output", ScriptType: chain.ScriptP2PKH, Value: 1}
 
-func (e *everything) Prevout(op wire.OutPoint) (ingest.Output, error) {
+func (e *everything) Prevout(op wire.OutPoint) (chain.Output, error) {
 	e.asked = append(e.asked, op)
 	o := everyOutput
 	o.Index = op.Index
@@ -215,7 +215,7 @@ func TestNormalizeChain(t *testing.T) {
 		switch h {
 		case 0:
 			if b.Parent != "" || b.Txs[0].Txid != "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b" ||
-				b.Txs[0].Outputs[0].Address != "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa" || b.Txs[0].Outputs[0].ScriptType != ingest.ScriptP2PK ||
+				b.Txs[0].Outputs[0].Address != "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa" || b.Txs[0].Outputs[0].ScriptType != chain.ScriptP2PK ||
 				b.Time != 1231006505 || b.Size != 285 {
 				t.Errorf("genesis: got %+v", b)
 			}
@@ -231,8 +231,8 @@ func TestNormalizeChain(t *testing.T) {
 			}
 			tx := b.Txs[1]
 			in := tx.Inputs[0]
-			want := ingest.Input{PrevTxid: "0437cd7f8525ceed2324359c2d0ba26006d92d856a9c20fa0241106ee5a597c9", PrevIndex: 0,
-				Address: "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S", ScriptType: ingest.ScriptP2PK, Value: 50_0000_0000}
+			want := chain.Input{PrevTxid: "0437cd7f8525ceed2324359c2d0ba26006d92d856a9c20fa0241106ee5a597c9", PrevIndex: 0,
+				Address: "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S", ScriptType: chain.ScriptP2PK, Value: 50_0000_0000}
 			if tx.Txid != "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16" || in != want {
 				t.Errorf("block 170 tx 1: got %s spending %+v, want f4184fc5... spending %+v", tx.Txid, in, want)
 			}
@@ -383,7 +383,7 @@ func BenchmarkCheckMerkle(b *testing.B) {
 
 func BenchmarkScriptAddress(b *testing.B) {
 	for _, tc := range addressTests {
-		if tc.typ == ingest.ScriptNonStd {
+		if tc.typ == chain.ScriptNonStd {
 			continue
 		}
 		script := mustHex(b, tc.script)

@@ -13,7 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/trie"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
 // ErrBadBlock is wrapped by every error about a block that does not prove
@@ -72,7 +72,7 @@ func (s *Stats) skip(reason string) {
 // Fees are gas used times the effective gas price worked out from the
 // transaction and the header's base fee, plus blob gas times the
 // receipt's blob gas price (the one figure taken from the node).
-func Decode(raw RawBlock, opt DecodeOptions) (*ingest.Block, *Stats, error) {
+func Decode(raw RawBlock, opt DecodeOptions) (*chain.Block, *Stats, error) {
 	rb, err := decodeBlock(raw.Block)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: block: %v", ErrBadBlock, err)
@@ -123,10 +123,10 @@ func Decode(raw RawBlock, opt DecodeOptions) (*ingest.Block, *Stats, error) {
 		}
 	}
 
-	b := &ingest.Block{
-		Chain: ingest.ChainETH, Height: height, Hash: lowerHex(hash),
+	b := &chain.Block{
+		Chain: chain.ETH, Height: height, Hash: lowerHex(hash),
 		Parent: lowerHex(header.ParentHash), Time: int64(header.Time), Size: int(rb.size),
-		Transfers: make([]ingest.Transfer, 0, len(txs)*2),
+		Transfers: make([]chain.Transfer, 0, len(txs)*2),
 	}
 	st := &Stats{Txs: len(txs)}
 	var prevCum uint64
@@ -164,10 +164,10 @@ func Decode(raw RawBlock, opt DecodeOptions) (*ingest.Block, *Stats, error) {
 			// the sender and nonce, whatever the receipt says.
 			to = lowerHex(crypto.CreateAddress(from, tx.Nonce()))
 		}
-		b.Transfers = append(b.Transfers, ingest.Transfer{
-			Kind: ingest.TransferNative, Asset: ingest.AssetETH, From: lowerHex(from), To: to,
-			Value: ingest.NewAmount(tx.Value()), Txid: txid, TxIndex: i, Success: success,
-			Fee: ingest.NewAmount(fee), Zero: tx.Value().Sign() == 0,
+		b.Transfers = append(b.Transfers, chain.Transfer{
+			Kind: chain.TransferNative, Asset: chain.AssetETH, From: lowerHex(from), To: to,
+			Value: chain.NewAmount(tx.Value()), Txid: txid, TxIndex: i, Success: success,
+			Fee: chain.NewAmount(fee), Zero: tx.Value().Sign() == 0,
 		})
 		for _, lg := range r.Logs {
 			idx := logIndex
@@ -188,9 +188,9 @@ func Decode(raw RawBlock, opt DecodeOptions) (*ingest.Block, *Stats, error) {
 				st.skip(reason)
 				continue
 			}
-			b.Transfers = append(b.Transfers, ingest.Transfer{
-				Kind: ingest.TransferToken, Asset: contract, From: tl.From, To: tl.To,
-				Value: ingest.NewAmount(tl.Value), Txid: txid, TxIndex: i, Index: idx,
+			b.Transfers = append(b.Transfers, chain.Transfer{
+				Kind: chain.TransferToken, Asset: contract, From: tl.From, To: tl.To,
+				Value: chain.NewAmount(tl.Value), Txid: txid, TxIndex: i, Index: idx,
 				Success: true, Zero: tl.Value.Sign() == 0,
 			})
 		}
@@ -259,7 +259,7 @@ const maxCallDepth = 1025
 // counts every frame below the top, depth first from 1, so it names the
 // same call whatever is kept. A call inside a reverted frame (or a failed
 // transaction) moved nothing and is marked failed.
-func (t *txTrace) transfers(out []ingest.Transfer, txid string, txIndex int, txOK bool) ([]ingest.Transfer, error) {
+func (t *txTrace) transfers(out []chain.Transfer, txid string, txIndex int, txOK bool) ([]chain.Transfer, error) {
 	if t.Error != "" {
 		return out, fmt.Errorf("the node could not trace it: %s", t.Error)
 	}
@@ -282,17 +282,17 @@ func (t *txTrace) transfers(out []ingest.Transfer, txid string, txIndex int, txO
 			switch strings.ToUpper(c.Type) {
 			case "CALL", "CREATE", "CREATE2", "SELFDESTRUCT":
 				if c.Value != nil && c.Value.ToInt().Sign() > 0 {
-					from, err := ParseAddress(c.From)
+					from, err := chain.ParseETHAddress(c.From)
 					if err != nil {
 						return fmt.Errorf("call %d: from: %w", idx, err)
 					}
-					to, err := ParseAddress(c.To)
+					to, err := chain.ParseETHAddress(c.To)
 					if err != nil {
 						return fmt.Errorf("call %d: to: %w", idx, err)
 					}
-					out = append(out, ingest.Transfer{
-						Kind: ingest.TransferInternal, Asset: ingest.AssetETH, From: from, To: to,
-						Value: ingest.NewAmount(c.Value.ToInt()), Txid: txid, TxIndex: txIndex, Index: idx, Success: cok,
+					out = append(out, chain.Transfer{
+						Kind: chain.TransferInternal, Asset: chain.AssetETH, From: from, To: to,
+						Value: chain.NewAmount(c.Value.ToInt()), Txid: txid, TxIndex: txIndex, Index: idx, Success: cok,
 					})
 				}
 			}

@@ -8,8 +8,9 @@ import (
 
 	"github.com/cockroachdb/pebble"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/outbox"
+	"github.com/tracerproject/tracer/stream/payload"
 )
 
 // ChainState is the Ethereum ingestor's state in Pebble: the hash of the
@@ -21,7 +22,7 @@ import (
 // Keys:
 //
 //	h<height BE64>  block hash at height (the 0x… string)
-//	o<seq BE64>     outbox: the event's payload (ingest.EncodePayload)
+//	o<seq BE64>     outbox: the event's payload (payload.Encode)
 //	mtip            height BE64 + hash
 //	mseq            last event seq BE64
 //	mchain          chain id of the node, decimal
@@ -117,16 +118,15 @@ func (s *ChainState) HashAt(height int64) (string, error) {
 // Connect puts a normalized block on top of the tip and records its event
 // in the outbox, in one batch. The batch is not synced: call Sync before
 // publishing. The first block of an empty state may be at any height.
-func (s *ChainState) Connect(b *ingest.Block) (*ingest.Event, error) {
+func (s *ChainState) Connect(b *chain.Block) (*payload.Message, error) {
 	if s.tipHeight >= 0 && b.Height != s.tipHeight+1 {
 		return nil, fmt.Errorf("eth: block %s at height %d does not extend tip %d", b.Hash, b.Height, s.tipHeight)
 	}
 	if s.tipHeight >= 0 && b.Parent != s.tipHash {
 		return nil, fmt.Errorf("eth: block %s has parent %s, tip is %s", b.Hash, b.Parent, s.tipHash)
 	}
-	ev := &ingest.Event{Kind: ingest.KindBlock, Seq: s.seq + 1, Chain: ingest.ChainETH, Height: b.Height, Hash: b.Hash, Block: b}
-	var err error
-	if ev.Payload, err = ingest.EncodePayload(ev); err != nil {
+	ev, err := payload.NewMessage(&chain.Event{Kind: chain.KindBlock, Seq: s.seq + 1, Chain: chain.ETH, Height: b.Height, Hash: b.Hash, Block: b})
+	if err != nil {
 		return nil, fmt.Errorf("eth: %w", err)
 	}
 	batch := s.db.NewBatch()
@@ -155,7 +155,7 @@ func (s *ChainState) Connect(b *ingest.Block) (*ingest.Event, error) {
 }
 
 // Disconnect removes the tip block and records an undo event.
-func (s *ChainState) Disconnect() (*ingest.Event, error) {
+func (s *ChainState) Disconnect() (*payload.Message, error) {
 	if s.tipHeight < 0 {
 		return nil, errors.New("eth: nothing to disconnect")
 	}
@@ -174,7 +174,10 @@ func (s *ChainState) Disconnect() (*ingest.Event, error) {
 	if err := batch.Delete(heightKey('h', height), nil); err != nil {
 		return nil, err
 	}
-	ev := &ingest.Event{Kind: ingest.KindUndo, Seq: s.seq + 1, Chain: ingest.ChainETH, Height: height, Hash: hash}
+	ev, err := payload.NewMessage(&chain.Event{Kind: chain.KindUndo, Seq: s.seq + 1, Chain: chain.ETH, Height: height, Hash: hash})
+	if err != nil {
+		return nil, fmt.Errorf("eth: %w", err)
+	}
 	if err := s.addOutbox(batch, ev); err != nil {
 		return nil, err
 	}
@@ -213,7 +216,7 @@ func (s *ChainState) Sync() error {
 }
 
 // Outbox returns the events committed but not yet confirmed as published.
-func (s *ChainState) Outbox() ([]*ingest.Event, error) {
+func (s *ChainState) Outbox() ([]*payload.Message, error) {
 	evs, err := outbox.Read(s.db)
 	if err != nil {
 		return nil, fmt.Errorf("eth: %w", err)
@@ -226,7 +229,7 @@ func (s *ChainState) Published(seq uint64) error {
 	return outbox.Published(s.db, seq)
 }
 
-func (s *ChainState) addOutbox(batch *pebble.Batch, ev *ingest.Event) error {
+func (s *ChainState) addOutbox(batch *pebble.Batch, ev *payload.Message) error {
 	if err := outbox.Add(batch, ev); err != nil {
 		return fmt.Errorf("eth: %w", err)
 	}

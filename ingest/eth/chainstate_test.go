@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 )
 
-func stateBlock(h int64, parent string) *ingest.Block {
-	return &ingest.Block{Chain: ingest.ChainETH, Height: h, Hash: fmt.Sprintf("0x%064x", h*1000+int64(len(parent))), Parent: parent}
+func stateBlock(h int64, parent string) *chain.Block {
+	return &chain.Block{Chain: chain.ETH, Height: h, Hash: fmt.Sprintf("0x%064x", h*1000+int64(len(parent))), Parent: parent}
 }
 
 func TestChainState(t *testing.T) {
@@ -19,7 +19,7 @@ func TestChainState(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An empty state starts at any height (--from).
-	var blocks []*ingest.Block
+	var blocks []*chain.Block
 	parent := "0xparent"
 	for h := int64(100); h < 105; h++ {
 		b := stateBlock(h, parent)
@@ -27,7 +27,7 @@ func TestChainState(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.Seq != uint64(h-99) || ev.Kind != ingest.KindBlock || ev.Payload == nil {
+		if ev.Seq != uint64(h-99) || ev.Kind != chain.KindBlock || ev.Body == nil {
 			t.Fatalf("block %d: event %+v", h, ev)
 		}
 		blocks = append(blocks, b)
@@ -69,7 +69,7 @@ func TestChainState(t *testing.T) {
 		if err != nil {
 			t.Fatalf("disconnect %d: %v", want, err)
 		}
-		if ev.Height != want || ev.Kind != ingest.KindUndo || ev.Hash != blocks[want-100].Hash {
+		if ev.Height != want || ev.Kind != chain.KindUndo || ev.Hash != blocks[want-100].Hash {
 			t.Fatalf("undo: got %d %s, want %d", ev.Height, ev.Hash, want)
 		}
 	}

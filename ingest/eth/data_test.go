@@ -12,7 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/internal/realdata"
 )
 
@@ -68,7 +68,7 @@ func rawUSDT(t *testing.T, receipts json.RawMessage) []rawLog {
 	return out
 }
 
-func compareTransfers(t *testing.T, got []ingest.Transfer, want []rawLog) {
+func compareTransfers(t *testing.T, got []chain.Transfer, want []rawLog) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("got %d USDT transfers, the raw logs have %d", len(got), len(want))
@@ -98,13 +98,13 @@ func TestRealBlock18000000(t *testing.T) {
 	if st.Txs != 94 || st.Logs != 291 {
 		t.Errorf("%d txs and %d logs, want 94 and 291", st.Txs, st.Logs)
 	}
-	var native, tokens []ingest.Transfer
+	var native, tokens []chain.Transfer
 	zero := 0
 	for _, tr := range b.Transfers {
 		switch tr.Kind {
-		case ingest.TransferNative:
+		case chain.TransferNative:
 			native = append(native, tr)
-		case ingest.TransferToken:
+		case chain.TransferToken:
 			if tr.Asset != usdt {
 				continue
 			}
@@ -170,14 +170,14 @@ func TestRealReceipts19125000(t *testing.T) {
 		t.Fatal(err)
 	}
 	tokens := DefaultTokens()
-	var got []ingest.Transfer
+	var got []chain.Transfer
 	for _, r := range rs {
 		for _, l := range r.Logs {
 			tl, reason := DecodeTransferLog(l.Topics, l.Data)
 			if reason != SkipNone || !tokens.Keeps(hexAddr(l.Address[:])) || hexAddr(l.Address[:]) != usdt {
 				continue
 			}
-			got = append(got, ingest.Transfer{From: tl.From, To: tl.To, Value: ingest.NewAmount(tl.Value), Index: int(l.Index), Txid: r.TxHash, Zero: tl.Value.Sign() == 0})
+			got = append(got, chain.Transfer{From: tl.From, To: tl.To, Value: chain.NewAmount(tl.Value), Index: int(l.Index), Txid: r.TxHash, Zero: tl.Value.Sign() == 0})
 		}
 	}
 	if len(got) != 20 {
@@ -256,7 +256,7 @@ func TestRealBlockWrongFrom(t *testing.T) {
 	taken := 0
 	for i, tr := range got.Transfers {
 		w := want.Transfers[i]
-		if tr.Kind == ingest.TransferNative && tr.TxIndex == 5 {
+		if tr.Kind == chain.TransferNative && tr.TxIndex == 5 {
 			w.From = "0x1111111111111111111111111111111111111111"
 			taken++
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/tracerproject/tracer/chain"
 )
 
 func word(b ...byte) []byte { return common.LeftPadBytes(b, 32) }
@@ -71,10 +72,10 @@ func FuzzDecodeTransferLog(f *testing.F) {
 		if got.Value.Cmp(new(big.Int).SetBytes(data)) != 0 {
 			t.Fatalf("value %s, data %x", got.Value, data)
 		}
-		if _, err := ParseAddress(got.From); err != nil {
+		if _, err := chain.ParseETHAddress(got.From); err != nil {
 			t.Fatalf("from %q: %v", got.From, err)
 		}
-		if _, err := ParseAddress(got.To); err != nil {
+		if _, err := chain.ParseETHAddress(got.To); err != nil {
 			t.Fatalf("to %q: %v", got.To, err)
 		}
 	})

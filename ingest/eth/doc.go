@@ -1,6 +1,6 @@
 // Package eth reads Ethereum from any node's JSON-RPC (HTTP or WebSocket,
 // through go-ethereum's rpc client) and turns each block into normalized
-// account-model transfers (ingest.Transfer): the ETH value of every
+// account-model transfers (chain.Transfer): the ETH value of every
 // top-level transaction with its fee and success flag, ERC-20
 // Transfer(address,address,uint256) logs of the selected tokens, and, with
 // call traces, the ETH moved by calls inside transactions.

@@ -9,7 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
+	"github.com/tracerproject/tracer/stream/payload"
 )
 
 // Source is where blocks come from: a node over JSON-RPC (RPCSource).
@@ -24,7 +25,7 @@ type Source interface {
 // Publisher sends events on and returns once the stream stored them
 // (stream.Publisher does).
 type Publisher interface {
-	Publish(ctx context.Context, evs ...*ingest.Event) (uint64, error)
+	PublishMessages(ctx context.Context, msgs ...*payload.Message) (uint64, error)
 }
 
 // Progress is reported after every connected block.
@@ -71,7 +72,7 @@ func (e *SourceError) Unwrap() error { return e.Err }
 type Ingestor struct {
 	cfg     Config
 	log     *slog.Logger
-	pending []*ingest.Event
+	pending []*payload.Message
 }
 
 // New validates the configuration.
@@ -104,7 +105,7 @@ func New(cfg Config) (*Ingestor, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Ingestor{cfg: cfg, log: log.With("service", "ingest", "chain", ingest.ChainETH)}, nil
+	return &Ingestor{cfg: cfg, log: log.With("service", "ingest", "chain", chain.ETH)}, nil
 }
 
 // Run ingests until the target height is reached or, when following, until
@@ -200,7 +201,7 @@ const prefetchBlocks = 8
 
 type fetched struct {
 	height int64
-	block  *ingest.Block
+	block  *chain.Block
 	err    error
 }
 
@@ -359,7 +360,7 @@ func (g *Ingestor) flush(ctx context.Context) error {
 	if err := g.cfg.State.Sync(); err != nil {
 		return err
 	}
-	if _, err := g.cfg.Publisher.Publish(ctx, g.pending...); err != nil {
+	if _, err := g.cfg.Publisher.PublishMessages(ctx, g.pending...); err != nil {
 		return err
 	}
 	if err := g.cfg.State.Published(g.pending[len(g.pending)-1].Seq); err != nil {

@@ -4,43 +4,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/tracerproject/tracer/chain"
 )
-
-// Token is what the tracer knows about an ERC-20 contract without asking a
-// node.
-type Token struct {
-	Address  string `json:"address"` // canonical
-	Symbol   string `json:"symbol"`
-	Decimals int    `json:"decimals"`
-}
-
-// KnownTokens are the major USD stablecoins on Ethereum mainnet, the
-// default selection of --tokens. Addresses are written in their EIP-55
-// form and checked by the tests.
-var KnownTokens = []Token{
-	{"0xdAC17F958D2ee523a2206206994597C13D831ec7", "USDT", 6},  // Tether
-	{"0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "USDC", 6},  // Circle
-	{"0x6B175474E89094C44Da98b954EedeAC495271d0F", "DAI", 18},  // MakerDAO
-	{"0x4Fabb145d64652a948d72533023f6E7A623C7C53", "BUSD", 18}, // Paxos/Binance
-	{"0x0000000000085d4780B73119b644AE5ecd22b376", "TUSD", 18}, // TrueUSD
-	{"0x8E870D67F660D95d5be530380D0eC0bd388289E1", "USDP", 18}, // Pax Dollar
-	{"0x6c3ea9036406852006290770BEdFcAbA0e23A0e8", "PYUSD", 6}, // PayPal USD
-	{"0x056Fd409E1d7A124BD7017459dFEa2F387b6d5Cd", "GUSD", 2},  // Gemini Dollar
-}
-
-var knownByAddr = func() map[string]Token {
-	m := make(map[string]Token, len(KnownTokens))
-	for _, t := range KnownTokens {
-		m[strings.ToLower(t.Address)] = Token{strings.ToLower(t.Address), t.Symbol, t.Decimals}
-	}
-	return m
-}()
-
-// LookupToken returns the metadata of a known token contract.
-func LookupToken(addr string) (Token, bool) {
-	t, ok := knownByAddr[strings.ToLower(addr)]
-	return t, ok
-}
 
 // TokenSet selects the token contracts whose Transfer logs are kept.
 type TokenSet struct {
@@ -51,13 +17,14 @@ type TokenSet struct {
 // DefaultTokens keeps the known stablecoins.
 func DefaultTokens() TokenSet {
 	s := TokenSet{keep: map[string]bool{}}
-	for a := range knownByAddr {
-		s.keep[a] = true
+	for _, t := range chain.KnownTokens {
+		s.keep[strings.ToLower(t.Address)] = true
 	}
 	return s
 }
 
-// ParseTokens reads --tokens: "all", "default" (or empty) for KnownTokens,
+// ParseTokens reads --tokens: "all", "default" (or empty) for
+// chain.KnownTokens,
 // or a comma-separated list of known symbols and contract addresses.
 func ParseTokens(list string) (TokenSet, error) {
 	list = strings.TrimSpace(list)
@@ -74,7 +41,7 @@ func ParseTokens(list string) (TokenSet, error) {
 			continue
 		}
 		if strings.HasPrefix(item, "0x") || strings.HasPrefix(item, "0X") {
-			a, err := ParseAddress(item)
+			a, err := chain.ParseETHAddress(item)
 			if err != nil {
 				return TokenSet{}, fmt.Errorf("--tokens: %w", err)
 			}
@@ -82,13 +49,13 @@ func ParseTokens(list string) (TokenSet, error) {
 			continue
 		}
 		found := false
-		for _, t := range knownByAddr {
+		for _, t := range chain.KnownTokens {
 			if strings.EqualFold(t.Symbol, item) {
-				s.keep[t.Address], found = true, true
+				s.keep[strings.ToLower(t.Address)], found = true, true
 			}
 		}
 		if !found {
-			return TokenSet{}, fmt.Errorf("--tokens: unknown token %q: give its contract address, a known symbol (%s), default or all", item, strings.Join(knownSymbols(), ", "))
+			return TokenSet{}, fmt.Errorf("--tokens: unknown token %q: give its contract address, a known symbol (%s), default or all", item, strings.Join(chain.KnownTokenSymbols(), ", "))
 		}
 	}
 	if len(s.keep) == 0 {
@@ -107,7 +74,7 @@ func (s TokenSet) String() string {
 	}
 	var out []string
 	for a := range s.keep {
-		if t, ok := knownByAddr[a]; ok {
+		if t, ok := chain.LookupToken(a); ok {
 			out = append(out, t.Symbol)
 		} else {
 			out = append(out, a)
@@ -115,12 +82,4 @@ func (s TokenSet) String() string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, ",")
-}
-
-func knownSymbols() []string {
-	var out []string
-	for _, t := range KnownTokens {
-		out = append(out, t.Symbol)
-	}
-	return out
 }

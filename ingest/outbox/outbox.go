@@ -4,7 +4,7 @@
 // removed once the stream acknowledged it; after a crash the events left
 // are published again (the stream drops the ones it has, by message id).
 //
-// Keys: o<seq BE64> holds the event's payload (ingest.EncodePayload) and
+// Keys: o<seq BE64> holds the event's payload (payload.Encode) and
 // mseq the last sequence number given out.
 package outbox
 
@@ -14,27 +14,19 @@ import (
 
 	"github.com/cockroachdb/pebble"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/stream/payload"
 )
 
 var seqKey = []byte("mseq")
 
 func key(seq uint64) []byte { return binary.BigEndian.AppendUint64([]byte{'o'}, seq) }
 
-// Add records ev (encoding its payload if not done yet) and its sequence
-// number in batch.
-func Add(batch *pebble.Batch, ev *ingest.Event) error {
-	if ev.Payload == nil {
-		payload, err := ingest.EncodePayload(ev)
-		if err != nil {
-			return err
-		}
-		ev.Payload = payload
-	}
-	if err := batch.Set(key(ev.Seq), ev.Payload, nil); err != nil {
+// Add records m's payload and its sequence number in batch.
+func Add(batch *pebble.Batch, m *payload.Message) error {
+	if err := batch.Set(key(m.Seq), m.Body, nil); err != nil {
 		return err
 	}
-	return batch.Set(seqKey, binary.BigEndian.AppendUint64(nil, ev.Seq), nil)
+	return batch.Set(seqKey, binary.BigEndian.AppendUint64(nil, m.Seq), nil)
 }
 
 // LastSeq is the last sequence number given out (0 when none).
@@ -55,22 +47,21 @@ func LastSeq(db *pebble.DB) (uint64, error) {
 
 // Read returns the events committed but not yet confirmed as published, in
 // order.
-func Read(db *pebble.DB) ([]*ingest.Event, error) {
+func Read(db *pebble.DB) ([]*payload.Message, error) {
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte("o"), UpperBound: []byte("p")})
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
-	var evs []*ingest.Event
+	var msgs []*payload.Message
 	for it.First(); it.Valid(); it.Next() {
-		ev, err := ingest.DecodePayload(it.Value())
+		ev, _, err := payload.Decode(it.Value())
 		if err != nil {
 			return nil, fmt.Errorf("outbox: corrupt entry %x: %w", it.Key(), err)
 		}
-		ev.Payload = append([]byte(nil), it.Value()...)
-		evs = append(evs, ev)
+		msgs = append(msgs, &payload.Message{Event: ev, Body: append([]byte(nil), it.Value()...)})
 	}
-	return evs, it.Error()
+	return msgs, it.Error()
 }
 
 // Published removes the events up to and including seq.

@@ -6,8 +6,9 @@ import (
 
 	"github.com/cockroachdb/pebble"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/outbox"
+	"github.com/tracerproject/tracer/stream/payload"
 )
 
 func TestOutbox(t *testing.T) {
@@ -21,9 +22,12 @@ func TestOutbox(t *testing.T) {
 	}
 	b := db.NewBatch()
 	for seq := uint64(1); seq <= 3; seq++ {
-		ev := &ingest.Event{Kind: ingest.KindUndo, Seq: seq, Chain: "btc", Height: int64(seq), Hash: strings.Repeat("ab", 32)}
-		if err := outbox.Add(b, ev); err != nil || ev.Payload == nil {
-			t.Fatalf("add %d: %v (payload %d bytes)", seq, err, len(ev.Payload))
+		ev, err := payload.NewMessage(&chain.Event{Kind: chain.KindUndo, Seq: seq, Chain: "btc", Height: int64(seq), Hash: strings.Repeat("ab", 32)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := outbox.Add(b, ev); err != nil {
+			t.Fatalf("add %d: %v", seq, err)
 		}
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
@@ -36,7 +40,7 @@ func TestOutbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs, err := outbox.Read(db)
-	if err != nil || len(evs) != 1 || evs[0].Seq != 3 || evs[0].Height != 3 || evs[0].Payload == nil {
+	if err != nil || len(evs) != 1 || evs[0].Seq != 3 || evs[0].Height != 3 || len(evs[0].Body) == 0 {
 		t.Fatalf("after publishing up to 2: %+v, %v; want event 3 only", evs, err)
 	}
 	// A corrupt entry is an error naming it, not an event.

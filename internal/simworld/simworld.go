@@ -13,6 +13,7 @@ import (
 
 	"github.com/btcsuite/btcd/chaincfg"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/internal/chserver"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/pipeline"
@@ -68,7 +69,7 @@ func New(tb testing.TB, ctx context.Context, blocks, txs int, seed int64) *World
 			continue
 		}
 		for _, a := range e.Addresses {
-			if _, err := labels.CanonicalAddress(labels.ChainBTC, a); err != nil {
+			if _, err := labels.CanonicalAddress(chain.BTC, a); err != nil {
 				tb.Fatalf("truth address %s of %s cannot be labelled: %v", a, e.Name, err)
 			}
 			fmt.Fprintf(&csv, "btc,%s,%s,%s,truth,100\n", a, e.Name, e.Kind)

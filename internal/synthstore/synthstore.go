@@ -22,9 +22,9 @@ import (
 	"github.com/btcsuite/btcd/wire"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/cluster/heuristic"
-	"github.com/tracerproject/tracer/ingest"
 	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/store"
@@ -54,14 +54,14 @@ type Result struct {
 }
 
 // utxos resolves the inputs of the generated chain from memory.
-type utxos map[wire.OutPoint]ingest.Output
+type utxos map[wire.OutPoint]chain.Output
 
 var errUnknown = errors.New("synthstore: prevout not generated")
 
-func (u utxos) Prevout(op wire.OutPoint) (ingest.Output, error) {
+func (u utxos) Prevout(op wire.OutPoint) (chain.Output, error) {
 	o, ok := u[op]
 	if !ok {
-		return ingest.Output{}, fmt.Errorf("%w: %s: %w", errUnknown, op, btc.ErrPrevoutNotFound)
+		return chain.Output{}, fmt.Errorf("%w: %s: %w", errUnknown, op, btc.ErrPrevoutNotFound)
 	}
 	return o, nil
 }
@@ -86,7 +86,7 @@ func Fill(ctx context.Context, st *store.Store, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc := cluster.DefaultConfig(ingest.ChainBTC)
+	tc := cluster.DefaultConfig(chain.BTC)
 	state, err := cluster.OpenState(cfg.StateDir, heuristic.DefaultConfig(), tc.Supercluster, nil)
 	if err != nil {
 		return nil, err

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/eth"
 )
 
@@ -25,7 +25,7 @@ func TestGenerate(t *testing.T) {
 		t.Fatal(err)
 	}
 	tokens, _ := eth.ParseTokens("all")
-	seen := map[string]ingest.Transfer{}
+	seen := map[string]chain.Transfer{}
 	parent := ""
 	var txs, token int
 	for h := int64(0); h < int64(cfg.Blocks); h++ {
@@ -46,7 +46,7 @@ func TestGenerate(t *testing.T) {
 		}
 		for _, tr := range b.Transfers {
 			seen[tr.Txid+"/"+tr.Kind+"/"+strconv.Itoa(tr.Index)] = tr
-			if tr.Kind == ingest.TransferToken {
+			if tr.Kind == chain.TransferToken {
 				token++
 			}
 		}
@@ -60,9 +60,9 @@ func TestGenerate(t *testing.T) {
 	}
 	kinds := map[string]int{}
 	for _, f := range truth.Flows {
-		kind := ingest.TransferToken
-		if f.Asset == ingest.AssetETH {
-			kind = ingest.TransferNative
+		kind := chain.TransferToken
+		if f.Asset == chain.AssetETH {
+			kind = chain.TransferNative
 		}
 		tr, ok := seen[f.Txid+"/"+kind+"/"+strconv.Itoa(f.Index)]
 		if !ok || tr.From != f.From || tr.To != f.To || tr.Value.String() != f.Value || tr.Asset != f.Asset {
@@ -93,7 +93,7 @@ func TestGenerateCustomers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]ingest.Transfer{}
+	seen := map[string]chain.Transfer{}
 	for h := int64(0); h < int64(cfg.Blocks); h++ {
 		raw, err := src.Block(context.Background(), h)
 		if err != nil {
@@ -124,9 +124,9 @@ func TestGenerateCustomers(t *testing.T) {
 	}
 	kinds := map[string]int{}
 	for _, f := range truth.Flows {
-		kind := ingest.TransferToken
-		if f.Asset == ingest.AssetETH {
-			kind = ingest.TransferNative
+		kind := chain.TransferToken
+		if f.Asset == chain.AssetETH {
+			kind = chain.TransferNative
 		}
 		tr, ok := seen[f.Txid+"/"+kind+"/"+strconv.Itoa(f.Index)]
 		if !ok || tr.From != f.From || tr.To != f.To || tr.Value.String() != f.Value || !tr.Success {

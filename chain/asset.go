@@ -1,11 +1,9 @@
-package eth
+package chain
 
 import (
 	"fmt"
 	"math/big"
 	"strings"
-
-	"github.com/tracerproject/tracer/ingest"
 )
 
 // ParseAsset names an asset the way transfers do: "ETH", or a token
@@ -14,11 +12,11 @@ import (
 // its EIP-55 checksum.
 func ParseAsset(s string) (string, error) {
 	s = strings.TrimSpace(s)
-	if strings.EqualFold(s, ingest.AssetETH) {
-		return ingest.AssetETH, nil
+	if strings.EqualFold(s, AssetETH) {
+		return AssetETH, nil
 	}
 	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
-		a, err := ParseAddress(s)
+		a, err := ParseETHAddress(s)
 		if err != nil {
 			return "", fmt.Errorf("asset: %w", err)
 		}
@@ -29,15 +27,15 @@ func ParseAsset(s string) (string, error) {
 			return strings.ToLower(t.Address), nil
 		}
 	}
-	return "", fmt.Errorf("asset %q: want ETH, a token contract (0x and 40 hex digits) or a known token (%s)", s, strings.Join(knownSymbols(), ", "))
+	return "", fmt.Errorf("asset %q: want ETH, a token contract (0x and 40 hex digits) or a known token (%s)", s, strings.Join(KnownTokenSymbols(), ", "))
 }
 
 // AssetUnits returns the symbol and decimals of an asset as transfers name
 // it: ETH has 18, a known token its own; an unknown contract has no
 // decimals the tracer can trust (ok false: amounts stay in base units).
 func AssetUnits(asset string) (symbol string, decimals int, ok bool) {
-	if asset == ingest.AssetETH {
-		return ingest.AssetETH, 18, true
+	if asset == AssetETH {
+		return AssetETH, 18, true
 	}
 	if t, known := LookupToken(asset); known {
 		return t.Symbol, t.Decimals, true

@@ -1,19 +1,26 @@
-// Package ingest defines the normalized records that every chain source emits
-// and that every consumer of the chain streams (loader, clusterer, alerts)
-// reads. Chain-specific sources live in sub-packages (ingest/btc).
+// Package chain defines the records every stage of the tracer shares: the
+// normalized blocks, transactions, inputs, outputs and transfers that the
+// chain sources (ingest/btc, ingest/eth) emit and every consumer (store,
+// cluster, trace, alert, report) reads; exact amounts in base units; assets
+// and known tokens; chain names; and the events of a chain stream. It
+// imports nothing of the tracer.
 //
 // A source turns the canonical chain into a sequence of events: a Block when a
 // block is connected to the tip, an Undo when a block is disconnected by a
 // reorg. Undos for a reorg come newest first, before the blocks of the new
 // branch, so a consumer that applies events in order always mirrors the
 // source's view of the best chain.
-package ingest
+package chain
 
-// Chain names used in records, stream names and store tables.
+// Chain names used in records, labels, stream names and store tables.
 const (
-	ChainBTC = "btc"
-	ChainETH = "eth"
+	BTC  = "btc"
+	ETH  = "eth"
+	TRON = "tron" // labelled (USDT on TRON), not ingested
 )
+
+// Names lists the chains in display order.
+var Names = []string{BTC, ETH, TRON}
 
 // Script types of outputs. Every output has one; only some carry an address.
 const (
@@ -121,10 +128,4 @@ type Event struct {
 	Height int64     `json:"height"`
 	Hash   string    `json:"hash"`
 	Block  *Block    `json:"block,omitempty"` // set for KindBlock
-	// Payload is the event encoded by EncodePayload, when that is done
-	// already; it is not part of the event's JSON.
-	Payload []byte `json:"-"`
-	// PayloadFormat is the format of Payload (PayloadV1 or PayloadV2), or
-	// of the payload the event was decoded from.
-	PayloadFormat string `json:"-"`
 }

@@ -1,4 +1,4 @@
-package eth
+package chain
 
 import (
 	"errors"
@@ -27,24 +27,24 @@ func TestParseAddress(t *testing.T) {
 		{"eip55 vector 2 typo", "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d35a", "", true},
 	}
 	for _, tc := range tests {
-		got, err := ParseAddress(tc.in)
+		got, err := ParseETHAddress(tc.in)
 		if tc.bad {
-			if err == nil || !errors.Is(err, ErrBadAddress) {
-				t.Errorf("%s: ParseAddress(%q) = %q, %v; want an ErrBadAddress", tc.name, tc.in, got, err)
+			if err == nil || !errors.Is(err, ErrBadETHAddress) {
+				t.Errorf("%s: ParseETHAddress(%q) = %q, %v; want an ErrBadETHAddress", tc.name, tc.in, got, err)
 			}
 			continue
 		}
 		if err != nil || got != tc.want {
-			t.Errorf("%s: ParseAddress(%q) = %q, %v; want %q", tc.name, tc.in, got, err, tc.want)
+			t.Errorf("%s: ParseETHAddress(%q) = %q, %v; want %q", tc.name, tc.in, got, err, tc.want)
 		}
 	}
 }
 
 func TestChecksumRoundTrip(t *testing.T) {
 	for _, tok := range KnownTokens {
-		got, err := Checksum(tok.Address)
+		got, err := ETHChecksum(tok.Address)
 		if err != nil || got != tok.Address {
-			t.Errorf("%s: Checksum(%s) = %s, %v: the list's address is not in its EIP-55 form", tok.Symbol, tok.Address, got, err)
+			t.Errorf("%s: ETHChecksum(%s) = %s, %v: the list's address is not in its EIP-55 form", tok.Symbol, tok.Address, got, err)
 		}
 	}
 }
@@ -54,18 +54,18 @@ func FuzzParseAddress(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got, err := ParseAddress(s)
+		got, err := ParseETHAddress(s)
 		if err != nil {
 			return
 		}
 		if len(got) != 42 || got != strings.ToLower(got) || !strings.EqualFold(got[2:], s[2:]) {
-			t.Fatalf("ParseAddress(%q) = %q: not the canonical form of the input", s, got)
+			t.Fatalf("ParseETHAddress(%q) = %q: not the canonical form of the input", s, got)
 		}
-		cs, err := Checksum(got)
+		cs, err := ETHChecksum(got)
 		if err != nil {
-			t.Fatalf("Checksum(%q): %v", got, err)
+			t.Fatalf("ETHChecksum(%q): %v", got, err)
 		}
-		if again, err := ParseAddress(cs); err != nil || again != got {
+		if again, err := ParseETHAddress(cs); err != nil || again != got {
 			t.Fatalf("the checksummed form %q of %q parses to %q, %v", cs, got, again, err)
 		}
 	})

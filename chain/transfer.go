@@ -1,4 +1,4 @@
-package ingest
+package chain
 
 import (
 	"bytes"
@@ -131,4 +131,40 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 	}
 	*a = v
 	return nil
+}
+
+// AmountFromBytes returns the amount whose big-endian magnitude is b.
+func AmountFromBytes(b []byte) Amount {
+	v := new(big.Int).SetBytes(b)
+	if v.Sign() == 0 {
+		return Amount{}
+	}
+	return Amount{v}
+}
+
+// Sign is -1, 0 or +1 as the amount is negative, zero or positive. An
+// Amount built by this package is never negative; a decoder checks.
+func (a Amount) Sign() int {
+	if a.v == nil {
+		return 0
+	}
+	return a.v.Sign()
+}
+
+// BitLen is the length of the amount's magnitude in bits (0 for zero).
+func (a Amount) BitLen() int {
+	if a.v == nil {
+		return 0
+	}
+	return a.v.BitLen()
+}
+
+// FillBytes writes the magnitude big-endian into buf, zero-padded, and
+// returns buf; buf must be at least (BitLen()+7)/8 bytes long.
+func (a Amount) FillBytes(buf []byte) []byte {
+	if a.v == nil {
+		clear(buf)
+		return buf
+	}
+	return a.v.FillBytes(buf)
 }

@@ -1,4 +1,4 @@
-package ingest_test
+package payload_test
 
 import (
 	"bytes"
@@ -15,14 +15,15 @@ import (
 	"github.com/btcsuite/btcd/wire"
 	"github.com/klauspost/compress/s2"
 
-	"github.com/tracerproject/tracer/ingest"
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/simulate"
+	"github.com/tracerproject/tracer/stream/payload"
 )
 
-func amount(t testing.TB, s string) ingest.Amount {
+func amount(t testing.TB, s string) chain.Amount {
 	t.Helper()
-	a, err := ingest.ParseAmount(s)
+	a, err := chain.ParseAmount(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,46 +33,46 @@ func amount(t testing.TB, s string) ingest.Amount {
 // payloadCases are events with every field and the strings the v2 string
 // encoding treats apart: constants, lower-case hex, 0x-hex, and look-alikes
 // that must stay plain.
-func payloadCases(t testing.TB) map[string]*ingest.Event {
+func payloadCases(t testing.TB) map[string]*chain.Event {
 	hash := strings.Repeat("0f", 32)
-	btcBlock := &ingest.Block{
-		Chain: ingest.ChainBTC, Height: 7, Hash: hash, Parent: strings.Repeat("a1", 32), Time: 1704070096, Size: 727,
-		Txs: []ingest.Tx{
+	btcBlock := &chain.Block{
+		Chain: chain.BTC, Height: 7, Hash: hash, Parent: strings.Repeat("a1", 32), Time: 1704070096, Size: 727,
+		Txs: []chain.Tx{
 			{Txid: strings.Repeat("5c", 32), Index: 0, Coinbase: true, Size: 188, Vsize: 161,
-				Inputs: []ingest.Input{{Index: 0, Coinbase: true}},
-				Outputs: []ingest.Output{
-					{Index: 0, Address: "bcrt1qlmwyq739vcjs4xep0rr9takupm2kkq2tuanle2", ScriptType: ingest.ScriptP2WPKH, Value: 5000001956},
-					{Index: 1, ScriptType: ingest.ScriptNullData}}},
+				Inputs: []chain.Input{{Index: 0, Coinbase: true}},
+				Outputs: []chain.Output{
+					{Index: 0, Address: "bcrt1qlmwyq739vcjs4xep0rr9takupm2kkq2tuanle2", ScriptType: chain.ScriptP2WPKH, Value: 5000001956},
+					{Index: 1, ScriptType: chain.ScriptNullData}}},
 			{Txid: strings.Repeat("de", 32), Index: 1, Size: 223, Vsize: 223,
-				Inputs: []ingest.Input{
-					{Index: 0, PrevTxid: strings.Repeat("43", 32), PrevIndex: 230, Address: "n4MxYt8qZYrxnxPdYg9RBLQCXLpLPXKFUq", ScriptType: ingest.ScriptP2PKH, Value: 16617299},
-					{Index: 1, PrevTxid: strings.Repeat("44", 32), PrevIndex: 1<<32 - 1, Address: "s-" + strings.Repeat("ab", 32), ScriptType: ingest.ScriptMultisig, Value: 1}},
-				Outputs: []ingest.Output{
+				Inputs: []chain.Input{
+					{Index: 0, PrevTxid: strings.Repeat("43", 32), PrevIndex: 230, Address: "n4MxYt8qZYrxnxPdYg9RBLQCXLpLPXKFUq", ScriptType: chain.ScriptP2PKH, Value: 16617299},
+					{Index: 1, PrevTxid: strings.Repeat("44", 32), PrevIndex: 1<<32 - 1, Address: "s-" + strings.Repeat("ab", 32), ScriptType: chain.ScriptMultisig, Value: 1}},
+				Outputs: []chain.Output{
 					{Index: 0, Address: "abcd", ScriptType: "some future type", Value: 5500000}, // hex-looking address
-					{Index: 1, Address: "ABCD", ScriptType: ingest.ScriptNonStd, Value: -1},     // upper case stays plain
-					{Index: 2, Address: "abc", ScriptType: ingest.ScriptP2TR, Value: 1 << 62},   // odd length stays plain
+					{Index: 1, Address: "ABCD", ScriptType: chain.ScriptNonStd, Value: -1},      // upper case stays plain
+					{Index: 2, Address: "abc", ScriptType: chain.ScriptP2TR, Value: 1 << 62},    // odd length stays plain
 				}},
 		},
 	}
 	big1, _ := new(big.Int).SetString("115792089237316195423570985008687907853269984665640564039457584007913129639935", 10) // 2^256-1
-	ethBlock := &ingest.Block{
-		Chain: ingest.ChainETH, Height: 19_000_000, Hash: "0x" + strings.Repeat("9a", 32), Parent: "0x" + strings.Repeat("11", 32), Time: 1705000000,
-		Transfers: []ingest.Transfer{
-			{Kind: ingest.TransferNative, Asset: ingest.AssetETH, From: "0x" + strings.Repeat("12", 20), To: "0x" + strings.Repeat("34", 20),
+	ethBlock := &chain.Block{
+		Chain: chain.ETH, Height: 19_000_000, Hash: "0x" + strings.Repeat("9a", 32), Parent: "0x" + strings.Repeat("11", 32), Time: 1705000000,
+		Transfers: []chain.Transfer{
+			{Kind: chain.TransferNative, Asset: chain.AssetETH, From: "0x" + strings.Repeat("12", 20), To: "0x" + strings.Repeat("34", 20),
 				Value: amount(t, "1000000000000000000"), Txid: "0x" + strings.Repeat("56", 32), TxIndex: 3, Success: true, Fee: amount(t, "21000000000000")},
-			{Kind: ingest.TransferToken, Asset: "0xdac17f958d2ee523a2206206994597c13d831ec7", From: "0x" + strings.Repeat("12", 20), To: "0x",
-				Value: ingest.NewAmount(big1), Txid: "0x" + strings.Repeat("56", 32), TxIndex: 3, Index: 17, Success: true},
-			{Kind: ingest.TransferInternal, Asset: ingest.AssetETH, From: "0xABC", To: "0x" + strings.Repeat("ff", 20),
+			{Kind: chain.TransferToken, Asset: "0xdac17f958d2ee523a2206206994597c13d831ec7", From: "0x" + strings.Repeat("12", 20), To: "0x",
+				Value: chain.NewAmount(big1), Txid: "0x" + strings.Repeat("56", 32), TxIndex: 3, Index: 17, Success: true},
+			{Kind: chain.TransferInternal, Asset: chain.AssetETH, From: "0xABC", To: "0x" + strings.Repeat("ff", 20),
 				Txid: "0x" + strings.Repeat("57", 32), TxIndex: 4, Index: 2, Zero: true},
 		},
 	}
-	return map[string]*ingest.Event{
-		"undo":      {Kind: ingest.KindUndo, Seq: 9, Chain: ingest.ChainBTC, Height: 6, Hash: hash},
-		"btc block": {Kind: ingest.KindBlock, Seq: 1 << 40, Chain: ingest.ChainBTC, Height: 7, Hash: hash, Block: btcBlock},
-		"eth block": {Kind: ingest.KindBlock, Seq: 2, Chain: ingest.ChainETH, Height: 19_000_000, Hash: ethBlock.Hash, Block: ethBlock},
-		"empty block": {Kind: ingest.KindBlock, Seq: 3, Chain: "other", Height: 0, Hash: "",
-			Block: &ingest.Block{Chain: "other"}},
-		"unknown kind": {Kind: "future", Seq: 4, Chain: ingest.ChainBTC, Height: -1, Hash: "x"},
+	return map[string]*chain.Event{
+		"undo":      {Kind: chain.KindUndo, Seq: 9, Chain: chain.BTC, Height: 6, Hash: hash},
+		"btc block": {Kind: chain.KindBlock, Seq: 1 << 40, Chain: chain.BTC, Height: 7, Hash: hash, Block: btcBlock},
+		"eth block": {Kind: chain.KindBlock, Seq: 2, Chain: chain.ETH, Height: 19_000_000, Hash: ethBlock.Hash, Block: ethBlock},
+		"empty block": {Kind: chain.KindBlock, Seq: 3, Chain: "other", Height: 0, Hash: "",
+			Block: &chain.Block{Chain: "other"}},
+		"unknown kind": {Kind: "future", Seq: 4, Chain: chain.BTC, Height: -1, Hash: "x"},
 	}
 }
 
@@ -80,22 +81,21 @@ func TestPayloadRoundTrip(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, c := range []struct {
 				format string
-				encode func(*ingest.Event) ([]byte, error)
-			}{{ingest.PayloadV2, ingest.EncodePayload}, {ingest.PayloadV1, ingest.EncodePayloadV1}} {
+				encode func(*chain.Event) ([]byte, error)
+			}{{payload.V2, payload.Encode}, {payload.V1, payload.EncodeV1}} {
 				in := *ev
 				body, err := c.encode(&in)
 				if err != nil {
 					t.Fatalf("%s: encode: %v", c.format, err)
 				}
-				got, err := ingest.DecodePayload(body)
+				got, format, err := payload.Decode(body)
 				if err != nil {
 					t.Fatalf("%s: decode: %v", c.format, err)
 				}
-				if got.PayloadFormat != c.format {
-					t.Errorf("%s: decoded format %q, want %q", c.format, got.PayloadFormat, c.format)
+				if format != c.format {
+					t.Errorf("%s: decoded format %q, want %q", c.format, format, c.format)
 				}
 				want := *ev
-				want.PayloadFormat = c.format
 				if !reflect.DeepEqual(got, &want) {
 					t.Errorf("%s: round trip:\ngot  %+v\nwant %+v", c.format, got, &want)
 				}
@@ -104,18 +104,22 @@ func TestPayloadRoundTrip(t *testing.T) {
 	}
 }
 
-func TestEncodePayloadSetsFormat(t *testing.T) {
+func TestEncodeWritesV2(t *testing.T) {
 	ev := payloadCases(t)["undo"]
-	if _, err := ingest.EncodePayload(ev); err != nil {
+	m, err := payload.NewMessage(ev)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.PayloadFormat != ingest.PayloadV2 {
-		t.Errorf("PayloadFormat %q after EncodePayload, want %q", ev.PayloadFormat, ingest.PayloadV2)
+	if got := payload.FormatOf(m.Body); got != payload.V2 {
+		t.Errorf("format of a new message %q, want %q", got, payload.V2)
 	}
-	if got := ingest.PayloadEncoding(ingest.PayloadV2); got != ingest.EncodingV2 {
-		t.Errorf("encoding of v2: got %q, want %q", got, ingest.EncodingV2)
+	if _, format, err := payload.Decode(m.Body); err != nil || format != payload.V2 {
+		t.Errorf("decoding a new message: format %q, %v; want %q", format, err, payload.V2)
 	}
-	if got := ingest.PayloadEncoding("tracer.event.v99"); got != "" {
+	if got := payload.EncodingOf(payload.V2); got != payload.EncodingV2 {
+		t.Errorf("encoding of v2: got %q, want %q", got, payload.EncodingV2)
+	}
+	if got := payload.EncodingOf("tracer.event.v99"); got != "" {
 		t.Errorf("encoding of an unknown format: got %q, want none", got)
 	}
 }
@@ -124,27 +128,25 @@ func TestEncodePayloadSetsFormat(t *testing.T) {
 // as the normalizer makes it, and that v2 is the smaller.
 func TestPayloadMainnetBlock(t *testing.T) {
 	ev := mainnetSizedEvent(t)
-	v1, err := ingest.EncodePayloadV1(ev)
+	v1, err := payload.EncodeV1(ev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v2, err := ingest.EncodePayload(ev)
+	v2, err := payload.Encode(ev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := ingest.DecodePayload(v1)
+	a, _, err := payload.Decode(v1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := ingest.DecodePayload(v2)
+	b, _, err := payload.Decode(v2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.PayloadFormat, b.PayloadFormat = "", ""
 	if !reflect.DeepEqual(a, b) {
 		t.Fatal("v1 and v2 decode to different events")
 	}
-	ev.PayloadFormat = ""
 	if !reflect.DeepEqual(b, ev) {
 		t.Fatal("v2 does not decode to the event encoded")
 	}
@@ -155,12 +157,12 @@ func TestPayloadMainnetBlock(t *testing.T) {
 }
 
 func TestDecodePayloadErrors(t *testing.T) {
-	raw, err := ingest.EncodePayload(payloadCases(t)["btc block"])
+	raw, err := payload.Encode(payloadCases(t)["btc block"])
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The last byte of an undo event is its hasBlock flag.
-	undo, _ := ingest.EncodePayload(payloadCases(t)["undo"])
+	undo, _ := payload.Encode(payloadCases(t)["undo"])
 	badFlag := bytes.Clone(undo)
 	badFlag[len(badFlag)-1] = 0x04
 	cases := map[string][]byte{
@@ -179,7 +181,7 @@ func TestDecodePayloadErrors(t *testing.T) {
 		cases[fmt.Sprintf("truncated to %d of %d bytes", n, len(raw))] = raw[:n]
 	}
 	for name, body := range cases {
-		if ev, err := ingest.DecodePayload(body); err == nil {
+		if ev, _, err := payload.Decode(body); err == nil {
 			t.Errorf("%s: decoded %+v, want an error", name, ev)
 		}
 	}
@@ -187,7 +189,7 @@ func TestDecodePayloadErrors(t *testing.T) {
 
 func FuzzDecodePayload(f *testing.F) {
 	for _, ev := range payloadCases(f) {
-		for _, enc := range []func(*ingest.Event) ([]byte, error){ingest.EncodePayload, ingest.EncodePayloadV1} {
+		for _, enc := range []func(*chain.Event) ([]byte, error){payload.Encode, payload.EncodeV1} {
 			in := *ev
 			body, err := enc(&in)
 			if err != nil {
@@ -197,21 +199,19 @@ func FuzzDecodePayload(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ev, err := ingest.DecodePayload(body)
+		ev, _, err := payload.Decode(body)
 		if err != nil {
 			return
 		}
 		// Whatever decodes encodes again to an event that decodes the same.
-		again, err := ingest.EncodePayload(ev)
+		again, err := payload.Encode(ev)
 		if err != nil {
 			return // e.g. a v1 event with a negative amount
 		}
-		ev.PayloadFormat = ""
-		back, err := ingest.DecodePayload(again)
+		back, _, err := payload.Decode(again)
 		if err != nil {
 			t.Fatalf("re-encoded event does not decode: %v", err)
 		}
-		back.PayloadFormat = ""
 		if !reflect.DeepEqual(normalizeEmpty(back), normalizeEmpty(ev)) {
 			t.Fatalf("re-encoded event differs:\ngot  %+v\nwant %+v", back, ev)
 		}
@@ -219,7 +219,7 @@ func FuzzDecodePayload(f *testing.F) {
 }
 
 // normalizeEmpty makes empty slices nil: v2 does not tell them apart.
-func normalizeEmpty(ev *ingest.Event) *ingest.Event {
+func normalizeEmpty(ev *chain.Event) *chain.Event {
 	if b := ev.Block; b != nil {
 		if len(b.Txs) == 0 {
 			b.Txs = nil
@@ -240,9 +240,9 @@ func normalizeEmpty(ev *ingest.Event) *ingest.Event {
 }
 
 // memPrevouts resolves prevouts from the outputs of earlier blocks.
-type memPrevouts map[wire.OutPoint]ingest.Output
+type memPrevouts map[wire.OutPoint]chain.Output
 
-func (m memPrevouts) Prevout(op wire.OutPoint) (ingest.Output, error) {
+func (m memPrevouts) Prevout(op wire.OutPoint) (chain.Output, error) {
 	o, ok := m[op]
 	if !ok {
 		return o, errors.New("no prevout")
@@ -252,7 +252,7 @@ func (m memPrevouts) Prevout(op wire.OutPoint) (ingest.Output, error) {
 
 // mainnetSizedEvent is the event of the last of 12 simulated blocks of
 // 2,500 transactions.
-func mainnetSizedEvent(tb testing.TB) *ingest.Event {
+func mainnetSizedEvent(tb testing.TB) *chain.Event {
 	tb.Helper()
 	cfg := simulate.DefaultConfig()
 	cfg.Blocks, cfg.TxsPerBlock = 12, 2500
@@ -261,7 +261,7 @@ func mainnetSizedEvent(tb testing.TB) *ingest.Event {
 		tb.Fatal(err)
 	}
 	prev := memPrevouts{}
-	var blk *ingest.Block
+	var blk *chain.Block
 	for h := int64(0); ; h++ {
 		mb, err := g.Next()
 		if errors.Is(err, io.EOF) {
@@ -281,7 +281,7 @@ func mainnetSizedEvent(tb testing.TB) *ingest.Event {
 			}
 		}
 	}
-	return &ingest.Event{Kind: ingest.KindBlock, Seq: 1, Chain: blk.Chain, Height: blk.Height, Hash: blk.Hash, Block: blk}
+	return &chain.Event{Kind: chain.KindBlock, Seq: 1, Chain: blk.Chain, Height: blk.Height, Hash: blk.Hash, Block: blk}
 }
 
 // BenchmarkPayload measures encoding and decoding a mainnet-sized block in
@@ -291,8 +291,8 @@ func BenchmarkPayload(b *testing.B) {
 	txs := float64(len(ev.Block.Txs))
 	for _, c := range []struct {
 		name   string
-		encode func(*ingest.Event) ([]byte, error)
-	}{{"v1", ingest.EncodePayloadV1}, {"v2", ingest.EncodePayload}} {
+		encode func(*chain.Event) ([]byte, error)
+	}{{"v1", payload.EncodeV1}, {"v2", payload.Encode}} {
 		body, err := c.encode(ev)
 		if err != nil {
 			b.Fatal(err)
@@ -308,7 +308,7 @@ func BenchmarkPayload(b *testing.B) {
 		})
 		b.Run(c.name+"/decode", func(b *testing.B) {
 			for b.Loop() {
-				if _, err := ingest.DecodePayload(body); err != nil {
+				if _, _, err := payload.Decode(body); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -318,12 +318,12 @@ func BenchmarkPayload(b *testing.B) {
 }
 
 func TestPayloadConstants(t *testing.T) {
-	for i, c := range ingest.PayloadConstsForTest() {
-		if got := ingest.ConstIndexForTest(c); got != i {
+	for i, c := range payload.ConstsForTest() {
+		if got := payload.ConstIndexForTest(c); got != i {
 			t.Errorf("constant %q: index %d, want %d", c, got, i)
 		}
 	}
-	if got := ingest.ConstIndexForTest("p2pkh2"); got != -1 {
+	if got := payload.ConstIndexForTest("p2pkh2"); got != -1 {
 		t.Errorf("not a constant: index %d, want -1", got)
 	}
 }

@@ -1,4 +1,4 @@
-package ingest
+package payload
 
 import (
 	"encoding/binary"
@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/big"
 	"slices"
+
+	"github.com/tracerproject/tracer/chain"
 )
 
 // Payload format v2 is a binary encoding of the same Event, several times
@@ -45,10 +46,10 @@ const payloadV2Tag = 0x02
 // payloadConsts are the strings that v2 encodes as one byte. The order is
 // part of the format: append only.
 var payloadConsts = [...]string{
-	"", ChainBTC, ChainETH, string(KindBlock), string(KindUndo),
-	ScriptP2PKH, ScriptP2SH, ScriptP2WPKH, ScriptP2WSH, ScriptP2TR, ScriptP2PK,
-	ScriptMultisig, ScriptNullData, ScriptNonStd, ScriptWitnessUn,
-	TransferNative, TransferToken, TransferInternal, AssetETH,
+	"", chain.BTC, chain.ETH, string(chain.KindBlock), string(chain.KindUndo),
+	chain.ScriptP2PKH, chain.ScriptP2SH, chain.ScriptP2WPKH, chain.ScriptP2WSH, chain.ScriptP2TR, chain.ScriptP2PK,
+	chain.ScriptMultisig, chain.ScriptNullData, chain.ScriptNonStd, chain.ScriptWitnessUn,
+	chain.TransferNative, chain.TransferToken, chain.TransferInternal, chain.AssetETH,
 }
 
 const maxAmountBytes = 64
@@ -62,48 +63,48 @@ func constIndex(s string) int {
 	switch s {
 	case "":
 		return 0
-	case ChainBTC:
+	case chain.BTC:
 		return 1
-	case ChainETH:
+	case chain.ETH:
 		return 2
-	case string(KindBlock):
+	case string(chain.KindBlock):
 		return 3
-	case string(KindUndo):
+	case string(chain.KindUndo):
 		return 4
-	case ScriptP2PKH:
+	case chain.ScriptP2PKH:
 		return 5
-	case ScriptP2SH:
+	case chain.ScriptP2SH:
 		return 6
-	case ScriptP2WPKH:
+	case chain.ScriptP2WPKH:
 		return 7
-	case ScriptP2WSH:
+	case chain.ScriptP2WSH:
 		return 8
-	case ScriptP2TR:
+	case chain.ScriptP2TR:
 		return 9
-	case ScriptP2PK:
+	case chain.ScriptP2PK:
 		return 10
-	case ScriptMultisig:
+	case chain.ScriptMultisig:
 		return 11
-	case ScriptNullData:
+	case chain.ScriptNullData:
 		return 12
-	case ScriptNonStd:
+	case chain.ScriptNonStd:
 		return 13
-	case ScriptWitnessUn:
+	case chain.ScriptWitnessUn:
 		return 14
-	case TransferNative:
+	case chain.TransferNative:
 		return 15
-	case TransferToken:
+	case chain.TransferToken:
 		return 16
-	case TransferInternal:
+	case chain.TransferInternal:
 		return 17
-	case AssetETH:
+	case chain.AssetETH:
 		return 18
 	}
 	return -1
 }
 
 // eventSizeHint is about the encoded size of ev, to allocate once.
-func eventSizeHint(ev *Event) int {
+func eventSizeHint(ev *chain.Event) int {
 	n := 128
 	if b := ev.Block; b != nil {
 		for i := range b.Txs {
@@ -167,15 +168,15 @@ func appendUnhex(dst []byte, s string) (_ []byte, ok bool) {
 	return dst[:len(dst)+n], true
 }
 
-func appendAmount(dst []byte, a Amount) []byte {
+func appendAmount(dst []byte, a chain.Amount) []byte {
 	if a.IsZero() {
 		return append(dst, 0)
 	}
-	n := (a.v.BitLen() + 7) / 8
+	n := (a.BitLen() + 7) / 8
 	dst = binary.AppendUvarint(dst, uint64(n))
 	start := len(dst)
 	dst = append(dst, make([]byte, n)...)
-	a.v.FillBytes(dst[start:])
+	a.FillBytes(dst[start:])
 	return dst
 }
 
@@ -186,7 +187,7 @@ func b2flag(b bool, f byte) byte {
 	return 0
 }
 
-func appendEventV2(dst []byte, ev *Event) ([]byte, error) {
+func appendEventV2(dst []byte, ev *chain.Event) ([]byte, error) {
 	dst = append(dst, payloadV2Tag)
 	dst = appendStr(dst, string(ev.Kind))
 	dst = binary.AppendUvarint(dst, ev.Seq)
@@ -242,10 +243,10 @@ func appendEventV2(dst []byte, ev *Event) ([]byte, error) {
 	dst = binary.AppendUvarint(dst, uint64(len(b.Transfers)))
 	for i := range b.Transfers {
 		t := &b.Transfers[i]
-		if t.Value.v != nil && t.Value.v.Sign() < 0 || t.Fee.v != nil && t.Fee.v.Sign() < 0 {
+		if t.Value.Sign() < 0 || t.Fee.Sign() < 0 {
 			return nil, fmt.Errorf("transfer %s/%d: negative amount", t.Txid, t.Index)
 		}
-		if t.Value.v != nil && t.Value.v.BitLen() > 8*maxAmountBytes || t.Fee.v != nil && t.Fee.v.BitLen() > 8*maxAmountBytes {
+		if t.Value.BitLen() > 8*maxAmountBytes || t.Fee.BitLen() > 8*maxAmountBytes {
 			return nil, fmt.Errorf("transfer %s/%d: amount of more than %d bytes", t.Txid, t.Index, maxAmountBytes)
 		}
 		dst = appendStr(dst, t.Kind)
@@ -402,27 +403,23 @@ func hexString(prefix string, b []byte) string {
 	return string(buf)
 }
 
-func (r *v2reader) amount() Amount {
+func (r *v2reader) amount() chain.Amount {
 	n := r.uvarint()
 	if n > maxAmountBytes {
 		r.fail("amount of %d bytes (at most %d)", n, maxAmountBytes)
-		return Amount{}
+		return chain.Amount{}
 	}
 	b := r.bytes(n)
 	if r.err != nil || len(b) == 0 {
-		return Amount{}
+		return chain.Amount{}
 	}
-	v := new(big.Int).SetBytes(b)
-	if v.Sign() == 0 {
-		return Amount{}
-	}
-	return Amount{v}
+	return chain.AmountFromBytes(b)
 }
 
-func decodeEventV2(raw []byte) (*Event, error) {
+func decodeEventV2(raw []byte) (*chain.Event, error) {
 	r := &v2reader{b: raw}
-	ev := &Event{
-		Kind:   EventKind(r.str()),
+	ev := &chain.Event{
+		Kind:   chain.EventKind(r.str()),
 		Seq:    r.uvarint(),
 		Chain:  r.str(),
 		Height: r.varint(),
@@ -451,8 +448,8 @@ const (
 	minTransferBytes = 10
 )
 
-func (r *v2reader) block() *Block {
-	b := &Block{
+func (r *v2reader) block() *chain.Block {
+	b := &chain.Block{
 		Chain:  r.str(),
 		Height: r.varint(),
 		Hash:   r.str(),
@@ -467,12 +464,12 @@ func (r *v2reader) block() *Block {
 		return nil
 	}
 	if ntx > 0 {
-		b.Txs = make([]Tx, ntx)
+		b.Txs = make([]chain.Tx, ntx)
 	}
 	// One backing array for the inputs and one for the outputs of the
 	// block, as Normalize makes them.
-	ins := make([]Input, nin)
-	outs := make([]Output, nout)
+	ins := make([]chain.Input, nin)
+	outs := make([]chain.Output, nout)
 	for i := 0; i < ntx && r.err == nil; i++ {
 		tx := &b.Txs[i]
 		tx.Txid = r.str()
@@ -518,7 +515,7 @@ func (r *v2reader) block() *Block {
 		return nil
 	}
 	if n > 0 {
-		b.Transfers = make([]Transfer, n)
+		b.Transfers = make([]chain.Transfer, n)
 	}
 	for i := 0; i < n && r.err == nil; i++ {
 		t := &b.Transfers[i]
