@@ -13,8 +13,7 @@ import (
 
 // The advanced XML (sdn_advanced.xml) importer.
 //
-// The real file (about 120 MB) was not available here; the element names
-// were checked against three independent readers of it:
+// The element names were checked against three independent readers of it:
 //   - 0xB10C/ofac-sanctioned-digital-currency-addresses (generate-address-list.py
 //     and src/lib.rs): FeatureType under ReferenceValueSets/FeatureTypeValues
 //     whose text is "Digital Currency Address - <ASSET>" gives the ID; every

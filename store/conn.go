@@ -49,10 +49,10 @@ type Column struct {
 
 // Keys is a set of strings for the right-hand side of `col IN ?` that the
 // driver sends as data instead of as SQL text: an external table on a
-// server, a format() table function on chDB. A literal list costs
-// ClickHouse some 10 to 20 µs per element to parse, and the query text is
-// capped (max_query_size); Keys costs about a tenth of that and has no cap
-// below KeysLimit. An empty Keys matches nothing.
+// server, a format() table function on chDB. A literal list is parsed by
+// ClickHouse element by element as SQL, and the query text is capped
+// (max_query_size); data needs no parsing and has no cap below KeysLimit.
+// An empty Keys matches nothing.
 type Keys []string
 
 // KeysLimit is the most keys one query should bind: what a server holds in

@@ -11,16 +11,14 @@ import (
 // CompressBlockSize is the smallest compression block (bytes) the tables
 // read by key are written with. ClickHouse's default, 65,536, packs 16
 // granules of a UInt32 column into one block, so a keyed read that needs
-// one granule per key decompresses sixteen: at ten million transactions a
-// read of 849 txids from btc_outputs took 0.30–0.41 s with the
-// default and 0.17–0.25 s with 4,096 (a block per granule), for 1.4% more
-// disk (README, Trace benchmark).
+// one granule per key decompresses sixteen; 4,096 gives a block per
+// granule for a little more disk (docs/clickhouse.md).
 const CompressBlockSize = 4096
 
 // tuneLayout gives the tables read by key CompressBlockSize where the
 // engine has it as a table setting (current ClickHouse, chDB). ClickHouse
 // 18.16 has it only as a user setting, taken from the server's default
-// profile: the operator sets it there (README, ClickHouse schema). Parts
+// profile: the operator sets it there (docs/clickhouse.md). Parts
 // written before keep their blocks until they are merged (tracer store
 // optimize --rewrite). It returns what CompressLayout found.
 func tuneLayout(ctx context.Context, c Conn) (how string, profileValue int, err error) {
@@ -121,10 +119,8 @@ var engineVersion = regexp.MustCompile(`(\d+)\.\d+`)
 // keeps a condition on the sorting key in WHERE and so reads every selected
 // column of each of those granules; in PREWHERE it reads the key column
 // first and the others only where a key matched. Current ClickHouse does
-// the opposite: the same PREWHERE made the reads slower. Measured at ten
-// million transactions as filled (11 parts), slowest of 84 traces: 18.16
-// server 1.55–1.90 s in PREWHERE against 2.45–3.00 s in WHERE; chDB 26.5
-// 17.5 s in PREWHERE against 2.47 s in WHERE (README, Trace benchmark).
+// the opposite: the same PREWHERE makes the reads several times slower
+// (`tracer bench trace` shows both on a store of many parts).
 func KeyFilter(c Conn) string {
 	if m := engineVersion.FindStringSubmatch(c.Engine()); m != nil {
 		if major, err := strconv.Atoi(m[1]); err == nil && major < 20 {

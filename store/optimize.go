@@ -30,7 +30,7 @@ func LookupTableNames() []string {
 // which also drops rows repeated by retries. A keyed read scans a granule
 // per key in every part, so a store right after a bulk backfill, whose
 // tables hold many parts that each span every key, reads several times
-// more than a merged one (README, Trace benchmark). ClickHouse 18.16
+// more than a merged one (docs/benchmarks.md, trace). ClickHouse 18.16
 // does nothing when a table's parts are being merged in the background, so
 // Optimize waits for those merges and asks again until the table has one
 // part or wait has passed. Tables of one part are left alone (FINAL

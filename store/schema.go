@@ -389,8 +389,8 @@ var Migrations = []Migration{
 	// Version 8: the tables read by key (the tracer, exposure, cluster and
 	// label lookups) rebuilt with index granules of 1,024 rows instead of
 	// 8,192. A keyed read decompresses and scans a granule per key in every
-	// part; at ten million transactions a trace's read of a thousand txids
-	// took 1.4 s against 0.2 s (tracer bench trace, README). ClickHouse
+	// part, so smaller granules read less per key (docs/benchmarks.md,
+	// tracer bench trace). ClickHouse
 	// cannot change a table's granularity in place, so each is copied into
 	// a new table that then takes its name (see rebuild).
 	{
@@ -406,7 +406,8 @@ var Migrations = []Migration{
 	// btc_spends holds a row per spent output, sorted by the output. The
 	// copy from btc_inputs may run again after an interruption: the
 	// engines replace rows of the same key and readers drop a repeated
-	// key. Stop the writers while a store with data migrates (README).
+	// key. Stop the writers while a store with data migrates
+	// (docs/clickhouse.md).
 	{
 		Version: 9,
 		Name:    "spend index: the input that spends each output",
@@ -465,7 +466,7 @@ func rebuildAll(tables []struct{ name, engine, orderBy string }) []string {
 // every reader drops a repeated key, as after a loader's retry); after the
 // rename the old table is dropped on the next run. The copy is not safe
 // against writers: stop the loaders and the clusterer while a store with
-// data migrates (README, ClickHouse schema).
+// data migrates (docs/clickhouse.md).
 func rebuild(table, engine, orderBy string) []string {
 	n, o := table+rebuildNew, table+rebuildOld
 	return []string{

@@ -33,7 +33,7 @@ func New(ctx context.Context, conn Conn, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	if how == "" {
-		log.Warn("the server writes compression blocks of at least min_compress_block_size bytes; keyed reads (traces, exposure) are faster with at most store.CompressBlockSize in its default profile (README, ClickHouse schema)",
+		log.Warn("the server writes compression blocks of at least min_compress_block_size bytes; keyed reads (traces, exposure) are faster with at most store.CompressBlockSize in its default profile (docs/clickhouse.md)",
 			"min_compress_block_size", v, "want", CompressBlockSize)
 	}
 	return &Store{conn: conn, log: log}, nil

@@ -36,7 +36,7 @@ import (
 //   - An address that sends to two different exchanges (by label entity) is
 //     not a deposit address: from then on its sweeps draw no links.
 //
-// Known false positives (see also the README):
+// Known false positives (see also docs/clustering.md):
 //   - A personal wallet that receives from others and forwards about the
 //     same amount to its owner's exchange account within the window looks
 //     like a deposit address. If it later sends to a second exchange it is

@@ -15,8 +15,8 @@ type blockIDs struct {
 
 // decodeBlock deserializes a block and hashes its transactions from the
 // bytes they came in, instead of serializing each again for its txid and
-// again for its wtxid (that serializing was 5% of the pipeline's CPU in
-// `tracer bench ingest --cpuprofile`). A transaction in witness
+// again for its wtxid (serializing costs as much as hashing). A
+// transaction in witness
 // serialization is version, marker 0x00, flag 0x01, inputs and outputs,
 // witnesses, lock time; its txid hashes the version, the inputs and outputs
 // and the lock time, three slices of those bytes, and its wtxid all of

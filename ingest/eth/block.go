@@ -36,9 +36,9 @@ type DecodeOptions struct {
 	// NodeSenders takes each transaction's sender from the node's "from"
 	// as given, the way go-ethereum's ethclient does, instead of
 	// recovering it from the signature; a transaction the node gives no
-	// "from" for is still recovered. Recovery (libsecp256k1, about 44 µs
-	// of CPU a transaction on the 2-core development machine) is half the
-	// CPU of checking a mainnet-like block; it is the one check of a
+	// "from" for is still recovered. Recovery (an elliptic-curve operation
+	// per transaction) is most of the CPU of checking a block
+	// (docs/benchmarks.md); it is the one check of a
 	// node's answer that the block's own commitments cannot make, since
 	// the sender is derived, not committed to. Every other check stays.
 	NodeSenders bool

@@ -28,7 +28,7 @@ import (
 //     releases still accept <yandex>.
 //
 // The default profile sets min_compress_block_size to
-// store.CompressBlockSize, as the README asks of an 18.16 server: that
+// store.CompressBlockSize, as docs/clickhouse.md asks of an 18.16 server: that
 // release has it only as a user setting, which its merges take from the
 // default profile (checked in the marks of a merged part: one compression
 // block per granule).

@@ -14,9 +14,8 @@ import (
 //
 // clickhouse-go appends a []string one string at a time to the column's
 // single byte buffer (ch-go's ColStr), and Go grows a slice past 256 KB by
-// about 1.25 times: the strings of a 250,000-row batch were copied about
-// five times over, a seventh of the ingest pipeline's CPU and as much of
-// the direct insert's (`tracer bench ingest --cpuprofile`). Appending one
+// about 1.25 times, so the strings of a large batch are copied several
+// times over (`tracer bench ingest --cpuprofile` shows it). Appending one
 // string of the total length and resetting the column leaves the buffer's
 // capacity in place, since Reset truncates and keeps it; the rows then fill
 // it without copying. The positions (16 bytes a row) still grow as before.
