@@ -20,7 +20,6 @@ import (
 )
 
 func main() {
-	reexecLazyFree()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot().ExecuteContext(ctx)
 	stop()
@@ -103,7 +102,7 @@ func (a *app) load(cmd *cobra.Command) error {
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return fmt.Errorf("log level %q: want debug, info, warn or error", cfg.LogLevel)
 	}
-	if err := setGCPercent(cfg.GCPercent); err != nil {
+	if err := setGCPercent(cmd.Context(), cfg.GCPercent); err != nil {
 		return err
 	}
 	a.cfg = cfg
