@@ -78,16 +78,13 @@ of symbols and contract addresses.`,
 			if err := a.loadAlerts(); err != nil {
 				return err
 			}
-			p, err := a.open()
-			if err != nil {
+			return a.withPipeline(func(p *pipeline.Pipeline) error {
+				prog := newETHProgress(os.Stderr)
+				opt.Progress = prog.update
+				err := p.IngestETH(cmd.Context(), opt)
+				prog.done()
 				return err
-			}
-			defer p.Close()
-			prog := newETHProgress(os.Stderr)
-			opt.Progress = prog.update
-			err = p.IngestETH(cmd.Context(), opt)
-			prog.done()
-			return err
+			})
 		},
 	}
 	fl := cmd.Flags()

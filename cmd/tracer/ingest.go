@@ -85,17 +85,14 @@ publishes and 'tracer load' stores.`,
 			if err := a.loadAlerts(); err != nil {
 				return err
 			}
-			p, err := a.open()
-			if err != nil {
+			return a.withPipeline(func(p *pipeline.Pipeline) error {
+				opt := a.btcIngest(&f)
+				prog := newProgress(os.Stderr)
+				opt.Progress = prog.update
+				err := p.IngestBTC(cmd.Context(), opt)
+				prog.done()
 				return err
-			}
-			defer p.Close()
-			opt := a.btcIngest(&f)
-			prog := newProgress(os.Stderr)
-			opt.Progress = prog.update
-			err = p.IngestBTC(cmd.Context(), opt)
-			prog.done()
-			return err
+			})
 		},
 	}
 	f.register(cmd, true)

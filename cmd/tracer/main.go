@@ -138,6 +138,18 @@ func (a *app) open() (*pipeline.Pipeline, error) {
 	return pipeline.Open(a.pipelineConfig())
 }
 
+// withPipeline opens the pipeline, runs fn on it and closes it: the
+// close's error (a store or NATS connection that did not shut down
+// cleanly) is returned with fn's.
+func (a *app) withPipeline(fn func(*pipeline.Pipeline) error) (err error) {
+	p, err := a.open()
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, p.Close()) }()
+	return fn(p)
+}
+
 // notFound turns a store.ErrNotFound into a plain message.
 func notFound(err error, what string) error {
 	if errors.Is(err, store.ErrNotFound) {
