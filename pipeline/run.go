@@ -38,6 +38,8 @@ type RunConfig struct {
 	// StatsInterval is how often the loaders' counts are logged; zero:
 	// never.
 	StatsInterval time.Duration
+	// Ready, when set, is called once every service has been set up.
+	Ready func()
 }
 
 // A Service is a long-running part of a process that the pipeline does not
@@ -82,10 +84,21 @@ func Run(ctx context.Context, cfg RunConfig) (err error) {
 	eg, gctx := errgroup.WithContext(runCtx)
 	g := &group{eg: eg, ctx: gctx}
 	setupErr := p.start(gctx, g, &cfg)
-	if setupErr != nil {
+	switch {
+	case setupErr != nil:
+		if gctx.Err() != nil && errors.Is(setupErr, context.Canceled) {
+			// Stopped while starting, by the caller or by a service that
+			// failed (eg.Wait returns its error): no failure of its own.
+			setupErr = nil
+		}
 		cancel() // stop what started before the failing step
-	} else if cfg.MetricsListen != "" {
-		g.Go(func(ctx context.Context) error { return metrics.Serve(ctx, cfg.MetricsListen, reg, p.Health, p.log) })
+	default:
+		if cfg.MetricsListen != "" {
+			g.Go(func(ctx context.Context) error { return metrics.Serve(ctx, cfg.MetricsListen, reg, p.Health, p.log) })
+		}
+		if cfg.Ready != nil {
+			cfg.Ready()
+		}
 	}
 	runErr := eg.Wait()
 	if (setupErr != nil || ctx.Err() != nil) && errors.Is(runErr, context.Canceled) {

@@ -144,7 +144,7 @@ following the chain until interrupted.`,
 				opt.Follow, opt.To = true, -1
 				rc.BTC = &opt
 			} else {
-				a.log.Warn("no Bitcoin node configured (--rpc or btc.rpc): only the consumers run")
+				rc.Ready = func() { a.log.Warn("no Bitcoin node configured (--rpc or btc.rpc): only the consumers run") }
 			}
 			if a.cfg.ETH.RPC != "" {
 				opt, err := a.ethIngest(nil, &ethFlags{})
