@@ -56,12 +56,12 @@ type Service struct {
 // have returned.
 type group struct {
 	eg      *errgroup.Group
-	ctx     context.Context
 	closers []func() error
 }
 
-func (g *group) Go(f func(ctx context.Context) error) {
-	g.eg.Go(func() error { return f(g.ctx) })
+// Go runs f(ctx) in the group.
+func (g *group) Go(ctx context.Context, f func(ctx context.Context) error) {
+	g.eg.Go(func() error { return f(ctx) })
 }
 
 // Run opens the pipeline, starts the services of cfg and runs them until
@@ -82,7 +82,7 @@ func Run(ctx context.Context, cfg RunConfig) (err error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	eg, gctx := errgroup.WithContext(runCtx)
-	g := &group{eg: eg, ctx: gctx}
+	g := &group{eg: eg}
 	setupErr := p.start(gctx, g, &cfg)
 	switch {
 	case setupErr != nil:
@@ -94,7 +94,7 @@ func Run(ctx context.Context, cfg RunConfig) (err error) {
 		cancel() // stop what started before the failing step
 	default:
 		if cfg.MetricsListen != "" {
-			g.Go(func(ctx context.Context) error { return metrics.Serve(ctx, cfg.MetricsListen, reg, p.Health, p.log) })
+			g.Go(gctx, func(ctx context.Context) error { return metrics.Serve(ctx, cfg.MetricsListen, reg, p.Health, p.log) })
 		}
 		if cfg.Ready != nil {
 			cfg.Ready()
@@ -121,7 +121,7 @@ func (p *Pipeline) start(ctx context.Context, g *group, cfg *RunConfig) error {
 			return fmt.Errorf("starting the %s loader: %w", c, err)
 		}
 		loaders = append(loaders, l)
-		g.Go(func(ctx context.Context) error { return l.Run(ctx, js) })
+		g.Go(ctx, func(ctx context.Context) error { return l.Run(ctx, js) })
 		p.log.Info("loader running", "chain", c)
 	}
 	for _, c := range cfg.Cluster {
@@ -138,7 +138,7 @@ func (p *Pipeline) start(ctx context.Context, g *group, cfg *RunConfig) error {
 			}
 			return nil
 		})
-		g.Go(func(ctx context.Context) error { return cl.Run(ctx, js) })
+		g.Go(ctx, func(ctx context.Context) error { return cl.Run(ctx, js) })
 		p.log.Info("clusterer running", "chain", c)
 	}
 	if cfg.Alert {
@@ -150,7 +150,7 @@ func (p *Pipeline) start(ctx context.Context, g *group, cfg *RunConfig) error {
 			if err != nil {
 				return fmt.Errorf("starting the %s alerter: %w", c, err)
 			}
-			g.Go(al.Run)
+			g.Go(ctx, al.Run)
 			p.log.Info("alerter running", "chain", c, "confirmations", p.cfg.Alerts.Confirmations)
 		}
 	}
@@ -160,21 +160,21 @@ func (p *Pipeline) start(ctx context.Context, g *group, cfg *RunConfig) error {
 			return fmt.Errorf("starting %s: %w", s.Name, err)
 		}
 		if run != nil {
-			g.Go(run)
+			g.Go(ctx, run)
 		}
 	}
 	if cfg.BTC != nil {
 		opt := *cfg.BTC
-		g.Go(func(ctx context.Context) error { return p.PublishBTC(ctx, opt) })
+		g.Go(ctx, func(ctx context.Context) error { return p.PublishBTC(ctx, opt) })
 		p.log.Info("Bitcoin ingest running", "rpc", opt.RPC.Host)
 	}
 	if cfg.ETH != nil {
 		opt := *cfg.ETH
-		g.Go(func(ctx context.Context) error { return p.PublishETH(ctx, opt) })
+		g.Go(ctx, func(ctx context.Context) error { return p.PublishETH(ctx, opt) })
 		p.log.Info("Ethereum ingest running", "tokens", opt.Tokens.String())
 	}
 	if cfg.StatsInterval > 0 && len(loaders) > 0 {
-		g.Go(func(ctx context.Context) error { return logLoaders(ctx, p, loaders, cfg.Load, cfg.StatsInterval) })
+		g.Go(ctx, func(ctx context.Context) error { return logLoaders(ctx, p, loaders, cfg.Load, cfg.StatsInterval) })
 	}
 	return nil
 }
