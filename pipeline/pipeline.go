@@ -1,7 +1,9 @@
 // Package pipeline assembles the tracer's components for one process: the
 // data directory and its lock, NATS (embedded nats-server or an external
 // server), the store (embedded chDB or a ClickHouse server) and the
-// consumer services that run on them.
+// consumer services that run on them. Run runs a long-lived process's
+// services (ingest, loaders, clusterers, alerters, schedules) in one
+// group that it cancels and waits for as a whole.
 package pipeline
 
 import (
