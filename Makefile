@@ -59,7 +59,7 @@ demo: libchdb build ## Run `tracer demo` on embedded chDB
 	$(RUN_ENV) $(BIN)/tracer demo
 
 bench: libchdb build ## Run `tracer bench ingest`
-	$(RUN_ENV) $(BIN)/tracer bench ingest
+	$(RUN_ENV) GODEBUG=madvdontneed=0 $(BIN)/tracer bench ingest
 
 # One `go test -list` over all packages names the targets: it prints each
 # package's matches before that package's "ok" line.

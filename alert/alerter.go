@@ -78,8 +78,13 @@ type Alerter struct {
 	// pending holds the provisional alerts by the height of their block.
 	pending map[int64][]*Alert
 	// history holds the repeated-payments rules' incoming payments, by
-	// rule, watched address and payer.
-	history map[historyKey][]payment
+	// rule, watched address and payer: only those within their rule's
+	// window of the newest block seen (prunedAt), so it is bounded by the
+	// payments of window_blocks blocks however long the alerter runs.
+	history  map[historyKey][]payment
+	prunedAt int64
+	// windows is each repeated-payments rule's window_blocks, by name.
+	windows map[string]int64
 	sent    uint64
 	// exp follows tainted outputs for the exposure rules.
 	exp *exposure
@@ -124,7 +129,14 @@ func New(conn store.Conn, js jetstream.JetStream, cfg Config) (*Alerter, error) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Alerter{cfg: cfg, conn: conn, js: js, log: log, pending: map[int64][]*Alert{}, history: map[historyKey][]payment{}, exp: newExposure(cfg.Rules)}, nil
+	windows := map[string]int64{}
+	for _, r := range cfg.Rules {
+		if r.Kind == KindRepeated {
+			windows[r.Name] = int64(r.WindowBlocks)
+		}
+	}
+	return &Alerter{cfg: cfg, conn: conn, js: js, log: log, pending: map[int64][]*Alert{}, history: map[historyKey][]payment{},
+		windows: windows, exp: newExposure(cfg.Rules)}, nil
 }
 
 // Sent is the number of alert states published by this alerter.
@@ -364,6 +376,9 @@ func (a *Alerter) pattern(c Candidate) (*Alert, paymentRow) {
 	if payee == "" {
 		payee = al.Address
 	}
+	if al.Height > a.prunedAt {
+		a.pruneHistory(al.Height)
+	}
 	k := historyKey{r.Name, payee, c.Payer}
 	var earlier []payment
 	kept := a.history[k][:0]
@@ -390,6 +405,26 @@ func (a *Alerter) pattern(c Candidate) (*Alert, paymentRow) {
 		al.Payments = append(al.Payments, Payment{Txid: p.txid, Height: p.height, From: c.Payer, Amount: p.amount.String()})
 	}
 	return al, row
+}
+
+// pruneHistory forgets the payments that lie out of their rule's window at
+// height for good (blocks only move forward), and the keys left with none:
+// payers who paid once and never again would otherwise stay forever.
+func (a *Alerter) pruneHistory(height int64) {
+	a.prunedAt = height
+	for k, list := range a.history {
+		window, ok := a.windows[k.rule]
+		if !ok {
+			delete(a.history, k) // a rule no longer configured
+			continue
+		}
+		list = slices.DeleteFunc(list, func(p payment) bool { return p.height <= height-window })
+		if len(list) == 0 {
+			delete(a.history, k)
+		} else {
+			a.history[k] = list
+		}
+	}
 }
 
 // consistent: b lies within pct percent of a.
@@ -434,7 +469,11 @@ func (a *Alerter) undo(ctx context.Context, hash string) error {
 		}
 	}
 	for k, list := range a.history {
-		a.history[k] = slices.DeleteFunc(list, func(p payment) bool { return p.blockHash == hash })
+		if list = slices.DeleteFunc(list, func(p payment) bool { return p.blockHash == hash }); len(list) == 0 {
+			delete(a.history, k)
+		} else {
+			a.history[k] = list
+		}
 	}
 	if !a.exp.undo(hash) {
 		a.log.Warn("exposure rules: the undone block is older than the blocks they remember; what it tainted stays followed until the alerter restarts", "block", hash)

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,7 +45,7 @@ func (p *Pipeline) IngestETH(ctx context.Context, opt ETHIngest) error {
 }
 
 // PublishETH runs the Ethereum ingestor, publishing to the stream only.
-func (p *Pipeline) PublishETH(ctx context.Context, opt ETHIngest) error {
+func (p *Pipeline) PublishETH(ctx context.Context, opt ETHIngest) (err error) {
 	var src interface {
 		eth.Source
 		ChainID(context.Context) (string, error)
@@ -82,7 +83,11 @@ func (p *Pipeline) PublishETH(ctx context.Context, opt ETHIngest) error {
 	if err != nil {
 		return err
 	}
-	defer state.Close()
+	defer func() {
+		if cerr := state.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("closing the Ethereum ingest state: %w", cerr))
+		}
+	}()
 	switch have := state.ChainID(); {
 	case have == "":
 		if err := state.SetChainID(chainID); err != nil {

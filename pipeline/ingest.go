@@ -111,7 +111,7 @@ func (p *Pipeline) publishAndConsume(ctx context.Context, chain string, publish 
 }
 
 // PublishBTC runs the Bitcoin ingestor, publishing to the stream only.
-func (p *Pipeline) PublishBTC(ctx context.Context, opt BTCIngest) error {
+func (p *Pipeline) PublishBTC(ctx context.Context, opt BTCIngest) (err error) {
 	src, params, closeSrc, err := openBTCSource(ctx, opt)
 	if err != nil {
 		return err
@@ -132,7 +132,11 @@ func (p *Pipeline) PublishBTC(ctx context.Context, opt BTCIngest) error {
 	if err != nil {
 		return err
 	}
-	defer state.Close()
+	defer func() {
+		if cerr := state.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("closing the Bitcoin ingest state: %w", cerr))
+		}
+	}()
 	nc, _, err := p.NATS(ctx)
 	if err != nil {
 		return err

@@ -1,7 +1,9 @@
 // Package pipeline assembles the tracer's components for one process: the
 // data directory and its lock, NATS (embedded nats-server or an external
 // server), the store (embedded chDB or a ClickHouse server) and the
-// consumer services that run on them.
+// consumer services that run on them. Run runs a long-lived process's
+// services (ingest, loaders, clusterers, alerters, schedules) in one
+// group that it cancels and waits for as a whole.
 package pipeline
 
 import (
@@ -231,14 +233,15 @@ func (p *Pipeline) Health(ctx context.Context) error {
 	return nil
 }
 
-// Close shuts everything down in reverse order of opening.
+// Close shuts everything down in reverse order of opening. A second Close
+// does nothing.
 func (p *Pipeline) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var errs []error
 	if p.nc != nil {
 		if err := p.nc.Drain(); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("pipeline: draining the NATS connection: %w", err))
 		}
 		p.nc.Close()
 	}
@@ -247,12 +250,17 @@ func (p *Pipeline) Close() error {
 	}
 	if p.st != nil {
 		if err := p.st.Close(); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("pipeline: closing the store: %w", err))
 		}
 	}
 	if p.lock != nil {
+		// Closing the file releases the lock too; unlocking first makes
+		// the release not wait for the close.
 		_ = syscall.Flock(int(p.lock.Fd()), syscall.LOCK_UN)
-		p.lock.Close()
+		if err := p.lock.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("pipeline: closing the lock file: %w", err))
+		}
 	}
+	p.nc, p.js, p.ns, p.st, p.lock = nil, nil, nil, nil, nil
 	return errors.Join(errs...)
 }

@@ -92,9 +92,9 @@ func Period(s string) (time.Duration, error) {
 
 // Scheduler runs reports on their cron expressions.
 type Scheduler struct {
-	c   *cron.Cron
-	log *slog.Logger
-	ctx context.Context // set by Run: reports stop with it
+	schedules []Schedule
+	run       func(context.Context, Schedule) error
+	log       *slog.Logger
 }
 
 // NewScheduler checks every schedule before anything runs: a bad cron
@@ -103,8 +103,6 @@ func NewScheduler(schedules []Schedule, run func(context.Context, Schedule) erro
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := cron.New(cron.WithLocation(time.UTC))
-	sch := &Scheduler{c: c, log: log, ctx: context.Background()}
 	var errs []error
 	names := map[string]bool{}
 	for _, s := range schedules {
@@ -126,26 +124,35 @@ func NewScheduler(schedules []Schedule, run func(context.Context, Schedule) erro
 				errs = append(errs, fmt.Errorf("report schedule %q: format %q: want json, csv or html", s.Name, f))
 			}
 		}
-		sched := s
-		if _, err := c.AddFunc(s.Cron, func() {
-			if err := run(sch.ctx, sched); err != nil {
-				log.Error("scheduled report failed", "schedule", sched.Name, "err", err)
-			}
-		}); err != nil {
+		// The parser cron.New uses: five fields or a descriptor.
+		if _, err := cron.ParseStandard(s.Cron); err != nil {
 			errs = append(errs, fmt.Errorf("report schedule %q: cron %q: %w", s.Name, s.Cron, err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return sch, nil
+	return &Scheduler{schedules: schedules, run: run, log: log}, nil
 }
 
-// Run runs the schedules until ctx ends, then waits for a running report.
+// Run runs the schedules until ctx ends, then waits for the reports that
+// are running (they get ctx, so they stop early). A report that fails is
+// logged and runs again at its next time: one bad run must not stop the
+// other schedules. Run returns nil when ctx ends, and an error when a
+// schedule cannot be started.
 func (s *Scheduler) Run(ctx context.Context) error {
-	s.ctx = ctx
-	s.c.Start()
+	c := cron.New(cron.WithLocation(time.UTC))
+	for _, sched := range s.schedules {
+		if _, err := c.AddFunc(sched.Cron, func() {
+			if err := s.run(ctx, sched); err != nil && ctx.Err() == nil {
+				s.log.Error("scheduled report failed", "schedule", sched.Name, "err", err)
+			}
+		}); err != nil {
+			return fmt.Errorf("report schedule %q: cron %q: %w", sched.Name, sched.Cron, err)
+		}
+	}
+	c.Start()
 	<-ctx.Done()
-	<-s.c.Stop().Done()
+	<-c.Stop().Done()
 	return nil
 }

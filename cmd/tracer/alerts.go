@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/tracerproject/tracer/alert"
 	"github.com/tracerproject/tracer/chain"
@@ -119,23 +117,6 @@ func (a *app) loadAlerts() error {
 	return nil
 }
 
-// runAlerter starts an alerter in eg for every chain that rules are
-// configured for.
-func runAlerter(ctx context.Context, a *app, p *pipeline.Pipeline, eg *errgroup.Group) error {
-	for _, chain := range []string{chain.BTC, chain.ETH} {
-		if !p.Alerting(chain) {
-			continue
-		}
-		al, err := p.Alerter(ctx, chain)
-		if err != nil {
-			return err
-		}
-		a.log.Info("alerter running", "chain", chain, "confirmations", a.alerts.Confirmations)
-		eg.Go(func() error { return al.Run(ctx) })
-	}
-	return nil
-}
-
 func newAlertsRunCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "run",
@@ -148,9 +129,9 @@ func newAlertsRunCmd(a *app) *cobra.Command {
 			if a.alerts == nil {
 				return errors.New("no alert rules: add some under alerts.rules in the configuration (configs/tracer.yaml shows how)")
 			}
-			return a.serve(cmd, func(ctx context.Context, p *pipeline.Pipeline, eg *errgroup.Group) (func() error, error) {
-				return nil, runAlerter(ctx, a, p, eg)
-			})
+			rc := a.runConfig()
+			rc.Alert = true
+			return pipeline.Run(cmd.Context(), rc)
 		},
 	}
 }

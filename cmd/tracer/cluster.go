@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
@@ -358,9 +357,9 @@ set.`,
 			default:
 				return fmt.Errorf("--chain %q: want btc, eth or all", chainFlag)
 			}
-			return a.serve(cmd, func(ctx context.Context, p *pipeline.Pipeline, eg *errgroup.Group) (func() error, error) {
-				return startClusterers(ctx, p, eg, chains)
-			})
+			rc := a.runConfig()
+			rc.Cluster = chains
+			return pipeline.Run(cmd.Context(), rc)
 		},
 	}
 	cmd.AddCommand(show, explain, held, run)
@@ -529,38 +528,4 @@ func (a *app) clusterChains() []string {
 		return []string{chain.BTC, chain.ETH}
 	}
 	return []string{chain.BTC}
-}
-
-// runClusterer runs the clusterers of tracer run in eg when clustering is
-// on; the returned close saves their state and must run after eg.Wait.
-func runClusterer(ctx context.Context, p *pipeline.Pipeline, eg *errgroup.Group, a *app) (closeFn func() error, err error) {
-	if !p.Clustering() {
-		return func() error { return nil }, nil
-	}
-	return startClusterers(ctx, p, eg, a.clusterChains())
-}
-
-// startClusterers runs the clusterers of chains in eg (Ethereum's only
-// when its deposit heuristic is on); the returned close saves their state.
-func startClusterers(ctx context.Context, p *pipeline.Pipeline, eg *errgroup.Group, chains []string) (func() error, error) {
-	var closers []func() error
-	closeAll := func() error {
-		var err error
-		for _, c := range closers {
-			err = errors.Join(err, c())
-		}
-		return err
-	}
-	for _, chain := range chains {
-		if !p.ClusteringChain(chain) {
-			continue
-		}
-		cl, js, err := p.Clusterer(ctx, chain)
-		if err != nil {
-			return nil, errors.Join(err, closeAll())
-		}
-		eg.Go(func() error { return cl.Run(ctx, js) })
-		closers = append(closers, cl.Close)
-	}
-	return closeAll, nil
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/eth"
@@ -79,16 +78,13 @@ of symbols and contract addresses.`,
 			if err := a.loadAlerts(); err != nil {
 				return err
 			}
-			p, err := a.open()
-			if err != nil {
+			return a.withPipeline(func(p *pipeline.Pipeline) error {
+				prog := newETHProgress(os.Stderr)
+				opt.Progress = prog.update
+				err := p.IngestETH(cmd.Context(), opt)
+				prog.done()
 				return err
-			}
-			defer p.Close()
-			prog := newETHProgress(os.Stderr)
-			opt.Progress = prog.update
-			err = p.IngestETH(cmd.Context(), opt)
-			prog.done()
-			return err
+			})
 		},
 	}
 	fl := cmd.Flags()
@@ -536,25 +532,4 @@ func demoETH(ctx context.Context, w io.Writer, p *pipeline.Pipeline, dir string)
 	fmt.Fprintf(w, "   Planted: %d USDT purchases, %d cash-outs to exchanges, %d ETH payments to cartels, %d poisoning transfers (%s)\n",
 		kinds["purchase"], kinds["cash-out"], kinds["cartel-payment"], kinds["poisoning"], filepath.Join(dir, "truth.json"))
 	return example, nil
-}
-
-// runETH adds Ethereum to `tracer run` when eth.rpc is configured: its
-// loader, and ingest following the node.
-func runETH(ctx context.Context, a *app, p *pipeline.Pipeline, eg *errgroup.Group) error {
-	if a.cfg.ETH.RPC == "" {
-		return nil
-	}
-	opt, err := a.ethIngest(nil, &ethFlags{})
-	if err != nil {
-		return err
-	}
-	opt.Follow, opt.To = true, -1
-	l, js, err := p.Loader(ctx, chain.ETH)
-	if err != nil {
-		return err
-	}
-	eg.Go(func() error { return l.Run(ctx, js) })
-	eg.Go(func() error { return p.PublishETH(ctx, opt) })
-	a.log.Info("Ethereum ingest running", "tokens", opt.Tokens.String())
-	return nil
 }

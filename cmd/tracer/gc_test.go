@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,14 +21,14 @@ func TestGCPercent(t *testing.T) {
 	// A GOMEMLIMIT keeps setGCPercent from starting the limit's goroutine
 	// here; followStep is tested below.
 	t.Setenv("GOMEMLIMIT", "1TiB")
-	if err := setGCPercent(150); err != nil {
+	if err := setGCPercent(t.Context(), 150); err != nil {
 		t.Fatal(err)
 	}
 	if got := debug.SetGCPercent(100); got != 150 {
 		t.Errorf("gc_percent 150: the collector's target is %d", got)
 	}
 	t.Setenv("GOGC", "100")
-	if err := setGCPercent(300); err != nil {
+	if err := setGCPercent(t.Context(), 300); err != nil {
 		t.Fatal(err)
 	}
 	if got := debug.SetGCPercent(100); got != 100 {
@@ -65,59 +66,29 @@ func TestGCPercent(t *testing.T) {
 		t.Errorf("memory limit %d without a collection, want it left at %d", got, oldLimit)
 	}
 	for _, p := range []int{0, -1} {
-		if err := setGCPercent(p); err == nil || !strings.Contains(err.Error(), "gc_percent") {
+		if err := setGCPercent(t.Context(), p); err == nil || !strings.Contains(err.Error(), "gc_percent") {
 			t.Errorf("gc_percent %d: got %v, want an error naming the key", p, err)
 		}
 	}
 }
 
-// TestLazyFreeEnv checks the environment reexecLazyFree runs with.
-func TestLazyFreeEnv(t *testing.T) {
-	for _, c := range []struct {
-		in   []string
-		want []string // nil: no re-exec
-	}{
-		{[]string{"A=1"}, []string{"A=1", "GODEBUG=madvdontneed=0"}},
-		{[]string{"GODEBUG=", "A=1"}, []string{"GODEBUG=madvdontneed=0", "A=1"}},
-		{[]string{"GODEBUG=gctrace=1"}, []string{"GODEBUG=gctrace=1,madvdontneed=0"}},
-		{[]string{"GODEBUG=madvdontneed=1"}, nil},
-		{[]string{"GODEBUG=gctrace=1,madvdontneed=0"}, nil},
-		// Only the first GODEBUG counts, as in the runtime.
-		{[]string{"GODEBUG=x=1", "GODEBUG=madvdontneed=1"}, []string{"GODEBUG=x=1,madvdontneed=0", "GODEBUG=madvdontneed=1"}},
-		// Not a setting of that name.
-		{[]string{"GODEBUG=xmadvdontneed=1"}, []string{"GODEBUG=xmadvdontneed=1,madvdontneed=0"}},
-	} {
-		got, ok := lazyFreeEnv(c.in)
-		if ok != (c.want != nil) || !slices.Equal(got, c.want) {
-			t.Errorf("lazyFreeEnv(%q) = %q, %v; want %q", c.in, got, ok, c.want)
-		}
-	}
-}
-
-// TestLazyFreeReexec runs the built binary: it re-executes itself with
-// madvdontneed=0 in GODEBUG (its debug log shows the variable it runs
-// with), and leaves a GODEBUG that sets madvdontneed as it is.
-func TestLazyFreeReexec(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the re-exec is Linux only")
-	}
+// TestGoRuntimeFromEnvironment runs the built binary: it runs with the
+// GODEBUG its environment gives, and adds nothing to it (the operator sets
+// madvdontneed=0 where it pays: docs/operations.md, Process tuning).
+func TestGoRuntimeFromEnvironment(t *testing.T) {
 	bin := tracerBinary(t)
-	for _, c := range []struct{ godebug, want string }{
-		{"", `GODEBUG="madvdontneed=0"`},
-		{"gctrace=0", `GODEBUG="gctrace=0,madvdontneed=0"`},
-		{"madvdontneed=1", `GODEBUG="madvdontneed=1"`},
-	} {
+	for _, godebug := range []string{"", "madvdontneed=0", "gctrace=0"} {
 		cmd := exec.Command(bin, "--log-level", "debug", "--data", t.TempDir(), "inspect", "btc-block", filepath.Join(t.TempDir(), "absent"))
-		cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GODEBUG=") }), "GODEBUG="+c.godebug)
+		cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GODEBUG=") }), "GODEBUG="+godebug)
 		out, err := cmd.CombinedOutput()
 		if err == nil {
 			t.Fatalf("inspect of an absent file succeeded:\n%s", out)
 		}
-		if !strings.Contains(string(out), c.want+" ") {
-			t.Errorf("GODEBUG=%q: the debug log does not show %s:\n%s", c.godebug, c.want, out)
+		if want := fmt.Sprintf("GODEBUG=%q ", godebug); !strings.Contains(string(out), want) {
+			t.Errorf("GODEBUG=%q: the debug log does not show %s:\n%s", godebug, want, out)
 		}
 		if !strings.Contains(string(out), "absent") {
-			t.Errorf("GODEBUG=%q: the error does not name the file:\n%s", c.godebug, out)
+			t.Errorf("GODEBUG=%q: the error does not name the file:\n%s", godebug, out)
 		}
 	}
 }

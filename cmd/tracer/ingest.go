@@ -1,21 +1,15 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/btc"
-	"github.com/tracerproject/tracer/metrics"
 	"github.com/tracerproject/tracer/pipeline"
-	"github.com/tracerproject/tracer/store"
 )
 
 func newIngestCmd(a *app) *cobra.Command {
@@ -91,17 +85,14 @@ publishes and 'tracer load' stores.`,
 			if err := a.loadAlerts(); err != nil {
 				return err
 			}
-			p, err := a.open()
-			if err != nil {
+			return a.withPipeline(func(p *pipeline.Pipeline) error {
+				opt := a.btcIngest(&f)
+				prog := newProgress(os.Stderr)
+				opt.Progress = prog.update
+				err := p.IngestBTC(cmd.Context(), opt)
+				prog.done()
 				return err
-			}
-			defer p.Close()
-			opt := a.btcIngest(&f)
-			prog := newProgress(os.Stderr)
-			opt.Progress = prog.update
-			err = p.IngestBTC(cmd.Context(), opt)
-			prog.done()
-			return err
+			})
 		},
 	}
 	f.register(cmd, true)
@@ -118,20 +109,9 @@ func newLoadCmd(a *app) *cobra.Command {
 			if chainName != chain.BTC && chainName != chain.ETH {
 				return fmt.Errorf("--chain %q: want btc or eth", chainName)
 			}
-			p, reg, err := a.openService()
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			l, js, err := p.Loader(cmd.Context(), chainName)
-			if err != nil {
-				return err
-			}
-			a.log.Info("loader running", "chain", chainName)
-			eg, ctx := errgroup.WithContext(cmd.Context())
-			eg.Go(func() error { return l.Run(ctx, js) })
-			a.serveMetrics(ctx, eg, reg, p)
-			return eg.Wait()
+			rc := a.runConfig()
+			rc.Load = []string{chainName}
+			return pipeline.Run(cmd.Context(), rc)
 		},
 	}
 	cmd.Flags().StringVar(&chainName, "chain", "btc", "chain whose stream to load")
@@ -154,100 +134,38 @@ following the chain until interrupted.`,
 			if err := a.checkReports(); err != nil {
 				return err
 			}
-			p, reg, err := a.openService()
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			ctx := cmd.Context()
-			l, js, err := p.Loader(ctx, chain.BTC)
-			if err != nil {
-				return err
-			}
-			eg, ctx := errgroup.WithContext(ctx)
-			eg.Go(func() error { return l.Run(ctx, js) })
-			closeClusterer, err := runClusterer(ctx, p, eg, a)
-			if err != nil {
-				return err
-			}
-			defer closeClusterer()
-			if err := runAlerter(ctx, a, p, eg); err != nil {
-				return err
-			}
-			if err := runReports(ctx, a, p, eg); err != nil {
-				return err
-			}
-			opt := a.btcIngest(&f)
-			if opt.RPC.Host != "" {
+			rc := a.runConfig()
+			rc.Load = []string{chain.BTC}
+			rc.Cluster = a.clusterChains()
+			rc.Alert = true
+			rc.Services = reportServices(a)
+			rc.StatsInterval = time.Minute
+			if opt := a.btcIngest(&f); opt.RPC.Host != "" {
 				opt.Follow, opt.To = true, -1
-				eg.Go(func() error { return p.PublishBTC(ctx, opt) })
+				rc.BTC = &opt
 			} else {
-				a.log.Warn("no Bitcoin node configured (--rpc or btc.rpc): only the consumers run")
+				rc.Ready = func() { a.log.Warn("no Bitcoin node configured (--rpc or btc.rpc): only the consumers run") }
 			}
-			if err := runETH(ctx, a, p, eg); err != nil {
-				return err
+			if a.cfg.ETH.RPC != "" {
+				opt, err := a.ethIngest(nil, &ethFlags{})
+				if err != nil {
+					return err
+				}
+				opt.Follow, opt.To = true, -1
+				rc.ETH = &opt
+				rc.Load = append(rc.Load, chain.ETH)
 			}
-			eg.Go(func() error { return reportLoader(ctx, a, l) })
-			a.serveMetrics(ctx, eg, reg, p)
-			return eg.Wait()
+			return pipeline.Run(cmd.Context(), rc)
 		},
 	}
 	f.register(cmd, false)
 	return cmd
 }
 
-// reportLoader logs the loader's progress every minute.
-func reportLoader(ctx context.Context, a *app, l *store.Loader) error {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			s := l.Stats()
-			a.log.Info("loader", "blocks", s.Blocks, "txs", s.Txs, "rows", s.Rows, "undos", s.Undos)
-		}
-	}
-}
-
-// openService opens the pipeline with a metrics registry.
-func (a *app) openService() (*pipeline.Pipeline, *prometheus.Registry, error) {
-	reg := metrics.NewRegistry()
-	cfg := a.pipelineConfig()
-	cfg.Metrics = reg
-	p, err := pipeline.Open(cfg)
-	return p, reg, err
-}
-
-// serve runs one stand-alone service (alerts run, report schedule, cluster
-// run): it opens the pipeline with a metrics registry, lets start add the
-// service to the group, serves /metrics and waits until interrupted.
-func (a *app) serve(cmd *cobra.Command, start func(context.Context, *pipeline.Pipeline, *errgroup.Group) (func() error, error)) error {
-	p, reg, err := a.openService()
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	eg, ctx := errgroup.WithContext(cmd.Context())
-	closeFn, err := start(ctx, p, eg)
-	if err != nil {
-		return err
-	}
-	a.serveMetrics(ctx, eg, reg, p)
-	err = eg.Wait()
-	if closeFn != nil {
-		err = errors.Join(err, closeFn())
-	}
-	return err
-}
-
-// serveMetrics starts /metrics and /healthz when metrics.listen is set.
-func (a *app) serveMetrics(ctx context.Context, eg *errgroup.Group, reg *prometheus.Registry, p *pipeline.Pipeline) {
-	if a.cfg.Metrics.Listen == "" {
-		return
-	}
-	eg.Go(func() error { return metrics.Serve(ctx, a.cfg.Metrics.Listen, reg, p.Health, a.log) })
+// runConfig is the configuration of a long-running command: where things
+// live and where metrics are served; the command says what runs.
+func (a *app) runConfig() pipeline.RunConfig {
+	return pipeline.RunConfig{Config: a.pipelineConfig(), MetricsListen: a.cfg.Metrics.Listen}
 }
 
 func firstNonEmpty(s ...string) string {

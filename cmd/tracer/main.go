@@ -20,7 +20,6 @@ import (
 )
 
 func main() {
-	reexecLazyFree()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot().ExecuteContext(ctx)
 	stop()
@@ -103,7 +102,7 @@ func (a *app) load(cmd *cobra.Command) error {
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return fmt.Errorf("log level %q: want debug, info, warn or error", cfg.LogLevel)
 	}
-	if err := setGCPercent(cfg.GCPercent); err != nil {
+	if err := setGCPercent(cmd.Context(), cfg.GCPercent); err != nil {
 		return err
 	}
 	a.cfg = cfg
@@ -137,6 +136,18 @@ func (a *app) pipelineConfig() pipeline.Config {
 
 func (a *app) open() (*pipeline.Pipeline, error) {
 	return pipeline.Open(a.pipelineConfig())
+}
+
+// withPipeline opens the pipeline, runs fn on it and closes it: the
+// close's error (a store or NATS connection that did not shut down
+// cleanly) is returned with fn's.
+func (a *app) withPipeline(fn func(*pipeline.Pipeline) error) (err error) {
+	p, err := a.open()
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, p.Close()) }()
+	return fn(p)
 }
 
 // notFound turns a store.ErrNotFound into a plain message.

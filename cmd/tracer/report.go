@@ -12,7 +12,6 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/labels"
@@ -266,29 +265,32 @@ func (a *app) reportScheduler(p *pipeline.Pipeline) (*report.Scheduler, error) {
 	return report.NewScheduler(scheds, run, a.log)
 }
 
-// runReports starts the report scheduler and the exposure index's in eg
-// when they are configured.
-func runReports(ctx context.Context, a *app, p *pipeline.Pipeline, eg *errgroup.Group) error {
-	idx, err := a.indexSchedule(ctx, p)
-	if err != nil {
-		return err
+// reportServices are the report scheduler and the exposure index's
+// scheduled builds, each when configured.
+func reportServices(a *app) []pipeline.Service {
+	return []pipeline.Service{
+		{Name: "exposure index builds", Start: func(ctx context.Context, p *pipeline.Pipeline) (func(context.Context) error, error) {
+			idx, err := a.indexSchedule(ctx, p)
+			if err != nil || idx == nil {
+				return nil, err
+			}
+			a.log.Info("exposure index rebuilt on a schedule", "cron", a.cfg.Exposure.IndexCron)
+			return func(ctx context.Context) error {
+				idx.Start()
+				<-ctx.Done()
+				<-idx.Stop().Done()
+				return nil
+			}, nil
+		}},
+		{Name: "report schedules", Start: func(_ context.Context, p *pipeline.Pipeline) (func(context.Context) error, error) {
+			s, err := a.reportScheduler(p)
+			if err != nil || s == nil {
+				return nil, err
+			}
+			a.log.Info("report schedules running", "schedules", len(a.cfg.Reports.Schedules))
+			return s.Run, nil
+		}},
 	}
-	if idx != nil {
-		a.log.Info("exposure index rebuilt on a schedule", "cron", a.cfg.Exposure.IndexCron)
-		eg.Go(func() error {
-			idx.Start()
-			<-ctx.Done()
-			<-idx.Stop().Done()
-			return nil
-		})
-	}
-	s, err := a.reportScheduler(p)
-	if err != nil || s == nil {
-		return err
-	}
-	a.log.Info("report schedules running", "schedules", len(a.cfg.Reports.Schedules))
-	eg.Go(func() error { return s.Run(ctx) })
-	return nil
 }
 
 // indexSchedule checks exposure.index_cron and returns a cron that
@@ -339,9 +341,9 @@ expression: write the report into reports.out and announce it on NATS
 			if err := a.checkReports(); err != nil {
 				return err
 			}
-			return a.serve(cmd, func(ctx context.Context, p *pipeline.Pipeline, eg *errgroup.Group) (func() error, error) {
-				return nil, runReports(ctx, a, p, eg)
-			})
+			rc := a.runConfig()
+			rc.Services = reportServices(a)
+			return pipeline.Run(cmd.Context(), rc)
 		},
 	}
 }

@@ -88,8 +88,10 @@ type Ingestor struct {
 	// mismatch describes the last block that did not build on the tip.
 	mismatch error
 
-	// The publishing goroutine (see send) and what it reports.
-	jobs      chan publishJob
+	// The publishing goroutine (see send) and what it reports. It
+	// publishes under the context of the send that started it; stopPublisher
+	// ends it.
+	jobs      chan []*payload.Message
 	published sync.WaitGroup // one per job handed over and not yet done
 	stopped   chan struct{}  // closed when the goroutine has returned
 	mu        sync.Mutex
@@ -99,12 +101,6 @@ type Ingestor struct {
 	// published, in order; the next send puts them first again (a run
 	// stopping publishes what it connected under a fresh context).
 	unsent []*payload.Message
-}
-
-// publishJob is events synced to the state, to publish in order.
-type publishJob struct {
-	ctx context.Context
-	evs []*payload.Message
 }
 
 // publishAhead is how many handovers of events may wait for the
@@ -202,6 +198,9 @@ func (g *Ingestor) Run(ctx context.Context) error {
 				return err
 			}
 			if ctx.Err() != nil {
+				// The publisher ran under ctx: what it could not publish
+				// is in unsent. Publish it under a context that stays.
+				g.stopPublisher()
 				return g.flush(context.WithoutCancel(ctx))
 			}
 			if mismatch {
@@ -438,13 +437,13 @@ func (g *Ingestor) send(ctx context.Context) error {
 		return err
 	}
 	if g.jobs == nil {
-		g.jobs = make(chan publishJob, publishAhead)
+		g.jobs = make(chan []*payload.Message, publishAhead)
 		g.stopped = make(chan struct{})
-		go g.publishLoop()
+		go g.publishLoop(ctx)
 	}
 	g.published.Add(1)
 	select {
-	case g.jobs <- publishJob{ctx: ctx, evs: g.pending}:
+	case g.jobs <- g.pending:
 	case <-ctx.Done():
 		g.published.Done()
 		return ctx.Err()
@@ -453,24 +452,24 @@ func (g *Ingestor) send(ctx context.Context) error {
 	return nil
 }
 
-// publishLoop publishes the jobs in order until the channel closes. After
-// an error it skips the jobs left: their events stay in the outbox and are
-// published by the next run. A job whose context ended, and every job
-// after it, goes to unsent instead.
-func (g *Ingestor) publishLoop() {
+// publishLoop publishes the jobs in order under ctx until the channel
+// closes. After an error it skips the jobs left: their events stay in the
+// outbox and are published by the next run. Once ctx has ended, the job it
+// cut short and every job after it go to unsent instead.
+func (g *Ingestor) publishLoop(ctx context.Context) {
 	defer close(g.stopped)
-	for j := range g.jobs {
+	for evs := range g.jobs {
 		g.mu.Lock()
 		skip, behind := g.pubErr != nil, len(g.unsent) > 0
 		if behind {
-			g.unsent = append(g.unsent, j.evs...)
+			g.unsent = append(g.unsent, evs...)
 		}
 		g.mu.Unlock()
 		if !skip && !behind {
-			if err := g.publish(j); err != nil {
+			if err := g.publish(ctx, evs); err != nil {
 				g.mu.Lock()
-				if j.ctx.Err() != nil {
-					g.unsent = append(g.unsent, j.evs...)
+				if ctx.Err() != nil {
+					g.unsent = append(g.unsent, evs...)
 				} else {
 					g.pubErr = err
 				}
@@ -481,15 +480,15 @@ func (g *Ingestor) publishLoop() {
 	}
 }
 
-func (g *Ingestor) publish(j publishJob) error {
-	seq, err := g.cfg.Publisher.PublishMessages(j.ctx, j.evs...)
+func (g *Ingestor) publish(ctx context.Context, evs []*payload.Message) error {
+	seq, err := g.cfg.Publisher.PublishMessages(ctx, evs...)
 	if err != nil {
 		return err
 	}
 	g.mu.Lock()
 	g.lastSeq = max(g.lastSeq, seq)
 	g.mu.Unlock()
-	return g.cfg.State.Published(j.evs[len(j.evs)-1].Seq)
+	return g.cfg.State.Published(evs[len(evs)-1].Seq)
 }
 
 func (g *Ingestor) publishErr() error {
@@ -499,7 +498,7 @@ func (g *Ingestor) publishErr() error {
 }
 
 // stopPublisher waits for the publishing goroutine to finish the jobs it
-// has (each bounded by its job's context) and to return.
+// has (bounded by its context) and to return.
 func (g *Ingestor) stopPublisher() {
 	if g.jobs == nil {
 		return
