@@ -1,27 +1,18 @@
 package main
 
 import (
-	"context"
+	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
-	"strconv"
-	"strings"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tracerproject/tracer/bench"
 	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
-	"github.com/tracerproject/tracer/ingest/btc"
-	"github.com/tracerproject/tracer/pipeline"
-	"github.com/tracerproject/tracer/simulate"
-	"github.com/tracerproject/tracer/store"
+	"github.com/tracerproject/tracer/trace"
 )
 
 func newBenchCmd(a *app) *cobra.Command {
@@ -31,42 +22,32 @@ func newBenchCmd(a *app) *cobra.Command {
 	}
 	cmd.AddCommand(newBenchIngestCmd(a))
 	cmd.AddCommand(newBenchAlertsCmd(a))
-	cmd.AddCommand(newClusterBenchCmd(a))
+	cmd.AddCommand(newClusterBenchCmd())
 	cmd.AddCommand(newBenchTraceCmd(a))
 	cmd.AddCommand(newBenchReportCmd(a))
 	return cmd
 }
 
-// ingestBench is the result of `tracer bench ingest`.
-type ingestBench struct {
-	Engine       string  `json:"engine"`
-	Blocks       int     `json:"blocks"`
-	Txs          int64   `json:"txs"`
-	Rows         int64   `json:"rows"`
-	InputsPerTx  float64 `json:"inputs_per_tx"`
-	OutputsPerTx float64 `json:"outputs_per_tx"`
-	BaselineSec  float64 `json:"baseline_seconds"`
-	BaselineTxs  float64 `json:"baseline_txs_per_second"`
-	BaselineRows float64 `json:"baseline_rows_per_second"`
-	PipelineSec  float64 `json:"pipeline_seconds"`
-	PipelineTxs  float64 `json:"pipeline_txs_per_second"`
-	PipelineRows float64 `json:"pipeline_rows_per_second"`
-	Ratio        float64 `json:"pipeline_to_baseline"`
-	// CPU time of this process (all threads) in each phase: with a
-	// server, the server's own CPU is not in it; with chDB it is. On a
-	// shared machine the figure to compare between runs.
-	BaselineCPUSec float64 `json:"baseline_cpu_seconds"`
-	PipelineCPUSec float64 `json:"pipeline_cpu_seconds"`
-	// CPU time of a server's query threads in each phase, from its
-	// system.events (UserTimeMicroseconds + SystemTimeMicroseconds):
-	// background merges are not in it. Absent with chDB, whose CPU is in
-	// this process's figures, or when the server does not count it.
-	ServerBaselineCPUSec float64 `json:"server_baseline_cpu_seconds,omitempty"`
-	ServerPipelineCPUSec float64 `json:"server_pipeline_cpu_seconds,omitempty"`
-	PeakRSSMiB           float64 `json:"peak_rss_mib"`    // during the pipeline run alone where the kernel can tell (Linux)
-	GoHeapSysMiB         float64 `json:"go_heap_sys_mib"` // heap obtained from the OS at the end
-	BatchRows            int     `json:"batch_rows"`
-	GenerateSec          float64 `json:"generate_seconds"`
+// benchWork is a temporary directory for one benchmark; done removes it,
+// or with keep says where it is.
+func benchWork(cmd *cobra.Command, pattern string, keep bool) (dir string, done func(), err error) {
+	dir, err = os.MkdirTemp("", pattern)
+	if err != nil {
+		return "", nil, err
+	}
+	if keep {
+		return dir, func() { fmt.Fprintln(cmd.ErrOrStderr(), "kept", dir) }, nil
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
+// benchDSN is the ClickHouse server a benchmark runs on: --clickhouse, else
+// the configured store (--store, TRACER_STORE_DSN); empty is embedded chDB.
+func (a *app) benchDSN(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return a.cfg.Store.DSN
 }
 
 func newBenchIngestCmd(a *app) *cobra.Command {
@@ -76,7 +57,7 @@ func newBenchIngestCmd(a *app) *cobra.Command {
 		seed                 int64
 		keep                 bool
 		cpuProfile           string
-		chain                string
+		chainName            string
 		ethTxs, ethTransfers int
 		ethSenders           string
 	)
@@ -97,19 +78,13 @@ in each phase and peak memory.`,
 			if err := checkFormat(format, "table", "json"); err != nil {
 				return err
 			}
-			work, err := os.MkdirTemp("", "tracer-bench-")
+			work, done, err := benchWork(cmd, "tracer-bench-", keep)
 			if err != nil {
 				return err
 			}
-			if !keep {
-				defer os.RemoveAll(work)
-			} else {
-				defer fmt.Fprintln(cmd.ErrOrStderr(), "kept", work)
-			}
-			if dsn == "" {
-				dsn = a.cfg.Store.DSN // --store or TRACER_STORE_DSN
-			}
-			if chain == "eth" {
+			defer done()
+			switch chainName {
+			case chain.ETH:
 				if !cmd.Flags().Changed("blocks") {
 					// 250,000 transfers, 750,000 rows: three of the
 					// loader's batches, so that inserts overlap decoding
@@ -121,51 +96,34 @@ in each phase and peak memory.`,
 				if err != nil {
 					return err
 				}
-				res, err := runETHBench(cmd.Context(), a, work, blocks, ethTxs, ethTransfers, nodeSenders, seed, dsn, cpuProfile)
+				res, err := bench.IngestETH(cmd.Context(), bench.ETHIngestConfig{Pipeline: a.pipelineConfig(), Work: work, DSN: a.benchDSN(dsn),
+					Blocks: blocks, TxsPerBlock: ethTxs, TransfersPerBlock: ethTransfers, NodeSenders: nodeSenders, Seed: seed, CPUProfile: cpuProfile})
 				if err != nil {
 					return err
 				}
 				if format == "json" {
 					return writeJSON(cmd.OutOrStdout(), res)
 				}
-				t := newTable(cmd.OutOrStdout())
-				printETHBench(t, res)
-				return t.flush()
-			} else if chain != "btc" {
-				return fmt.Errorf("--chain %q: want btc or eth", chain)
+				return printETHIngestBench(newTable(cmd.OutOrStdout()), res)
+			case chain.BTC:
+			default:
+				return fmt.Errorf("--chain %q: want btc or eth", chainName)
 			}
-			res, err := runIngestBench(cmd.Context(), a, work, blocks, txsPerBlock, seed, dsn, cpuProfile)
+			res, err := bench.Ingest(cmd.Context(), bench.IngestConfig{Pipeline: a.pipelineConfig(), Work: work, DSN: a.benchDSN(dsn),
+				Blocks: blocks, TxsPerBlock: txsPerBlock, Seed: seed, CPUProfile: cpuProfile})
 			if err != nil {
 				return err
 			}
 			if format == "json" {
 				return writeJSON(cmd.OutOrStdout(), res)
 			}
-			t := newTable(cmd.OutOrStdout())
-			t.row("engine", res.Engine)
-			t.row("blocks / txs / rows", fmt.Sprintf("%d / %d / %d", res.Blocks, res.Txs, res.Rows))
-			t.row("inputs, outputs per tx", fmt.Sprintf("%.2f, %.2f", res.InputsPerTx, res.OutputsPerTx))
-			t.row("baseline (direct insert)", fmt.Sprintf("%.2fs  %.0f txs/s  %.0f rows/s", res.BaselineSec, res.BaselineTxs, res.BaselineRows))
-			t.row("pipeline (end to end)", fmt.Sprintf("%.2fs  %.0f txs/s  %.0f rows/s", res.PipelineSec, res.PipelineTxs, res.PipelineRows))
-			t.row("pipeline / baseline", fmt.Sprintf("%.2f", res.Ratio))
-			if res.PipelineCPUSec > 0 {
-				t.row("CPU of this process", fmt.Sprintf("baseline %.2fs (%.1f µs/tx), pipeline %.2fs (%.1f µs/tx)%s",
-					res.BaselineCPUSec, 1e6*res.BaselineCPUSec/float64(res.Txs), res.PipelineCPUSec, 1e6*res.PipelineCPUSec/float64(res.Txs), serverCPUNote(res.Engine)))
-			}
-			if res.ServerPipelineCPUSec > 0 {
-				t.row("CPU of the server", fmt.Sprintf("baseline %.2fs (%.1f µs/tx), pipeline %.2fs (%.1f µs/tx); its query threads (system.events), merges not counted",
-					res.ServerBaselineCPUSec, 1e6*res.ServerBaselineCPUSec/float64(res.Txs), res.ServerPipelineCPUSec, 1e6*res.ServerPipelineCPUSec/float64(res.Txs)))
-				t.row("CPU in all", fmt.Sprintf("baseline %.1f µs/tx, pipeline %.1f µs/tx",
-					1e6*(res.BaselineCPUSec+res.ServerBaselineCPUSec)/float64(res.Txs), 1e6*(res.PipelineCPUSec+res.ServerPipelineCPUSec)/float64(res.Txs)))
-			}
-			t.row("peak RSS (pipeline)", fmt.Sprintf("%.0f MiB", res.PeakRSSMiB))
-			return t.flush()
+			return printIngestBench(newTable(cmd.OutOrStdout()), res)
 		},
 	}
 	f := cmd.Flags()
 	f.IntVar(&blocks, "blocks", 40, "blocks to push")
 	f.IntVar(&txsPerBlock, "txs-per-block", 2500, "transactions per block")
-	f.StringVar(&chain, "chain", "btc", "btc, or eth: blocks of --eth-txs transactions and --eth-transfers token transfers (default 500 blocks)")
+	f.StringVar(&chainName, "chain", "btc", "btc, or eth: blocks of --eth-txs transactions and --eth-transfers token transfers (default 500 blocks)")
 	f.IntVar(&ethTxs, "eth-txs", 200, "Ethereum: transactions per block")
 	f.IntVar(&ethTransfers, "eth-transfers", 300, "Ethereum: token transfers per block")
 	f.StringVar(&ethSenders, "eth-senders", "recover", `Ethereum: "recover" every sender from its signature, or take the "node"'s (eth.senders)`)
@@ -177,249 +135,116 @@ in each phase and peak memory.`,
 	return cmd
 }
 
-func runIngestBench(ctx context.Context, a *app, work string, blocks, txsPerBlock int, seed int64, dsn, cpuProfile string) (*ingestBench, error) {
-	res := &ingestBench{Blocks: blocks}
-	// 1. The chain, written once (not timed as ingest).
-	scfg := simulate.DefaultConfig()
-	scfg.Blocks, scfg.TxsPerBlock, scfg.Seed = blocks, txsPerBlock, seed
-	g, err := simulate.New(scfg)
-	if err != nil {
-		return nil, err
-	}
-	blocksDir := filepath.Join(work, "blocks")
-	start := time.Now()
-	if err := simulate.WriteBlocksDir(g, blocksDir, false); err != nil {
-		return nil, err
-	}
-	res.GenerateSec = time.Since(start).Seconds()
-
-	dsn, err = benchDatabase(dsn, "tracer_bench")
-	if err != nil {
-		return nil, err
-	}
-	pcfg := a.pipelineConfig()
-	pcfg.NoCluster = true // the ingest benchmark measures ingest and the loader only
-	pcfg.DataDir, pcfg.NATSURL, pcfg.NATSListen, pcfg.StoreDSN = filepath.Join(work, "data"), "", "127.0.0.1:0", dsn
-	res.BatchRows = pcfg.Loader.BatchRows
-	p, err := pipeline.Open(pcfg)
-	if err != nil {
-		return nil, err
-	}
-	defer p.Close()
-	st, err := p.Store(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res.Engine = st.Conn().Engine()
-	reset := func() error {
-		if err := store.Drop(ctx, st.Conn()); err != nil {
-			return err
+func printIngestBench(t *table, res *bench.IngestResult) error {
+	t.row("engine", res.Engine)
+	t.row("blocks / txs / rows", fmt.Sprintf("%d / %d / %d", res.Blocks, res.Txs, res.Rows))
+	t.row("inputs, outputs per tx", fmt.Sprintf("%.2f, %.2f", res.InputsPerTx, res.OutputsPerTx))
+	t.row("baseline (direct insert)", fmt.Sprintf("%.2fs  %.0f txs/s  %.0f rows/s", res.BaselineSec, res.BaselineTxs, res.BaselineRows))
+	t.row("pipeline (end to end)", fmt.Sprintf("%.2fs  %.0f txs/s  %.0f rows/s", res.PipelineSec, res.PipelineTxs, res.PipelineRows))
+	t.row("pipeline / baseline", fmt.Sprintf("%.2f", res.Ratio))
+	if res.PipelineCPUSec > 0 {
+		// chDB runs in this process; a server's CPU is not in its figures.
+		note := ""
+		if !bench.Embedded(res.Engine) {
+			note = "; the ClickHouse server's CPU is not counted"
 		}
-		return store.Migrate(ctx, st.Conn())
+		t.row("CPU of this process", fmt.Sprintf("baseline %.2fs (%.1f µs/tx), pipeline %.2fs (%.1f µs/tx)%s",
+			res.BaselineCPUSec, 1e6*res.BaselineCPUSec/float64(res.Txs), res.PipelineCPUSec, 1e6*res.PipelineCPUSec/float64(res.Txs), note))
 	}
-
-	// 2. Baseline: the same rows, normalized beforehand, inserted directly.
-	batches, txs, rows, ins, outs, err := normalizeAll(blocksDir, filepath.Join(work, "baseline-state"), pcfg.Loader.BatchRows)
-	if err != nil {
-		return nil, err
+	if res.ServerPipelineCPUSec > 0 {
+		t.row("CPU of the server", fmt.Sprintf("baseline %.2fs (%.1f µs/tx), pipeline %.2fs (%.1f µs/tx); its query threads (system.events), merges not counted",
+			res.ServerBaselineCPUSec, 1e6*res.ServerBaselineCPUSec/float64(res.Txs), res.ServerPipelineCPUSec, 1e6*res.ServerPipelineCPUSec/float64(res.Txs)))
+		t.row("CPU in all", fmt.Sprintf("baseline %.1f µs/tx, pipeline %.1f µs/tx",
+			1e6*(res.BaselineCPUSec+res.ServerBaselineCPUSec)/float64(res.Txs), 1e6*(res.PipelineCPUSec+res.ServerPipelineCPUSec)/float64(res.Txs)))
 	}
-	res.Txs, res.Rows = txs, rows
-	res.InputsPerTx, res.OutputsPerTx = float64(ins)/float64(txs), float64(outs)/float64(txs)
-	if err := reset(); err != nil {
-		return nil, err
-	}
-	srv := newServerCPU(ctx, st.Conn())
-	start, cpu := time.Now(), processCPU()
-	for _, b := range batches {
-		if err := st.Write(ctx, b); err != nil {
-			return nil, err
-		}
-	}
-	res.BaselineSec = time.Since(start).Seconds()
-	res.BaselineCPUSec = (processCPU() - cpu).Seconds()
-	res.ServerBaselineCPUSec = srv.since(ctx)
-	batches = nil
-	// The pipeline's peak memory, not the baseline's rows: give the heap
-	// back and restart the kernel's high-water mark.
-	debug.FreeOSMemory()
-	resetPeakRSS()
-
-	// 3. The pipeline, end to end.
-	if err := reset(); err != nil {
-		return nil, err
-	}
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	srv = newServerCPU(ctx, st.Conn())
-	start, cpu = time.Now(), processCPU()
-	if err := p.IngestBTC(ctx, pipeline.BTCIngest{BlocksDir: blocksDir, To: -1, Confirmations: 1}); err != nil {
-		return nil, err
-	}
-	res.PipelineSec = time.Since(start).Seconds()
-	res.PipelineCPUSec = (processCPU() - cpu).Seconds()
-	res.ServerPipelineCPUSec = srv.since(ctx)
-	stats, err := st.Stats(ctx, chain.BTC)
-	if err != nil {
-		return nil, err
-	}
-	if int64(stats.Txs) != txs {
-		return nil, fmt.Errorf("bench: pipeline stored %d txs, want %d", stats.Txs, txs)
-	}
-	res.BaselineTxs, res.BaselineRows = float64(txs)/res.BaselineSec, float64(rows)/res.BaselineSec
-	res.PipelineTxs, res.PipelineRows = float64(txs)/res.PipelineSec, float64(rows)/res.PipelineSec
-	res.Ratio = res.PipelineTxs / res.BaselineTxs
-	res.PeakRSSMiB = peakRSSMiB()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	res.GoHeapSysMiB = float64(ms.HeapSys) / (1 << 20)
-	return res, nil
+	t.row("peak RSS (pipeline)", fmt.Sprintf("%.0f MiB", res.PeakRSSMiB))
+	return t.flush()
 }
 
-// serverCPU reads the CPU time a ClickHouse server has counted for its
-// query threads (system.events), to measure a phase: since returns the
-// seconds counted from newServerCPU on, 0 when the engine is chDB (its CPU
-// is this process's) or the server counts none.
-type serverCPU struct {
-	conn  store.Conn
-	start float64
-	ok    bool
+func printETHIngestBench(t *table, res *bench.ETHIngestResult) error {
+	t.row("engine", res.Engine)
+	t.row("senders", res.Senders)
+	t.row("blocks / txs / transfers", fmt.Sprintf("%d / %d / %d", res.Blocks, res.Txs, res.Transfers))
+	t.row("baseline (direct insert)", fmt.Sprintf("%.2fs  %.0f transfers/s", res.BaselineSec, res.BaselineRate))
+	t.row("pipeline (end to end)", fmt.Sprintf("%.2fs  %.0f transfers/s", res.PipelineSec, res.PipelineRate))
+	t.row("pipeline / baseline", fmt.Sprintf("%.2f", res.Ratio))
+	t.row("checks + normalize alone", fmt.Sprintf("%.2fs  %.0f transfers/s (one goroutine)", res.DecodeOnlySec, res.DecodeOnlyRate))
+	if res.PipelineCPUSec > 0 {
+		t.row("CPU of this process", fmt.Sprintf("baseline %.2fs (%.0f transfers/CPU-s), pipeline %.2fs (%.0f transfers/CPU-s), checks alone %.2fs (%.0f transfers/CPU-s)",
+			res.BaselineCPUSec, bench.PerCPUSec(res.Transfers, res.BaselineCPUSec), res.PipelineCPUSec, bench.PerCPUSec(res.Transfers, res.PipelineCPUSec),
+			res.DecodeOnlyCPUSec, bench.PerCPUSec(res.Transfers, res.DecodeOnlyCPUSec)))
+		t.row("baseline / pipeline CPU", fmt.Sprintf("%.2f", res.CPURatio))
+	}
+	if res.LoadAvg != "" {
+		t.row("load average at start", fmt.Sprintf("%s (%d CPUs)", res.LoadAvg, res.CPUs))
+	}
+	return t.flush()
 }
 
-func newServerCPU(ctx context.Context, conn store.Conn) serverCPU {
-	if embedded(conn.Engine()) {
-		return serverCPU{}
-	}
-	v, ok := readServerCPU(ctx, conn)
-	return serverCPU{conn: conn, start: v, ok: ok}
-}
-
-func (c serverCPU) since(ctx context.Context) float64 {
-	if !c.ok {
-		return 0
-	}
-	v, ok := readServerCPU(ctx, c.conn)
-	if !ok || v < c.start {
-		return 0
-	}
-	return v - c.start
-}
-
-func readServerCPU(ctx context.Context, conn store.Conn) (float64, bool) {
-	rows, err := conn.Query(ctx, "SELECT toUInt64(sum(value)) FROM system.events WHERE event IN ('UserTimeMicroseconds', 'SystemTimeMicroseconds')")
-	if err != nil {
-		return 0, false
-	}
-	defer rows.Close()
-	var us uint64
-	if !rows.Next() || rows.Scan(&us) != nil || us == 0 {
-		return 0, false
-	}
-	return float64(us) / 1e6, true
-}
-
-// embedded reports whether the engine runs in this process (chDB).
-func embedded(engine string) bool { return strings.HasPrefix(engine, "chdb") }
-
-// serverCPUNote says whose CPU the process figures leave out: a server's
-// (chDB runs in the process).
-func serverCPUNote(engine string) string {
-	if embedded(engine) {
-		return ""
-	}
-	return "; the ClickHouse server's CPU is not counted"
-}
-
-// normalizeAll reads the blocks directory through its own chain state and
-// returns the rows in loader-sized batches.
-func normalizeAll(blocksDir, stateDir string, batchRows int) ([]*store.Batch, int64, int64, int64, int64, error) {
-	ctx := context.Background()
-	d, err := btc.OpenBlocksDir(blocksDir)
-	if err != nil {
-		return nil, 0, 0, 0, 0, err
-	}
-	state, err := btc.OpenChainState(stateDir, 0, nil)
-	if err != nil {
-		return nil, 0, 0, 0, 0, err
-	}
-	defer state.Close()
-	best, err := d.BestHeight(ctx)
-	if err != nil {
-		return nil, 0, 0, 0, 0, err
-	}
+func newBenchAlertsCmd(a *app) *cobra.Command {
 	var (
-		batches         []*store.Batch
-		cur             = &store.Batch{}
-		txs, rows, i, o int64
+		sizes       []int
+		blocks, txs int
+		perBlock    int
+		dsn, format string
+		keep        bool
 	)
-	for h := int64(0); h <= best; h++ {
-		hash, err := d.BlockHash(ctx, h)
-		if err != nil {
-			return nil, 0, 0, 0, 0, err
-		}
-		mb, err := d.Block(ctx, hash)
-		if err != nil {
-			return nil, 0, 0, 0, 0, err
-		}
-		b, err := btc.Normalize(mb, h, d.Params(), state)
-		if err != nil {
-			return nil, 0, 0, 0, 0, err
-		}
-		if _, err := state.Connect(b, false); err != nil {
-			return nil, 0, 0, 0, 0, err
-		}
-		if err := cur.AddBlock(b, uint64(h+1)); err != nil {
-			return nil, 0, 0, 0, 0, err
-		}
-		txs += int64(len(b.Txs))
-		for _, tx := range b.Txs {
-			if !tx.Coinbase {
-				i += int64(len(tx.Inputs))
+	cmd := &cobra.Command{
+		Use:   "alerts",
+		Short: "Latency from a block entering the stream to its alerts reaching a NATS subscriber",
+		Long: `For each watch-list size, publish mainnet-sized blocks (--txs-per-block) one by
+one into an embedded JetStream stream, each paying --alerts-per-block watched
+addresses, with the alerter running on the same engine; a core NATS subscriber
+on alerts.> timestamps every alert. Prints p50, p99 and max latency from the
+publish of a block to the arrival of each of its alerts, and as a baseline in
+the same run the latency of a plain message through the same server.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
 			}
-			o += int64(len(tx.Outputs))
-		}
-		if cur.Rows() >= batchRows {
-			rows += int64(cur.Rows())
-			batches = append(batches, cur)
-			cur = &store.Batch{}
-		}
+			work, err := os.MkdirTemp("", "tracer-bench-alerts-")
+			if err != nil {
+				return err
+			}
+			if !keep {
+				defer os.RemoveAll(work)
+			}
+			var rows []bench.AlertsResult
+			for i, n := range sizes {
+				row, err := bench.Alerts(cmd.Context(), bench.AlertsConfig{Pipeline: a.pipelineConfig(), Work: filepath.Join(work, fmt.Sprint(i)),
+					DSN: a.benchDSN(dsn), Watched: n, Blocks: blocks, TxsPerBlock: txs, AlertsPerBlock: perBlock, CheckAddress: canonicalAddress})
+				if err != nil {
+					return err
+				}
+				rows = append(rows, *row)
+			}
+			if format == "json" {
+				return writeJSON(cmd.OutOrStdout(), rows)
+			}
+			t := newTable(cmd.OutOrStdout())
+			t.row("watched", "load", "blocks×txs", "alerts", "p50", "p99", "max", "plain msg p50/p99", "engine")
+			for _, r := range rows {
+				t.row(fmt.Sprint(r.Watched), fmt.Sprintf("%.2fs", r.LoadSec), fmt.Sprintf("%d×%d", r.Blocks, r.TxsPerBlk), fmt.Sprint(r.Alerts),
+					fmt.Sprintf("%.1f ms", r.P50Millis), fmt.Sprintf("%.1f ms", r.P99Millis), fmt.Sprintf("%.1f ms", r.MaxMillis),
+					fmt.Sprintf("%.2f/%.2f ms", r.BaseP50Ms, r.BaseP99Ms), r.Engine)
+			}
+			return t.flush()
+		},
 	}
-	if cur.Len() > 0 {
-		rows += int64(cur.Rows())
-		batches = append(batches, cur)
-	}
-	return batches, txs, rows, i, o, nil
-}
-
-// peakRSSMiB reads the process's peak resident set (VmHWM) on Linux.
-// resetPeakRSS restarts the process's resident-set high-water mark (Linux
-// 4.0+, /proc/PID/clear_refs); elsewhere the peak covers the whole run.
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-func peakRSSMiB() float64 {
-	raw, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
-			return kb / 1024
-		}
-	}
-	return 0
+	f := cmd.Flags()
+	f.IntSliceVar(&sizes, "watched", []int{10, 10_000, 1_000_000}, "watch-list sizes to measure")
+	f.IntVar(&blocks, "blocks", 30, "blocks per size")
+	f.IntVar(&txs, "txs-per-block", 2500, "transactions per block")
+	f.IntVar(&perBlock, "alerts-per-block", 5, "watched addresses each block pays")
+	f.StringVar(&dsn, "clickhouse", "", "ClickHouse server DSN (default: embedded chDB); the bench works in its own database tracer_bench_alerts")
+	f.StringVar(&format, "format", "table", "table or json")
+	f.BoolVar(&keep, "keep", false, "keep the temporary directory")
+	return cmd
 }
 
 // newClusterBenchCmd is `tracer bench cluster`.
-func newClusterBenchCmd(a *app) *cobra.Command {
+func newClusterBenchCmd() *cobra.Command {
 	cfg := cluster.DefaultBenchConfig()
 	var (
 		format, cpuProfile string
@@ -455,9 +280,9 @@ cluster state per address). State goes to a temporary directory.`,
 				defer os.RemoveAll(dir)
 			}
 			cfg.Dir = dir
-			cfg.ResetPeakRSS = resetPeakRSS
-			cfg.PeakRSS = func() int64 { return int64(peakRSSMiB() * (1 << 20)) }
-			cfg.CPUTime = processCPU
+			cfg.ResetPeakRSS = bench.ResetPeakRSS
+			cfg.PeakRSS = func() int64 { return int64(bench.PeakRSSMiB() * (1 << 20)) }
+			cfg.CPUTime = bench.ProcessCPU
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
 				if err != nil {
@@ -477,31 +302,7 @@ cluster state per address). State goes to a temporary directory.`,
 			if format == "json" {
 				return writeJSON(w, res)
 			}
-			t := newTable(w)
-			goal := func(got, want float64) string { return fmt.Sprintf("%.2f× the goal of %.0f", got/want, want) }
-			t.row("union-find alone", fmt.Sprintf("over %d ids", res.UnionIDs))
-			t.row("  random pairs", fmt.Sprintf("%.0f unions/s (%d; baseline reading the pairs %.0f/s, ratio %.2f); %s",
-				res.UnionsPerSec, res.Unions, res.BaselinePairsPerSec, res.UnionsPerSec/res.BaselinePairsPerSec, goal(res.UnionsPerSec, cluster.GoalUnionsPerSec)))
-			t.row("  mainnet-shaped links", fmt.Sprintf("%.0f unions/s (%d; baseline %.0f/s, ratio %.2f); %s",
-				res.MainnetUnionsPerSec, res.MainnetUnions, res.MainnetBaselinePairsPerSec, res.MainnetUnionsPerSec/res.MainnetBaselinePairsPerSec, goal(res.MainnetUnionsPerSec, cluster.GoalUnionsPerSec)))
-			t.row("  forest bytes/address", fmt.Sprintf("%.1f (goal ≤ %d)", res.ForestBytesPerAddr, cluster.GoalForestBytesPerID))
-			t.row("clusterer state", fmt.Sprintf("%d blocks, %d txs, %d inputs, %d links, %d merges, %d addresses mapped",
-				res.Blocks, res.Txs, res.Inputs, res.Links, res.Merges, res.Addresses))
-			t.row("  inputs/s", fmt.Sprintf("%.0f in %.2fs (id mapping, union-find, link index, commits); %s",
-				res.InputsPerSec, res.ConnectSec, goal(res.InputsPerSec, cluster.GoalInputsPerSec)))
-			if res.CPUSec > 0 {
-				t.row("  inputs/CPU-second", fmt.Sprintf("%.0f (%.2f CPU-seconds, all threads: the figure to compare when the machine is shared)", res.InputsPerCPUSec, res.CPUSec))
-			}
-			t.row("  bytes/address", fmt.Sprintf("cluster state %.1f (forest and link heads; %.2f× the goal of ≤ %d), address map %.1f, Go heap in all %.1f",
-				res.StateForestPerAddr, res.StateForestPerAddr/cluster.GoalForestBytesPerID, cluster.GoalForestBytesPerID, res.AddrMapBytesPerAddr, res.HeapBytesPerAddr))
-			if res.PeakRSSBytes > 0 {
-				t.row("  peak RSS", fmt.Sprintf("%.0f MiB (%.1f bytes/address, Pebble's cache and memtables included)",
-					float64(res.PeakRSSBytes)/(1<<20), float64(res.PeakRSSBytes)/float64(max(res.Addresses, 1))))
-			}
-			t.row("  on disk", fmt.Sprintf("%.1f MiB (%.1f bytes/address)", float64(res.IndexBytes)/(1<<20), float64(res.IndexBytes)/float64(max(res.Addresses, 1))))
-			t.row("  snapshot", fmt.Sprintf("%.3fs", res.SnapshotSec))
-			t.row("  reload after restart", fmt.Sprintf("%.3fs", res.ReloadSec))
-			return t.flush()
+			return printClusterBench(newTable(w), res)
 		},
 	}
 	f := cmd.Flags()
@@ -516,38 +317,231 @@ cluster state per address). State goes to a temporary directory.`,
 	return cmd
 }
 
-// processCPU is the CPU time the process has used, all threads, user
-// and system (getrusage: one system call, microseconds; the cluster bench
-// reads it twice a block); 0 where it cannot tell.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+func printClusterBench(t *table, res cluster.BenchResult) error {
+	goal := func(got, want float64) string { return fmt.Sprintf("%.2f× the goal of %.0f", got/want, want) }
+	t.row("union-find alone", fmt.Sprintf("over %d ids", res.UnionIDs))
+	t.row("  random pairs", fmt.Sprintf("%.0f unions/s (%d; baseline reading the pairs %.0f/s, ratio %.2f); %s",
+		res.UnionsPerSec, res.Unions, res.BaselinePairsPerSec, res.UnionsPerSec/res.BaselinePairsPerSec, goal(res.UnionsPerSec, cluster.GoalUnionsPerSec)))
+	t.row("  mainnet-shaped links", fmt.Sprintf("%.0f unions/s (%d; baseline %.0f/s, ratio %.2f); %s",
+		res.MainnetUnionsPerSec, res.MainnetUnions, res.MainnetBaselinePairsPerSec, res.MainnetUnionsPerSec/res.MainnetBaselinePairsPerSec, goal(res.MainnetUnionsPerSec, cluster.GoalUnionsPerSec)))
+	t.row("  forest bytes/address", fmt.Sprintf("%.1f (goal ≤ %d)", res.ForestBytesPerAddr, cluster.GoalForestBytesPerID))
+	t.row("clusterer state", fmt.Sprintf("%d blocks, %d txs, %d inputs, %d links, %d merges, %d addresses mapped",
+		res.Blocks, res.Txs, res.Inputs, res.Links, res.Merges, res.Addresses))
+	t.row("  inputs/s", fmt.Sprintf("%.0f in %.2fs (id mapping, union-find, link index, commits); %s",
+		res.InputsPerSec, res.ConnectSec, goal(res.InputsPerSec, cluster.GoalInputsPerSec)))
+	if res.CPUSec > 0 {
+		t.row("  inputs/CPU-second", fmt.Sprintf("%.0f (%.2f CPU-seconds, all threads: the figure to compare when the machine is shared)", res.InputsPerCPUSec, res.CPUSec))
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	t.row("  bytes/address", fmt.Sprintf("cluster state %.1f (forest and link heads; %.2f× the goal of ≤ %d), address map %.1f, Go heap in all %.1f",
+		res.StateForestPerAddr, res.StateForestPerAddr/cluster.GoalForestBytesPerID, cluster.GoalForestBytesPerID, res.AddrMapBytesPerAddr, res.HeapBytesPerAddr))
+	if res.PeakRSSBytes > 0 {
+		t.row("  peak RSS", fmt.Sprintf("%.0f MiB (%.1f bytes/address, Pebble's cache and memtables included)",
+			float64(res.PeakRSSBytes)/(1<<20), float64(res.PeakRSSBytes)/float64(max(res.Addresses, 1))))
+	}
+	t.row("  on disk", fmt.Sprintf("%.1f MiB (%.1f bytes/address)", float64(res.IndexBytes)/(1<<20), float64(res.IndexBytes)/float64(max(res.Addresses, 1))))
+	t.row("  snapshot", fmt.Sprintf("%.3fs", res.SnapshotSec))
+	t.row("  reload after restart", fmt.Sprintf("%.3fs", res.ReloadSec))
+	return t.flush()
 }
 
-// benchDatabase is dsn with its database replaced by db: never the user's
-// own tables, a benchmark works in a database of its own. An empty dsn
-// (embedded chDB) stays empty.
-func benchDatabase(dsn, db string) (string, error) {
-	if dsn == "" {
-		return "", nil
+func newBenchReportCmd(a *app) *cobra.Command {
+	var (
+		cfg         bench.ReportConfig
+		dsn, format string
+		keep        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Time an exposure report over every cluster of a large synthetic chain",
+		Long: `Generate a mainnet-form chain (--blocks × --txs-per-block, --users owners),
+ingest it with the clusterer, label the planted brokers, cartels and exchanges,
+and time ` + "`report exposure --all-clusters`" + ` (every cluster with any exposure:
+the traces from each category, the clusters of what they reached, the chart's
+periods and the top flows; then the JSON, CSV and HTML files). As a baseline
+in the same run: one full scan of the clusters table (what reading every
+cluster once costs on this engine).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
+			}
+			work, err := os.MkdirTemp("", "tracer-bench-report-")
+			if err != nil {
+				return err
+			}
+			if !keep {
+				defer os.RemoveAll(work)
+			}
+			cfg.Pipeline, cfg.Work, cfg.DSN = a.pipelineConfig(), work, a.benchDSN(dsn)
+			row, err := bench.Report(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if format == "json" {
+				return json.NewEncoder(w).Encode(row)
+			}
+			t := newTable(w)
+			t.row("engine", "txs", "clusters", "clustered addresses", "subjects", "report s", "(build s", "write s)", "baseline scan s", "html MiB", "heap MiB")
+			t.row(row.Engine, row.Txs, row.Clusters, row.Addresses, row.Subjects, fmt.Sprintf("%.2f", row.ReportSec), fmt.Sprintf("%.2f", row.BuildSec),
+				fmt.Sprintf("%.2f", row.WriteSec), fmt.Sprintf("%.3f", row.BaselineSec), fmt.Sprintf("%.1f", float64(row.HTMLBytes)/(1<<20)), fmt.Sprintf("%.0f", row.HeapInuseMiB))
+			t.flush()
+			fmt.Fprintf(w, "goal: a report over 100,000 clusters in 60 s; this run: %d clusters in %.1f s (ratio to the baseline scan %.0fx)\n",
+				row.Clusters, row.ReportSec, row.ReportSec/max(row.BaselineSec, 1e-9))
+			return nil
+		},
 	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "", fmt.Errorf("--clickhouse %q: %w", dsn, err)
-	}
-	u.Path = "/" + db
-	return u.String(), nil
+	f := cmd.Flags()
+	f.IntVar(&cfg.Blocks, "blocks", 120, "blocks of the synthetic chain")
+	f.IntVar(&cfg.TxsPerBlock, "txs-per-block", 2500, "transactions per block")
+	f.IntVar(&cfg.Users, "users", 150_000, "ordinary users (owners) of the chain")
+	f.Int64Var(&cfg.Seed, "seed", 1, "seed of the chain")
+	f.StringVar(&dsn, "clickhouse", "", "ClickHouse server DSN (default: the configured store, chDB when unset)")
+	f.StringVar(&format, "format", "table", "table or json")
+	f.BoolVar(&keep, "keep", false, "keep the temporary directory")
+	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the report (not the chain's making) to this file (go tool pprof)")
+	return cmd
 }
 
-// truncate empties tables, which a benchmark refills.
-func truncate(ctx context.Context, conn store.Conn, tables ...string) error {
-	for _, t := range tables {
-		if err := conn.Exec(ctx, "TRUNCATE TABLE "+t); err != nil {
-			return err
+func newBenchTraceCmd(a *app) *cobra.Command {
+	var (
+		cfg                bench.TraceConfig
+		seeds, hops        int
+		dsn, format, model string
+		chainName, work    string
+		keep               bool
+	)
+	cmd := &cobra.Command{
+		Use:   "trace",
+		Short: "Trace latency (downstream haircut from the planted brokers) and exposure per address",
+		Long: `For each seed: simulate a mainnet-form chain with the planted scenario, fill a
+fresh store with it (clusterer on), label the planted brokers, cartels and
+exchanges from the simulator's truth, then time a downstream trace (default 6
+hops, haircut, stopping at exchanges and cartels) from every broker address
+alone and from all of them (label:precursor-broker), and exposure for
+--exposures addresses drawn at random from the users and buyers: read from
+the exposure index (built once after the labels, its build time printed)
+and, for --live-exposures of them, traced per subject (tracer exposure
+--live). The baseline is one keyed read of an address's rows on the same
+engine. Latency p50/p99 are over the traces of all seeds; the ratios are
+against the goals (trace p50 300 ms, p99 2 s, exposure 50 ms an address).
+
+--fill direct (the default) writes the generated blocks straight into the
+store through the loader's batches and the clusterer's state, without NATS:
+the bench measures tracing, and a store of ten million transactions fills in
+minutes. Before the traces the tables read by key are merged into one part
+each, as tracer store optimize does after a backfill (the time is printed as
+OPTIMIZE S, and PARTS is the most parts of one table as the traces ran);
+--optimize=false traces the store as filled. --fill pipeline ingests a blocks directory through NATS, the loader
+and the clusterer as tracer ingest does. With --work DIR the stores are kept
+in DIR and a later run with the same DIR and flags reuses them.
+
+A store of ten million transactions:
+
+  tracer bench trace --blocks 4000 --txs-per-block 2500 --users 1000000 --seeds 1 --work /var/tmp/tb
+
+With --chain eth the chain is a synthetic Ethereum world (tracer simulate eth:
+ETH, USDT and USDC, 1.5 token transfers per transaction), ingested through
+the pipeline and traced per asset; exposure is measured per subject for
+addresses drawn at random from the store; the baseline is one keyed read of
+eth_address_transfers.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
+			}
+			if cfg.Fill != bench.FillDirect && cfg.Fill != bench.FillPipeline {
+				return fmt.Errorf("--fill %q: want direct or pipeline", cfg.Fill)
+			}
+			cfg.Trace = trace.DefaultConfig()
+			cfg.Trace.Model, cfg.Trace.Hops, cfg.Trace.StopAt = model, hops, []string{"exchange", "cartel"}
+			switch chainName {
+			case chain.BTC:
+			case chain.ETH:
+				cfg.Trace.Chain = chain.ETH
+			default:
+				return fmt.Errorf("--chain %q: want btc or eth", chainName)
+			}
+			if work == "" {
+				tmp, done, err := benchWork(cmd, "tracer-bench-trace-", keep)
+				if err != nil {
+					return err
+				}
+				defer done()
+				work = tmp
+			}
+			cfg.Pipeline, cfg.DSN, cfg.Log = a.pipelineConfig(), a.benchDSN(dsn), cmd.ErrOrStderr()
+			var rows []bench.TraceResult
+			for s := 1; s <= seeds; s++ {
+				cfg.Seed, cfg.Work = int64(s), filepath.Join(work, fmt.Sprint(s))
+				row, err := bench.Trace(cmd.Context(), cfg)
+				if err != nil {
+					return fmt.Errorf("seed %d: %w", s, err)
+				}
+				rows = append(rows, *row)
+			}
+			if format == "json" {
+				return writeJSON(cmd.OutOrStdout(), rows)
+			}
+			return printTraceBench(cmd, rows)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Blocks, "blocks", 144, "blocks per chain")
+	f.IntVar(&cfg.TxsPerBlock, "txs-per-block", 400, "transactions per block")
+	f.IntVar(&cfg.Users, "users", 10000, "ordinary users of the simulated chain (btc)")
+	f.IntVar(&seeds, "seeds", 3, "chains (simulator seeds 1..N)")
+	f.IntVar(&cfg.Exposures, "exposures", 1000, "addresses whose exposure is read from the index per seed (btc; eth: traced per subject)")
+	f.IntVar(&cfg.LiveExposures, "live-exposures", 20, "of those, addresses whose exposure is also traced per subject (btc)")
+	f.IntVar(&hops, "hops", 6, "hops of each trace")
+	f.StringVar(&model, "model", trace.Haircut, "taint model")
+	f.StringVar(&chainName, "chain", chain.BTC, "btc or eth")
+	f.StringVar(&cfg.Fill, "fill", bench.FillDirect, "how the store is filled (btc): direct (generator to store, no NATS) or pipeline (blocks directory through NATS and the loader)")
+	f.StringVar(&work, "work", "", "directory for the stores, kept and reused by a later run with the same flags (default: a temporary directory)")
+	f.StringVar(&dsn, "clickhouse", "", "ClickHouse server DSN (default: embedded chDB in the work directory); each seed works in its own database tracer_bench_trace_SEED")
+	f.StringVar(&format, "format", "table", "table or json")
+	f.BoolVar(&keep, "keep", false, "keep the temporary directory")
+	f.BoolVar(&cfg.Optimize, "optimize", true, "btc: merge the tables read by key before the traces, as tracer store optimize does after a backfill (false: trace the store as filled)")
+	return cmd
+}
+
+func printTraceBench(cmd *cobra.Command, rows []bench.TraceResult) error {
+	w := cmd.OutOrStdout()
+	t := newTable(w)
+	t.row("SEED", "ENGINE", "TXS", "FILL", "FILL S", "OPTIMIZE S", "PARTS", "TRACES", "P50 MS", "P99 MS", "MAX MS", "NODES", "QUERIES", "BASELINE MS",
+		"INDEX S", "EXPOSURES", "EXP P50 MS", "EXP MEAN MS", "EXP P99 MS", "LIVE", "LIVE MEAN MS")
+	var lat, ex []float64
+	for _, r := range rows {
+		t.row(r.Seed, r.Engine, r.Txs, r.Fill, fmt.Sprintf("%.0f", r.IngestSec), fmt.Sprintf("%.0f", r.OptimizeSec), r.Parts, r.Traces, fmt.Sprintf("%.1f", r.TraceP50), fmt.Sprintf("%.1f", r.TraceP99), fmt.Sprintf("%.1f", r.TraceMax),
+			fmt.Sprintf("%.0f", r.Nodes), fmt.Sprintf("%.0f", r.Queries), fmt.Sprintf("%.2f", r.BaselineP50),
+			fmt.Sprintf("%.1f", r.IndexSec), r.Exposures, fmt.Sprintf("%.2f", r.ExposureP50), fmt.Sprintf("%.2f", r.ExposureAvg), fmt.Sprintf("%.2f", r.ExposureP99),
+			r.LiveExposures, fmt.Sprintf("%.1f", r.LiveExposureAvg))
+		lat = append(lat, r.Latencies...)
+		ex = append(ex, r.ExposureLatencies...)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "%s\n", rows[0].Params)
+	fmt.Fprintf(w, "fill: %s\n", bench.FillDescription(rows[0].Fill))
+	for _, r := range rows {
+		for _, st := range r.Slowest {
+			fmt.Fprintf(w, "seed %d slow trace: %s, trace %d of the run, %.1f ms, %d outputs, %d queries\n", r.Seed, st.Start, st.Nth, st.MS, st.Nodes, st.Queries)
 		}
+	}
+	p50, p99 := trace.Quantile(lat, 0.5), trace.Quantile(lat, 0.99)
+	fmt.Fprintf(w, "all seeds: %d traces, p50 %.1f ms (%.2f× the goal of %.0f ms), p99 %.1f ms (%.2f× the goal of %.0f ms)\n",
+		len(lat), p50, p50/bench.GoalTraceP50, bench.GoalTraceP50, p99, p99/bench.GoalTraceP99, bench.GoalTraceP99)
+	if len(ex) > 0 {
+		var sum float64
+		for _, v := range ex {
+			sum += v
+		}
+		mean := sum / float64(len(ex))
+		fmt.Fprintf(w, "exposure: %d addresses, mean %.2f ms (%.3f× the goal of %.0f ms), p99 %.2f ms\n", len(ex), mean, mean/bench.GoalExposureAvg, bench.GoalExposureAvg, trace.Quantile(ex, 0.99))
 	}
 	return nil
 }

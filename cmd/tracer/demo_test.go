@@ -10,11 +10,20 @@ import (
 )
 
 // TestCLIDemo runs `tracer demo` as `make demo` does and follows what it
-// tells the user to try: every section is there, the report exists, and the
-// brokers' cluster carries the brokers' labels on all its members.
+// tells the user to try: every section is there, no info log line comes
+// between them, the report exists, and the brokers' cluster carries the
+// brokers' labels on all its members.
 func TestCLIDemo(t *testing.T) {
 	data := t.TempDir()
-	out := ok(t, "--data", data, "demo")
+	r := tracer(t, nil, "--data", data, "demo")
+	if r.code != 0 {
+		t.Fatalf("tracer demo: exit %d, want 0\nstderr:\n%s", r.code, r.stderr)
+	}
+	out := r.stdout
+	// The services log at warn during the demo: no line per alert.
+	if n := strings.Count(r.stderr, "level=INFO"); n > 0 {
+		t.Errorf("demo stderr holds %d info log lines, want none:\n%.600s", n, r.stderr)
+	}
 	for _, want := range []string{"1. Simulating", "3. The store holds", "5. The brokers' clusters", "6. Alerts published",
 		"7. Ethereum", "8. Labels and the exposure report", "Done in"} {
 		if !strings.Contains(out, want) {

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/big"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -469,67 +467,4 @@ never executed by an EVM.`,
 	f.IntVar(&cfg.TokenTransfersPerBlock, "token-transfers-per-block", cfg.TokenTransfersPerBlock, "token transfers per block (mainnet: about 300)")
 	f.Int64Var(&cfg.Seed, "seed", cfg.Seed, "random seed")
 	return cmd
-}
-
-// demoETH is the Ethereum part of `tracer demo`: a synthetic ETH and USDT
-// world with planted brokers through the same pipeline. It returns a
-// broker's address to explore.
-func demoETH(ctx context.Context, w io.Writer, p *pipeline.Pipeline, dir string) (string, error) {
-	cfg := ethsim.DefaultConfig()
-	cfg.Blocks = 30
-	fmt.Fprintf(w, "\n7. Ethereum: simulating %d blocks (%d txs, about %d token transfers each) in ETH, USDT and USDC into %s\n",
-		cfg.Blocks, cfg.TxsPerBlock, cfg.TokenTransfersPerBlock, dir)
-	truth, err := ethsim.Generate(cfg, dir)
-	if err != nil {
-		return "", err
-	}
-	prog := newETHProgress(os.Stderr)
-	err = p.IngestETH(ctx, pipeline.ETHIngest{BlocksDir: dir, To: -1, Confirmations: 1, Tokens: eth.DefaultTokens(), Progress: prog.update})
-	prog.done()
-	if err != nil {
-		return "", err
-	}
-	st, err := p.Store(ctx)
-	if err != nil {
-		return "", err
-	}
-	es, err := st.EthStats(ctx)
-	if err != nil {
-		return "", err
-	}
-	fmt.Fprintf(w, "   The store holds %d blocks, %d transactions, %d transfers (%d token, %d zero-value token), %d addresses\n",
-		es.Blocks, es.Txs, es.Transfers, es.Token, es.ZeroValue, es.Addresses)
-	t := newTable(w)
-	t.row("  broker", "USDT received", "USDT sent", "ETH sent", "zero-value (poisoning)", "address")
-	example := ""
-	for _, a := range truth.Actors {
-		if a.Role != "precursor-broker" {
-			continue
-		}
-		if example == "" {
-			example = a.Address
-		}
-		assets, err := st.EthAddress(ctx, a.Address)
-		if err != nil {
-			continue
-		}
-		var recv, sent, ethSent, zero = "0", "0", "0", uint64(0)
-		for _, x := range assets {
-			switch x.Asset {
-			case strings.ToLower(ethsim.USDT.Hex()):
-				recv, sent, zero = units(x.Received, x.Asset), units(x.Sent, x.Asset), x.ZeroValue
-			case chain.AssetETH:
-				ethSent = units(x.Sent, x.Asset)
-			}
-		}
-		t.row("  "+a.Name, recv, sent, ethSent, zero, a.Address)
-	}
-	t.flush()
-	kinds := map[string]int{}
-	for _, f := range truth.Flows {
-		kinds[f.Kind]++
-	}
-	fmt.Fprintf(w, "   Planted: %d USDT purchases, %d cash-outs to exchanges, %d ETH payments to cartels, %d poisoning transfers (%s)\n",
-		kinds["purchase"], kinds["cash-out"], kinds["cartel-payment"], kinds["poisoning"], filepath.Join(dir, "truth.json"))
-	return example, nil
 }

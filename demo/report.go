@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"bytes"
@@ -15,10 +15,10 @@ import (
 	"github.com/tracerproject/tracer/trace"
 )
 
-// demoReport labels the planted brokers, cartels and exchanges (as an
+// exposureReport labels the planted brokers, cartels and exchanges (as an
 // investigator's own list would) and writes the exposure report of the
 // brokers and the cartels over the demo chain; it returns the HTML file.
-func demoReport(ctx context.Context, w io.Writer, p *pipeline.Pipeline, truth *simulate.Truth, cfg simulate.Config, dir string) (string, error) {
+func exposureReport(ctx context.Context, w io.Writer, p *pipeline.Pipeline, truth *simulate.Truth, cfg Config) (string, error) {
 	st, err := p.Store(ctx)
 	if err != nil {
 		return "", err
@@ -48,38 +48,44 @@ func demoReport(ctx context.Context, w io.Writer, p *pipeline.Pipeline, truth *s
 	if _, err := ls.Write(ctx, imp, labels.WriteOptions{}); err != nil {
 		return "", err
 	}
-	since := cfg.StartTime.Add(-24 * time.Hour)
-	until := cfg.StartTime.Add(time.Duration(cfg.Blocks)*840*time.Second + 24*time.Hour)
-	out := filepath.Join(dir, "reports")
-	rep, files, err := reportRun(ctx, p, report.Config{Name: "demo-exposure", Watch: []string{"label:precursor-broker", "label:cartel"},
-		Since: since, Until: until, Buckets: 6}, out, []string{"html", "csv"}, nil)
+	since := cfg.Sim.StartTime.Add(-24 * time.Hour)
+	until := cfg.Sim.StartTime.Add(time.Duration(cfg.Sim.Blocks)*840*time.Second + 24*time.Hour)
+	rep, files, err := cfg.Report(ctx, p, report.Config{Name: "demo-exposure", Watch: []string{"label:precursor-broker", "label:cartel"},
+		Since: since, Until: until, Buckets: 6}, filepath.Join(cfg.Dir, "reports"), []string{"html", "csv"})
 	if err != nil {
 		return "", err
 	}
 	fmt.Fprintf(w, "\n8. Labels and the exposure report (%d planted addresses labelled; report over %s – %s)\n", n, since.Format("2006-01-02"), until.Format("2006-01-02"))
 	t := newTable(w)
-	t.row("  watched", "received from", "sent to")
+	row(t, "  watched", "received from", "sent to")
 	for _, s := range rep.Subjects {
-		t.row("  "+s.Watch, flowsLine(s.From), flowsLine(s.To))
+		row(t, "  "+s.Watch, flowsLine(s.From, cfg.Format.BTC), flowsLine(s.To, cfg.Format.BTC))
 	}
-	t.flush()
-	html := files[len(files)-2]
+	t.Flush()
+	html := ""
+	for _, f := range files {
+		if filepath.Ext(f) == ".html" {
+			html = f
+		}
+	}
+	if html == "" {
+		return "", fmt.Errorf("demo: the report wrote no HTML file (%v)", files)
+	}
 	fmt.Fprintf(w, "   report: %s\n", html)
 	return html, nil
 }
 
-func flowsLine(fs []trace.CategoryFlow) string {
+// flowsLine lists what flowed from or to a category, in BTC.
+func flowsLine(fs []trace.CategoryFlow, btc func(int64) string) string {
 	s := ""
 	for _, f := range fs {
 		if s != "" {
 			s += ", "
 		}
-		s += fmt.Sprintf("%s %s BTC", f.Category, btcString8(f.Direct+f.Indirect))
+		s += fmt.Sprintf("%s %s", f.Category, btc(f.Direct+f.Indirect))
 	}
 	if s == "" {
 		return "—"
 	}
 	return s
 }
-
-func btcString8(sat int64) string { return fmt.Sprintf("%d.%08d", sat/1e8, sat%1e8) }

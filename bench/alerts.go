@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/nats-io/nats.go"
-	"github.com/spf13/cobra"
 
 	"github.com/tracerproject/tracer/alert"
 	"github.com/tracerproject/tracer/chain"
@@ -26,7 +24,27 @@ import (
 	"github.com/tracerproject/tracer/stream/payload"
 )
 
-type alertsBenchRow struct {
+// AlertsConfig configures Alerts: one watch-list size.
+type AlertsConfig struct {
+	// Pipeline is the base configuration: clusterer and logger.
+	Pipeline pipeline.Config
+	// Work is the directory for the watch list and the data; the caller
+	// removes it.
+	Work string
+	// DSN of a ClickHouse server (empty: embedded chDB under Work); the
+	// benchmark works in its own database tracer_bench_alerts_WATCHED.
+	DSN string
+	// Watched is the size of the watch list.
+	Watched             int
+	Blocks, TxsPerBlock int
+	AlertsPerBlock      int
+	// CheckAddress validates and canonicalizes the watched addresses, as
+	// the alerter's configuration does.
+	CheckAddress alert.AddressCheck
+}
+
+// AlertsResult is what Alerts measured.
+type AlertsResult struct {
 	Watched    int     `json:"watched_addresses"`
 	LoadSec    float64 `json:"rule_load_seconds"`
 	Blocks     int     `json:"blocks"`
@@ -44,72 +62,8 @@ type alertsBenchRow struct {
 	Subscriber string  `json:"subscriber"`
 }
 
-func newBenchAlertsCmd(a *app) *cobra.Command {
-	var (
-		sizes       []int
-		blocks, txs int
-		perBlock    int
-		dsn, format string
-		keep        bool
-	)
-	cmd := &cobra.Command{
-		Use:   "alerts",
-		Short: "Latency from a block entering the stream to its alerts reaching a NATS subscriber",
-		Long: `For each watch-list size, publish mainnet-sized blocks (--txs-per-block) one by
-one into an embedded JetStream stream, each paying --alerts-per-block watched
-addresses, with the alerter running on the same engine; a core NATS subscriber
-on alerts.> timestamps every alert. Prints p50, p99 and max latency from the
-publish of a block to the arrival of each of its alerts, and as a baseline in
-the same run the latency of a plain message through the same server.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(format, "table", "json"); err != nil {
-				return err
-			}
-			work, err := os.MkdirTemp("", "tracer-bench-alerts-")
-			if err != nil {
-				return err
-			}
-			if !keep {
-				defer os.RemoveAll(work)
-			}
-			if dsn == "" {
-				dsn = a.cfg.Store.DSN
-			}
-			var rows []alertsBenchRow
-			for i, n := range sizes {
-				row, err := runAlertsBench(cmd.Context(), a, filepath.Join(work, fmt.Sprint(i)), n, blocks, txs, perBlock, dsn)
-				if err != nil {
-					return err
-				}
-				rows = append(rows, *row)
-			}
-			if format == "json" {
-				return writeJSON(cmd.OutOrStdout(), rows)
-			}
-			t := newTable(cmd.OutOrStdout())
-			t.row("watched", "load", "blocks×txs", "alerts", "p50", "p99", "max", "plain msg p50/p99", "engine")
-			for _, r := range rows {
-				t.row(fmt.Sprint(r.Watched), fmt.Sprintf("%.2fs", r.LoadSec), fmt.Sprintf("%d×%d", r.Blocks, r.TxsPerBlk), fmt.Sprint(r.Alerts),
-					fmt.Sprintf("%.1f ms", r.P50Millis), fmt.Sprintf("%.1f ms", r.P99Millis), fmt.Sprintf("%.1f ms", r.MaxMillis),
-					fmt.Sprintf("%.2f/%.2f ms", r.BaseP50Ms, r.BaseP99Ms), r.Engine)
-			}
-			return t.flush()
-		},
-	}
-	f := cmd.Flags()
-	f.IntSliceVar(&sizes, "watched", []int{10, 10_000, 1_000_000}, "watch-list sizes to measure")
-	f.IntVar(&blocks, "blocks", 30, "blocks per size")
-	f.IntVar(&txs, "txs-per-block", 2500, "transactions per block")
-	f.IntVar(&perBlock, "alerts-per-block", 5, "watched addresses each block pays")
-	f.StringVar(&dsn, "clickhouse", "", "ClickHouse server DSN (default: embedded chDB); the bench works in its own database tracer_bench_alerts")
-	f.StringVar(&format, "format", "table", "table or json")
-	f.BoolVar(&keep, "keep", false, "keep the temporary directory")
-	return cmd
-}
-
-// benchAddress is a deterministic regtest P2WPKH address.
-func benchAddress(i int) string {
+// address is a deterministic regtest P2WPKH address.
+func address(i int) string {
 	h := sha256.Sum256([]byte(fmt.Sprint("bench", i)))
 	addr, err := btcutil.NewAddressWitnessPubKeyHash(h[:20], &chaincfg.RegressionNetParams)
 	if err != nil {
@@ -118,35 +72,40 @@ func benchAddress(i int) string {
 	return addr.EncodeAddress()
 }
 
-func runAlertsBench(ctx context.Context, a *app, work string, watched, blocks, txs, perBlock int, dsn string) (*alertsBenchRow, error) {
-	row := &alertsBenchRow{Watched: watched, Blocks: blocks, TxsPerBlk: txs, Confirmed: 1, AlertsBlk: perBlock, Subscriber: "core NATS alerts.>"}
-	if err := os.MkdirAll(work, 0o755); err != nil {
+// Alerts publishes mainnet-sized blocks one by one into an embedded
+// JetStream stream, each paying AlertsPerBlock of Watched addresses, with
+// the alerter running on the same engine; a core NATS subscriber on
+// alerts.> timestamps every alert. It measures the latency from the publish
+// of a block to the arrival of each of its alerts and, as a baseline, the
+// latency of a plain message through the same server.
+func Alerts(ctx context.Context, cfg AlertsConfig) (*AlertsResult, error) {
+	watched, blocks, txs, perBlock := cfg.Watched, cfg.Blocks, cfg.TxsPerBlock, cfg.AlertsPerBlock
+	row := &AlertsResult{Watched: watched, Blocks: blocks, TxsPerBlk: txs, Confirmed: 1, AlertsBlk: perBlock, Subscriber: "core NATS alerts.>"}
+	if err := os.MkdirAll(cfg.Work, 0o755); err != nil {
 		return nil, err
 	}
 	// The watch list, as a file, as an operator would give it.
-	list := filepath.Join(work, "watch.txt")
+	list := filepath.Join(cfg.Work, "watch.txt")
 	var sb strings.Builder
 	for i := range watched {
-		sb.WriteString(benchAddress(i))
+		sb.WriteString(address(i))
 		sb.WriteByte('\n')
 	}
 	if err := os.WriteFile(list, []byte(sb.String()), 0o644); err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	rules, err := alert.Rules([]alert.RuleConfig{{Name: "bench", Watch: alert.WatchList{Files: []string{list}}}}, canonicalAddress)
+	rules, err := alert.Rules([]alert.RuleConfig{{Name: "bench", Watch: alert.WatchList{Files: []string{list}}}}, cfg.CheckAddress)
 	if err != nil {
 		return nil, err
 	}
 	row.LoadSec = time.Since(start).Seconds()
 
-	dsn, err = benchDatabase(dsn, fmt.Sprintf("tracer_bench_alerts_%d", watched))
+	dsn, err := Database(cfg.DSN, fmt.Sprintf("tracer_bench_alerts_%d", watched))
 	if err != nil {
 		return nil, err
 	}
-	pcfg := a.pipelineConfig()
-	pcfg.DataDir, pcfg.NATSURL, pcfg.NATSListen, pcfg.StoreDSN = filepath.Join(work, "data"), "", "127.0.0.1:0", dsn
-	p, err := pipeline.Open(pcfg)
+	p, err := open(cfg.Pipeline, dataDir(cfg.Work), dsn, cfg.Pipeline.NoCluster)
 	if err != nil {
 		return nil, err
 	}
@@ -196,9 +155,9 @@ func runAlertsBench(ctx context.Context, a *app, work string, watched, blocks, t
 	}
 	echo.Unsubscribe()
 
-	cfg := alert.DefaultConfig(chain.BTC)
-	cfg.Rules, cfg.Confirmations, cfg.Durable = rules, 1, "bench-alerter"
-	al, err := alert.New(st.Conn(), js, cfg)
+	acfg := alert.DefaultConfig(chain.BTC)
+	acfg.Rules, acfg.Confirmations, acfg.Durable = rules, 1, "bench-alerter"
+	al, err := alert.New(st.Conn(), js, acfg)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +178,7 @@ func runAlertsBench(ctx context.Context, a *app, work string, watched, blocks, t
 	}
 	parent := ""
 	for h := range blocks {
-		b := benchBlock(rng, int64(h), parent, txs, perBlock, watched)
+		b := alertsBlock(rng, int64(h), parent, txs, perBlock, watched)
 		parent = b.Hash
 		seq++
 		m, err := payload.NewMessage(&chain.Event{Kind: chain.KindBlock, Seq: seq, Chain: b.Chain, Height: b.Height, Hash: b.Hash, Block: b})
@@ -257,13 +216,13 @@ func runAlertsBench(ctx context.Context, a *app, work string, watched, blocks, t
 	row.Alerts = len(lat)
 	row.P50Millis, row.P99Millis, row.MaxMillis = percentile(lat, 50), percentile(lat, 99), percentile(lat, 100)
 	row.BaseP50Ms, row.BaseP99Ms = percentile(base, 50), percentile(base, 99)
-	row.RSSMiB = peakRSSMiB()
+	row.RSSMiB = PeakRSSMiB()
 	return row, nil
 }
 
-// benchBlock is a block of txs payments between random addresses, perBlock
-// of them to watched addresses.
-func benchBlock(rng *rand.Rand, height int64, parent string, txs, perBlock, watched int) *chain.Block {
+// alertsBlock is a block of txs payments between random addresses,
+// perBlock of them to watched addresses.
+func alertsBlock(rng *rand.Rand, height int64, parent string, txs, perBlock, watched int) *chain.Block {
 	id := func(s string) string { return chainhash.HashH([]byte(s)).String() }
 	b := &chain.Block{Chain: chain.BTC, Height: height, Parent: parent, Hash: id(fmt.Sprint("bench block ", height)),
 		Time: 1_700_000_000 + height*600}
@@ -274,31 +233,21 @@ func benchBlock(rng *rand.Rand, height int64, parent string, txs, perBlock, watc
 		if i == 0 {
 			tx.Coinbase = true
 			tx.Inputs = []chain.Input{{Coinbase: true}}
-			tx.Outputs = []chain.Output{{Address: benchAddress(-1), ScriptType: chain.ScriptP2WPKH, Value: 312_500_000}}
+			tx.Outputs = []chain.Output{{Address: address(-1), ScriptType: chain.ScriptP2WPKH, Value: 312_500_000}}
 			continue
 		}
 		for j := range 2 {
 			tx.Inputs = append(tx.Inputs, chain.Input{Index: uint32(j), PrevTxid: id(fmt.Sprint("prev ", height, i, j)),
-				Address: benchAddress(-2 - rng.IntN(1<<30)), ScriptType: chain.ScriptP2WPKH, Value: 100_000 + rng.Int64N(1e6)})
+				Address: address(-2 - rng.IntN(1<<30)), ScriptType: chain.ScriptP2WPKH, Value: 100_000 + rng.Int64N(1e6)})
 		}
 		for j := range 3 {
-			tx.Outputs = append(tx.Outputs, chain.Output{Index: uint32(j), Address: benchAddress(-2 - rng.IntN(1<<30)),
+			tx.Outputs = append(tx.Outputs, chain.Output{Index: uint32(j), Address: address(-2 - rng.IntN(1<<30)),
 				ScriptType: chain.ScriptP2WPKH, Value: 10_000 + rng.Int64N(1e5)})
 		}
 	}
 	for k := range perBlock {
 		tx := &b.Txs[1+(k*(txs-1))/max(perBlock, 1)%(txs-1)]
-		tx.Outputs[0].Address = benchAddress(rng.IntN(watched))
+		tx.Outputs[0].Address = address(rng.IntN(watched))
 	}
 	return b
-}
-
-func percentile(v []float64, p float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	i := int(float64(len(s)-1) * p / 100)
-	return s[i]
 }

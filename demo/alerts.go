@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -13,11 +13,14 @@ import (
 	"github.com/tracerproject/tracer/store"
 )
 
-// demoAlertRules watches the planted scenario the way an investigator
-// would after learning the brokers' and cartels' addresses: every payment
-// into a broker or cartel wallet, and the repeated payments of one price
-// that precursor purchases look like.
-func demoAlertRules(truth *simulate.Truth, log *slog.Logger) (*alert.Config, error) {
+// exposureHops is the broker-exposure rule's hop limit.
+const exposureHops = 3
+
+// alertRules watches the planted scenario the way an investigator would
+// after learning the brokers' and cartels' addresses: every payment into a
+// broker or cartel wallet, the repeated payments of one price that
+// precursor purchases look like, and broker money a few hops on.
+func alertRules(truth *simulate.Truth, check alert.AddressCheck, log *slog.Logger) (*alert.Config, error) {
 	var brokers, cartels []string
 	for _, e := range truth.EntitiesOf(simulate.KindBroker) {
 		brokers = append(brokers, e.Addresses...)
@@ -30,9 +33,9 @@ func demoAlertRules(truth *simulate.Truth, log *slog.Logger) (*alert.Config, err
 		{Name: "cartel-payments", Severity: "critical", Direction: "incoming", Watch: alert.WatchList{Addresses: cartels}},
 		{Name: "precursor-purchases", Kind: alert.KindRepeated, Severity: "critical", MinPayments: 3, TolerancePct: 5, WindowBlocks: 1000,
 			Watch: alert.WatchList{Addresses: brokers}},
-		{Name: "broker-exposure", Kind: alert.KindExposure, Severity: "medium", Hops: demoExposureHops, MinAmount: "100000", MinSharePct: 10,
+		{Name: "broker-exposure", Kind: alert.KindExposure, Severity: "medium", Hops: exposureHops, MinAmount: "100000", MinSharePct: 10,
 			Watch: alert.WatchList{Addresses: brokers}},
-	}, canonicalAddress)
+	}, check)
 	if err != nil {
 		return nil, err
 	}
@@ -41,13 +44,10 @@ func demoAlertRules(truth *simulate.Truth, log *slog.Logger) (*alert.Config, err
 	return &cfg, nil
 }
 
-// demoExposureHops is the broker-exposure rule's hop limit.
-const demoExposureHops = 3
-
-// demoAlerts says what the alerter published while the demo ingested,
-// next to what the ground truth planted.
-func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simulate.Truth, self, data string) error {
-	alerts, err := alert.List(ctx, st.Conn(), time.Now().Add(-time.Hour), 100_000)
+// alerts says what the alerter published while the demo ingested, next to
+// what the ground truth planted.
+func alerts(ctx context.Context, w io.Writer, st *store.Store, truth *simulate.Truth, cfg Config, data string) error {
+	list, err := alert.List(ctx, st.Conn(), time.Now().Add(-time.Hour), 100_000)
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simula
 	byRule := map[string]*count{}
 	var example, exposed *alert.Alert
 	reached := map[string]bool{} // txid/address of exposure alerts
-	for _, a := range alerts {
+	for _, a := range list {
 		if a.Kind == alert.KindExposure {
 			reached[a.Txid+"/"+a.Address] = true
 			if exposed == nil || a.Hops > exposed.Hops || a.Hops == exposed.Hops && a.Height > exposed.Height {
@@ -85,7 +85,7 @@ func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simula
 	for _, f := range truth.Flows {
 		planted[f.Kind]++
 		// A flow with k intermediaries is k+1 hops from the broker.
-		if (f.Kind == simulate.FlowCashOut || f.Kind == simulate.FlowCartel) && f.Hops+1 >= 2 && f.Hops+1 <= demoExposureHops {
+		if (f.Kind == simulate.FlowCashOut || f.Kind == simulate.FlowCartel) && f.Hops+1 >= 2 && f.Hops+1 <= exposureHops {
 			onward++
 			if reached[f.Txid+"/"+f.Address] {
 				found++
@@ -94,12 +94,12 @@ func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simula
 	}
 	fmt.Fprintf(w, "\n6. Alerts published on alerts.btc.<severity>.<rule> while the blocks went through (2 confirmations)\n")
 	t := newTable(w)
-	t.row("  rule", "alerts", "confirmed", "still provisional", "planted")
+	row(t, "  rule", "alerts", "confirmed", "still provisional", "planted")
 	for _, r := range []struct{ name, planted string }{
 		{"broker-payments", fmt.Sprintf("%d purchases (a purchase may pay a broker twice in one tx)", planted[simulate.FlowPurchase])},
 		{"cartel-payments", fmt.Sprintf("%d payments to cartels, and starting coins from coinbases", planted[simulate.FlowCartel])},
 		{"precursor-purchases", fmt.Sprintf("%d: a buyer's 3rd and later payment of one price (±5%%) to one broker", repeatedPurchases(truth))},
-		{"broker-exposure", fmt.Sprintf("broker money 2-%d hops on (haircut, >= 10%% of a payment); %d of the %d planted cash-outs and cartel payments that far are among them", demoExposureHops, found, onward)},
+		{"broker-exposure", fmt.Sprintf("broker money 2-%d hops on (haircut, >= 10%% of a payment); %d of the %d planted cash-outs and cartel payments that far are among them", exposureHops, found, onward)},
 	} {
 		c := byRule[r.name]
 		if c == nil {
@@ -109,14 +109,14 @@ func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simula
 		if c.premine > 0 {
 			planted = fmt.Sprintf("%s (%d)", planted, c.premine)
 		}
-		t.row("  "+r.name, c.provisional, c.confirmed, c.provisional-c.confirmed, planted)
+		row(t, "  "+r.name, c.provisional, c.confirmed, c.provisional-c.confirmed, planted)
 	}
-	t.flush()
+	t.Flush()
 	if example != nil {
-		fmt.Fprintf(w, "   e.g. %s\n", alertLine(example))
+		fmt.Fprintf(w, "   e.g. %s\n", cfg.Format.Alert(example))
 	}
 	if exposed != nil {
-		fmt.Fprintf(w, "   e.g. %s\n", alertLine(exposed))
+		fmt.Fprintf(w, "   e.g. %s\n", cfg.Format.Alert(exposed))
 		for _, s := range exposed.Path {
 			note := ""
 			if s.SameOwner {
@@ -125,7 +125,7 @@ func demoAlerts(ctx context.Context, w io.Writer, st *store.Store, truth *simula
 			fmt.Fprintf(w, "        %s  %s -> %s  %s sat%s\n", s.Txid, s.From, s.To, s.Amount, note)
 		}
 	}
-	fmt.Fprintf(w, "   %s --data %s alerts list --since 1h\n", self, data)
+	fmt.Fprintf(w, "   %s --data %s alerts list --since 1h\n", cfg.Self, data)
 	return nil
 }
 
