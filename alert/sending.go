@@ -9,16 +9,27 @@ import (
 
 	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/store"
+	"github.com/tracerproject/tracer/trace"
 )
 
 // Sending exposure: when a payment reaches a watched address, whose money
 // was it, up to the rule's hops back? The payer is hop 1 (the watch
 // rules' counterparty); the addresses that funded the payer are hop 2, and
-// so on. Haircut backwards, exact to the satoshi: an input of value w of a
-// transaction with input value V that paid T to watched addresses gets
-// floor(w·T/V); an earlier transaction that created a tainted output of
-// taint t passes floor(w·t/V) to each of its inputs. A step within one
-// owner (the same address, or with clusters the same cluster) is no hop.
+// so on. The model is upstream haircut with the step rules of the trace
+// package, so an alert equals `tracer trace --direction up --model
+// haircut` from the watched addresses for the payment's money: an input
+// of value w of a transaction with input value V whose outputs reached
+// hold taint T (what it paid to watched addresses, or the taint of its
+// outputs found on the way back) gets trace.StepTaint, floor(w·T/V); its
+// hop count is trace.LeastHop over those outputs, a step within one owner
+// (the same address, or with clusters the same cluster, a payer of the
+// watched address's cluster included) being no hop. An address reached
+// by such a step reaches no new owner and does not alert.
+//
+// Each payment is followed back on its own, level by level: a transaction
+// met again at a later level (two paths of different lengths from one
+// source) passes on the taint of the outputs reached at each level
+// separately, where a trace would add them before the floor.
 //
 // The earlier transactions are read from the store (btc_inputs): a
 // funding transaction the loader has not stored yet (it stores blocks
@@ -42,6 +53,9 @@ type fund struct {
 	match   Match
 	payTx   string // the transaction in this block that paid the watched address
 }
+
+// spendKey is a transaction on the way back from one payment.
+type spendKey struct{ payTx, txid string }
 
 // storedInput is an input of a stored transaction.
 type storedInput struct {
@@ -97,7 +111,7 @@ func inputsOf(ctx context.Context, conn store.Conn, txids []string) (map[string]
 }
 
 // sendingExposure returns the block's sending-exposure alerts.
-func (a *Alerter) sendingExposure(ctx context.Context, b *chain.Block, sameOwner ownerFunc) ([]*Alert, error) {
+func (a *Alerter) sendingExposure(ctx context.Context, b *chain.Block, clusterOf clusterFunc) ([]*Alert, error) {
 	var rules []*Rule
 	for _, r := range a.cfg.Rules {
 		if r.Kind == KindExposure && r.sending {
@@ -106,9 +120,6 @@ func (a *Alerter) sendingExposure(ctx context.Context, b *chain.Block, sameOwner
 	}
 	if len(rules) == 0 || len(b.Transfers) > 0 {
 		return nil, nil
-	}
-	if sameOwner == nil {
-		sameOwner = func(string, string) bool { return false }
 	}
 	when := time.Unix(b.Time, 0).UTC()
 	var alerts []*Alert
@@ -122,14 +133,11 @@ func (a *Alerter) sendingExposure(ctx context.Context, b *chain.Block, sameOwner
 				continue
 			}
 			var paid int64
-			var to string
-			var m Match
+			var seeds []fund // the watched outputs: hop 0
 			for _, o := range tx.Outputs {
 				if wm, ok := r.Watched(o.Address); ok {
-					if paid == 0 {
-						to, m = o.Address, wm
-					}
 					paid += o.Value
+					seeds = append(seeds, fund{txid: tx.Txid, address: o.Address, value: o.Value, taint: o.Value, match: wm, payTx: tx.Txid})
 				}
 			}
 			total := tx.InputValue()
@@ -140,13 +148,18 @@ func (a *Alerter) sendingExposure(ctx context.Context, b *chain.Block, sameOwner
 				if _, ok := r.Watched(in.Address); ok || in.Address == "" {
 					continue // the watched owner's own money
 				}
-				t := mulDiv(in.Value, paid, total)
-				if t < min {
+				t := trace.StepTaint(trace.Haircut, in.Value, paid, total)
+				if !trace.Followed(t, min) {
 					continue
 				}
-				step := PathStep{Txid: tx.Txid, Height: b.Height, From: in.Address, To: to, Amount: strconv.FormatInt(t, 10)}
-				frontier = append(frontier, fund{txid: in.PrevTxid, address: in.Address, value: in.Value, taint: t, hop: 1,
-					path: []PathStep{step}, match: m, payTx: tx.Txid})
+				hop, best, same := trace.LeastHop(len(seeds), fundFeed(seeds), in.Address, clusterOf)
+				if same >= 0 {
+					best = same
+				}
+				to := seeds[best]
+				step := PathStep{Txid: tx.Txid, Height: b.Height, From: in.Address, To: to.address, Amount: strconv.FormatInt(t, 10), SameOwner: same >= 0}
+				frontier = append(frontier, fund{txid: in.PrevTxid, address: in.Address, value: in.Value, taint: t, hop: hop,
+					path: []PathStep{step}, match: to.match, payTx: tx.Txid})
 			}
 		}
 		type akey struct{ payTx, address string }
@@ -163,12 +176,27 @@ func (a *Alerter) sendingExposure(ctx context.Context, b *chain.Block, sameOwner
 			if err != nil {
 				return nil, err
 			}
-			var next []fund
+			// The outputs reached of each transaction, per payment: the
+			// transaction's taint is theirs together.
+			byTx := map[spendKey][]fund{}
+			var txOrder []spendKey
 			for _, f := range frontier {
-				inputs := ins[f.txid]
-				var total int64
+				k := spendKey{f.payTx, f.txid}
+				if _, ok := byTx[k]; !ok {
+					txOrder = append(txOrder, k)
+				}
+				byTx[k] = append(byTx[k], f)
+			}
+			var next []fund
+			for _, k := range txOrder {
+				outs := byTx[k]
+				inputs := ins[k.txid]
+				var total, taint int64
 				for _, in := range inputs {
 					total += in.value
+				}
+				for _, f := range outs {
+					taint += f.taint
 				}
 				if total == 0 {
 					continue // not stored, or a coinbase: the branch ends
@@ -180,18 +208,19 @@ func (a *Alerter) sendingExposure(ctx context.Context, b *chain.Block, sameOwner
 					if _, ok := r.Watched(in.address); ok {
 						continue // the watched owner's own money coming back
 					}
-					t := mulDiv(in.value, f.taint, total)
-					if t < min {
+					t := trace.StepTaint(trace.Haircut, in.value, taint, total)
+					if !trace.Followed(t, min) {
 						continue
 					}
-					same := in.address == f.address || sameOwner(in.address, f.address)
-					hop := f.hop + 1
+					hop, best, sameIdx := trace.LeastHop(len(outs), fundFeed(outs), in.address, clusterOf)
+					same := sameIdx >= 0
 					if same {
-						hop = f.hop
+						best = sameIdx
 					}
 					if hop > r.Hops {
 						continue
 					}
+					f := outs[best]
 					step := PathStep{Txid: f.txid, Height: in.height, From: in.address, To: f.address, Amount: strconv.FormatInt(t, 10), SameOwner: same}
 					path := append([]PathStep{step}, f.path...)
 					if !same && hop >= 2 && t*100 >= int64(r.MinSharePct)*in.value {
@@ -226,4 +255,9 @@ func (a *Alerter) sendingExposure(ctx context.Context, b *chain.Block, sameOwner
 		}
 	}
 	return alerts, nil
+}
+
+// fundFeed shows the hop rule the outputs reached of a transaction.
+func fundFeed(fs []fund) func(int) trace.Feed {
+	return func(i int) trace.Feed { return trace.Feed{Address: fs[i].address, Hop: fs[i].hop, Taint: fs[i].taint} }
 }
