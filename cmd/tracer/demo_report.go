@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/big"
 	"path/filepath"
 	"time"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/report"
@@ -82,4 +84,4 @@ func flowsLine(fs []trace.CategoryFlow) string {
 	return s
 }
 
-func btcString8(sat int64) string { return fmt.Sprintf("%d.%08d", sat/1e8, sat%1e8) }
+func btcString8(sat int64) string { return chain.FormatAmount(big.NewInt(sat), 8, "", true) }
