@@ -25,8 +25,10 @@ import (
 // has addresses of its own, so that the money of one payment into the
 // broker has no source in common with another's.
 //
-// Upstream, per flow: funder → buyer (mixed with a stranger's clean money)
-// → payer → broker; in odd flows the payer collects through an address of
+// Upstream, per flow: funder → buyer (mixed with a stranger's clean money,
+// or in flows k%4 == 3 with the funder's own change through a middle
+// address, so that the funder's transaction is met twice) → payer →
+// broker; in odd flows the payer collects through an address of
 // its own cluster (a step inside one cluster at hop 1), and in flows
 // k%3 == 2 the payer pays broker2, which pays the broker (a step inside
 // the broker's cluster at hop 0).
@@ -42,7 +44,7 @@ func plantedChain(seed uint64, flows int) (blocks []*chain.Block, clusters map[s
 	clusters = map[string]uint32{"broker": 1, "broker2": 1}
 	var w world
 	w.height = 1
-	const stages = 11
+	const stages = 12
 	txs := make([][]chain.Tx, stages)
 	add := func(stage int, name string, ins []utxo, outs []io) []utxo {
 		tx, created := ptx(name, ins, outs)
@@ -57,24 +59,32 @@ func plantedChain(seed uint64, flows int) (blocks []*chain.Block, clusters map[s
 		x := amt(v0/3, v0-10_000)
 		u1 := add(0, n("u1"), []utxo{{addr: a("funder"), value: v0}}, []io{{a("buyer"), x}, {a("funder"), v0 - x - 1_000}})
 		clean := amt(10_000, 1_000_000)
+		stranger := utxo{addr: a("stranger"), value: clean}
+		if k%4 == 3 {
+			// The funder's change reaches the buyer too, through a middle
+			// address: the funder's transaction is met again a hop later.
+			mid := add(1, n("mid"), []utxo{u1[1]}, []io{{a("mid"), u1[1].value - 700}})
+			stranger = mid[0]
+			clean = stranger.value
+		}
 		y := amt((x+clean)/4, x+clean-5_000)
 		payer := a("payer")
 		if k%2 == 1 {
 			payer = a("collect")
 			clusters[a("payer")], clusters[a("collect")] = uint32(200+k), uint32(200+k)
 		}
-		u2 := add(1, n("u2"), []utxo{u1[0], {addr: a("stranger"), value: clean}}, []io{{payer, y}, {a("buyer"), x + clean - y - 2_000}})
+		u2 := add(2, n("u2"), []utxo{u1[0], stranger}, []io{{payer, y}, {a("buyer"), x + clean - y - 2_000}})
 		if k%2 == 1 {
-			u2 = add(2, n("u2b"), []utxo{u2[0]}, []io{{a("payer"), y - 500}})
+			u2 = add(3, n("u2b"), []utxo{u2[0]}, []io{{a("payer"), y - 500}})
 			y -= 500
 		}
 		z := amt(y/5, y-3_000)
 		var got utxo // the broker's output of this flow
 		if k%3 == 2 {
-			u3 := add(3, n("u3"), []utxo{u2[0]}, []io{{"broker2", z}, {a("payer"), y - z - 1_000}})
-			got = add(4, n("u4"), []utxo{u3[0]}, []io{{"broker", z - 700}})[0]
+			u3 := add(4, n("u3"), []utxo{u2[0]}, []io{{"broker2", z}, {a("payer"), y - z - 1_000}})
+			got = add(5, n("u4"), []utxo{u3[0]}, []io{{"broker", z - 700}})[0]
 		} else {
-			got = add(3, n("u3"), []utxo{u2[0]}, []io{{"broker", z}, {a("payer"), y - z - 1_000}})[0]
+			got = add(4, n("u3"), []utxo{u2[0]}, []io{{"broker", z}, {a("payer"), y - z - 1_000}})[0]
 		}
 		// Downstream.
 		v := got.value
@@ -86,21 +96,21 @@ func plantedChain(seed uint64, flows int) (blocks []*chain.Block, clusters map[s
 			outs = append(outs, io{"broker2", b2})
 		}
 		outs = append(outs, io{"broker", v - m - b2 - 1_000})
-		d1 := add(5, n("d1"), []utxo{got}, outs)
+		d1 := add(6, n("d1"), []utxo{got}, outs)
 		clean = amt(10_000, 3*m)
 		nv := amt((m+clean)/3, m+clean-20_000)
 		change := a("mulechange")
 		clusters[a("mule")], clusters[change] = uint32(100+k), uint32(100+k)
-		d2 := add(6, n("d2"), []utxo{d1[0], {addr: a("clean"), value: clean}}, []io{{a("next"), nv}, {change, m + clean - nv - 1_500}})
+		d2 := add(7, n("d2"), []utxo{d1[0], {addr: a("clean"), value: clean}}, []io{{a("next"), nv}, {change, m + clean - nv - 1_500}})
 		xv := amt(nv/3, nv-10_000)
-		d3 := add(7, n("d3"), []utxo{d2[0]}, []io{{a("far"), xv}, {a("next"), nv - xv - 1_000}})
-		add(7, n("d4"), []utxo{d2[1]}, []io{{a("y"), d2[1].value - 800}})
+		d3 := add(8, n("d3"), []utxo{d2[0]}, []io{{a("far"), xv}, {a("next"), nv - xv - 1_000}})
+		add(8, n("d4"), []utxo{d2[1]}, []io{{a("y"), d2[1].value - 800}})
 		if k%2 == 0 {
-			q := add(8, n("d5"), []utxo{d1[1]}, []io{{a("q"), b2 - 600}})
-			add(9, n("d6"), []utxo{q[0]}, []io{{a("r"), b2 - 1_200}})
+			q := add(9, n("d5"), []utxo{d1[1]}, []io{{a("q"), b2 - 600}})
+			add(10, n("d6"), []utxo{q[0]}, []io{{a("r"), b2 - 1_200}})
 		}
 		// At the limit: hop 3 (far) spent with hop 2 (next's change).
-		add(10, n("d7"), []utxo{d3[0], d3[1]}, []io{{a("z"), d3[0].value + d3[1].value - 900}})
+		add(11, n("d7"), []utxo{d3[0], d3[1]}, []io{{a("z"), d3[0].value + d3[1].value - 900}})
 	}
 	for _, ts := range txs {
 		if len(ts) > 0 {
