@@ -229,7 +229,7 @@ func (a *Alerter) block(ctx context.Context, b *chain.Block) error {
 		}
 	}
 	alerts, cands := Evaluate(b, a.cfg.Rules)
-	owner := sameOwnerCache(ctx, a.cfg.Clusters)
+	owner := clusterCache(ctx, a.cfg.Clusters)
 	alerts = append(alerts, a.exp.block(b, owner)...)
 	sending, err := a.sendingExposure(ctx, b, owner)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/bits"
 	"strconv"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/stream"
+	"github.com/tracerproject/tracer/trace"
 )
 
 // Exposure rules follow money out of the watched addresses as it moves,
@@ -19,22 +19,24 @@ import (
 // rule's hops: indirect exposure, the money a broker paid on through one
 // or more intermediaries.
 //
-// The model is haircut over the UTXO graph, exact to the satoshi and the
-// same as `tracer trace --model haircut`: a transaction's taint T is the
-// sum of its inputs' taint and V the sum of its input values; an output of
-// value v gets floor(v·T/V). An input spending from a watched address is
-// tainted for its whole value (hop 0). An output gets the least hop count
-// of the tainted inputs that feed it, plus one, except that a payment to
-// the owner of that input (the same address, or, with clusters, the same
-// cluster) is no hop. An output back at a watched address leaves the
-// state: it is the watched owner's own money.
+// The model is haircut over the UTXO graph with the step rules of the
+// trace package (trace.StepTaint, trace.LeastHop, trace.Followed), so an
+// alert equals `tracer trace --model haircut --hops N --min-value M` from
+// the watched addresses, hop count and amount to the satoshi. An input
+// spending from a watched address is tainted for its whole value (hop 0).
+// An output gets the least hop count over the tainted inputs that feed it
+// of the input's hop plus one, or plus none when the output's address and
+// the input's are one owner (the same address, or with clusters the same
+// cluster), at hop 0 as at any other; an address reached by such a step
+// reaches no new owner and does not alert. An output back at a watched
+// address leaves the state: it is the watched owner's own money.
 //
 // The state is the set of tainted, unspent outputs within the hop limit
-// whose taint reaches the rule's min_amount (taint only shrinks along a
-// path, so a smaller output could only matter joined with others: like
-// `trace --min-value`, it is not followed). It lives in memory, with a
-// journal of the last blocks for reorgs, and is rebuilt when the alerter
-// starts by replaying the chain stream's last lookback_blocks blocks.
+// (at the limit too: their taint joins that of the transactions that
+// spend them) whose taint reaches the rule's min_amount (trace.Followed).
+// It lives in memory, with a journal of the last blocks for reorgs, and is
+// rebuilt when the alerter starts by replaying the chain stream's last
+// lookback_blocks blocks.
 
 // KindExposure fires when money from watched addresses reaches another
 // owner within Hops hops (2 or more: hop 1, a direct payment, is the watch
@@ -120,19 +122,18 @@ func newExposure(rules []*Rule) *exposure {
 // Tracked is the number of tainted outputs the rule follows.
 func (e *exposure) tracked(rule string) int { return len(e.live[rule]) }
 
-// ownerFunc says whether two addresses have one owner (same cluster).
-type ownerFunc func(a, b string) bool
+// clusterFunc gives an address's cluster, 0 for none (trace.SameOwner).
+type clusterFunc func(address string) uint32
 
-// mulDiv is floor(a·b/c) for 0 ≤ a, b and b ≤ c, without overflow.
-func mulDiv(a, b, c int64) int64 {
-	hi, lo := bits.Mul64(uint64(a), uint64(b))
-	q, _ := bits.Div64(hi, lo, uint64(c))
-	return int64(q)
+// feedIn is a tainted input of a transaction: the output it spends.
+type feedIn struct {
+	t       *tainted
+	address string
 }
 
 // block applies a block to the states and returns its exposure alerts
 // (none when replaying).
-func (e *exposure) block(b *chain.Block, sameOwner ownerFunc) []*Alert {
+func (e *exposure) block(b *chain.Block, clusterOf clusterFunc) []*Alert {
 	if len(e.rules) == 0 || len(b.Transfers) > 0 {
 		return nil
 	}
@@ -148,8 +149,7 @@ func (e *exposure) block(b *chain.Block, sameOwner ownerFunc) []*Alert {
 				continue
 			}
 			var total, taint int64
-			var feed *tainted // the least-hop tainted input (largest taint on a tie)
-			var feedAddr string
+			var feeds []feedIn
 			for k := range tx.Inputs {
 				in := &tx.Inputs[k]
 				total += in.Value
@@ -166,12 +166,13 @@ func (e *exposure) block(b *chain.Block, sameOwner ownerFunc) []*Alert {
 					continue
 				}
 				taint += t.taint
-				if feed == nil || t.hop < feed.hop || t.hop == feed.hop && t.taint > feed.taint {
-					feed, feedAddr = t, in.Address
-				}
+				feeds = append(feeds, feedIn{t, in.Address})
 			}
-			if feed == nil || taint == 0 || total == 0 {
+			if len(feeds) == 0 || taint == 0 || total == 0 {
 				continue
+			}
+			feed := func(i int) trace.Feed {
+				return trace.Feed{Address: feeds[i].address, Hop: feeds[i].t.hop, Taint: feeds[i].t.taint}
 			}
 			// Per address the tx pays: what it received and the taint of it.
 			type paid struct {
@@ -195,39 +196,40 @@ func (e *exposure) block(b *chain.Block, sameOwner ownerFunc) []*Alert {
 					order = append(order, o.Address)
 				}
 				p.value += o.Value
-				p.taint += mulDiv(o.Value, taint, total)
+				p.taint += trace.StepTaint(trace.Haircut, o.Value, taint, total)
 				p.outs = append(p.outs, o)
 			}
 			for _, addr := range order {
 				p := byAddr[addr]
-				same := addr == feedAddr || sameOwner != nil && feed.hop > 0 && sameOwner(addr, feedAddr)
-				hop := feed.hop + 1
+				hop, best, sameIdx := trace.LeastHop(len(feeds), feed, addr, clusterOf)
+				same := sameIdx >= 0
 				if same {
-					hop = feed.hop
+					best = sameIdx
 				}
-				step := PathStep{Txid: tx.Txid, Height: b.Height, From: feedAddr, To: addr, Amount: strconv.FormatInt(p.taint, 10), SameOwner: same}
-				path := append(append(make([]PathStep, 0, len(feed.path)+1), feed.path...), step)
+				parent, from := feeds[best].t, feeds[best].address
+				step := PathStep{Txid: tx.Txid, Height: b.Height, From: from, To: addr, Amount: strconv.FormatInt(p.taint, 10), SameOwner: same}
+				path := append(append(make([]PathStep, 0, len(parent.path)+1), parent.path...), step)
 				if !same && hop >= 2 && hop <= r.Hops && p.taint > 0 && p.taint >= r.min.Int64() &&
 					p.taint*100 >= int64(r.MinSharePct)*p.value {
 					alerts = append(alerts, &Alert{
 						Format: Format, ID: alertID(r.Name, b.Chain, b.Hash, tx.Txid, Incoming, addr), Status: Provisional,
 						Rule: r.Name, Kind: r.Kind, Severity: r.Severity, Chain: b.Chain, Txid: tx.Txid,
 						BlockHash: b.Hash, Height: b.Height, Time: when, Direction: Incoming, Address: addr,
-						Counterparties: []string{feedAddr}, Amount: strconv.FormatInt(p.taint, 10),
+						Counterparties: []string{from}, Amount: strconv.FormatInt(p.taint, 10),
 						Value: strconv.FormatInt(p.value, 10), Asset: asset(b.Chain), Hops: hop,
-						Matched: []Match{feed.source}, Path: path,
+						Matched: []Match{parent.source}, Path: path,
 					})
 				}
-				if hop >= r.Hops || p.taint < r.min.Int64() {
-					continue // at the limit, or too little to follow
+				if hop > r.Hops {
+					continue
 				}
 				for _, o := range p.outs {
-					ot := mulDiv(o.Value, taint, total)
-					if ot < r.min.Int64() {
+					ot := trace.StepTaint(trace.Haircut, o.Value, taint, total)
+					if !trace.Followed(ot, r.min.Int64()) {
 						continue
 					}
 					op := outpoint{tx.Txid, o.Index}
-					live[op] = &tainted{address: addr, value: o.Value, taint: ot, hop: hop, height: b.Height, path: path, source: feed.source}
+					live[op] = &tainted{address: addr, value: o.Value, taint: ot, hop: hop, height: b.Height, path: path, source: parent.source}
 					j.added = append(j.added, ruleOutpoint{r.Name, op})
 				}
 			}
@@ -263,26 +265,23 @@ func (e *exposure) undo(hash string) bool {
 	return false
 }
 
-// sameOwnerCache answers sameOwner from the clusters, caching per block.
-func sameOwnerCache(ctx context.Context, cs ClusterSource) ownerFunc {
+// clusterCache answers the clusters of addresses from cs, caching per
+// block; an address whose cluster cannot be read is in none (0).
+func clusterCache(ctx context.Context, cs ClusterSource) clusterFunc {
 	if cs == nil {
 		return nil
 	}
-	ids := map[string]int64{}
-	clusterOf := func(a string) int64 {
+	ids := map[string]uint32{}
+	return func(a string) uint32 {
 		if id, ok := ids[a]; ok {
 			return id
 		}
-		id := int64(-1)
+		var id uint32
 		if c, err := cs.ClusterOf(ctx, a); err == nil {
-			id = int64(c)
+			id = c
 		}
 		ids[a] = id
 		return id
-	}
-	return func(a, b string) bool {
-		ca := clusterOf(a)
-		return ca >= 0 && ca == clusterOf(b)
 	}
 }
 
@@ -339,7 +338,7 @@ func (a *Alerter) rebuildExposure(ctx context.Context) error {
 		switch ev := d.Event; ev.Kind {
 		case chain.KindBlock:
 			if ev.Block.Height >= lowest {
-				a.exp.block(ev.Block, sameOwnerCache(ctx, a.cfg.Clusters))
+				a.exp.block(ev.Block, clusterCache(ctx, a.cfg.Clusters))
 				blocks++
 			}
 		case chain.KindUndo:

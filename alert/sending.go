@@ -9,38 +9,65 @@ import (
 
 	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/store"
+	"github.com/tracerproject/tracer/trace"
 )
 
 // Sending exposure: when a payment reaches a watched address, whose money
 // was it, up to the rule's hops back? The payer is hop 1 (the watch
 // rules' counterparty); the addresses that funded the payer are hop 2, and
-// so on. Haircut backwards, exact to the satoshi: an input of value w of a
-// transaction with input value V that paid T to watched addresses gets
-// floor(w·T/V); an earlier transaction that created a tainted output of
-// taint t passes floor(w·t/V) to each of its inputs. A step within one
-// owner (the same address, or with clusters the same cluster) is no hop.
+// so on. Each payment is followed back on its own, and the result is what
+// `tracer trace --direction up --model haircut` computes from the
+// payment's outputs to watched addresses (its seeds, hop 0), with the step
+// rules of the trace package: a transaction whose tainted outputs hold
+// taint T of input value V gives an input of value w trace.StepTaint,
+// floor(w·T/V), at the hop count trace.LeastHop gives over those outputs,
+// a step within one owner (the same address, or with clusters the same
+// cluster, a payer of the watched address's cluster included) being no
+// hop; an output whose taint is below min_amount is not followed
+// (trace.Followed). The walk runs to its fixed point, as a trace's rounds
+// do: a transaction met again through another of its outputs passes on
+// the taint of all its tainted outputs together. An address reached by a
+// step within one owner reaches no new owner and does not alert.
 //
 // The earlier transactions are read from the store (btc_inputs): a
 // funding transaction the loader has not stored yet (it stores blocks
 // within about a second) or never saw ends that branch, and the alert
-// says nothing of it. One query per hop level serves every payment of the
+// says nothing of it. One query per round serves every payment of the
 // block.
 
 // upstreamBatch bounds the txids of one query.
 const upstreamBatch = store.KeysLimit
 
-// fund is a tainted output on the way back: its address, its taint (the
-// part of it that reached the watched addresses), the hop count of its
-// owner and the path from it to the watched address.
-type fund struct {
-	txid    string // the transaction that created it
-	address string
-	value   int64
-	taint   int64
-	hop     int
-	path    []PathStep
-	match   Match
-	payTx   string // the transaction in this block that paid the watched address
+// upOut is an output on the way back from one payment.
+type upOut struct {
+	txid string
+	n    uint32
+}
+
+// upNode is a tainted output on the way back: its address, value and
+// taint (the part of it that reached the watched addresses), its hop
+// count, and the step that reached it (the transaction that spends it, and
+// the output of that transaction it fed: the path goes on from there).
+type upNode struct {
+	address   string
+	value     int64
+	taint     int64
+	hop       int
+	same      bool
+	seed      bool
+	via       string
+	viaHeight int64
+	parent    upOut
+	match     Match
+	order     int
+}
+
+// upPayment is one payment into watched addresses followed back.
+type upPayment struct {
+	tx    string
+	nodes map[upOut]*upNode
+	// outs: the tainted outputs of each transaction met.
+	outs map[string][]upOut
 }
 
 // storedInput is an input of a stored transaction.
@@ -97,7 +124,7 @@ func inputsOf(ctx context.Context, conn store.Conn, txids []string) (map[string]
 }
 
 // sendingExposure returns the block's sending-exposure alerts.
-func (a *Alerter) sendingExposure(ctx context.Context, b *chain.Block, sameOwner ownerFunc) ([]*Alert, error) {
+func (a *Alerter) sendingExposure(ctx context.Context, b *chain.Block, clusterOf clusterFunc) ([]*Alert, error) {
 	var rules []*Rule
 	for _, r := range a.cfg.Rules {
 		if r.Kind == KindExposure && r.sending {
@@ -107,123 +134,189 @@ func (a *Alerter) sendingExposure(ctx context.Context, b *chain.Block, sameOwner
 	if len(rules) == 0 || len(b.Transfers) > 0 {
 		return nil, nil
 	}
-	if sameOwner == nil {
-		sameOwner = func(string, string) bool { return false }
-	}
 	when := time.Unix(b.Time, 0).UTC()
+	// The inputs of the block's own transactions, then those read from
+	// the store, shared by the rules.
+	known := map[string][]storedInput{}
+	for i := range b.Txs {
+		tx := &b.Txs[i]
+		for _, in := range tx.Inputs {
+			known[tx.Txid] = append(known[tx.Txid], storedInput{prevTxid: in.PrevTxid, prevN: in.PrevIndex, address: in.Address,
+				value: in.Value, height: b.Height, coinbase: in.Coinbase || tx.Coinbase})
+		}
+	}
 	var alerts []*Alert
 	for _, r := range rules {
 		min := r.min.Int64()
-		// Hop 1: the payers of each payment into watched addresses.
-		var frontier []fund
+		var pays []*upPayment
+		pending := map[*upPayment][]string{} // transactions whose tainted outputs changed
 		for i := range b.Txs {
 			tx := &b.Txs[i]
-			if tx.Coinbase {
+			if tx.Coinbase || tx.InputValue() == 0 || internal(flow{tx: tx, dir: Incoming}, r) {
 				continue
 			}
-			var paid int64
-			var to string
-			var m Match
+			p := &upPayment{tx: tx.Txid, nodes: map[upOut]*upNode{}, outs: map[string][]upOut{}}
 			for _, o := range tx.Outputs {
-				if wm, ok := r.Watched(o.Address); ok {
-					if paid == 0 {
-						to, m = o.Address, wm
-					}
-					paid += o.Value
+				if m, ok := r.Watched(o.Address); ok && o.Value > 0 {
+					k := upOut{tx.Txid, o.Index}
+					p.nodes[k] = &upNode{address: o.Address, value: o.Value, taint: o.Value, seed: true, match: m}
+					p.outs[tx.Txid] = append(p.outs[tx.Txid], k)
 				}
 			}
-			total := tx.InputValue()
-			if paid == 0 || total == 0 || internal(flow{tx: tx, dir: Incoming}, r) {
-				continue
-			}
-			for _, in := range tx.Inputs {
-				if _, ok := r.Watched(in.Address); ok || in.Address == "" {
-					continue // the watched owner's own money
-				}
-				t := mulDiv(in.Value, paid, total)
-				if t < min {
-					continue
-				}
-				step := PathStep{Txid: tx.Txid, Height: b.Height, From: in.Address, To: to, Amount: strconv.FormatInt(t, 10)}
-				frontier = append(frontier, fund{txid: in.PrevTxid, address: in.Address, value: in.Value, taint: t, hop: 1,
-					path: []PathStep{step}, match: m, payTx: tx.Txid})
+			if len(p.nodes) > 0 {
+				pays = append(pays, p)
+				pending[p] = []string{tx.Txid}
 			}
 		}
-		type akey struct{ payTx, address string }
-		found := map[akey]*Alert{}
-		var order []akey
-		// Steps within one owner are no hop but cost a query: a long
-		// peel chain of one owner is followed this far.
-		for level := 0; len(frontier) > 0 && level < 3*r.Hops; level++ {
-			var txids []string
-			for _, f := range frontier {
-				txids = append(txids, f.txid)
-			}
-			ins, err := inputsOf(ctx, a.conn, txids)
-			if err != nil {
-				return nil, err
-			}
-			var next []fund
-			for _, f := range frontier {
-				inputs := ins[f.txid]
-				var total int64
-				for _, in := range inputs {
-					total += in.value
-				}
-				if total == 0 {
-					continue // not stored, or a coinbase: the branch ends
-				}
-				for _, in := range inputs {
-					if in.coinbase || in.address == "" {
-						continue
-					}
-					if _, ok := r.Watched(in.address); ok {
-						continue // the watched owner's own money coming back
-					}
-					t := mulDiv(in.value, f.taint, total)
-					if t < min {
-						continue
-					}
-					same := in.address == f.address || sameOwner(in.address, f.address)
-					hop := f.hop + 1
-					if same {
-						hop = f.hop
-					}
-					if hop > r.Hops {
-						continue
-					}
-					step := PathStep{Txid: f.txid, Height: in.height, From: in.address, To: f.address, Amount: strconv.FormatInt(t, 10), SameOwner: same}
-					path := append([]PathStep{step}, f.path...)
-					if !same && hop >= 2 && t*100 >= int64(r.MinSharePct)*in.value {
-						k := akey{f.payTx, in.address}
-						if al := found[k]; al != nil {
-							n, _ := strconv.ParseInt(al.Amount, 10, 64)
-							v, _ := strconv.ParseInt(al.Value, 10, 64)
-							al.Amount, al.Value = strconv.FormatInt(n+t, 10), strconv.FormatInt(v+in.value, 10)
-							if hop < al.Hops {
-								al.Hops, al.Path = hop, path
-							}
-						} else {
-							found[k] = &Alert{
-								Format: Format, ID: alertID(r.Name, b.Chain, b.Hash, f.payTx, Outgoing, in.address), Status: Provisional,
-								Rule: r.Name, Kind: r.Kind, Severity: r.Severity, Chain: b.Chain, Txid: f.payTx,
-								BlockHash: b.Hash, Height: b.Height, Time: when, Direction: Outgoing, Address: in.address,
-								Counterparties: []string{path[len(path)-1].To}, Amount: strconv.FormatInt(t, 10),
-								Value: strconv.FormatInt(in.value, 10), Asset: asset(b.Chain), Hops: hop, Matched: []Match{f.match}, Path: path,
-							}
-							order = append(order, k)
-						}
-					}
-					if hop < r.Hops || same {
-						next = append(next, fund{txid: in.prevTxid, address: in.address, value: in.value, taint: t, hop: hop, path: path, match: f.match, payTx: f.payTx})
+		// Steps within one owner are no hop but cost a round: a long peel
+		// chain of one owner is followed this far.
+		for round := 0; len(pending) > 0 && round < 4*r.Hops; round++ {
+			var need []string
+			for _, ids := range pending {
+				for _, id := range ids {
+					if _, ok := known[id]; !ok {
+						need = append(need, id)
 					}
 				}
 			}
-			frontier = next
+			if len(need) > 0 {
+				ins, err := inputsOf(ctx, a.conn, need)
+				if err != nil {
+					return nil, err
+				}
+				for _, id := range need {
+					known[id] = ins[id] // nil: not stored, the branch ends
+				}
+			}
+			next := map[*upPayment][]string{}
+			for _, p := range pays {
+				ids := pending[p]
+				slices.Sort(ids)
+				for _, id := range slices.Compact(ids) {
+					for _, prev := range p.back(id, known[id], r, min, clusterOf) {
+						next[p] = append(next[p], prev)
+					}
+				}
+			}
+			pending = next
 		}
-		for _, k := range order {
-			alerts = append(alerts, found[k])
+		for _, p := range pays {
+			alerts = append(alerts, p.alerts(r, b, when)...)
 		}
 	}
 	return alerts, nil
+}
+
+// back passes the taint of transaction id's tainted outputs to the outputs
+// its inputs spend; it returns the transactions that created the outputs
+// whose taint or hop count changed.
+func (p *upPayment) back(id string, inputs []storedInput, r *Rule, min int64, clusterOf clusterFunc) []string {
+	outs := p.outs[id]
+	var total, taint int64
+	for _, in := range inputs {
+		total += in.value
+	}
+	for _, k := range outs {
+		taint += p.nodes[k].taint
+	}
+	if total == 0 || taint == 0 {
+		return nil // not stored, or a coinbase: the branch ends
+	}
+	feed := func(i int) trace.Feed {
+		n := p.nodes[outs[i]]
+		return trace.Feed{Address: n.address, Hop: n.hop, Taint: n.taint}
+	}
+	var changed []string
+	for _, in := range inputs {
+		if in.coinbase || in.address == "" {
+			continue
+		}
+		if _, ok := r.Watched(in.address); ok {
+			continue // the watched owner's own money
+		}
+		t := trace.StepTaint(trace.Haircut, in.value, taint, total)
+		if !trace.Followed(t, min) {
+			continue
+		}
+		hop, best, same := trace.LeastHop(len(outs), feed, in.address, clusterOf)
+		if hop > r.Hops {
+			continue
+		}
+		if same >= 0 {
+			best = same
+		}
+		k := upOut{in.prevTxid, in.prevN}
+		n := p.nodes[k]
+		if n == nil {
+			n = &upNode{address: in.address, value: in.value, hop: hop, order: len(p.nodes)}
+			p.nodes[k] = n
+			p.outs[in.prevTxid] = append(p.outs[in.prevTxid], k)
+		} else if n.seed || n.taint == t && n.hop <= hop {
+			continue
+		}
+		n.taint = t
+		if hop <= n.hop {
+			n.hop, n.same, n.via, n.viaHeight, n.parent = hop, same >= 0, id, in.height, outs[best]
+		}
+		changed = append(changed, in.prevTxid)
+	}
+	return changed
+}
+
+// alerts are the payment's alerts: per address reached not by a step
+// within one owner, at hop 2 to the rule's hops, the taint of its outputs
+// reached that carry at least the rule's share of their value.
+func (p *upPayment) alerts(r *Rule, b *chain.Block, when time.Time) []*Alert {
+	keys := make([]upOut, 0, len(p.nodes))
+	for k, n := range p.nodes {
+		if !n.seed {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(x, y upOut) int { return p.nodes[x].order - p.nodes[y].order })
+	found := map[string]*Alert{}
+	var order []string
+	for _, k := range keys {
+		n := p.nodes[k]
+		if n.same || n.hop < 2 || n.hop > r.Hops || n.taint*100 < int64(r.MinSharePct)*n.value {
+			continue
+		}
+		if al := found[n.address]; al != nil {
+			x, _ := strconv.ParseInt(al.Amount, 10, 64)
+			v, _ := strconv.ParseInt(al.Value, 10, 64)
+			al.Amount, al.Value = strconv.FormatInt(x+n.taint, 10), strconv.FormatInt(v+n.value, 10)
+			if n.hop < al.Hops {
+				al.Hops, al.Path = n.hop, p.path(k)
+			}
+			continue
+		}
+		path := p.path(k)
+		seed := p.nodes[k]
+		for !seed.seed {
+			seed = p.nodes[seed.parent]
+		}
+		found[n.address] = &Alert{
+			Format: Format, ID: alertID(r.Name, b.Chain, b.Hash, p.tx, Outgoing, n.address), Status: Provisional,
+			Rule: r.Name, Kind: r.Kind, Severity: r.Severity, Chain: b.Chain, Txid: p.tx,
+			BlockHash: b.Hash, Height: b.Height, Time: when, Direction: Outgoing, Address: n.address,
+			Counterparties: []string{seed.address}, Amount: strconv.FormatInt(n.taint, 10),
+			Value: strconv.FormatInt(n.value, 10), Asset: asset(b.Chain), Hops: n.hop, Matched: []Match{seed.match}, Path: path,
+		}
+		order = append(order, n.address)
+	}
+	out := make([]*Alert, 0, len(order))
+	for _, a := range order {
+		out = append(out, found[a])
+	}
+	return out
+}
+
+// path is the steps from output k to the watched address.
+func (p *upPayment) path(k upOut) []PathStep {
+	var path []PathStep
+	for n := p.nodes[k]; !n.seed; n = p.nodes[n.parent] {
+		to := p.nodes[n.parent]
+		path = append(path, PathStep{Txid: n.via, Height: n.viaHeight, From: n.address, To: to.address, Amount: strconv.FormatInt(n.taint, 10), SameOwner: n.same})
+	}
+	return path
 }

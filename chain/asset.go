@@ -74,3 +74,52 @@ func FormatUnits(v *big.Int, decimals int) string {
 	}
 	return sign + whole + "." + frac
 }
+
+// FormatAmount renders an exact amount of base units for people; every
+// amount the project prints goes through it. With decimals ≥ 0 it is in
+// whole units, the decimal point decimals digits from the right: with pad
+// every decimal is kept, so that a column of amounts lines up (1 satoshi
+// is "0.00000001"), else trailing zeros of the fraction are dropped (as
+// FormatUnits: 1500000 with 6 decimals is "1.5"). The symbol, when not
+// empty, follows after a space. With decimals < 0 (a token whose decimals
+// are not known) it is the base units and the words "base units", without
+// the symbol. It never rounds.
+func FormatAmount(v *big.Int, decimals int, symbol string, pad bool) string {
+	if v == nil {
+		v = new(big.Int)
+	}
+	if decimals < 0 {
+		return v.String() + " base units"
+	}
+	s := FormatUnits(v, decimals)
+	if pad && decimals > 0 {
+		whole, frac, _ := strings.Cut(s, ".")
+		s = whole + "." + frac + strings.Repeat("0", decimals-len(frac))
+	}
+	if symbol != "" {
+		s += " " + symbol
+	}
+	return s
+}
+
+// FormatBTC is FormatAmount of an amount of satoshi in BTC, padded to 8
+// decimals: 1 satoshi is "0.00000001 BTC".
+func FormatBTC(sat int64) string {
+	return FormatAmount(big.NewInt(sat), 8, "BTC", true)
+}
+
+// FormatAsset is FormatAmount of value, a decimal string of base units of
+// asset as transfers name it (AssetUnits: ETH or a token contract), with
+// the asset's decimals and symbol; a value that is not a decimal integer
+// is returned as it is.
+func FormatAsset(value, asset string, pad bool) string {
+	v, ok := new(big.Int).SetString(value, 10)
+	if !ok {
+		return value
+	}
+	symbol, decimals, known := AssetUnits(asset)
+	if !known {
+		decimals = -1
+	}
+	return FormatAmount(v, decimals, symbol, pad)
+}

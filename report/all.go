@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/bits"
 	"slices"
 	"sort"
 	"strconv"
@@ -122,10 +121,7 @@ func reachedOf(res *trace.Result) (map[string]*reached, map[string]string) {
 			if ph < 0 {
 				continue
 			}
-			h := ph + 1
-			if s.clusterStep {
-				h = ph
-			}
+			h := trace.NextHop(ph, s.clusterStep)
 			n := nodes[s.op]
 			if n.hop < 0 || h < n.hop {
 				n.hop, n.parent, n.txid, n.clusterStep, n.from = h, s.parent, s.txid, s.clusterStep, s.from
@@ -425,10 +421,7 @@ func (a *allRun) add(ctx context.Context, category, dir string, res *trace.Resul
 			}
 			all += w
 			if pk != key {
-				if !p.clusterStep {
-					ph++
-				}
-				ext = append(ext, share{w, ph})
+				ext = append(ext, share{w, trace.NextHop(ph, p.clusterStep)})
 			}
 		}
 		if len(ext) == 0 || all == 0 {
@@ -454,7 +447,7 @@ func (a *allRun) add(ctx context.Context, category, dir string, res *trace.Resul
 		}
 		var sum int64
 		for _, e := range ext {
-			amt := mulDiv(n.taint, e.w, all)
+			amt := trace.Share(n.taint, e.w, all)
 			sum += amt
 			if e.hop <= 1 {
 				(*side)[i].Direct += amt
@@ -556,13 +549,6 @@ func LabelSources(ctx context.Context, ls *labels.Store, asOf time.Time, members
 		}
 	}
 	return src, nil
-}
-
-// mulDiv is floor(a·b/c) for 0 ≤ a, b and b ≤ c, without overflow.
-func mulDiv(a, b, c int64) int64 {
-	hi, lo := bits.Mul64(uint64(a), uint64(b))
-	q, _ := bits.Div64(hi, lo, uint64(c))
-	return int64(q)
 }
 
 // outputValues reads the values of outputs (txid:n) from the store.

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"math/big"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/trace"
 )
 
@@ -134,13 +136,7 @@ func WriteCSV(w io.Writer, rep *Report) error {
 }
 
 // btc shows satoshi as BTC with eight decimals, exactly.
-func btc(sat int64) string {
-	sign := ""
-	if sat < 0 {
-		sign, sat = "-", -sat
-	}
-	return fmt.Sprintf("%s%d.%08d", sign, sat/1e8, sat%1e8)
-}
+func btc(sat int64) string { return chain.FormatAmount(big.NewInt(sat), 8, "", true) }
 
 // WriteHTML writes a single self-contained page: a summary table, a chart
 // of exposure by category over the period and the largest flows drawn as a

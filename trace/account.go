@@ -282,12 +282,14 @@ func (r *arun) stopAt(a string) string {
 	return ""
 }
 
-func (r *arun) sameOwner(a, b string) bool {
-	if a == b {
-		return true
-	}
-	ca, cb := r.g.cluster[a], r.g.cluster[b]
-	return ca != 0 && ca == cb
+// clusterOf is the cluster of an address read so far, 0 for none.
+func (r *arun) clusterOf(a string) uint32 { return r.g.cluster[a] }
+
+// stepHop is StepHop for a feed of the account model, whose taint is a
+// big integer (it breaks ties apart from the rule).
+func (r *arun) stepHop(from *anode, to string) int {
+	h, _ := StepHop(Feed{Address: from.holder, Hop: from.hop}, to, r.clusterOf)
+	return h
 }
 
 // seed makes the start set's nodes: downstream one fully tainted node per
@@ -517,10 +519,7 @@ func (r *arun) replayDown(a string) []*anode {
 		}
 		hop, parent := -1, (*anode)(nil)
 		for _, f := range from {
-			hh := f.hop
-			if !r.sameOwner(f.holder, e.x.to) {
-				hh++
-			}
+			hh := r.stepHop(f, e.x.to)
 			if hop < 0 || hh < hop || (hh == hop && f.taint.Cmp(parent.taint) > 0) {
 				hop, parent = hh, f
 			}
@@ -673,10 +672,7 @@ func (r *arun) replayUp(a string) []*anode {
 		}
 		hop, parent := -1, (*anode)(nil)
 		for _, f := range s.feeds {
-			hh := f.hop
-			if !r.sameOwner(a, f.holder) {
-				hh++
-			}
+			hh := r.stepHop(f, a)
 			if hop < 0 || hh < hop || (hh == hop && f.taint.Cmp(parent.taint) > 0) {
 				hop, parent = hh, f
 			}

@@ -134,7 +134,7 @@ func (r *arun) step(n, par *anode) Hop {
 		h.Txid, h.Height, h.Time = via.txid, uint32(via.height), via.time
 		h.From, h.To = via.from, via.to
 	}
-	if r.sameOwner(h.From, h.To) {
+	if SameOwner(h.From, h.To, r.clusterOf) {
 		h.ClusterStep, h.Cluster = true, r.g.cluster[h.To]
 		if h.From == h.To {
 			h.Evidence = "same address"

@@ -28,6 +28,10 @@
 // # Models
 //
 // All amounts are exact satoshi in int64; no float64 touches a value.
+// The step rules below (the haircut split and its rounding, the hop count
+// and the same-owner rule, the min-value cut-off) are written once, in
+// kernel.go, and the exposure index, the all-cluster reports and the
+// alerter's exposure rules call them too.
 //
 //   - poison: an output of a transaction with any tainted input is tainted
 //     for its whole value (upstream: every input of a transaction that

@@ -17,13 +17,7 @@ import (
 var Formats = []string{"table", "json", "csv", "dot"}
 
 // BTC renders satoshi as BTC with all eight decimals, exactly.
-func BTC(sat int64) string {
-	sign := ""
-	if sat < 0 {
-		sign, sat = "-", -sat
-	}
-	return fmt.Sprintf("%s%d.%08d", sign, sat/100_000_000, sat%100_000_000)
-}
+func BTC(sat int64) string { return chain.FormatAmount(big.NewInt(sat), 8, "", true) }
 
 // units renders an account-chain amount (exact base units, decimal) in
 // the result's asset: "1.5 USDT"; a token of unknown decimals stays in
@@ -33,10 +27,7 @@ func (r *Result) units(s string) string {
 	if !ok {
 		v = new(big.Int)
 	}
-	if r.Decimals < 0 {
-		return v.String() + " base units"
-	}
-	return chain.FormatUnits(v, r.Decimals) + " " + r.Symbol
+	return chain.FormatAmount(v, r.Decimals, r.Symbol, false)
 }
 
 // unitName is the column unit: BTC, or the account asset's symbol.

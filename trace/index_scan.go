@@ -89,13 +89,7 @@ func (s *scanner) inWindow(t time.Time) bool {
 	return true
 }
 
-func (s *scanner) sameOwner(a, b string) bool {
-	if a == b {
-		return true
-	}
-	ca, cb := s.cluster[a], s.cluster[b]
-	return ca != 0 && ca == cb
-}
+func (s *scanner) clusterOf(a string) uint32 { return s.cluster[a] }
 
 func (s *scanner) clusterKey(a string) string {
 	if c := s.cluster[a]; c != 0 {
@@ -134,11 +128,8 @@ func (s *scanner) share(cat int, to bool, addr string, taint int64, feeds []scan
 		}
 	}
 	for _, f := range feeds {
-		hop := f.hop
-		if !s.sameOwner(f.addr, addr) {
-			hop++
-		}
-		amt := mulDiv(taint, f.taint, all)
+		hop, _ := StepHop(Feed{Address: f.addr, Hop: f.hop, Taint: f.taint}, addr, s.clusterOf)
+		amt := Share(taint, f.taint, all)
 		if f.addr != addr {
 			add(addr, hop, amt)
 		}
@@ -151,16 +142,9 @@ func (s *scanner) share(cat int, to bool, addr string, taint int64, feeds []scan
 // hopOf is the least hop count over feeds of an output at addr; false
 // when no feed is within the hop limit.
 func (s *scanner) hopOf(addr string, feeds []scanFeed) (int, bool) {
-	hop := -1
-	for _, f := range feeds {
-		h := f.hop
-		if !s.sameOwner(f.addr, addr) {
-			h++
-		}
-		if hop < 0 || h < hop {
-			hop = h
-		}
-	}
+	hop, _, _ := LeastHop(len(feeds), func(i int) Feed {
+		return Feed{Address: feeds[i].addr, Hop: feeds[i].hop, Taint: feeds[i].taint}
+	}, addr, s.clusterOf)
 	return hop, hop >= 0 && hop <= s.ic.Hops
 }
 
@@ -208,12 +192,12 @@ func (s *scanner) down(t *tx) {
 			T += f.taint
 		}
 		for _, o := range t.outs {
-			taint := mulDiv(o.value, T, t.inVal)
+			taint := StepTaint(Haircut, o.value, T, t.inVal)
 			if taint <= 0 || s.isSeed(c, o.address) {
 				continue
 			}
 			hop, ok := s.hopOf(o.address, fs)
-			if !ok || taint < s.ic.MinValue {
+			if !ok || !Followed(taint, s.ic.MinValue) {
 				continue
 			}
 			k := op{t.txid, o.n}
@@ -270,12 +254,12 @@ func (s *scanner) up(t *tx) {
 			if in.coinbase {
 				continue
 			}
-			taint := mulDiv(in.value, T, t.inVal)
+			taint := StepTaint(Haircut, in.value, T, t.inVal)
 			if taint <= 0 {
 				continue
 			}
 			hop, ok := s.hopOf(in.address, fs)
-			if !ok || taint < s.ic.MinValue {
+			if !ok || !Followed(taint, s.ic.MinValue) {
 				continue
 			}
 			x := scanTaint{cat: c, taint: taint, hop: hop}

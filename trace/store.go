@@ -85,6 +85,9 @@ type graph struct {
 	shared  *Cache // nil: none
 }
 
+// clusterOf is the cluster of an address read so far, 0 for none.
+func (g *graph) clusterOf(a string) uint32 { return g.cluster[a] }
+
 func newGraph(conn store.Conn) *graph {
 	g := &graph{conn: conn, filter: "WHERE", txs: map[string]*tx{}, io: map[string][]ioRow{}, spends: map[string][]spendRow{}, cluster: map[string]uint32{}}
 	if conn != nil { // nil: a graph the tests fill by hand, which reads nothing

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"math/bits"
 	"slices"
 	"sort"
 	"strconv"
@@ -575,15 +574,6 @@ func (r *run) stopAt(a string) string {
 // twice.
 func (r *run) passes(n *node) bool { return n.seed || r.stopAt(n.address) == "" }
 
-// sameOwner: moving value from a to b is no hop.
-func (r *run) sameOwner(a, b string) bool {
-	if a == b {
-		return true
-	}
-	ca, cb := r.g.cluster[a], r.g.cluster[b]
-	return ca != 0 && ca == cb
-}
-
 // seed makes the outputs the start set received into fully tainted nodes.
 func (r *run) seed(ctx context.Context, addrs []string, res *Result) ([]op, error) {
 	if err := r.g.loadIO(ctx, addrs); err != nil {
@@ -638,13 +628,6 @@ func sortOps(ops []op) {
 	})
 }
 
-// mulDiv is floor(a·b/c) for 0 ≤ a, b and a·b/c < 2^63, exact.
-func mulDiv(a, b, c int64) int64 {
-	hi, lo := bits.Mul64(uint64(a), uint64(b))
-	q, _ := bits.Div64(hi, lo, uint64(c))
-	return int64(q)
-}
-
 // feed is one tainted input of a step: the node it came from.
 type feed struct {
 	from  *node
@@ -658,16 +641,11 @@ func (r *run) update(o op, address string, value, taint int64, segs []seg, via s
 	if taint <= 0 || len(feeds) == 0 {
 		return false
 	}
-	hop, parent := -1, (*node)(nil)
-	for _, f := range feeds {
-		h := f.from.hop
-		if !r.sameOwner(f.from.address, address) {
-			h++
-		}
-		if hop < 0 || h < hop || (h == hop && f.taint > 0 && parent != nil && f.from.taint > parent.taint) {
-			hop, parent = h, f.from
-		}
-	}
+	hop, best, _ := LeastHop(len(feeds), func(i int) Feed {
+		f := feeds[i].from
+		return Feed{Address: f.address, Hop: f.hop, Taint: f.taint}
+	}, address, r.g.clusterOf)
+	parent := feeds[best].from
 	if hop > r.cfg.Hops {
 		for _, f := range feeds {
 			if f.from.reason == "" {
@@ -676,7 +654,7 @@ func (r *run) update(o op, address string, value, taint int64, segs []seg, via s
 		}
 		return false
 	}
-	if taint < r.cfg.MinValue {
+	if !Followed(taint, r.cfg.MinValue) {
 		return false
 	}
 	n := r.nodes[o]
@@ -875,10 +853,8 @@ func (r *run) spread(t *tx) []op {
 		var osegs []seg
 		ofeeds := feeds
 		switch r.cfg.Model {
-		case Poison:
-			taint = o.value
-		case Haircut:
-			taint = mulDiv(o.value, T, t.inVal)
+		case Poison, Haircut:
+			taint = StepTaint(r.cfg.Model, o.value, T, t.inVal)
 		case FIFO:
 			// Fed only by the tainted runs that land in this output.
 			ofeeds = nil
@@ -1084,16 +1060,7 @@ func (r *run) up(ctx context.Context, frontier []op) ([]op, error) {
 				}
 				continue
 			}
-			var taint int64
-			switch r.cfg.Model {
-			case Poison:
-				taint = in.value
-			case Haircut:
-				if t.inVal <= 0 {
-					continue
-				}
-				taint = mulDiv(in.value, T, t.inVal)
-			}
+			taint := StepTaint(r.cfg.Model, in.value, T, t.inVal)
 			if r.update(in.prev, in.address, in.value, taint, nil, t.txid, feeds) {
 				next = append(next, in.prev)
 			}
@@ -1141,7 +1108,7 @@ func (r *run) endpoints(ctx context.Context, res *Result) error {
 	// Evidence for every step inside a cluster.
 	for _, n := range r.nodes {
 		for _, p := range n.parents {
-			if r.sameOwner(r.nodes[p].address, n.address) {
+			if SameOwner(r.nodes[p].address, n.address, r.g.clusterOf) {
 				evTx = append(evTx, n.via)
 				break
 			}
@@ -1204,7 +1171,7 @@ func (r *run) step(n, par *node, ev map[string]string) Hop {
 	if t := r.g.txs[n.via]; t != nil {
 		h.Height, h.Time = t.height, t.time.UTC()
 	}
-	if r.sameOwner(par.address, n.address) {
+	if SameOwner(par.address, n.address, r.g.clusterOf) {
 		h.ClusterStep, h.Cluster, h.Evidence = true, r.g.cluster[n.address], ev[n.via]
 		if par.address == n.address {
 			h.Evidence = "same address"

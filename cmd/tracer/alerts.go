@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,16 +224,8 @@ func formatAmount(amount, asset string) string {
 	if asset != "BTC" {
 		return amount
 	}
-	neg := strings.HasPrefix(amount, "-")
-	digits := strings.TrimPrefix(amount, "-")
-	for len(digits) < 9 {
-		digits = "0" + digits
-	}
-	s := digits[:len(digits)-8] + "." + digits[len(digits)-8:]
-	if neg {
-		s = "-" + s
-	}
-	return s
+	v, _ := new(big.Int).SetString(amount, 10)
+	return chain.FormatAmount(v, 8, "", true)
 }
 
 func newAlertsListCmd(a *app) *cobra.Command {

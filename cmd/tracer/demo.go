@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/demo"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/report"
@@ -36,7 +37,7 @@ replaced on every run. The services log warnings and errors only, unless
 			}
 			cfg.Self = self()
 			cfg.CheckAddress = canonicalAddress
-			cfg.Format = demo.Format{BTC: btcAmount, Units: units, Alert: alertLine}
+			cfg.Format = demo.Format{BTC: chain.FormatBTC, Units: units, Alert: alertLine}
 			cfg.Report = func(ctx context.Context, p *pipeline.Pipeline, rc report.Config, dir string, formats []string) (*report.Report, []string, error) {
 				return reportRun(ctx, p, rc, dir, formats, nil)
 			}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/big"
 	"os"
 	"strings"
 	"sync"
@@ -201,33 +200,7 @@ func isEthereum(chainName, arg string) bool {
 // units renders an exact base-unit amount with the asset's decimals
 // ("1.500000 USDT"); unknown tokens stay in base units.
 func units(value, asset string) string {
-	dec, sym := -1, ""
-	switch t, ok := chain.LookupToken(asset); {
-	case asset == chain.AssetETH:
-		dec, sym = 18, "ETH"
-	case ok:
-		dec, sym = t.Decimals, t.Symbol
-	}
-	if dec < 0 {
-		return value + " (base units)"
-	}
-	v, ok := new(big.Int).SetString(value, 10)
-	if !ok {
-		return value
-	}
-	neg := v.Sign() < 0
-	v.Abs(v)
-	s := v.String()
-	if dec > 0 {
-		if len(s) <= dec {
-			s = strings.Repeat("0", dec-len(s)+1) + s
-		}
-		s = s[:len(s)-dec] + "." + s[len(s)-dec:]
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s + " " + sym
+	return chain.FormatAsset(value, asset, true)
 }
 
 func ethQueryAddress(cmd *cobra.Command, st *store.Store, arg, format string) error {

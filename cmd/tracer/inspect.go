@@ -10,6 +10,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/spf13/cobra"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/btc"
 )
 
@@ -83,7 +84,7 @@ and values need the outputs they spend, which a single block does not hold.`,
 			t = newTable(w)
 			t.row("tx", "txid", "inputs", "outputs", "output value")
 			for _, tx := range b.Txs {
-				t.row(tx.Index, tx.Txid, len(tx.Inputs), len(tx.Outputs), btcAmount(tx.OutputValue()))
+				t.row(tx.Index, tx.Txid, len(tx.Inputs), len(tx.Outputs), chain.FormatBTC(tx.OutputValue()))
 			}
 			return t.flush()
 		},

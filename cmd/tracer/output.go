@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -46,18 +45,7 @@ func (t *table) row(cells ...any) {
 
 func (t *table) flush() error { return t.tw.Flush() }
 
-// btcAmount renders satoshi as BTC with all eight decimals, exactly.
-func btcAmount(sat int64) string {
-	neg := sat < 0
-	if neg {
-		sat = -sat
-	}
-	s := strconv.FormatInt(sat/100_000_000, 10) + "." + fmt.Sprintf("%08d", sat%100_000_000)
-	if neg {
-		s = "-" + s
-	}
-	return s + " BTC"
-}
+// chain.FormatBTC renders satoshi as BTC with all eight decimals, exactly.
 
 func ts(t time.Time) string {
 	if t.IsZero() || t.Unix() == 0 {

@@ -6,19 +6,20 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/spf13/cobra"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/btc"
 
 	"github.com/tracerproject/tracer/store"
 )
 
 func newQueryCmd(a *app) *cobra.Command {
-	var format, chain string
+	var format, chainName string
 	cmd := &cobra.Command{
 		Use:   "query",
 		Short: "Look up an address, a transaction or what the store holds",
 	}
 	cmd.PersistentFlags().StringVar(&format, "format", "table", "table or json")
-	cmd.PersistentFlags().StringVar(&chain, "chain", "", "btc or eth (default: told by the argument, 0x… is Ethereum; stats: both chains)")
+	cmd.PersistentFlags().StringVar(&chainName, "chain", "", "btc or eth (default: told by the argument, 0x… is Ethereum; stats: both chains)")
 
 	withStore := func(cmd *cobra.Command, f func(st *store.Store) error) error {
 		if err := checkFormat(format, "table", "json"); err != nil {
@@ -40,17 +41,17 @@ func newQueryCmd(a *app) *cobra.Command {
 		Short: "Total received, total sent, balance, first and last seen, transaction count",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if isEthereum(chain, args[0]) {
+			if isEthereum(chainName, args[0]) {
 				return withStore(cmd, func(st *store.Store) error { return ethQueryAddress(cmd, st, args[0], format) })
 			}
-			if chain == "" {
-				chain = "btc"
+			if chainName == "" {
+				chainName = "btc"
 			}
 			if err := btc.CheckAddress(args[0]); err != nil {
 				return err
 			}
 			return withStore(cmd, func(st *store.Store) error {
-				s, err := st.Address(cmd.Context(), chain, args[0])
+				s, err := st.Address(cmd.Context(), chainName, args[0])
 				if err != nil {
 					return notFound(err, "address "+args[0])
 				}
@@ -59,9 +60,9 @@ func newQueryCmd(a *app) *cobra.Command {
 				}
 				t := newTable(cmd.OutOrStdout())
 				t.row("address", s.Address)
-				t.row("received", btcAmount(s.Received))
-				t.row("sent", btcAmount(s.Sent))
-				t.row("balance", btcAmount(s.Balance))
+				t.row("received", chain.FormatBTC(s.Received))
+				t.row("sent", chain.FormatBTC(s.Sent))
+				t.row("balance", chain.FormatBTC(s.Balance))
 				t.row("first seen", ts(s.FirstSeen))
 				t.row("last seen", ts(s.LastSeen))
 				t.row("transactions", s.TxCount)
@@ -76,17 +77,17 @@ func newQueryCmd(a *app) *cobra.Command {
 		Short: "A transaction with its inputs (source address and value) and outputs",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if isEthereum(chain, args[0]) {
+			if isEthereum(chainName, args[0]) {
 				return withStore(cmd, func(st *store.Store) error { return ethQueryTx(cmd, st, args[0], format) })
 			}
-			if chain == "" {
-				chain = "btc"
+			if chainName == "" {
+				chainName = "btc"
 			}
 			if _, err := chainhash.NewHashFromStr(args[0]); err != nil || len(args[0]) != 64 {
 				return fmt.Errorf("%q is not a transaction id (64 hex digits)", args[0])
 			}
 			return withStore(cmd, func(st *store.Store) error {
-				txs, err := st.Tx(cmd.Context(), chain, args[0])
+				txs, err := st.Tx(cmd.Context(), chainName, args[0])
 				if err != nil {
 					return notFound(err, "transaction "+args[0])
 				}
@@ -106,10 +107,10 @@ func newQueryCmd(a *app) *cobra.Command {
 					if tx.Coinbase {
 						t.row("coinbase", "yes")
 					} else {
-						t.row("fee", btcAmount(tx.Fee))
+						t.row("fee", chain.FormatBTC(tx.Fee))
 					}
 					t.flush()
-					fmt.Fprintf(w, "\ninputs (%d, %s)\n", len(tx.Inputs), btcAmount(tx.InputValue))
+					fmt.Fprintf(w, "\ninputs (%d, %s)\n", len(tx.Inputs), chain.FormatBTC(tx.InputValue))
 					t = newTable(w)
 					t.row("  n", "spends", "address", "type", "value")
 					for _, in := range tx.Inputs {
@@ -117,10 +118,10 @@ func newQueryCmd(a *app) *cobra.Command {
 							t.row(fmt.Sprintf("  %d", in.N), "coinbase", "", "", "")
 							continue
 						}
-						t.row(fmt.Sprintf("  %d", in.N), fmt.Sprintf("%s:%d", in.PrevTxid, in.PrevN), orDash(in.Address), in.ScriptType, btcAmount(in.Value))
+						t.row(fmt.Sprintf("  %d", in.N), fmt.Sprintf("%s:%d", in.PrevTxid, in.PrevN), orDash(in.Address), in.ScriptType, chain.FormatBTC(in.Value))
 					}
 					t.flush()
-					fmt.Fprintf(w, "\noutputs (%d, %s)\n", len(tx.Outputs), btcAmount(tx.OutputValue))
+					fmt.Fprintf(w, "\noutputs (%d, %s)\n", len(tx.Outputs), chain.FormatBTC(tx.OutputValue))
 					t = newTable(w)
 					t.row("  n", "address", "type", "value", "spent by")
 					for _, o := range tx.Outputs {
@@ -128,7 +129,7 @@ func newQueryCmd(a *app) *cobra.Command {
 						if o.SpentBy != "" {
 							spent = o.SpentBy
 						}
-						t.row(fmt.Sprintf("  %d", o.N), orDash(o.Address), o.ScriptType, btcAmount(o.Value), spent)
+						t.row(fmt.Sprintf("  %d", o.N), orDash(o.Address), o.ScriptType, chain.FormatBTC(o.Value), spent)
 					}
 					if err := t.flush(); err != nil {
 						return err
@@ -145,13 +146,13 @@ func newQueryCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withStore(cmd, func(st *store.Store) error {
 				var es *store.EthStats
-				if chain == "" || chain == "eth" {
+				if chainName == "" || chainName == "eth" {
 					var err error
 					if es, err = st.EthStats(cmd.Context()); err != nil {
 						return err
 					}
 				}
-				if chain == "eth" {
+				if chainName == "eth" {
 					if format == "json" {
 						return writeJSON(cmd.OutOrStdout(), es)
 					}
@@ -164,7 +165,7 @@ func newQueryCmd(a *app) *cobra.Command {
 					return err
 				}
 				if format == "json" {
-					if chain == "" {
+					if chainName == "" {
 						return writeJSON(cmd.OutOrStdout(), []any{s, es})
 					}
 					return writeJSON(cmd.OutOrStdout(), s)
