@@ -248,6 +248,24 @@ type ExposureRequest struct {
 	TraceOptions
 }
 
+// Check reports, without reading the store, whether the request is one
+// Exposure can answer (with the package's defaults for what it leaves
+// empty).
+func (r ExposureRequest) Check() error {
+	_, err := r.config(DefaultTraceDefaults())
+	return err
+}
+
+func (r ExposureRequest) config(d TraceDefaults) (trace.Config, error) {
+	if r.Subject == "" {
+		return trace.Config{}, invalidf("exposure: want an address or cluster:ID (or --build-index)")
+	}
+	if strings.HasPrefix(r.Subject, "label:") {
+		return trace.Config{}, invalidf("exposure of %s: want an address or cluster:ID", r.Subject)
+	}
+	return r.TraceOptions.config(d)
+}
+
 // Exposure is a subject's exposure: BTC for Bitcoin, ETH (one per asset)
 // for Ethereum. It marshals as the one it holds.
 type Exposure struct {
@@ -270,12 +288,6 @@ func (e Exposure) MarshalJSON() ([]byte, error) {
 // of what it sent went to, each label category. On Bitcoin it reads the
 // exposure index when its build matches the options, else traces.
 func (s *Service) Exposure(ctx context.Context, r ExposureRequest) (*Exposure, error) {
-	if r.Subject == "" {
-		return nil, invalidf("exposure: want an address or cluster:ID (or --build-index)")
-	}
-	if strings.HasPrefix(r.Subject, "label:") {
-		return nil, invalidf("exposure of %s: want an address or cluster:ID", r.Subject)
-	}
 	cfg, err := r.config(s.cfg.Trace)
 	if err != nil {
 		return nil, err
