@@ -34,4 +34,3 @@ func TestParseSince(t *testing.T) {
 		}
 	}
 }
-
