@@ -406,7 +406,7 @@ func TestTrace(t *testing.T) {
 	if !strings.Contains(rs[0].Params, "hops=6") {
 		t.Errorf("params %q: want the default 6 hops", rs[0].Params)
 	}
-	both, err := s.Trace(c, service.TraceRequest{From: brokerFlow(t).Address, Direction: "both", TraceOptions: service.TraceOptions{Hops: 2, Model: "poison", MinValue: "0.0001btc"}})
+	both, err := s.Trace(c, service.TraceRequest{From: brokerFlow(t).Address, Direction: "both", TraceOptions: service.TraceOptions{Hops: ptr(2), Model: "poison", MinValue: "0.0001btc"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +435,8 @@ func TestTrace(t *testing.T) {
 		{"asset on btc", service.TraceRequest{From: ef.From, TraceOptions: service.TraceOptions{Asset: "USDT"}}, service.ErrInvalid, "Bitcoin has one asset"},
 		{"bad min-value", service.TraceRequest{From: ef.From, TraceOptions: service.TraceOptions{MinValue: "lots"}}, service.ErrInvalid, "--min-value"},
 		{"bad since", service.TraceRequest{From: ef.From, TraceOptions: service.TraceOptions{Since: "yesterday"}}, service.ErrInvalid, "--since"},
-		{"too many hops", service.TraceRequest{From: brokerFlow(t).Address, TraceOptions: service.TraceOptions{Hops: 1000}}, service.ErrInvalid, "hops 1000"},
+		{"zero hops", service.TraceRequest{From: brokerFlow(t).Address, TraceOptions: service.TraceOptions{Hops: ptr(0)}}, service.ErrInvalid, "hops 0"},
+		{"too many hops", service.TraceRequest{From: brokerFlow(t).Address, TraceOptions: service.TraceOptions{Hops: ptr(1000)}}, service.ErrInvalid, "hops 1000"},
 		{"fifo upstream", service.TraceRequest{From: brokerFlow(t).Address, Direction: "up", TraceOptions: service.TraceOptions{Model: "fifo"}}, service.ErrInvalid, "fifo"},
 		{"unlabelled category", service.TraceRequest{From: "label:darknet-market"}, service.ErrNotFound, ""},
 	} {
@@ -443,6 +444,8 @@ func TestTrace(t *testing.T) {
 		wantKind(t, tc.name, err, tc.kind, tc.msg)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func paramsOf(rs []*trace.Result) []string {
 	var out []string

@@ -17,8 +17,9 @@ import (
 )
 
 // TraceOptions are the options trace and exposure share, as a user gives
-// them. A zero Model, Hops, MaxNodes or Timeout is the configured default
-// (Config.Trace).
+// them. An empty Model and a nil Hops, MaxNodes or Timeout are the
+// configured defaults (Config.Trace); a value given is checked as given
+// (hops 0 is refused, not defaulted).
 type TraceOptions struct {
 	// Chain: btc (the UTXO graph; the default) or eth (transfers, per
 	// asset).
@@ -28,7 +29,7 @@ type TraceOptions struct {
 	Asset string `json:"asset,omitempty"`
 	// Model: haircut, poison or fifo.
 	Model string `json:"model,omitempty"`
-	Hops  int    `json:"hops,omitempty"`
+	Hops  *int   `json:"hops,omitempty"`
 	// MinValue: btc: satoshi (5000) or BTC with a btc suffix (0.001btc);
 	// eth: base units of the asset. Empty: 0.
 	MinValue string `json:"min_value,omitempty"`
@@ -38,9 +39,9 @@ type TraceOptions struct {
 	Until string `json:"until,omitempty"`
 	// LabelsAsOf: the labels as known on this date (YYYY-MM-DD: at the end
 	// of that day, or RFC 3339); empty: now.
-	LabelsAsOf string        `json:"labels_as_of,omitempty"`
-	MaxNodes   int           `json:"max_nodes,omitempty"`
-	Timeout    time.Duration `json:"timeout,omitempty"`
+	LabelsAsOf string         `json:"labels_as_of,omitempty"`
+	MaxNodes   *int           `json:"max_nodes,omitempty"`
+	Timeout    *time.Duration `json:"timeout,omitempty"`
 }
 
 // config turns the options, over the defaults, into a taint
@@ -51,14 +52,14 @@ func (o TraceOptions) config(d TraceDefaults) (trace.Config, error) {
 	if o.Model != "" {
 		c.Model = o.Model
 	}
-	if o.Hops != 0 {
-		c.Hops = o.Hops
+	if o.Hops != nil {
+		c.Hops = *o.Hops
 	}
-	if o.MaxNodes != 0 {
-		c.MaxNodes = o.MaxNodes
+	if o.MaxNodes != nil {
+		c.MaxNodes = *o.MaxNodes
 	}
-	if o.Timeout != 0 {
-		c.Timeout = o.Timeout
+	if o.Timeout != nil {
+		c.Timeout = *o.Timeout
 	}
 	minValue := o.MinValue
 	if minValue == "" {

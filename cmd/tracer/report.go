@@ -255,7 +255,7 @@ func (a *app) indexSchedule(ctx context.Context, p *pipeline.Pipeline) (*cron.Cr
 	if expr == "" {
 		return nil, nil
 	}
-	opt := service.TraceOptions{Hops: a.cfg.Trace.Hops}
+	opt := service.TraceOptions{Hops: &a.cfg.Trace.Hops}
 	c := cron.New(cron.WithLocation(time.UTC), cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
 	_, err := c.AddFunc(expr, func() {
 		s, err := openService(ctx, p, service.Config{})

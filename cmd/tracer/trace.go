@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,8 +15,10 @@ import (
 
 // traceFlags are the flags trace and exposure share.
 type traceFlags struct {
-	opt    service.TraceOptions
-	format string
+	opt            service.TraceOptions
+	hops, maxNodes int
+	timeout        time.Duration
+	format         string
 }
 
 func (f *traceFlags) register(cmd *cobra.Command) {
@@ -23,12 +26,12 @@ func (f *traceFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Chain, "chain", "btc", "chain to trace: btc (the UTXO graph) or eth (transfers, per asset)")
 	cmd.Flags().StringVar(&o.Asset, "asset", "", "eth: only this asset: ETH, a known token (USDT, USDC, ...) or a token contract (default: every asset the start moved)")
 	cmd.Flags().StringVar(&o.Model, "model", trace.Haircut, "taint model (config cluster.model): haircut (proportional), poison (all touched) or fifo (first in, first out per address; downstream only)")
-	cmd.Flags().IntVar(&o.Hops, "hops", trace.DefaultHops, fmt.Sprintf("at most this many hops (1..%d; config cluster.hops); moves inside one cluster are no hop", trace.MaxHops))
+	cmd.Flags().IntVar(&f.hops, "hops", trace.DefaultHops, fmt.Sprintf("at most this many hops (1..%d; config cluster.hops); moves inside one cluster are no hop", trace.MaxHops))
 	cmd.Flags().StringVar(&o.MinValue, "min-value", "0", "ignore taint below this: btc: satoshi (5000) or BTC (0.001btc); eth: base units of the asset (wei, 1000000 = 1 USDT)")
 	cmd.Flags().StringVar(&o.Since, "since", "", "follow only transactions at or after this time (2024-01-01 or RFC 3339)")
 	cmd.Flags().StringVar(&o.Until, "until", "", "follow only transactions at or before this time (2024-12-31 or RFC 3339)")
-	cmd.Flags().IntVar(&o.MaxNodes, "max-nodes", trace.DefaultMaxNodes, "stop after reaching this many tainted outputs (the output says so; config cluster.max_nodes)")
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", trace.DefaultTimeout, "stop after this long (the output says so; config cluster.timeout)")
+	cmd.Flags().IntVar(&f.maxNodes, "max-nodes", trace.DefaultMaxNodes, "stop after reaching this many tainted outputs (the output says so; config cluster.max_nodes)")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", trace.DefaultTimeout, "stop after this long (the output says so; config cluster.timeout)")
 	cmd.Flags().StringVar(&o.LabelsAsOf, "labels-as-of", "", "use the labels as known on this date (YYYY-MM-DD or RFC 3339; default now)")
 }
 
@@ -40,14 +43,14 @@ func (f *traceFlags) options(cmd *cobra.Command) service.TraceOptions {
 	if !fl.Changed("model") {
 		o.Model = ""
 	}
-	if !fl.Changed("hops") {
-		o.Hops = 0
+	if fl.Changed("hops") {
+		o.Hops = &f.hops
 	}
-	if !fl.Changed("max-nodes") {
-		o.MaxNodes = 0
+	if fl.Changed("max-nodes") {
+		o.MaxNodes = &f.maxNodes
 	}
-	if !fl.Changed("timeout") {
-		o.Timeout = 0
+	if fl.Changed("timeout") {
+		o.Timeout = &f.timeout
 	}
 	return o
 }
