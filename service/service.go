@@ -72,9 +72,9 @@ type TraceDefaults struct {
 	StopAt []string
 }
 
-// DefaultTraceDefaults are the trace package's defaults, stopping at
-// exchanges and mixers.
-func DefaultTraceDefaults() TraceDefaults {
+// DefaultTrace is the trace package's defaults, stopping at exchanges
+// and mixers.
+func DefaultTrace() TraceDefaults {
 	c := trace.DefaultConfig()
 	return TraceDefaults{Model: c.Model, Hops: c.Hops, MaxNodes: c.MaxNodes, Timeout: c.Timeout, StopAt: []string{"exchange", "mixer"}}
 }
@@ -85,7 +85,8 @@ type Config struct {
 	Store *store.Store
 	// Labels is the label store on it (required).
 	Labels *labels.Store
-	// Trace fills what trace and exposure requests leave empty.
+	// Trace fills what trace and exposure requests leave empty (zero:
+	// DefaultTrace).
 	Trace TraceDefaults
 	// Categories are label categories beyond labels.BuiltinCategories.
 	Categories []string
@@ -124,7 +125,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("config labels.ofac_confidence %d: want 0 to 100", cfg.OFACConfidence)
 	}
 	if cfg.Trace.Model == "" && cfg.Trace.Hops == 0 && cfg.Trace.MaxNodes == 0 && cfg.Trace.Timeout == 0 && cfg.Trace.StopAt == nil {
-		cfg.Trace = DefaultTraceDefaults()
+		cfg.Trace = DefaultTrace()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -139,6 +140,3 @@ func New(cfg Config) (*Service, error) {
 
 // Store is the store the service reads.
 func (s *Service) Store() *store.Store { return s.st }
-
-// Categories are the label categories the service accepts.
-func (s *Service) Categories() *labels.Categories { return s.cats }

@@ -253,7 +253,7 @@ type ExposureRequest struct {
 // Exposure can answer (with the package's defaults for what it leaves
 // empty).
 func (r ExposureRequest) Check() error {
-	_, err := r.config(DefaultTraceDefaults())
+	_, err := r.config(DefaultTrace())
 	return err
 }
 
