@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/pipeline"
+	"github.com/tracerproject/tracer/service"
 )
 
 func newAlertsCmd(a *app) *cobra.Command {
@@ -229,8 +231,8 @@ func formatAmount(amount, asset string) string {
 }
 
 func newAlertsListCmd(a *app) *cobra.Command {
-	var since, format string
-	var limit int
+	var req service.AlertsRequest
+	var format string
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the alerts published since a time",
@@ -239,61 +241,29 @@ func newAlertsListCmd(a *app) *cobra.Command {
 			if err := checkFormat(format, "table", "json"); err != nil {
 				return err
 			}
-			from, err := parseSince(since, time.Now())
-			if err != nil {
-				return err
-			}
-			p, err := a.open()
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			st, err := p.Store(cmd.Context())
-			if err != nil {
-				return err
-			}
-			alerts, err := alert.List(cmd.Context(), st.Conn(), from, limit)
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				if alerts == nil {
-					alerts = []*alert.Alert{}
+			return a.withService(cmd, func(ctx context.Context, s *service.Service) error {
+				res, err := s.Alerts(ctx, req)
+				if err != nil {
+					return err
 				}
-				return writeJSON(cmd.OutOrStdout(), alerts)
-			}
-			if len(alerts) == 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "no alerts since %s\n", from.Format(time.RFC3339))
+				if format == "json" {
+					return writeJSON(cmd.OutOrStdout(), res)
+				}
+				if len(res.Alerts) == 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "no alerts since %s\n", res.Since.Format(time.RFC3339))
+					return nil
+				}
+				for _, al := range res.Alerts {
+					fmt.Fprintln(cmd.OutOrStdout(), alertLine(al))
+				}
 				return nil
-			}
-			for _, al := range alerts {
-				fmt.Fprintln(cmd.OutOrStdout(), alertLine(al))
-			}
-			return nil
+			})
 		},
 	}
-	cmd.Flags().StringVar(&since, "since", "7d", "a duration back from now (90m, 24h, 7d) or a time (2026-11-20 or RFC 3339)")
+	cmd.Flags().StringVar(&req.Since, "since", "7d", "a duration back from now (90m, 24h, 7d) or a time (2026-11-20 or RFC 3339)")
+	cmd.Flags().StringVar(&req.Rule, "rule", "", "only alerts of this rule")
+	cmd.Flags().StringVar(&req.Severity, "severity", "", "only alerts of this severity")
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
-	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many")
+	cmd.Flags().IntVar(&req.Limit, "limit", 1000, "at most this many (read before --rule and --severity select)")
 	return cmd
-}
-
-// parseSince reads a point in time: a duration back from now (with d for
-// days) or a date or RFC 3339 time.
-func parseSince(s string, now time.Time) (time.Time, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		var n int
-		if _, err := fmt.Sscanf(days, "%d", &n); err == nil && n >= 0 && fmt.Sprint(n) == days {
-			return now.AddDate(0, 0, -n), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("--since %q: want a duration (90m, 24h, 7d), a date (2026-11-20) or an RFC 3339 time", s)
 }

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,10 +12,8 @@ import (
 	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/cluster/heuristic"
-	"github.com/tracerproject/tracer/ingest/btc"
-	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/pipeline"
-	"github.com/tracerproject/tracer/store"
+	"github.com/tracerproject/tracer/service"
 )
 
 // depositKeys are the cluster.deposit.* keys: Ethereum deposit-address
@@ -138,165 +133,87 @@ evidence is the payment and the sweep, with the rule and its confidence.`,
 	}
 	cmd.PersistentFlags().StringVar(&format, "format", "table", "table or json")
 	cmd.PersistentFlags().StringVar(&chainFlag, "chain", "", "btc or eth (default: eth for 0x addresses, else btc; cluster run: btc, and eth too when eth.rpc is set, or all)")
-	// chainOf picks the chain of the command's address arguments.
-	chainOf := func(args ...string) (string, error) {
-		switch chainFlag {
-		case chain.BTC, chain.ETH:
-			return chainFlag, nil
-		case "":
-			for _, s := range args {
-				if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
-					return chain.ETH, nil
-				}
-			}
-			return chain.BTC, nil
-		}
-		return "", fmt.Errorf("--chain %q: want btc or eth", chainFlag)
-	}
-	var chainName string    // of the running command, set by chainOf before withClusters
-	var opened *store.Store // the store withClusters opened, for labels
-	withClusters := func(cmd *cobra.Command, f func(ctx context.Context, c *cluster.Clusters, w io.Writer) error) error {
+	withService := func(cmd *cobra.Command, f func(ctx context.Context, s *service.Service, w io.Writer) error) error {
 		if err := checkFormat(format, "table", "json"); err != nil {
 			return err
 		}
-		if chainName == "" {
-			chainName = chain.BTC
-		}
-		p, err := a.open()
-		if err != nil {
-			return err
-		}
-		defer p.Close()
-		st, err := p.Store(cmd.Context())
-		if err != nil {
-			return err
-		}
-		opened = st
-		c, err := cluster.NewChainClusters(st.Conn(), chainName)
-		if err != nil {
-			return err
-		}
-		return f(cmd.Context(), c, cmd.OutOrStdout())
+		return a.withService(cmd, func(ctx context.Context, s *service.Service) error {
+			return f(ctx, s, cmd.OutOrStdout())
+		})
 	}
 
-	var offset, limit, growth int
+	req := service.ClusterRequest{}
 	show := &cobra.Command{
 		Use:   "show ADDR|ID",
 		Short: "A cluster's size, members (paged) and how it grew",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if offset < 0 || limit < 0 || growth < 0 {
-				return errors.New("--offset, --limit and --growth must not be negative")
-			}
-			var err error
-			if chainName, err = chainOf(args[0]); err != nil {
-				return err
-			}
-			return withClusters(cmd, func(ctx context.Context, c *cluster.Clusters, w io.Writer) error {
-				id, addr, err := clusterID(ctx, c, args[0])
-				if errors.Is(err, cluster.ErrNotClustered) {
-					if format == "json" {
-						return writeJSON(w, map[string]any{"address": addr, "cluster": nil, "size": 1})
-					}
-					fmt.Fprintf(w, "%s is in no cluster: no heuristic has linked it to another address (a cluster of its own)\n", addr)
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				sum, err := c.Cluster(ctx, id)
-				if err != nil {
-					return err
-				}
-				members, err := c.Members(ctx, id, offset, limit)
-				if err != nil {
-					return err
-				}
-				var grew []cluster.Edge
-				if growth > 0 {
-					if grew, err = c.Growth(ctx, id, growth); err != nil {
-						return err
-					}
-				}
-				lbls, err := memberLabels(ctx, opened, c, id)
+			req.Subject, req.Chain = args[0], chainFlag
+			return withService(cmd, func(ctx context.Context, s *service.Service, w io.Writer) error {
+				c, err := s.Cluster(ctx, req)
 				if err != nil {
 					return err
 				}
 				if format == "json" {
-					return writeJSON(w, struct {
-						cluster.Cluster
-						Labels  []clusterLabel `json:"labels"`
-						Offset  int            `json:"offset"`
-						Members []string       `json:"members"`
-						Growth  []cluster.Edge `json:"growth"`
-					}{sum, lbls, offset, members, grew})
+					return writeJSON(w, c)
+				}
+				if !c.Clustered() {
+					fmt.Fprintf(w, "%s is in no cluster: no heuristic has linked it to another address (a cluster of its own)\n", c.Address)
+					return nil
 				}
 				t := newTable(w)
-				t.row("chain", c.Chain())
-				t.row("cluster", sum.ID)
-				t.row("size", sum.Size)
-				t.row("merges", sum.Merges)
-				t.row("first seen", fmt.Sprintf("height %d", sum.FirstSeen))
-				t.row("first linked", fmt.Sprintf("height %d", sum.FirstLinked))
-				t.row("last changed", fmt.Sprintf("height %d", sum.Height))
+				t.row("chain", c.Chain)
+				t.row("cluster", c.ID)
+				t.row("size", c.Size)
+				t.row("merges", c.Merges)
+				t.row("first seen", fmt.Sprintf("height %d", c.FirstSeen))
+				t.row("first linked", fmt.Sprintf("height %d", c.FirstLinked))
+				t.row("last changed", fmt.Sprintf("height %d", c.Height))
 				t.flush()
-				if len(lbls) > 0 {
+				if len(c.Labels) > 0 {
 					fmt.Fprintf(w, "\nlabels of its members\n")
 					t := newTable(w)
 					t.row("  category", "entity", "source", "members")
-					for _, l := range lbls {
+					for _, l := range c.Labels {
 						t.row("  "+l.Category, l.Entity, l.Source, l.Members)
 					}
 					t.flush()
 				}
-				fmt.Fprintf(w, "\nmembers %d to %d of %d\n", offset+1, offset+len(members), sum.Size)
-				for _, m := range members {
+				fmt.Fprintf(w, "\nmembers %d to %d of %d\n", c.Offset+1, c.Offset+len(c.Members), c.Size)
+				for _, m := range c.Members {
 					fmt.Fprintf(w, "  %s\n", m)
 				}
-				if len(grew) > 0 {
-					fmt.Fprintf(w, "\nhow it grew (first %d merges)\n", len(grew))
-					printEdges(w, grew, true)
+				if len(c.Growth) > 0 {
+					fmt.Fprintf(w, "\nhow it grew (first %d merges)\n", len(c.Growth))
+					printEdges(w, c.Growth, true)
 				}
 				return nil
 			})
 		},
 	}
-	show.Flags().IntVar(&offset, "offset", 0, "skip this many members (in address order)")
-	show.Flags().IntVar(&limit, "limit", 50, "members to list")
-	show.Flags().IntVar(&growth, "growth", 20, "merges to list, oldest first (0: none)")
+	show.Flags().IntVar(&req.Offset, "offset", 0, "skip this many members (in address order)")
+	show.Flags().IntVar(&req.Limit, "limit", 50, "members to list")
+	show.Flags().IntVar(&req.Growth, "growth", 20, "merges to list, oldest first (0: none)")
 
 	explain := &cobra.Command{
 		Use:   "explain ADDR1 ADDR2",
 		Short: "The chain of transactions that links two addresses, or that they are not linked",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if chainName, err = chainOf(args...); err != nil {
-				return err
-			}
-			addrs := make([]string, len(args))
-			for i, s := range args {
-				if addrs[i], err = checkClusterAddress(chainName, s); err != nil {
-					return err
-				}
-			}
-			return withClusters(cmd, func(ctx context.Context, c *cluster.Clusters, w io.Writer) error {
-				path, err := c.Explain(ctx, addrs[0], addrs[1])
-				if errors.Is(err, cluster.ErrNotLinked) {
-					if format == "json" {
-						return writeJSON(w, map[string]any{"linked": false, "reason": err.Error()})
-					}
-					fmt.Fprintf(w, "not linked: %s\n", strings.TrimPrefix(err.Error(), cluster.ErrNotLinked.Error()+": "))
-					return nil
-				}
+			return withService(cmd, func(ctx context.Context, s *service.Service, w io.Writer) error {
+				e, err := s.Explain(ctx, service.ExplainRequest{A: args[0], B: args[1], Chain: chainFlag})
 				if err != nil {
 					return err
 				}
 				if format == "json" {
-					return writeJSON(w, map[string]any{"linked": true, "path": path})
+					return writeJSON(w, e)
 				}
-				fmt.Fprintf(w, "%s and %s are linked by %d transactions:\n", addrs[0], addrs[1], len(path))
-				printEdges(w, path, false)
+				if !e.Linked {
+					fmt.Fprintf(w, "not linked: %s\n", strings.TrimPrefix(e.Reason, cluster.ErrNotLinked.Error()+": "))
+					return nil
+				}
+				fmt.Fprintf(w, "%s and %s are linked by %d transactions:\n", e.A, e.B, len(e.Path))
+				printEdges(w, e.Path, false)
 				return nil
 			})
 		},
@@ -308,19 +225,12 @@ evidence is the payment and the sweep, with the rule and its confidence.`,
 		Short: "Merges the supercluster guard held for review",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var err error
-			if chainName, err = chainOf(); err != nil {
-				return err
-			}
-			return withClusters(cmd, func(ctx context.Context, c *cluster.Clusters, w io.Writer) error {
-				edges, err := c.Held(ctx, heldLimit)
+			return withService(cmd, func(ctx context.Context, s *service.Service, w io.Writer) error {
+				edges, err := s.Held(ctx, service.HeldRequest{Chain: chainFlag, Limit: heldLimit})
 				if err != nil {
 					return err
 				}
 				if format == "json" {
-					if edges == nil {
-						edges = []cluster.Edge{}
-					}
 					return writeJSON(w, edges)
 				}
 				if len(edges) == 0 {
@@ -363,78 +273,6 @@ set.`,
 	}
 	cmd.AddCommand(show, explain, held, run)
 	return cmd
-}
-
-// clusterID reads ADDR|ID: a number is a cluster id, anything else an
-// address.
-// clusterLabel is a label carried by members of a cluster.
-type clusterLabel struct {
-	Category string `json:"category"`
-	Entity   string `json:"entity"`
-	Source   string `json:"source"`
-	Members  int    `json:"members"`
-}
-
-// maxLabelMembers bounds the members whose labels cluster show reads: past
-// it (an exchange's cluster) the labels are of the first members only.
-const maxLabelMembers = 100_000
-
-// memberLabels sums the labels in force on a cluster's members (labels'
-// chain names are those of ingest).
-func memberLabels(ctx context.Context, st *store.Store, c *cluster.Clusters, id uint32) ([]clusterLabel, error) {
-	members, err := c.Members(ctx, id, 0, maxLabelMembers)
-	if err != nil {
-		return nil, err
-	}
-	ls, err := labels.NewStore(ctx, st.Conn())
-	if err != nil {
-		return nil, err
-	}
-	byAddr, err := ls.Lookup(ctx, c.Chain(), members, time.Time{})
-	if err != nil {
-		return nil, err
-	}
-	count := map[clusterLabel]int{}
-	for _, list := range byAddr {
-		for _, l := range list {
-			count[clusterLabel{Category: l.Category, Entity: l.Entity, Source: l.Source}]++
-		}
-	}
-	out := make([]clusterLabel, 0, len(count))
-	for l, n := range count {
-		l.Members = n
-		out = append(out, l)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Members != out[j].Members {
-			return out[i].Members > out[j].Members
-		}
-		return out[i].Category+out[i].Entity+out[i].Source < out[j].Category+out[j].Entity+out[j].Source
-	})
-	return out, nil
-}
-
-// clusterID reads ADDR|ID: a number is a cluster id, anything else an
-// address of the chain (returned in its canonical form).
-func clusterID(ctx context.Context, c *cluster.Clusters, arg string) (uint32, string, error) {
-	if n, err := strconv.ParseUint(arg, 10, 32); err == nil {
-		return uint32(n), "", nil
-	}
-	addr, err := checkClusterAddress(c.Chain(), arg)
-	if err != nil {
-		return 0, arg, fmt.Errorf("%q is neither a cluster id nor an address: %w", arg, err)
-	}
-	id, err := c.ClusterOf(ctx, addr)
-	return id, addr, err
-}
-
-// checkClusterAddress checks an address of chain and returns it in the
-// form the clusterer stores (Ethereum: lower case).
-func checkClusterAddress(chainName, s string) (string, error) {
-	if chainName == chain.ETH {
-		return chain.ParseETHAddress(s)
-	}
-	return s, btc.CheckAddress(s)
 }
 
 func printEdges(w io.Writer, edges []cluster.Edge, clusters bool) {

@@ -14,6 +14,7 @@ import (
 	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/pipeline"
+	"github.com/tracerproject/tracer/service"
 	"github.com/tracerproject/tracer/simulate/ethsim"
 	"github.com/tracerproject/tracer/store"
 )
@@ -192,63 +193,29 @@ func (p *ethProgress) done() {
 	}
 }
 
-// isEthereum tells an Ethereum address or txid (0x…) from a Bitcoin one.
-func isEthereum(chainName, arg string) bool {
-	return chainName == chain.ETH || (chainName == "" && (strings.HasPrefix(arg, "0x") || strings.HasPrefix(arg, "0X")))
-}
-
 // units renders an exact base-unit amount with the asset's decimals
 // ("1.500000 USDT"); unknown tokens stay in base units.
 func units(value, asset string) string {
 	return chain.FormatAsset(value, asset, true)
 }
 
-func ethQueryAddress(cmd *cobra.Command, st *store.Store, arg, format string) error {
-	addr, err := chain.ParseETHAddress(arg)
-	if err != nil {
-		return err
-	}
-	assets, err := st.EthAddress(cmd.Context(), addr)
-	if err != nil {
-		return notFound(err, "address "+addr)
-	}
-	if format == "json" {
-		return writeJSON(cmd.OutOrStdout(), struct {
-			Chain   string           `json:"chain"`
-			Address string           `json:"address"`
-			Assets  []store.EthAsset `json:"assets"`
-		}{chain.ETH, addr, assets})
-	}
-	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "address %s (ethereum)\n", addr)
+// writeETHAddress prints an Ethereum address's totals per asset.
+func writeETHAddress(w io.Writer, a *service.ETHAddress) error {
+	fmt.Fprintf(w, "address %s (ethereum)\n", a.Address)
 	t := newTable(w)
 	t.row("asset", "received", "sent", "fees", "net", "in", "out", "zero-value", "failed", "txs", "first seen", "last seen")
-	for _, x := range assets {
+	for _, x := range a.Assets {
 		t.row(chain.AssetSymbol(x.Asset), units(x.Received, x.Asset), units(x.Sent, x.Asset), units(x.Fees, chain.AssetETH), units(x.Net, x.Asset),
 			x.In, x.Out, x.ZeroValue, x.Failed, x.TxCount, ts(x.FirstSeen), ts(x.LastSeen))
 	}
 	return t.flush()
 }
 
-func ethQueryTx(cmd *cobra.Command, st *store.Store, arg, format string) error {
-	txid := strings.ToLower(arg)
-	if len(txid) != 66 || strings.Trim(txid[2:], "0123456789abcdef") != "" {
-		return fmt.Errorf("%q is not an Ethereum transaction hash (0x and 64 hex digits)", arg)
-	}
-	trs, err := st.EthTx(cmd.Context(), txid)
-	if err != nil {
-		return notFound(err, "transaction "+txid)
-	}
-	if format == "json" {
-		return writeJSON(cmd.OutOrStdout(), struct {
-			Chain     string              `json:"chain"`
-			Txid      string              `json:"txid"`
-			Transfers []store.EthTransfer `json:"transfers"`
-		}{chain.ETH, txid, trs})
-	}
-	w := cmd.OutOrStdout()
+// writeETHTx prints an Ethereum transaction's transfers.
+func writeETHTx(w io.Writer, tx *service.ETHTx) error {
+	trs := tx.Transfers
 	t := newTable(w)
-	t.row("txid", txid)
+	t.row("txid", tx.Txid)
 	t.row("block", fmt.Sprintf("%d %s", trs[0].BlockHeight, trs[0].BlockHash))
 	t.row("time", ts(trs[0].Time))
 	for _, tr := range trs {

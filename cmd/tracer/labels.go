@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,8 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/labels"
+	"github.com/tracerproject/tracer/service"
 )
 
 func newLabelsCmd(a *app) *cobra.Command {
@@ -30,24 +29,6 @@ then. Categories: ` + strings.Join(labels.BuiltinCategories, ", ") + `, plus lab
 	}
 	cmd.AddCommand(newLabelsImportCmd(a), newLabelsListCmd(a), newLabelsShowCmd(a), newLabelsImportsCmd(a))
 	return cmd
-}
-
-// withLabels opens the store and its label tables.
-func (a *app) withLabels(ctx context.Context, f func(*labels.Store) error) error {
-	p, err := a.open()
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	st, err := p.Store(ctx)
-	if err != nil {
-		return err
-	}
-	ls, err := labels.NewStore(ctx, st.Conn())
-	if err != nil {
-		return err
-	}
-	return f(ls)
 }
 
 func (a *app) labelCategories() (*labels.Categories, error) {
@@ -92,58 +73,33 @@ current one.`,
 			if err := checkFormat(reportFormat, "table", "json"); err != nil {
 				return err
 			}
-			cats, err := a.labelCategories()
-			if err != nil {
-				return err
-			}
-			conf := a.cfg.Labels.OFACConfidence
-			if conf < 0 || conf > 100 {
-				return fmt.Errorf("config labels.ofac_confidence %d: want 0 to 100", conf)
-			}
-			var vf time.Time
-			if validFrom != "" {
-				if vf, err = labels.ParseDate(validFrom); err != nil {
-					return fmt.Errorf("--valid-from: %w", err)
-				}
-			}
 			if addedBy == "" {
 				addedBy = a.cfg.Labels.AddedBy
 			}
 			if addedBy == "" {
 				addedBy = loginName()
 			}
-			files := make([]labels.File, len(args))
-			for i, name := range args {
+			req := service.LabelImportRequest{Format: format, Source: source, AddedBy: addedBy, Category: category, ValidFrom: validFrom, DryRun: dryRun}
+			for _, name := range args {
 				data, err := os.ReadFile(name)
 				if err != nil {
 					return err
 				}
-				files[i] = labels.File{Name: name, Data: data}
+				req.Files = append(req.Files, labels.File{Name: name, Data: data})
 			}
-			imp, err := labels.Parse(format, files, labels.Options{
-				Source: source, AddedBy: addedBy, Category: category, Categories: cats, OFACConfidence: uint8(conf),
-			})
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if dryRun {
-				if reportFormat == "json" {
-					return writeJSON(out, map[string]any{"report": imp.Report, "labels": imp.Labels})
-				}
-				writeImportReport(out, &imp.Report, nil)
-				fmt.Fprintln(out, "dry run: nothing written")
-				return nil
-			}
-			return a.withLabels(cmd.Context(), func(ls *labels.Store) error {
-				res, err := ls.Write(cmd.Context(), imp, labels.WriteOptions{ValidFrom: vf, AddedBy: addedBy})
+			return a.withService(cmd, func(ctx context.Context, s *service.Service) error {
+				res, err := s.ImportLabels(ctx, req)
 				if err != nil {
 					return err
 				}
+				out := cmd.OutOrStdout()
 				if reportFormat == "json" {
-					return writeJSON(out, map[string]any{"report": imp.Report, "result": res})
+					return writeJSON(out, res)
 				}
-				writeImportReport(out, &imp.Report, &res)
+				writeImportReport(out, &res.Report, res.Result)
+				if dryRun {
+					fmt.Fprintln(out, "dry run: nothing written")
+				}
 				return nil
 			})
 		},
@@ -196,56 +152,22 @@ func writeImportReport(w io.Writer, r *labels.Report, res *labels.Result) {
 	}
 }
 
-func parseAsOf(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		// A day means as known at the end of that day.
-		return t.Add(24*time.Hour - time.Second), nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("--as-of %q: want YYYY-MM-DD or an RFC 3339 time", s)
-	}
-	return t.UTC(), nil
-}
-
 func newLabelsListCmd(a *app) *cobra.Command {
-	var category, chain, source, asOf, format string
+	var category, chain, source, entity, asOf, format string
 	cmd := &cobra.Command{
-		Use:   "list [--category C[,C...]] [--chain X] [--as-of DATE] [--format table|json|csv]",
+		Use:   "list [--category C[,C...]] [--entity E] [--chain X] [--as-of DATE] [--format table|json|csv]",
 		Short: "The labels in force now, or as known on a date",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(format, "table", "json", "csv"); err != nil {
 				return err
 			}
-			at, err := parseAsOf(asOf)
-			if err != nil {
-				return err
-			}
-			if chain != "" {
-				if chain, err = labels.ParseChain(chain); err != nil {
-					return err
-				}
-			}
-			var categories []string
+			req := service.LabelsRequest{Chain: chain, Source: source, Entity: entity, AsOf: asOf}
 			if category != "" {
-				cats, err := a.labelCategories()
-				if err != nil {
-					return err
-				}
-				for _, c := range strings.Split(category, ",") {
-					c = strings.TrimSpace(c)
-					if err := cats.Check(c); err != nil {
-						return fmt.Errorf("--category: %w", err)
-					}
-					categories = append(categories, c)
-				}
+				req.Categories = strings.Split(category, ",")
 			}
-			return a.withLabels(cmd.Context(), func(ls *labels.Store) error {
-				list, err := ls.List(cmd.Context(), labels.Filter{Categories: categories, Chain: chain, Source: source, AsOf: at})
+			return a.withService(cmd, func(ctx context.Context, s *service.Service) error {
+				list, err := s.Labels(ctx, req)
 				if err != nil {
 					return err
 				}
@@ -257,6 +179,7 @@ func newLabelsListCmd(a *app) *cobra.Command {
 	f.StringVar(&category, "category", "", "only these categories, comma-separated (e.g. exchange,mixer)")
 	f.StringVar(&chain, "chain", "", "only this chain: btc, eth or tron")
 	f.StringVar(&source, "source", "", "only this source")
+	f.StringVar(&entity, "entity", "", "only labels of this entity (any case)")
 	f.StringVar(&asOf, "as-of", "", "as known on this date (YYYY-MM-DD: at the end of that day; or RFC 3339); default now")
 	f.StringVar(&format, "format", "table", "table, json or csv")
 	return cmd
@@ -315,18 +238,8 @@ func newLabelsShowCmd(a *app) *cobra.Command {
 			if err := checkFormat(format, "table", "json"); err != nil {
 				return err
 			}
-			at, err := parseAsOf(asOf)
-			if err != nil {
-				return err
-			}
-			if _, _, _, err := labels.ParseSubject(args[0]); err != nil {
-				return err
-			}
-			return a.withLabels(cmd.Context(), func(ls *labels.Store) error {
-				sh, err := ls.ShowWithCluster(cmd.Context(), args[0], at, clusterFinder{cluster.NewClusters(ls.Conn())})
-				if errors.Is(err, labels.ErrNotFound) {
-					return fmt.Errorf("%s: no label in any import", args[0])
-				}
+			return a.withService(cmd, func(ctx context.Context, s *service.Service) error {
+				sh, err := s.LabelShow(ctx, service.LabelShowRequest{Subject: args[0], AsOf: asOf})
 				if err != nil {
 					return err
 				}
@@ -340,17 +253,6 @@ func newLabelsShowCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&asOf, "as-of", "", "as known on this date (YYYY-MM-DD: at the end of that day; or RFC 3339); default now")
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
 	return cmd
-}
-
-// clusterFinder adapts cluster.Clusters to labels.ClusterFinder.
-type clusterFinder struct{ c *cluster.Clusters }
-
-func (f clusterFinder) ClusterOf(ctx context.Context, address string) (uint32, bool, error) {
-	id, err := f.c.ClusterOf(ctx, address)
-	if errors.Is(err, cluster.ErrNotClustered) {
-		return 0, false, nil
-	}
-	return id, err == nil, err
 }
 
 func writeShow(w io.Writer, sh *labels.Show) error {
@@ -429,30 +331,19 @@ func newLabelsImportsCmd(a *app) *cobra.Command {
 			if err := checkFormat(format, "table", "json"); err != nil {
 				return err
 			}
-			return a.withLabels(cmd.Context(), func(ls *labels.Store) error {
-				all, err := ls.Versions(cmd.Context(), source)
+			return a.withService(cmd, func(ctx context.Context, s *service.Service) error {
+				all, err := s.LabelImports(ctx, source)
 				if err != nil {
 					return err
-				}
-				current, err := ls.InForce(cmd.Context(), time.Time{})
-				if err != nil {
-					return err
-				}
-				inForce := map[string]bool{}
-				for _, v := range current {
-					inForce[v.ImportID] = true
 				}
 				if format == "json" {
-					if all == nil {
-						all = []labels.Version{}
-					}
 					return writeJSON(cmd.OutOrStdout(), all)
 				}
 				t := newTable(cmd.OutOrStdout())
 				t.row("SOURCE", "IMPORT", "VALID FROM", "IMPORTED", "FORMAT", "LABELS", "ADDED BY", "NOW", "FILES")
 				for _, v := range all {
 					now := "superseded"
-					if inForce[v.ImportID] {
+					if v.InForce {
 						now = "in force"
 					} else if v.ValidFrom.After(time.Now()) {
 						now = "future"

@@ -151,9 +151,3 @@ func (a *app) withPipeline(fn func(*pipeline.Pipeline) error) (err error) {
 }
 
 // notFound turns a store.ErrNotFound into a plain message.
-func notFound(err error, what string) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%s not found in the store", what)
-	}
-	return err
-}

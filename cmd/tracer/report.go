@@ -7,16 +7,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/tracerproject/tracer/cluster"
-	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/report"
+	"github.com/tracerproject/tracer/service"
 	"github.com/tracerproject/tracer/trace"
 )
 
@@ -52,48 +52,30 @@ func readWatchlist(path string) ([]string, error) {
 	return out, sc.Err()
 }
 
-// reportRun builds and writes one report on an open pipeline and returns
-// it with the files written.
 // everyCluster, when set, makes reportRun report every cluster whose
-// exposure reaches MinExposure (report.BuildAll) instead of a watch list.
+// exposure reaches minExposure (satoshi) instead of a watch list.
 type everyCluster struct{ minExposure int64 }
 
+// reportRun builds and writes one report on an open pipeline (the
+// demo's and the schedules') and returns it with the files written.
 func reportRun(ctx context.Context, p *pipeline.Pipeline, cfg report.Config, out string, formats []string, all *everyCluster) (*report.Report, []string, error) {
-	st, err := p.Store(ctx)
+	s, err := openService(ctx, p, service.Config{})
 	if err != nil {
 		return nil, nil, err
 	}
-	ls, err := labels.NewStore(ctx, st.Conn())
-	if err != nil {
-		return nil, nil, err
+	req := service.ReportRequest{
+		Name: cfg.Name, Watch: cfg.Watch, Hops: cfg.Hops, Model: cfg.Model, Buckets: cfg.Buckets,
+		Since: cfg.Since.Format(time.RFC3339Nano), Until: cfg.Until.Format(time.RFC3339Nano),
+		Dir: out, Formats: formats,
 	}
-	cl := cluster.NewClusters(st.Conn())
-	resolve := func(ctx context.Context, w string) (trace.Start, error) {
-		return trace.ParseStart(ctx, w, cl, ls, time.Time{})
-	}
-	prev, err := report.Previous(out, cfg.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	var rep *report.Report
 	if all != nil {
-		members := func(ctx context.Context, id string) ([]string, error) {
-			start, err := trace.ParseStart(ctx, "cluster:"+id, cl, ls, time.Time{})
-			return start.Addresses, err
-		}
-		src, err := report.LabelSources(ctx, ls, time.Time{}, members)
-		if err != nil {
-			return nil, nil, err
-		}
-		rep, err = report.BuildAll(ctx, st.Conn(), trace.New(st.Conn(), ls), src, cl.ClustersOf, report.AllConfig{Config: cfg, MinExposure: all.minExposure}, prev, time.Now())
-		if err != nil {
-			return nil, nil, err
-		}
-	} else if rep, err = report.Build(ctx, trace.New(st.Conn(), ls), resolve, cfg, prev, time.Now()); err != nil {
+		req.AllClusters, req.MinExposure = true, strconv.FormatInt(all.minExposure, 10)
+	}
+	rep, err := s.Report(ctx, req)
+	if err != nil {
 		return nil, nil, err
 	}
-	files, err := report.Write(out, rep, formats)
-	return rep, files, err
+	return rep.Report, rep.Files, nil
 }
 
 func newReportExposureCmd(a *app) *cobra.Command {
@@ -122,53 +104,26 @@ does not grow with the number of clusters (haircut only; money moving between
 addresses of one category is not counted as that category's exposure).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			now := time.Now()
-			from, err := parseSince(since, now)
-			if err != nil {
-				return err
-			}
-			to := now
-			if until != "" {
-				if to, err = parseSince(until, now); err != nil {
-					return fmt.Errorf("--until: %w", err)
-				}
+			req := service.ReportRequest{Name: name, Watch: watch, Since: since, Until: until, Hops: hops, Model: model,
+				Formats: strings.Split(format, ","), Dir: out, AllClusters: allClusters}
+			if cmd.Flags().Changed("min-exposure") {
+				req.MinExposure = minExposure
 			}
 			if watchlist != "" {
 				list, err := readWatchlist(watchlist)
 				if err != nil {
 					return err
 				}
-				watch = append(watch, list...)
+				req.Watch = append(req.Watch, list...)
 			}
-			formats := strings.Split(format, ",")
-			for _, f := range formats {
-				if err := checkFormat(f, report.Formats...); err != nil {
-					return err
-				}
+			if req.Dir == "" {
+				req.Dir = filepath.Join(a.cfg.Data, "reports")
 			}
-			if out == "" {
-				out = filepath.Join(a.cfg.Data, "reports")
-			}
-			cfg := report.Config{Name: name, Watch: watch, Since: from, Until: to, Hops: hops, Model: model}
-			p, err := a.open()
-			if err != nil {
+			var rep *service.Report
+			err := a.withService(cmd, func(ctx context.Context, s *service.Service) (err error) {
+				rep, err = s.Report(ctx, req)
 				return err
-			}
-			defer p.Close()
-			var all *everyCluster
-			if allClusters {
-				if len(watch) > 0 {
-					return fmt.Errorf("--all-clusters reports every cluster: give it no --watch or --watchlist")
-				}
-				v, err := parseSatoshi(minExposure)
-				if err != nil {
-					return fmt.Errorf("--min-exposure: %w", err)
-				}
-				all = &everyCluster{minExposure: v}
-			} else if cmd.Flags().Changed("min-exposure") {
-				return fmt.Errorf("--min-exposure applies to --all-clusters")
-			}
-			rep, files, err := reportRun(cmd.Context(), p, cfg, out, formats, all)
+			})
 			if err != nil {
 				return err
 			}
@@ -181,7 +136,7 @@ addresses of one category is not counted as that category's exposure).`,
 					fmt.Fprintf(w, "%s: %s\n", s.Watch, s.Error)
 				}
 			}
-			for _, f := range files {
+			for _, f := range rep.Files {
 				fmt.Fprintln(w, f)
 			}
 			return nil
@@ -302,20 +257,16 @@ func (a *app) indexSchedule(ctx context.Context, p *pipeline.Pipeline) (*cron.Cr
 	if expr == "" {
 		return nil, nil
 	}
-	ic := trace.DefaultIndexConfig()
-	ic.Hops = a.cfg.Trace.Hops
+	opt := service.TraceOptions{Hops: &a.cfg.Trace.Hops}
 	c := cron.New(cron.WithLocation(time.UTC), cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
 	_, err := c.AddFunc(expr, func() {
-		st, err := p.Store(ctx)
+		s, err := openService(ctx, p, service.Config{})
 		if err == nil {
-			var ls *labels.Store
-			if ls, err = labels.NewStore(ctx, st.Conn()); err == nil {
-				var b *trace.IndexBuild
-				if b, err = trace.New(st.Conn(), ls).BuildExposureIndex(ctx, ic); err == nil {
-					a.log.Info("exposure index built", "build", b.Build, "subjects", b.Subjects, "rows", b.Rows,
-						"block", b.BlockHeight, "seconds", b.Seconds, "capped", b.Capped)
-					return
-				}
+			var b *trace.IndexBuild
+			if b, err = s.BuildExposureIndex(ctx, opt); err == nil {
+				a.log.Info("exposure index built", "build", b.Build, "subjects", b.Subjects, "rows", b.Rows,
+					"block", b.BlockHeight, "seconds", b.Seconds, "capped", b.Capped)
+				return
 			}
 		}
 		a.log.Error("scheduled exposure index build failed", "err", err)

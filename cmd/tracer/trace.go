@@ -2,163 +2,57 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/tracerproject/tracer/chain"
-	"github.com/tracerproject/tracer/cluster"
-	"github.com/tracerproject/tracer/labels"
+	"github.com/tracerproject/tracer/service"
 	"github.com/tracerproject/tracer/trace"
 )
 
 // traceFlags are the flags trace and exposure share.
 type traceFlags struct {
-	chain, asset, model, minValue, since, until, asOf, format string
-	hops, maxNodes                                            int
-	timeout                                                   time.Duration
+	opt            service.TraceOptions
+	hops, maxNodes int
+	timeout        time.Duration
+	format         string
 }
 
 func (f *traceFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.chain, "chain", "btc", "chain to trace: btc (the UTXO graph) or eth (transfers, per asset)")
-	cmd.Flags().StringVar(&f.asset, "asset", "", "eth: only this asset: ETH, a known token (USDT, USDC, ...) or a token contract (default: every asset the start moved)")
-	cmd.Flags().StringVar(&f.model, "model", trace.Haircut, "taint model (config cluster.model): haircut (proportional), poison (all touched) or fifo (first in, first out per address; downstream only)")
+	o := &f.opt
+	cmd.Flags().StringVar(&o.Chain, "chain", "btc", "chain to trace: btc (the UTXO graph) or eth (transfers, per asset)")
+	cmd.Flags().StringVar(&o.Asset, "asset", "", "eth: only this asset: ETH, a known token (USDT, USDC, ...) or a token contract (default: every asset the start moved)")
+	cmd.Flags().StringVar(&o.Model, "model", trace.Haircut, "taint model (config cluster.model): haircut (proportional), poison (all touched) or fifo (first in, first out per address; downstream only)")
 	cmd.Flags().IntVar(&f.hops, "hops", trace.DefaultHops, fmt.Sprintf("at most this many hops (1..%d; config cluster.hops); moves inside one cluster are no hop", trace.MaxHops))
-	cmd.Flags().StringVar(&f.minValue, "min-value", "0", "ignore taint below this: btc: satoshi (5000) or BTC (0.001btc); eth: base units of the asset (wei, 1000000 = 1 USDT)")
-	cmd.Flags().StringVar(&f.since, "since", "", "follow only transactions at or after this time (2024-01-01 or RFC 3339)")
-	cmd.Flags().StringVar(&f.until, "until", "", "follow only transactions at or before this time (2024-12-31 or RFC 3339)")
+	cmd.Flags().StringVar(&o.MinValue, "min-value", "0", "ignore taint below this: btc: satoshi (5000) or BTC (0.001btc); eth: base units of the asset (wei, 1000000 = 1 USDT)")
+	cmd.Flags().StringVar(&o.Since, "since", "", "follow only transactions at or after this time (2024-01-01 or RFC 3339)")
+	cmd.Flags().StringVar(&o.Until, "until", "", "follow only transactions at or before this time (2024-12-31 or RFC 3339)")
 	cmd.Flags().IntVar(&f.maxNodes, "max-nodes", trace.DefaultMaxNodes, "stop after reaching this many tainted outputs (the output says so; config cluster.max_nodes)")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", trace.DefaultTimeout, "stop after this long (the output says so; config cluster.timeout)")
-	cmd.Flags().StringVar(&f.asOf, "labels-as-of", "", "use the labels as known on this date (YYYY-MM-DD or RFC 3339; default now)")
+	cmd.Flags().StringVar(&o.LabelsAsOf, "labels-as-of", "", "use the labels as known on this date (YYYY-MM-DD or RFC 3339; default now)")
 }
 
-// config turns the flags, over the trace.* keys, into a taint
-// configuration.
-func (f *traceFlags) config(cmd *cobra.Command, a *app) (trace.Config, error) {
-	c := trace.DefaultConfig()
+// options are the flags' options; those with a configuration key that
+// were not given are left to the service's configured defaults.
+func (f *traceFlags) options(cmd *cobra.Command) service.TraceOptions {
+	o := f.opt
 	fl := cmd.Flags()
 	if !fl.Changed("model") {
-		f.model = a.cfg.Trace.Model
+		o.Model = ""
 	}
-	if !fl.Changed("hops") {
-		f.hops = a.cfg.Trace.Hops
+	if fl.Changed("hops") {
+		o.Hops = &f.hops
 	}
-	if !fl.Changed("max-nodes") {
-		f.maxNodes = a.cfg.Trace.MaxNodes
+	if fl.Changed("max-nodes") {
+		o.MaxNodes = &f.maxNodes
 	}
-	if !fl.Changed("timeout") {
-		f.timeout = a.cfg.Trace.Timeout.Duration
+	if fl.Changed("timeout") {
+		o.Timeout = &f.timeout
 	}
-	c.Model, c.Hops, c.MaxNodes, c.Timeout = f.model, f.hops, f.maxNodes, f.timeout
-	switch f.chain {
-	case chain.BTC:
-		if f.asset != "" {
-			return c, fmt.Errorf("--asset %q: Bitcoin has one asset; --asset is for --chain eth", f.asset)
-		}
-		v, err := parseSatoshi(f.minValue)
-		if err != nil {
-			return c, fmt.Errorf("--min-value: %w", err)
-		}
-		c.MinValue = v
-	case chain.ETH:
-		c.Chain = chain.ETH
-		if f.asset != "" {
-			asset, err := chain.ParseAsset(f.asset)
-			if err != nil {
-				return c, fmt.Errorf("--asset: %w", err)
-			}
-			c.Asset = asset
-		}
-		v, ok := new(big.Int).SetString(strings.TrimSpace(f.minValue), 10)
-		if !ok || v.Sign() < 0 {
-			return c, fmt.Errorf("--min-value %q: want a non-negative whole number of base units of the asset (wei; 1000000 is 1 USDT)", f.minValue)
-		}
-		c.MinUnits = v
-	default:
-		return c, fmt.Errorf("--chain %q: want btc or eth", f.chain)
-	}
-	var err error
-	for _, tf := range []struct {
-		name, s string
-		dst     *time.Time
-	}{{"since", f.since, &c.Since}, {"until", f.until, &c.Until}} {
-		if tf.s == "" {
-			continue
-		}
-		t, err := parseTraceTime(tf.s, tf.name == "until")
-		if err != nil {
-			return c, fmt.Errorf("--%s %q: want YYYY-MM-DD or an RFC 3339 time", tf.name, tf.s)
-		}
-		*tf.dst = t
-	}
-	if c.LabelsAsOf, err = parseAsOf(f.asOf); err != nil {
-		return c, fmt.Errorf("--labels-as-of: %w", err)
-	}
-	return c, nil
-}
-
-// parseTraceTime reads a date (the whole day for an end) or RFC 3339 time.
-func parseTraceTime(s string, end bool) (time.Time, error) {
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		if end {
-			t = t.Add(24*time.Hour - time.Second)
-		}
-		return t, nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	return t.UTC(), err
-}
-
-// parseSatoshi reads satoshi, or BTC with a btc suffix, exactly.
-func parseSatoshi(s string) (int64, error) {
-	ls := strings.ToLower(strings.TrimSpace(s))
-	if b, ok := strings.CutSuffix(ls, "btc"); ok {
-		whole, frac, _ := strings.Cut(strings.TrimSpace(b), ".")
-		if len(frac) > 8 {
-			return 0, fmt.Errorf("%q: more than 8 decimals", s)
-		}
-		w, err := strconv.ParseInt(whole, 10, 64)
-		if err != nil || w < 0 || w > 21_000_000 {
-			return 0, fmt.Errorf("%q: not an amount of BTC", s)
-		}
-		var f int64
-		if frac != "" {
-			f, err = strconv.ParseInt(frac+strings.Repeat("0", 8-len(frac)), 10, 64)
-			if err != nil || f < 0 {
-				return 0, fmt.Errorf("%q: not an amount of BTC", s)
-			}
-		}
-		return w*100_000_000 + f, nil
-	}
-	v, err := strconv.ParseInt(ls, 10, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("%q: want a non-negative number of satoshi or BTC with a btc suffix", s)
-	}
-	return v, nil
-}
-
-// withTracer opens the store, the labels and the clusters.
-func (a *app) withTracer(ctx context.Context, f func(*trace.Tracer, *cluster.Clusters, *labels.Store) error) error {
-	p, err := a.open()
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	st, err := p.Store(ctx)
-	if err != nil {
-		return err
-	}
-	ls, err := labels.NewStore(ctx, st.Conn())
-	if err != nil {
-		return err
-	}
-	return f(trace.New(st.Conn(), ls), cluster.NewClusters(st.Conn()), ls)
+	return o
 }
 
 func newTraceCmd(a *app) *cobra.Command {
@@ -199,28 +93,12 @@ case must pass its EIP-55 checksum); cluster:ID is not available for eth yet.`,
 			if err := checkFormat(f.format, trace.Formats...); err != nil {
 				return err
 			}
-			cfg, err := f.config(cmd, a)
-			if err != nil {
-				return err
+			req := service.TraceRequest{From: from, Direction: direction, TraceOptions: f.options(cmd)}
+			if cmd.Flags().Changed("stop-at") {
+				req.StopAt = strings.Split(stopAt, ",")
 			}
-			cfg.Direction = direction
-			if !cmd.Flags().Changed("stop-at") {
-				stopAt = strings.Join(a.cfg.Trace.StopAt, ",")
-			}
-			for _, s := range strings.Split(stopAt, ",") {
-				if s = strings.TrimSpace(s); s != "" {
-					cfg.StopAt = append(cfg.StopAt, s)
-				}
-			}
-			if from == "" {
-				return fmt.Errorf("--from is required: ADDR, cluster:ID or label:CATEGORY")
-			}
-			return a.withTracer(cmd.Context(), func(tr *trace.Tracer, cl *cluster.Clusters, ls *labels.Store) error {
-				start, err := parseStart(cmd.Context(), cfg, from, cl, ls)
-				if err != nil {
-					return err
-				}
-				rs, err := tr.Trace(cmd.Context(), start, cfg)
+			return a.withService(cmd, func(ctx context.Context, s *service.Service) error {
+				rs, err := s.Trace(ctx, req)
 				if err != nil {
 					return err
 				}
@@ -234,14 +112,6 @@ case must pass its EIP-55 checksum); cluster:ID is not available for eth yet.`,
 	cmd.Flags().StringVar(&stopAt, "stop-at", "exchange,mixer", "label categories that end a path (comma-separated; empty: none; config cluster.stop_at)")
 	cmd.Flags().StringVar(&f.format, "format", "table", "table, json, csv or dot (Graphviz)")
 	return cmd
-}
-
-// parseStart resolves --from on the configured chain.
-func parseStart(ctx context.Context, cfg trace.Config, from string, cl *cluster.Clusters, ls *labels.Store) (trace.Start, error) {
-	if cfg.Chain == chain.ETH {
-		return trace.ParseAccountStart(ctx, cfg.Chain, from, ls, cfg.LabelsAsOf)
-	}
-	return trace.ParseStart(ctx, from, cl, ls, cfg.LabelsAsOf)
 }
 
 func writeTrace(w io.Writer, format string, rs []*trace.Result) error {
@@ -287,31 +157,21 @@ for an Ethereum clusterer.`,
 			if err := checkFormat(f.format, "table", "json"); err != nil {
 				return err
 			}
-			if len(args) == 0 && !build {
-				return fmt.Errorf("exposure: want an address or cluster:ID (or --build-index)")
-			}
-			if len(args) == 1 && strings.HasPrefix(args[0], "label:") {
-				return fmt.Errorf("exposure of %s: want an address or cluster:ID", args[0])
-			}
 			if build && live {
 				return fmt.Errorf("--build-index and --live: choose one")
 			}
-			cfg, err := f.config(cmd, a)
-			if err != nil {
-				return err
+			req := service.ExposureRequest{Live: live, TraceOptions: f.options(cmd)}
+			if len(args) == 1 {
+				req.Subject = args[0]
 			}
-			if build && cfg.Chain == chain.ETH {
-				return fmt.Errorf("--build-index: the exposure index covers Bitcoin only (--chain %s is traced per subject)", cfg.Chain)
+			if len(args) == 1 || !build {
+				if err := req.Check(); err != nil {
+					return err
+				}
 			}
-			return a.withTracer(cmd.Context(), func(tr *trace.Tracer, cl *cluster.Clusters, ls *labels.Store) error {
-				ctx := cmd.Context()
+			return a.withService(cmd, func(ctx context.Context, s *service.Service) error {
 				if build {
-					if cfg.Model != trace.Haircut || !cfg.LabelsAsOf.IsZero() {
-						return fmt.Errorf("--build-index: the index is haircut with the labels of now (model %s, labels-as-of %v)", cfg.Model, cfg.LabelsAsOf)
-					}
-					ic := trace.DefaultIndexConfig()
-					ic.Hops, ic.MinValue, ic.Since, ic.Until = cfg.Hops, cfg.MinValue, cfg.Since, cfg.Until
-					b, err := tr.BuildExposureIndex(ctx, ic)
+					b, err := s.BuildExposureIndex(ctx, req.TraceOptions)
 					if err != nil {
 						return err
 					}
@@ -321,40 +181,20 @@ for an Ethereum clusterer.`,
 						return nil
 					}
 				}
-				start, err := parseStart(ctx, cfg, args[0], cl, ls)
+				ex, err := s.Exposure(ctx, req)
 				if err != nil {
 					return err
 				}
-				if cfg.Chain == chain.ETH {
-					exs, err := tr.AccountExposure(ctx, start, cfg)
-					if err != nil {
-						return err
-					}
-					if f.format == "json" {
-						return writeJSON(cmd.OutOrStdout(), exs)
-					}
-					return trace.WriteAccountExposureTable(cmd.OutOrStdout(), exs)
+				if ex.IndexMiss != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "tracing live: %s\n", ex.IndexMiss)
 				}
-				var ex *trace.Exposure
-				if !live {
-					ex, err = indexedExposure(ctx, tr, cfg, args[0])
-					if err != nil {
-						var miss indexMiss
-						if !errors.As(err, &miss) {
-							return err
-						}
-						fmt.Fprintf(cmd.ErrOrStderr(), "tracing live: %s\n", miss)
-					}
-				}
-				if ex == nil {
-					if ex, err = tr.Exposure(ctx, start, cfg); err != nil {
-						return err
-					}
-				}
-				if f.format == "json" {
+				switch {
+				case f.format == "json":
 					return writeJSON(cmd.OutOrStdout(), ex)
+				case ex.BTC == nil:
+					return trace.WriteAccountExposureTable(cmd.OutOrStdout(), ex.ETH)
 				}
-				return trace.WriteExposureTable(cmd.OutOrStdout(), ex)
+				return trace.WriteExposureTable(cmd.OutOrStdout(), ex.BTC)
 			})
 		},
 	}
@@ -365,37 +205,9 @@ for an Ethereum clusterer.`,
 	return cmd
 }
 
-// indexMiss says why the exposure index cannot answer.
-type indexMiss string
-
-func (m indexMiss) Error() string { return string(m) }
-
 func cappedNote(c string) string {
 	if c == "" {
 		return ""
 	}
 	return "; INCOMPLETE: " + c
-}
-
-// indexedExposure reads subject's exposure from the index when its build
-// matches cfg; an indexMiss says why not.
-func indexedExposure(ctx context.Context, tr *trace.Tracer, cfg trace.Config, subject string) (*trace.Exposure, error) {
-	if cfg.Model != trace.Haircut {
-		return nil, indexMiss(fmt.Sprintf("the exposure index is haircut, not %s", cfg.Model))
-	}
-	if !cfg.LabelsAsOf.IsZero() {
-		return nil, indexMiss("the exposure index uses the labels of its build, not --labels-as-of")
-	}
-	idx, err := tr.OpenExposureIndex(ctx)
-	if errors.Is(err, trace.ErrNoIndex) {
-		return nil, indexMiss("no exposure index in this store (tracer exposure --build-index builds it)")
-	}
-	if err != nil {
-		return nil, err
-	}
-	b := idx.Build
-	if b.Hops != cfg.Hops || b.MinValue != cfg.MinValue || !b.Since.Equal(cfg.Since) || !b.Until.Equal(cfg.Until) {
-		return nil, indexMiss(fmt.Sprintf("the exposure index was built with %s; rebuild it with these flags (--build-index) to read it", b.Params))
-	}
-	return idx.Exposure(ctx, subject)
 }
