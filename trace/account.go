@@ -385,15 +385,6 @@ func (r *arun) round(ctx context.Context, dirty map[string]bool) (map[string]boo
 	return next, nil
 }
 
-// floorMulDiv is floor(a·b/c), exact; 0 when c is not positive.
-func floorMulDiv(a, b, c *big.Int) *big.Int {
-	if c.Sign() <= 0 {
-		return new(big.Int)
-	}
-	q := new(big.Int).Mul(a, b)
-	return q.Quo(q, c)
-}
-
 // take removes n base units from the front of a fifo queue and returns
 // them as runs.
 func take(q *[]aseg, n *big.Int) []aseg {
@@ -469,7 +460,7 @@ func (r *arun) replayDown(a string) []*anode {
 		case evFee:
 			switch r.cfg.Model {
 			case Haircut:
-				T.Sub(T, floorMulDiv(e.amount, T, bal))
+				T.Sub(T, ShareBig(e.amount, T, bal))
 			case FIFO:
 				take(&queue, e.amount)
 			}
@@ -488,7 +479,7 @@ func (r *arun) replayDown(a string) []*anode {
 				segs = []aseg{{n: new(big.Int).Set(e.amount), src: seed}}
 			}
 		case r.cfg.Model == Haircut:
-			s = floorMulDiv(e.amount, T, bal)
+			s = ShareBig(e.amount, T, bal)
 			T.Sub(T, s)
 			from = feeds
 		case r.cfg.Model == Poison:
@@ -610,7 +601,7 @@ func (r *arun) replayUp(a string) []*anode {
 		if r.cfg.Model == Haircut {
 			k := 0
 			for _, s := range live {
-				s.rem.Sub(s.rem, floorMulDiv(s.rem, v, bal))
+				s.rem.Sub(s.rem, ShareBig(s.rem, v, bal))
 				if s.rem.Sign() > 0 {
 					live[k] = s
 					k++
@@ -646,7 +637,7 @@ func (r *arun) replayUp(a string) []*anode {
 						sum.Add(sum, s.rem)
 					}
 					for _, s := range live {
-						if sh := floorMulDiv(n.taint, s.rem, sum); sh.Sign() > 0 {
+						if sh := ShareBig(n.taint, s.rem, sum); sh.Sign() > 0 {
 							s.share.Add(s.share, sh)
 							s.feeds = append(s.feeds, n)
 						}

@@ -1,8 +1,11 @@
 package trace
 
-import "math/bits"
+import (
+	"math/big"
+	"math/bits"
+)
 
-// The step rules of the Bitcoin taint models, written once. Per-subject
+// The step rules of the taint models, written once. Per-subject
 // traces, the exposure index's scan, the all-cluster reports and the
 // alerter's exposure rules call these and nothing else for a split, a
 // rounding, a hop count or a cut-off, so that an alert, an index row, a
@@ -34,6 +37,17 @@ func Share(part, amount, whole int64) int64 {
 	hi, lo := bits.Mul64(uint64(part), uint64(amount))
 	q, _ := bits.Div64(hi, lo, uint64(whole))
 	return int64(q)
+}
+
+// ShareBig is Share for the account chains, whose amounts (wei, a token's
+// base units) do not fit in 64 bits: floor(part·amount/whole), exact, and
+// 0 when whole is not positive. The rounding bound is Share's.
+func ShareBig(part, amount, whole *big.Int) *big.Int {
+	if whole.Sign() <= 0 {
+		return new(big.Int)
+	}
+	q := new(big.Int).Mul(part, amount)
+	return q.Quo(q, whole)
 }
 
 // StepTaint is the taint that a value v on the far side of a step gets
