@@ -11,7 +11,6 @@ import (
 
 	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
-	"github.com/tracerproject/tracer/ingest/btc"
 )
 
 // clusters opens the cluster reader of a chain (btc or eth).
@@ -189,7 +188,7 @@ func ClusterAddress(chainName, s string) (string, error) {
 	if chainName == chain.ETH {
 		return chain.ParseETHAddress(s)
 	}
-	return s, btc.CheckAddress(s)
+	return s, chain.CheckBTCAddress(s)
 }
 
 // ExplainRequest asks why two addresses are in one cluster.

@@ -9,7 +9,6 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 
 	"github.com/tracerproject/tracer/chain"
-	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/store"
 )
 
@@ -68,7 +67,7 @@ func (s *Service) Address(ctx context.Context, r AddressRequest) (*Address, erro
 		}
 		return &Address{ETH: &ETHAddress{Chain: chain.ETH, Address: addr, Assets: assets}}, nil
 	default:
-		if err := btc.CheckAddress(r.Address); err != nil {
+		if err := chain.CheckBTCAddress(r.Address); err != nil {
 			return nil, invalid(err)
 		}
 		sum, err := s.st.Address(ctx, c, r.Address)

@@ -18,7 +18,6 @@ import (
 
 	"github.com/tracerproject/tracer/alert"
 	"github.com/tracerproject/tracer/chain"
-	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/service"
@@ -67,8 +66,8 @@ func canonicalAddress(chainName, s string) (string, error) {
 	}
 	s = strings.TrimSpace(s)
 	lower := strings.ToLower(s)
-	if strings.HasPrefix(lower, btc.ScriptIDPrefix) {
-		if err := btc.CheckAddress(lower); err != nil {
+	if strings.HasPrefix(lower, chain.ScriptIDPrefix) {
+		if err := chain.CheckBTCAddress(lower); err != nil {
 			return "", err
 		}
 		return lower, nil
@@ -92,7 +91,7 @@ func canonicalAddress(chainName, s string) (string, error) {
 			return addr.EncodeAddress(), nil
 		}
 	}
-	if err := btc.CheckAddress(s); err != nil {
+	if err := chain.CheckBTCAddress(s); err != nil {
 		return "", err
 	}
 	return s, nil

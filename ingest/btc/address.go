@@ -13,10 +13,6 @@ import (
 	"github.com/tracerproject/tracer/chain"
 )
 
-// ScriptIDPrefix starts the identifier ScriptAddress gives scripts that have
-// no address: bare multisig and nonstandard scripts.
-const ScriptIDPrefix = "s-"
-
 // ScriptAddress classifies an output script and returns the address that
 // identifies who can spend it.
 //
@@ -86,9 +82,9 @@ func ScriptAddress(pkScript []byte, params *chaincfg.Params) (address string, sc
 // address: "s-" and the hex SHA-256 of the script.
 func ScriptID(pkScript []byte) string {
 	sum := sha256.Sum256(pkScript)
-	var buf [len(ScriptIDPrefix) + 2*sha256.Size]byte
-	copy(buf[:], ScriptIDPrefix)
-	hex.Encode(buf[len(ScriptIDPrefix):], sum[:])
+	var buf [len(chain.ScriptIDPrefix) + 2*sha256.Size]byte
+	copy(buf[:], chain.ScriptIDPrefix)
+	hex.Encode(buf[len(chain.ScriptIDPrefix):], sum[:])
 	return string(buf[:])
 }
 

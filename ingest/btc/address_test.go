@@ -90,7 +90,7 @@ func sha256Hex(scriptHex string) string {
 	if err != nil {
 		panic(err)
 	}
-	return ScriptID(b)[len(ScriptIDPrefix):]
+	return ScriptID(b)[len(chain.ScriptIDPrefix):]
 }
 
 func TestScriptAddress(t *testing.T) {
@@ -183,7 +183,7 @@ func matchTxscript(t *testing.T, raws [][]byte) {
 						t.Errorf("script %x (txscript %s): got %s", out.PkScript, class, typ)
 					}
 				}
-				if (typ == chain.ScriptMultisig || typ == chain.ScriptNonStd) && !strings.HasPrefix(addr, ScriptIDPrefix) {
+				if (typ == chain.ScriptMultisig || typ == chain.ScriptNonStd) && !strings.HasPrefix(addr, chain.ScriptIDPrefix) {
 					t.Errorf("script %x: got address %q for %s, want a script identifier", out.PkScript, addr, typ)
 				}
 			}
@@ -209,7 +209,7 @@ func FuzzScriptAddress(f *testing.F) {
 				t.Fatalf("%s: got %q, want the script identifier", typ, addr)
 			}
 		default:
-			if addr == "" || strings.HasPrefix(addr, ScriptIDPrefix) {
+			if addr == "" || strings.HasPrefix(addr, chain.ScriptIDPrefix) {
 				t.Fatalf("%s: got address %q", typ, addr)
 			}
 		}

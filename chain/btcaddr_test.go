@@ -1,8 +1,8 @@
-package btc
+package chain
 
 import "testing"
 
-func TestCheckAddress(t *testing.T) {
+func TestCheckBTCAddress(t *testing.T) {
 	tests := []struct {
 		addr string
 		ok   bool
@@ -21,9 +21,9 @@ func TestCheckAddress(t *testing.T) {
 		{"0xdAC17F958D2ee523a2206206994597C13D831ec7", false},
 	}
 	for _, tc := range tests {
-		err := CheckAddress(tc.addr)
+		err := CheckBTCAddress(tc.addr)
 		if (err == nil) != tc.ok {
-			t.Errorf("CheckAddress(%q): got %v, want ok=%v", tc.addr, err, tc.ok)
+			t.Errorf("CheckBTCAddress(%q): got %v, want ok=%v", tc.addr, err, tc.ok)
 		}
 	}
 }

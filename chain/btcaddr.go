@@ -1,4 +1,4 @@
-package btc
+package chain
 
 import (
 	"encoding/hex"
@@ -9,10 +9,14 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 )
 
-// CheckAddress reports whether s is something the store can hold for an
+// ScriptIDPrefix starts the identifier the Bitcoin normalizer gives scripts
+// that have no address: bare multisig and nonstandard scripts.
+const ScriptIDPrefix = "s-"
+
+// CheckBTCAddress reports whether s is something the store can hold for an
 // output: an address of a known network with a valid checksum, or a script
 // identifier (ScriptIDPrefix and 64 hex digits).
-func CheckAddress(s string) error {
+func CheckBTCAddress(s string) error {
 	if rest, ok := strings.CutPrefix(s, ScriptIDPrefix); ok {
 		if b, err := hex.DecodeString(rest); err != nil || len(b) != 32 {
 			return fmt.Errorf("btc: %q is not a script id (%s followed by 64 hex digits)", s, ScriptIDPrefix)
