@@ -167,6 +167,24 @@ func (n *Node) Send(t testing.TB, i int, to *common.Address, value *big.Int, dat
 	if err := n.Client.SendTransaction(ctx, tx); err != nil {
 		t.Fatalf("sending %s: %v", tx.Hash(), err)
 	}
+	// The pool takes a transaction in at once but promotes it to pending,
+	// where the next Commit's block builder looks, on its own goroutine: on
+	// a busy machine a Commit right after Send could seal a block without
+	// it. The pool's pending nonce passing this one says it is pending.
+	for {
+		pending, err := n.Client.PendingNonceAt(ctx, from)
+		if err != nil {
+			t.Fatalf("waiting for %s to be pending: %v", tx.Hash(), err)
+		}
+		if pending > nonce {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s to be pending: %v", tx.Hash(), ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 	n.nonces[from] = nonce + 1
 	return tx
 }
