@@ -22,8 +22,11 @@ package alert
 
 import (
 	"fmt"
+	"math/big"
 	"strings"
 	"time"
+
+	"github.com/tracerproject/tracer/chain"
 )
 
 // Format is the version of the alert payload.
@@ -140,4 +143,29 @@ func checkSeverity(s string) error {
 		}
 	}
 	return fmt.Errorf("severity %q: want one of %s", s, strings.Join(severities, ", "))
+}
+
+// Line describes the alert on one line for people: time, status, severity,
+// rule, address, direction, amount, block and transaction, then the earlier
+// payments of a repeated-payment alert or the hops of an exposure alert.
+func (a *Alert) Line() string {
+	s := fmt.Sprintf("%s  %-11s %-8s %-20s %s %s %s %s at height %d tx %s",
+		a.Time.Format(time.RFC3339), a.Status, a.Severity, a.Rule, a.Address, a.Direction, amountText(a.Amount, a.Asset), a.Asset, a.Height, a.Txid)
+	if len(a.Payments) > 0 {
+		s += fmt.Sprintf(" (%d earlier payments)", len(a.Payments))
+	}
+	if a.Hops > 0 {
+		s += fmt.Sprintf(" (%d hops from a watched address; of a payment of %s)", a.Hops, amountText(a.Value, a.Asset))
+	}
+	return s
+}
+
+// amountText shows satoshi as BTC with eight decimals, exactly; other
+// assets stay in base units.
+func amountText(amount, asset string) string {
+	if asset != "BTC" {
+		return amount
+	}
+	v, _ := new(big.Int).SetString(amount, 10)
+	return chain.FormatAmount(v, 8, "", true)
 }

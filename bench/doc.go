@@ -22,5 +22,7 @@
 // Each benchmark takes a Config whose Pipeline is the base configuration
 // (loader batches, clusterer, logger); the benchmark sets the data
 // directory, the NATS server (embedded, on a random port) and the store
-// itself. Results are structs with JSON names; the command prints them.
+// itself. Results are structs with JSON names, and each has a table for
+// people (WriteTable, WriteAlertsTable, WriteTraceTable, WriteClusterTable);
+// WorkDir and Cluster are the harness the command runs them in.
 package bench

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tracerproject/tracer/alert"
 	"github.com/tracerproject/tracer/chain"
+	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/store"
 )
@@ -20,7 +21,7 @@ const exposureHops = 3
 // after learning the brokers' and cartels' addresses: every payment into a
 // broker or cartel wallet, the repeated payments of one price that
 // precursor purchases look like, and broker money a few hops on.
-func alertRules(truth *simulate.Truth, check alert.AddressCheck, log *slog.Logger) (*alert.Config, error) {
+func alertRules(truth *simulate.Truth, log *slog.Logger) (*alert.Config, error) {
 	var brokers, cartels []string
 	for _, e := range truth.EntitiesOf(simulate.KindBroker) {
 		brokers = append(brokers, e.Addresses...)
@@ -35,7 +36,7 @@ func alertRules(truth *simulate.Truth, check alert.AddressCheck, log *slog.Logge
 			Watch: alert.WatchList{Addresses: brokers}},
 		{Name: "broker-exposure", Kind: alert.KindExposure, Severity: "medium", Hops: exposureHops, MinAmount: "100000", MinSharePct: 10,
 			Watch: alert.WatchList{Addresses: brokers}},
-	}, check)
+	}, labels.CanonicalAddress)
 	if err != nil {
 		return nil, err
 	}
@@ -113,10 +114,10 @@ func alerts(ctx context.Context, w io.Writer, st *store.Store, truth *simulate.T
 	}
 	t.Flush()
 	if example != nil {
-		fmt.Fprintf(w, "   e.g. %s\n", cfg.Format.Alert(example))
+		fmt.Fprintf(w, "   e.g. %s\n", example.Line())
 	}
 	if exposed != nil {
-		fmt.Fprintf(w, "   e.g. %s\n", cfg.Format.Alert(exposed))
+		fmt.Fprintf(w, "   e.g. %s\n", exposed.Line())
 		for _, s := range exposed.Path {
 			note := ""
 			if s.SameOwner {

@@ -12,12 +12,10 @@ import (
 
 	"github.com/btcsuite/btcd/chaincfg"
 
-	"github.com/tracerproject/tracer/alert"
 	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/ingest/btc"
 	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/pipeline"
-	"github.com/tracerproject/tracer/report"
 	"github.com/tracerproject/tracer/simulate"
 )
 
@@ -33,28 +31,8 @@ type Config struct {
 	// Self is how to run the tracer binary, in the commands the demo
 	// suggests.
 	Self string
-	// CheckAddress validates and canonicalizes watched addresses, as the
-	// alerter's configuration does.
-	CheckAddress alert.AddressCheck
-	// Format renders amounts and alerts as the rest of the output does.
-	Format Format
-	// Report builds the exposure report of cfg on p and writes it to dir in
-	// formats, as `tracer report exposure` does; it returns the report and
-	// the files written.
-	Report func(ctx context.Context, p *pipeline.Pipeline, cfg report.Config, dir string, formats []string) (*report.Report, []string, error)
 	// Progress shows the ingests' progress to a person.
 	Progress Progress
-}
-
-// Format renders what the demo prints.
-type Format struct {
-	// BTC renders satoshi as BTC with eight decimals ("1.50000000 BTC").
-	BTC func(sat int64) string
-	// Units renders an exact base-unit amount of an asset in its units
-	// ("1.500000 USDT").
-	Units func(value, asset string) string
-	// Alert renders an alert on one line.
-	Alert func(*alert.Alert) string
 }
 
 // Progress receives the ingests' progress; nil fields show nothing. Done is
@@ -80,10 +58,6 @@ func (c *Config) validate() error {
 	switch {
 	case c.Dir == "":
 		return errors.New("demo: no directory")
-	case c.CheckAddress == nil, c.Report == nil:
-		return errors.New("demo: CheckAddress and Report are required")
-	case c.Format.BTC == nil, c.Format.Units == nil, c.Format.Alert == nil:
-		return errors.New("demo: every Format function is required")
 	}
 	return nil
 }
@@ -110,7 +84,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) error {
 
 	pcfg := cfg.Pipeline
 	pcfg.DataDir = filepath.Join(cfg.Dir, "data")
-	if pcfg.Alerts, err = alertRules(truth, cfg.CheckAddress, pcfg.Logger); err != nil {
+	if pcfg.Alerts, err = alertRules(truth, pcfg.Logger); err != nil {
 		return err
 	}
 	p, err := pipeline.Open(pcfg)
@@ -170,7 +144,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) error {
 		if example == "" && len(e.Addresses) > 0 {
 			example = e.Addresses[0]
 		}
-		row(t, "  "+e.Name, used, cfg.Format.BTC(recv), cfg.Format.BTC(sent), purchases[e.ID], e.Addresses[0])
+		row(t, "  "+e.Name, used, chain.FormatBTC(recv), chain.FormatBTC(sent), purchases[e.ID], e.Addresses[0])
 	}
 	t.Flush()
 	clusterExample, err := clusters(ctx, w, st, truth, pcfg.NoCluster)

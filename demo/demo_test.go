@@ -3,16 +3,13 @@ package demo
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/tracerproject/tracer/alert"
 	"github.com/tracerproject/tracer/pipeline"
-	"github.com/tracerproject/tracer/report"
 	"github.com/tracerproject/tracer/simulate"
 )
 
@@ -44,13 +41,15 @@ func TestRepeatedPurchases(t *testing.T) {
 	}
 }
 
-// TestRunNeedsConfig: Run refuses a configuration it cannot print with
-// before it touches the directory.
+// TestRunNeedsConfig: Run refuses a configuration without the directory it
+// replaces before it simulates anything.
 func TestRunNeedsConfig(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.Dir = t.TempDir()
-	if err := Run(context.Background(), cfg, &bytes.Buffer{}); err == nil {
-		t.Error("Run without the formatters, the address check and the report: got nil error")
+	var out bytes.Buffer
+	if err := Run(context.Background(), DefaultConfig(), &out); err == nil {
+		t.Error("Run without a directory: got nil error")
+	}
+	if out.Len() > 0 {
+		t.Errorf("Run without a directory printed %q", out.String())
 	}
 }
 
@@ -63,21 +62,12 @@ func TestRun(t *testing.T) {
 	cfg.Dir = filepath.Join(t.TempDir(), "demo")
 	var logs bytes.Buffer
 	cfg.Pipeline = pipeline.Config{NATSListen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))}
-	cfg.CheckAddress = func(_, s string) (string, error) { return s, nil }
-	cfg.Format = Format{
-		BTC:   func(sat int64) string { return fmt.Sprintf("%d sat", sat) },
-		Units: func(v, asset string) string { return v + " " + asset },
-		Alert: func(a *alert.Alert) string { return a.Rule + " " + a.Txid },
-	}
-	cfg.Report = func(ctx context.Context, p *pipeline.Pipeline, rc report.Config, dir string, formats []string) (*report.Report, []string, error) {
-		return &report.Report{}, []string{filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html"), filepath.Join(dir, "r.csv")}, nil
-	}
 	var out bytes.Buffer
 	if err := Run(context.Background(), cfg, &out); err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"1. Simulating 60 blocks", "3. The store holds", "4. Planted precursor brokers", "5. The brokers' clusters",
-		"6. Alerts published", "broker-payments", "7. Ethereum", "8. Labels and the exposure report", "report: " + filepath.Join(cfg.Dir, "reports", "r.html"), "Done in"} {
+		"6. Alerts published", "broker-payments", "7. Ethereum", "8. Labels and the exposure report", "report: " + filepath.Join(cfg.Dir, "reports", "demo-exposure"), "Done in"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}

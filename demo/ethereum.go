@@ -44,7 +44,6 @@ func ethereum(ctx context.Context, w io.Writer, p *pipeline.Pipeline, cfg Config
 		es.Blocks, es.Txs, es.Transfers, es.Token, es.ZeroValue, es.Addresses)
 	t := newTable(w)
 	row(t, "  broker", "USDT received", "USDT sent", "ETH sent", "zero-value (poisoning)", "address")
-	units := cfg.Format.Units
 	example := ""
 	for _, a := range truth.Actors {
 		if a.Role != "precursor-broker" {
@@ -61,9 +60,9 @@ func ethereum(ctx context.Context, w io.Writer, p *pipeline.Pipeline, cfg Config
 		for _, x := range assets {
 			switch x.Asset {
 			case strings.ToLower(ethsim.USDT.Hex()):
-				recv, sent, zero = units(x.Received, x.Asset), units(x.Sent, x.Asset), x.ZeroValue
+				recv, sent, zero = chain.FormatAsset(x.Received, x.Asset, true), chain.FormatAsset(x.Sent, x.Asset, true), x.ZeroValue
 			case chain.AssetETH:
-				ethSent = units(x.Sent, x.Asset)
+				ethSent = chain.FormatAsset(x.Sent, x.Asset, true)
 			}
 		}
 		row(t, "  "+a.Name, recv, sent, ethSent, zero, a.Address)

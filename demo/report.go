@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/pipeline"
-	"github.com/tracerproject/tracer/report"
+	"github.com/tracerproject/tracer/service"
 	"github.com/tracerproject/tracer/simulate"
 	"github.com/tracerproject/tracer/trace"
 )
@@ -50,39 +51,44 @@ func exposureReport(ctx context.Context, w io.Writer, p *pipeline.Pipeline, trut
 	}
 	since := cfg.Sim.StartTime.Add(-24 * time.Hour)
 	until := cfg.Sim.StartTime.Add(time.Duration(cfg.Sim.Blocks)*840*time.Second + 24*time.Hour)
-	rep, files, err := cfg.Report(ctx, p, report.Config{Name: "demo-exposure", Watch: []string{"label:precursor-broker", "label:cartel"},
-		Since: since, Until: until, Buckets: 6}, filepath.Join(cfg.Dir, "reports"), []string{"html", "csv"})
+	svc, err := service.New(service.Config{Store: st, Labels: ls})
 	if err != nil {
 		return "", err
+	}
+	rep, err := svc.Report(ctx, service.ReportRequest{Name: "demo-exposure", Watch: []string{"label:precursor-broker", "label:cartel"},
+		Since: since.Format(time.RFC3339Nano), Until: until.Format(time.RFC3339Nano), Buckets: 6,
+		Dir: filepath.Join(cfg.Dir, "reports"), Formats: []string{"html", "csv"}})
+	if err != nil {
+		return "", fmt.Errorf("demo exposure report: %w", err)
 	}
 	fmt.Fprintf(w, "\n8. Labels and the exposure report (%d planted addresses labelled; report over %s – %s)\n", n, since.Format("2006-01-02"), until.Format("2006-01-02"))
 	t := newTable(w)
 	row(t, "  watched", "received from", "sent to")
-	for _, s := range rep.Subjects {
-		row(t, "  "+s.Watch, flowsLine(s.From, cfg.Format.BTC), flowsLine(s.To, cfg.Format.BTC))
+	for _, s := range rep.Report.Subjects {
+		row(t, "  "+s.Watch, flowsLine(s.From), flowsLine(s.To))
 	}
 	t.Flush()
 	html := ""
-	for _, f := range files {
+	for _, f := range rep.Files {
 		if filepath.Ext(f) == ".html" {
 			html = f
 		}
 	}
 	if html == "" {
-		return "", fmt.Errorf("demo: the report wrote no HTML file (%v)", files)
+		return "", fmt.Errorf("demo: the report wrote no HTML file (%v)", rep.Files)
 	}
 	fmt.Fprintf(w, "   report: %s\n", html)
 	return html, nil
 }
 
 // flowsLine lists what flowed from or to a category, in BTC.
-func flowsLine(fs []trace.CategoryFlow, btc func(int64) string) string {
+func flowsLine(fs []trace.CategoryFlow) string {
 	s := ""
 	for _, f := range fs {
 		if s != "" {
 			s += ", "
 		}
-		s += fmt.Sprintf("%s %s", f.Category, btc(f.Direct+f.Indirect))
+		s += fmt.Sprintf("%s %s", f.Category, chain.FormatBTC(f.Direct+f.Indirect))
 	}
 	if s == "" {
 		return "—"

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,7 +197,7 @@ interrupted. --format json prints the alerts as published, one per line.`,
 						fmt.Fprintf(out, "%s: not an alert (%v)\n", m.Subject, err)
 						continue
 					}
-					fmt.Fprintln(out, alertLine(&al))
+					fmt.Fprintln(out, al.Line())
 				}
 			}
 		},
@@ -206,27 +205,6 @@ interrupted. --format json prints the alerts as published, one per line.`,
 	cmd.Flags().StringVar(&subject, "subject", "alerts.>", "NATS subject pattern")
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
 	return cmd
-}
-
-func alertLine(al *alert.Alert) string {
-	s := fmt.Sprintf("%s  %-11s %-8s %-20s %s %s %s %s at height %d tx %s",
-		al.Time.Format(time.RFC3339), al.Status, al.Severity, al.Rule, al.Address, al.Direction, formatAmount(al.Amount, al.Asset), al.Asset, al.Height, al.Txid)
-	if len(al.Payments) > 0 {
-		s += fmt.Sprintf(" (%d earlier payments)", len(al.Payments))
-	}
-	if al.Hops > 0 {
-		s += fmt.Sprintf(" (%d hops from a watched address; of a payment of %s)", al.Hops, formatAmount(al.Value, al.Asset))
-	}
-	return s
-}
-
-// formatAmount shows satoshi as BTC with eight decimals, exactly.
-func formatAmount(amount, asset string) string {
-	if asset != "BTC" {
-		return amount
-	}
-	v, _ := new(big.Int).SetString(amount, 10)
-	return chain.FormatAmount(v, 8, "", true)
 }
 
 func newAlertsListCmd(a *app) *cobra.Command {
@@ -253,7 +231,7 @@ func newAlertsListCmd(a *app) *cobra.Command {
 					return nil
 				}
 				for _, al := range res.Alerts {
-					fmt.Fprintln(cmd.OutOrStdout(), alertLine(al))
+					fmt.Fprintln(cmd.OutOrStdout(), al.Line())
 				}
 				return nil
 			})

@@ -4,17 +4,6 @@ import (
 	"testing"
 )
 
-func TestFormatAmount(t *testing.T) {
-	for in, want := range map[string]string{"0": "0.00000000", "1": "0.00000001", "123456789": "1.23456789", "2100000000000000": "21000000.00000000", "-5": "-0.00000005"} {
-		if got := formatAmount(in, "BTC"); got != want {
-			t.Errorf("formatAmount(%q): got %q, want %q", in, got, want)
-		}
-	}
-	if got := formatAmount("1000000000000000000", "ETH"); got != "1000000000000000000" {
-		t.Errorf("non-BTC amounts stay in base units: got %q", got)
-	}
-}
-
 func TestCanonicalAddress(t *testing.T) {
 	for in, want := range map[string]string{
 		"BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4": "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -9,10 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/demo"
-	"github.com/tracerproject/tracer/pipeline"
-	"github.com/tracerproject/tracer/report"
 )
 
 func newDemoCmd(a *app) *cobra.Command {
@@ -36,11 +32,6 @@ replaced on every run. The services log warnings and errors only, unless
 				cfg.Pipeline.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			}
 			cfg.Self = self()
-			cfg.CheckAddress = canonicalAddress
-			cfg.Format = demo.Format{BTC: chain.FormatBTC, Units: units, Alert: alertLine}
-			cfg.Report = func(ctx context.Context, p *pipeline.Pipeline, rc report.Config, dir string, formats []string) (*report.Report, []string, error) {
-				return reportRun(ctx, p, rc, dir, formats, nil)
-			}
 			btcProg, ethProg := newProgress(os.Stderr), newETHProgress(os.Stderr)
 			cfg.Progress = demo.Progress{BTC: btcProg.update, BTCDone: btcProg.done, ETH: ethProg.update, ETHDone: ethProg.done}
 			return demo.Run(cmd.Context(), cfg, cmd.OutOrStdout())

@@ -87,7 +87,7 @@ of symbols and contract addresses.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.rpc, "rpc", "", "node JSON-RPC URL, http(s):// or ws(s):// ($TRACER_ETH_RPC)")
-	fl.StringVar(&f.blocksDir, "blocks-dir", "", "read saved blocks (DIR/blocks/<height>.json, as `tracer simulate eth` writes) instead of a node")
+	fl.StringVar(&f.blocksDir, "blocks-dir", "", "read saved blocks (DIR/blocks/<height>.json, as tracer simulate eth writes) instead of a node")
 	fl.Int64Var(&f.from, "from", 0, "first height to ingest into an empty data directory")
 	fl.Int64Var(&f.to, "to", -1, "last height to ingest (default: the tip less the confirmations)")
 	fl.BoolVar(&f.follow, "follow", false, "keep following the node's tip")
