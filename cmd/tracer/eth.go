@@ -19,29 +19,6 @@ import (
 	"github.com/tracerproject/tracer/store"
 )
 
-// ETHConfig is the eth: section of the configuration.
-type ETHConfig struct {
-	RPC        string   `yaml:"rpc"`
-	RPCTimeout Duration `yaml:"rpc_timeout"`
-	MaxReply   int64    `yaml:"max_reply"`
-	// Confirmations is a number of blocks (1: the tip) or "finalized".
-	Confirmations string `yaml:"confirmations"`
-	Tokens        string `yaml:"tokens"`
-	Traces        bool   `yaml:"traces"`
-	// Senders is "recover" (every sender recovered from its signature
-	// and checked against the node's "from") or "node" (the node's taken).
-	Senders      string   `yaml:"senders"`
-	PollInterval Duration `yaml:"poll_interval"`
-	HashDepth    int64    `yaml:"hash_depth"`
-}
-
-func defaultETHConfig() ETHConfig {
-	return ETHConfig{
-		RPCTimeout: Duration{eth.DefaultRPCTimeout}, MaxReply: eth.DefaultMaxReply, Confirmations: "1",
-		Tokens: "default", Senders: "recover", PollInterval: Duration{2 * time.Second}, HashDepth: eth.DefaultHashDepth,
-	}
-}
-
 type ethFlags struct {
 	rpc, confirmations, tokens string
 	senders                    string
