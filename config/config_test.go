@@ -182,3 +182,28 @@ func TestLabelsConfig(t *testing.T) {
 		t.Errorf("shipped defaults: %v %+v", err, c.Labels)
 	}
 }
+
+// TestETHIngest: the eth keys become the ingestor's options, and bad
+// values are refused with the same messages as the flags'.
+func TestETHIngest(t *testing.T) {
+	e := DefaultETH()
+	e.RPC, e.Confirmations, e.Senders, e.Traces = "http://node:8545", "finalized", "node", true
+	opt, err := e.Ingest()
+	if err != nil || opt.RPC.URL != e.RPC || !opt.RPC.Traces || !opt.Finalized || opt.Confirmations != 1 || !opt.NodeSenders || opt.HashDepth != e.HashDepth {
+		t.Errorf("got %+v, %v", opt, err)
+	}
+	e.Confirmations = "12"
+	if opt, err = e.Ingest(); err != nil || opt.Finalized || opt.Confirmations != 12 {
+		t.Errorf("12 confirmations: got %+v, %v", opt, err)
+	}
+	for _, tc := range []struct{ name, conf, senders, want string }{
+		{"zero confirmations", "0", "recover", `--confirmations "0"`},
+		{"word confirmations", "many", "recover", `--confirmations "many"`},
+		{"senders", "1", "trust", `eth senders "trust"`},
+	} {
+		e.Confirmations, e.Senders = tc.conf, tc.senders
+		if _, err := e.Ingest(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error with %s", tc.name, err, tc.want)
+		}
+	}
+}
