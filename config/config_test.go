@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tracerproject/tracer/alert"
 	"gopkg.in/yaml.v3"
 )
 
@@ -205,5 +206,24 @@ func TestETHIngest(t *testing.T) {
 		if _, err := e.Ingest(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want an error with %s", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestAlerter: no rule is no alerter; a rule's label categories must be
+// known (built in or labels.categories), and the rule is named when not.
+func TestAlerter(t *testing.T) {
+	same := func(_, s string) (string, error) { return s, nil }
+	c := Default()
+	if cfg, err := c.Alerter(same); cfg != nil || err != nil {
+		t.Fatalf("no rules: got %+v, %v, want nil, nil", cfg, err)
+	}
+	c.Alerts.Rules = []alert.RuleConfig{{Name: "brokers", Watch: alert.WatchList{Categories: []string{"gambling"}}}}
+	if _, err := c.Alerter(same); err == nil || !strings.Contains(err.Error(), `alert rule "brokers": watch.categories`) {
+		t.Errorf("unknown category: got %v, want an error naming the rule and watch.categories", err)
+	}
+	c.Labels.Categories = []string{"gambling"}
+	cfg, err := c.Alerter(same)
+	if err != nil || cfg == nil || len(cfg.Rules) != 1 || cfg.Confirmations != 2 {
+		t.Errorf("configured category: got %+v, %v", cfg, err)
 	}
 }
