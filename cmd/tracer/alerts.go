@@ -35,22 +35,6 @@ has alerts.confirmations, retracted if a reorg takes the block away.`,
 	return cmd
 }
 
-// alertRules validates the configured rules; an empty list is no error.
-func (a *app) alertRules() ([]*alert.Rule, error) {
-	return alert.Rules(a.cfg.Alerts.Rules, canonicalAddress)
-}
-
-// alertConfig is the alerter's configuration, or nil when no rule is set.
-func (a *app) alertConfig() (*alert.Config, error) {
-	rules, err := a.alertRules()
-	if err != nil || len(rules) == 0 {
-		return nil, err
-	}
-	cfg := alert.DefaultConfig(chain.BTC)
-	cfg.Rules, cfg.Confirmations, cfg.Logger = rules, a.cfg.Alerts.Confirmations, a.log
-	return &cfg, nil
-}
-
 // canonicalAddress validates a watched address and gives the form the
 // chain's records use: Bitcoin bech32 in lower case, script ids in lower
 // case, base58 as it is.
@@ -99,21 +83,11 @@ func canonicalAddress(chainName, s string) (string, error) {
 // loadAlerts checks the alert rules and loads their watch lists, before
 // anything runs: commands that run the alerter call it first.
 func (a *app) loadAlerts() error {
-	cfg, err := a.alertConfig()
+	cfg, err := a.cfg.Alerter(canonicalAddress)
 	if err != nil || cfg == nil {
 		return err
 	}
-	cats, err := a.labelCategories()
-	if err != nil {
-		return err
-	}
-	for _, r := range cfg.Rules {
-		for _, c := range r.Categories() {
-			if err := cats.Check(c); err != nil {
-				return fmt.Errorf("alert rule %q: watch.categories: %w", r.Name, err)
-			}
-		}
-	}
+	cfg.Logger = a.log
 	a.alerts = cfg
 	return nil
 }

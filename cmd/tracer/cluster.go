@@ -5,115 +5,14 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
-	"github.com/tracerproject/tracer/cluster/heuristic"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/service"
 )
-
-// depositKeys are the cluster.deposit.* keys: Ethereum deposit-address
-// reuse.
-type depositKeys struct {
-	Enabled      bool  `yaml:"enabled"`
-	WindowBlocks int64 `yaml:"window_blocks"`
-	// ASSET=AMOUNT in base units; ASSET is ETH, a known token symbol or a
-	// token contract.
-	Tolerance    []string `yaml:"tolerance"`
-	ToleranceBps int64    `yaml:"tolerance_bps"`
-	// ENTITY:0xADDRESS or 0xADDRESS.
-	Exchanges       []string `yaml:"exchanges"`
-	ExchangeRefresh Duration `yaml:"exchange_refresh"`
-}
-
-func defaultDepositKeys() depositKeys {
-	d := heuristic.DefaultDepositConfig()
-	return depositKeys{
-		Enabled: d.Enabled, WindowBlocks: d.Window, ToleranceBps: d.ToleranceBps,
-		Tolerance:       []string{"ETH=" + d.Tolerance[chain.AssetETH].String(), "USDT=" + d.Tolerance[heuristic.TokenUSDT].String(), "USDC=" + d.Tolerance[heuristic.TokenUSDC].String()},
-		ExchangeRefresh: Duration{10 * time.Minute},
-	}
-}
-
-// config checks the keys and turns them into the heuristic's configuration.
-func (k depositKeys) config() (heuristic.DepositConfig, error) {
-	c := heuristic.DepositConfig{Enabled: k.Enabled, Window: k.WindowBlocks, ToleranceBps: k.ToleranceBps,
-		Tolerance: map[string]chain.Amount{}, Exchanges: map[string]string{}}
-	for _, e := range k.Tolerance {
-		name, amount, ok := strings.Cut(e, "=")
-		if !ok {
-			return c, fmt.Errorf("cluster.deposit.tolerance %q: want ASSET=AMOUNT (base units), e.g. USDT=1000000", e)
-		}
-		asset, err := depositAsset(strings.TrimSpace(name))
-		if err != nil {
-			return c, fmt.Errorf("cluster.deposit.tolerance %q: %w", e, err)
-		}
-		v, err := chain.ParseAmount(strings.TrimSpace(amount))
-		if err != nil {
-			return c, fmt.Errorf("cluster.deposit.tolerance %q: %w", e, err)
-		}
-		c.Tolerance[asset] = v
-	}
-	for _, e := range k.Exchanges {
-		addr, entity, err := heuristic.ParseExchange(e)
-		if err != nil {
-			return c, fmt.Errorf("cluster.deposit.exchanges: %w", err)
-		}
-		c.Exchanges[addr] = entity
-	}
-	if k.ExchangeRefresh.Duration <= 0 {
-		return c, fmt.Errorf("cluster.deposit.exchange_refresh %s: want a positive duration", k.ExchangeRefresh.Duration)
-	}
-	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("cluster.deposit: %w", err)
-	}
-	return c, nil
-}
-
-// depositAsset reads ETH, a known token symbol (USDT) or a token contract.
-func depositAsset(s string) (string, error) {
-	if strings.EqualFold(s, chain.AssetETH) {
-		return chain.AssetETH, nil
-	}
-	for _, t := range chain.KnownTokens {
-		if strings.EqualFold(s, t.Symbol) {
-			return strings.ToLower(t.Address), nil
-		}
-	}
-	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
-		return chain.ParseETHAddress(s)
-	}
-	return "", fmt.Errorf("asset %q: want ETH, a token symbol (%s) or a token contract address", s, tokenSymbols())
-}
-
-func tokenSymbols() string {
-	var out []string
-	for _, t := range chain.KnownTokens {
-		out = append(out, t.Symbol)
-	}
-	return strings.Join(out, ", ")
-}
-
-// clusterConfig turns the cluster.* keys into the clusterer's configuration
-// (the chain is set by the pipeline).
-func (a *app) clusterConfig() cluster.Config {
-	c := cluster.DefaultConfig(chain.BTC)
-	dep, _ := a.cfg.Cluster.Deposit.config() // checked by loadConfig
-	c.Heuristics = heuristic.Config{MultiInput: a.cfg.Cluster.MultiInput, Change: a.cfg.Cluster.Change, Dust: a.cfg.Cluster.Dust, Deposit: dep}
-	c.ExchangeRefresh = a.cfg.Cluster.Deposit.ExchangeRefresh.Duration
-	c.Supercluster = uint32(min(max(a.cfg.Cluster.SuperclusterSize, 0), 1<<32-1))
-	c.BatchWait = a.cfg.Cluster.BatchWait.Duration
-	c.AckWait = a.cfg.Cluster.AckWait.Duration
-	c.SnapshotInterval = a.cfg.Cluster.SnapshotInterval.Duration
-	if c.IdleWait > c.BatchWait {
-		c.IdleWait = c.BatchWait
-	}
-	return c
-}
 
 func newClusterCmd(a *app) *cobra.Command {
 	var format, chainFlag string

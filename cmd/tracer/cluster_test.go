@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -219,46 +218,4 @@ func TestCLIClusterETH(t *testing.T) {
 	}
 	fails(t, "bad Ethereum address", []string{"--data", data, "cluster", "explain", "0x12", other, "--chain", "eth"}, "0x12")
 	fails(t, "bad chain", []string{"--data", data, "cluster", "held", "--chain", "tron"}, "--chain", "tron")
-}
-
-// configs/tracer.yaml documents cluster.deposit with its real defaults;
-// the environment overrides it; bad values are refused with the key named.
-func TestDepositConfig(t *testing.T) {
-	c, err := loadConfig("../../configs/tracer.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := fmt.Sprint(c.Cluster.Deposit), fmt.Sprint(defaultDepositKeys()); got != want {
-		t.Errorf("cluster.deposit in configs/tracer.yaml: got %s, want the defaults %s", got, want)
-	}
-	dep, err := c.Cluster.Deposit.config()
-	if err != nil || !dep.Enabled || dep.Window != 3200 || dep.Tolerance["0xdac17f958d2ee523a2206206994597c13d831ec7"].String() != "1000000" {
-		t.Errorf("deposit config: got %+v, %v", dep, err)
-	}
-	t.Setenv("TRACER_CLUSTER_DEPOSIT_EXCHANGES", "binance:0x28C6c06298d514Db089934071355E5743bf21d60, 0x21a31ee1afc51d94c2efccaa2092ad1028285549")
-	t.Setenv("TRACER_CLUSTER_DEPOSIT_WINDOW_BLOCKS", "100")
-	if c, err = loadConfig(""); err != nil {
-		t.Fatal(err)
-	}
-	dep, err = c.Cluster.Deposit.config()
-	if err != nil || dep.Window != 100 || dep.Exchanges["0x28c6c06298d514db089934071355e5743bf21d60"] != "binance" ||
-		dep.Exchanges["0x21a31ee1afc51d94c2efccaa2092ad1028285549"] != "0x21a31ee1afc51d94c2efccaa2092ad1028285549" {
-		t.Errorf("from the environment: got %+v, %v", dep, err)
-	}
-	for _, tc := range []struct{ env, value, want string }{
-		{"TRACER_CLUSTER_DEPOSIT_TOLERANCE", "DOGE=5", `asset "DOGE"`},
-		{"TRACER_CLUSTER_DEPOSIT_TOLERANCE", "USDT=1.5", "decimal digits"},
-		{"TRACER_CLUSTER_DEPOSIT_TOLERANCE", "USDT", "ASSET=AMOUNT"},
-		{"TRACER_CLUSTER_DEPOSIT_EXCHANGES", "binance:0x12", `"binance:0x12"`},
-		{"TRACER_CLUSTER_DEPOSIT_WINDOW_BLOCKS", "0", "window 0"},
-		{"TRACER_CLUSTER_DEPOSIT_EXCHANGE_REFRESH", "0s", "exchange_refresh"},
-	} {
-		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
-			t.Setenv(tc.env, tc.value)
-			_, err := loadConfig("")
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "cluster.deposit") {
-				t.Errorf("got %v, want an error naming cluster.deposit and %s", err, tc.want)
-			}
-		})
-	}
 }

@@ -5,42 +5,19 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tracerproject/tracer/chain"
+	"github.com/tracerproject/tracer/config"
 	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/service"
 	"github.com/tracerproject/tracer/simulate/ethsim"
 	"github.com/tracerproject/tracer/store"
 )
-
-// ETHConfig is the eth: section of the configuration.
-type ETHConfig struct {
-	RPC        string   `yaml:"rpc"`
-	RPCTimeout Duration `yaml:"rpc_timeout"`
-	MaxReply   int64    `yaml:"max_reply"`
-	// Confirmations is a number of blocks (1: the tip) or "finalized".
-	Confirmations string `yaml:"confirmations"`
-	Tokens        string `yaml:"tokens"`
-	Traces        bool   `yaml:"traces"`
-	// Senders is "recover" (every sender recovered from its signature
-	// and checked against the node's "from") or "node" (the node's taken).
-	Senders      string   `yaml:"senders"`
-	PollInterval Duration `yaml:"poll_interval"`
-	HashDepth    int64    `yaml:"hash_depth"`
-}
-
-func defaultETHConfig() ETHConfig {
-	return ETHConfig{
-		RPCTimeout: Duration{eth.DefaultRPCTimeout}, MaxReply: eth.DefaultMaxReply, Confirmations: "1",
-		Tokens: "default", Senders: "recover", PollInterval: Duration{2 * time.Second}, HashDepth: eth.DefaultHashDepth,
-	}
-}
 
 type ethFlags struct {
 	rpc, confirmations, tokens string
@@ -100,55 +77,24 @@ of symbols and contract addresses.`,
 
 func (a *app) ethIngest(cmd *cobra.Command, f *ethFlags) (pipeline.ETHIngest, error) {
 	c := a.cfg.ETH
-	opt := pipeline.ETHIngest{
-		RPC:  eth.RPCConfig{URL: firstNonEmpty(f.rpc, c.RPC), Timeout: c.RPCTimeout.Duration, MaxReply: c.MaxReply, Traces: f.traces || c.Traces},
-		From: f.from, To: f.to, Follow: f.follow, PollInterval: c.PollInterval.Duration, HashDepth: c.HashDepth,
-		BlocksDir: f.blocksDir,
-	}
+	c.RPC = firstNonEmpty(f.rpc, c.RPC)
 	if f.blocksDir != "" && f.rpc == "" {
-		opt.RPC.URL = "" // the flag wins over a configured node
+		c.RPC = "" // the flag wins over a configured node
 	}
-	if opt.RPC.URL == "" && opt.BlocksDir == "" {
-		return opt, fmt.Errorf("ingest eth needs a node: --rpc URL (or eth.rpc, $TRACER_ETH_RPC), or saved blocks: --blocks-dir DIR")
+	if c.RPC == "" && f.blocksDir == "" {
+		return pipeline.ETHIngest{}, fmt.Errorf("ingest eth needs a node: --rpc URL (or eth.rpc, $TRACER_ETH_RPC), or saved blocks: --blocks-dir DIR")
 	}
-	conf := firstNonEmpty(f.confirmations, c.Confirmations)
-	if strings.EqualFold(conf, "finalized") {
-		opt.Finalized, opt.Confirmations = true, 1
-	} else {
-		n, err := parsePositive(conf)
-		if err != nil {
-			return opt, fmt.Errorf(`--confirmations %q: want a number of blocks (1: the tip) or "finalized"`, conf)
-		}
-		opt.Confirmations = n
-	}
-	var err error
-	if opt.Tokens, err = eth.ParseTokens(firstNonEmpty(f.tokens, c.Tokens)); err != nil {
-		return opt, err
-	}
-	if opt.NodeSenders, err = parseSenders(firstNonEmpty(f.senders, c.Senders)); err != nil {
-		return opt, err
-	}
-	return opt, nil
+	c.Traces = f.traces || c.Traces
+	c.Confirmations = firstNonEmpty(f.confirmations, c.Confirmations)
+	c.Tokens = firstNonEmpty(f.tokens, c.Tokens)
+	c.Senders = firstNonEmpty(f.senders, c.Senders)
+	opt, err := c.Ingest()
+	opt.From, opt.To, opt.Follow, opt.BlocksDir = f.from, f.to, f.follow, f.blocksDir
+	return opt, err
 }
 
-// parseSenders reads eth.senders: true for "node".
-func parseSenders(s string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "recover", "":
-		return false, nil
-	case "node":
-		return true, nil
-	}
-	return false, fmt.Errorf(`eth senders %q: want "recover" (from the signatures) or "node" (the node's "from")`, s)
-}
-
-func parsePositive(s string) (int64, error) {
-	var n int64
-	if _, err := fmt.Sscan(s, &n); err != nil || n < 1 || fmt.Sprint(n) != strings.TrimSpace(s) {
-		return 0, fmt.Errorf("not a positive number")
-	}
-	return n, nil
-}
+// parseSenders reads eth.senders and the bench command's --senders.
+var parseSenders = config.ParseSenders
 
 // ethProgress draws the ingest line on a terminal, quiet when piped.
 type ethProgress struct {

@@ -273,24 +273,3 @@ func TestRunFollowsETH(t *testing.T) {
 		t.Fatalf("run after SIGINT: %v\n%s", err, stderr.String())
 	}
 }
-
-// configs/tracer.yaml documents the eth keys with their real defaults, and
-// TRACER_ETH_* overrides them.
-func TestETHConfig(t *testing.T) {
-	c, err := loadConfig("../../configs/tracer.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.ETH != defaultETHConfig() {
-		t.Errorf("eth in configs/tracer.yaml: got %+v, want the defaults %+v", c.ETH, defaultETHConfig())
-	}
-	t.Setenv("TRACER_ETH_CONFIRMATIONS", "finalized")
-	t.Setenv("TRACER_ETH_TOKENS", "USDT,USDC")
-	t.Setenv("TRACER_ETH_SENDERS", "node")
-	if c, err = loadConfig("../../configs/tracer.yaml"); err != nil {
-		t.Fatal(err)
-	}
-	if c.ETH.Confirmations != "finalized" || c.ETH.Tokens != "USDT,USDC" || c.ETH.Senders != "node" {
-		t.Errorf("environment: got %+v", c.ETH)
-	}
-}

@@ -31,14 +31,6 @@ then. Categories: ` + strings.Join(labels.BuiltinCategories, ", ") + `, plus lab
 	return cmd
 }
 
-func (a *app) labelCategories() (*labels.Categories, error) {
-	c, err := labels.NewCategories(a.cfg.Labels.Categories...)
-	if err != nil {
-		return nil, fmt.Errorf("config labels.categories: %w", err)
-	}
-	return c, nil
-}
-
 func newLabelsImportCmd(a *app) *cobra.Command {
 	var format, source, addedBy, category, validFrom, reportFormat string
 	var dryRun bool

@@ -15,8 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tracerproject/tracer/alert"
+	"github.com/tracerproject/tracer/config"
 	"github.com/tracerproject/tracer/pipeline"
-	"github.com/tracerproject/tracer/store"
 )
 
 func main() {
@@ -36,7 +36,7 @@ type app struct {
 	natsURL    string
 	storeDSN   string
 	logLevel   string
-	cfg        Config
+	cfg        config.Config
 	log        *slog.Logger
 	// alerts is the alerter's configuration once loadAlerts has checked
 	// the rules (commands that run the alerter call it first).
@@ -82,7 +82,7 @@ func newRoot() *cobra.Command {
 
 // load reads the configuration and applies the global flags over it.
 func (a *app) load(cmd *cobra.Command) error {
-	cfg, err := loadConfig(a.configPath)
+	cfg, err := config.Load(a.configPath)
 	if err != nil {
 		return err
 	}
@@ -114,24 +114,9 @@ func (a *app) load(cmd *cobra.Command) error {
 
 // pipelineConfig turns the configuration into the pipeline's.
 func (a *app) pipelineConfig() pipeline.Config {
-	lc := store.DefaultLoaderConfig("btc")
-	lc.BatchRows = a.cfg.Loader.BatchRows
-	lc.BatchWait = a.cfg.Loader.BatchWait.Duration
-	lc.IdleWait = a.cfg.Loader.IdleWait.Duration
-	lc.AckWait = a.cfg.Loader.AckWait.Duration
-	return pipeline.Config{
-		DataDir:      a.cfg.Data,
-		NATSURL:      a.cfg.NATS.URL,
-		NATSListen:   a.cfg.NATS.Listen,
-		NATSReplicas: a.cfg.NATS.Replicas,
-		StoreDSN:     a.cfg.Store.DSN,
-		ChdbLib:      a.cfg.Store.ChdbLib,
-		Loader:       lc,
-		Cluster:      a.clusterConfig(),
-		NoCluster:    !a.cfg.Cluster.Enabled,
-		Alerts:       a.alerts,
-		Logger:       a.log,
-	}
+	c := a.cfg.Pipeline()
+	c.Alerts, c.Logger = a.alerts, a.log
+	return c
 }
 
 func (a *app) open() (*pipeline.Pipeline, error) {

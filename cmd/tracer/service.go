@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -16,16 +15,7 @@ import (
 // newService builds the investigator operations on p's store with the
 // configured defaults.
 func (a *app) newService(ctx context.Context, p *pipeline.Pipeline) (*service.Service, error) {
-	t := a.cfg.Trace
-	return openService(ctx, p, service.Config{
-		Trace: service.TraceDefaults{
-			Model: t.Model, Hops: t.Hops, MaxNodes: t.MaxNodes, Timeout: t.Timeout.Duration, StopAt: t.StopAt,
-		},
-		Categories: a.cfg.Labels.Categories,
-		// Out of range either way, without overflowing int.
-		OFACConfidence: int(min(max(a.cfg.Labels.OFACConfidence, -1), 101)),
-		ReportsDir:     a.reportsDir(),
-	})
+	return openService(ctx, p, a.cfg.Service())
 }
 
 // openService builds a service with cfg on p's store and its labels.
@@ -40,14 +30,6 @@ func openService(ctx context.Context, p *pipeline.Pipeline, cfg service.Config) 
 	}
 	cfg.Store, cfg.Labels = st, ls
 	return service.New(cfg)
-}
-
-// reportsDir is reports.out, else DATA/reports.
-func (a *app) reportsDir() string {
-	if a.cfg.Reports.Out != "" {
-		return a.cfg.Reports.Out
-	}
-	return filepath.Join(a.cfg.Data, "reports")
 }
 
 // withService opens the pipeline, runs f with a service on its store and
