@@ -8,9 +8,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tracerproject/tracer/alert"
 	"github.com/tracerproject/tracer/bench"
 	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
+	"github.com/tracerproject/tracer/config"
 	"github.com/tracerproject/tracer/trace"
 )
 
@@ -78,7 +80,7 @@ in each phase and peak memory.`,
 					// inserted only once every block is decoded.
 					blocks = 500
 				}
-				nodeSenders, err := parseSenders(ethSenders)
+				nodeSenders, err := config.ParseSenders(ethSenders)
 				if err != nil {
 					return err
 				}
@@ -151,7 +153,7 @@ the same run the latency of a plain message through the same server.`,
 			var rows []bench.AlertsResult
 			for i, n := range sizes {
 				row, err := bench.Alerts(cmd.Context(), bench.AlertsConfig{Pipeline: a.pipelineConfig(), Work: filepath.Join(work, fmt.Sprint(i)),
-					DSN: a.benchDSN(dsn), Watched: n, Blocks: blocks, TxsPerBlock: txs, AlertsPerBlock: perBlock, CheckAddress: canonicalAddress})
+					DSN: a.benchDSN(dsn), Watched: n, Blocks: blocks, TxsPerBlock: txs, AlertsPerBlock: perBlock, CheckAddress: alert.CanonicalAddress})
 				if err != nil {
 					return err
 				}

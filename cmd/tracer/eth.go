@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tracerproject/tracer/chain"
-	"github.com/tracerproject/tracer/config"
 	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/service"
@@ -93,9 +92,6 @@ func (a *app) ethIngest(cmd *cobra.Command, f *ethFlags) (pipeline.ETHIngest, er
 	return opt, err
 }
 
-// parseSenders reads eth.senders and the bench command's --senders.
-var parseSenders = config.ParseSenders
-
 // ethProgress draws the ingest line on a terminal, quiet when piped.
 type ethProgress struct {
 	mu    sync.Mutex
@@ -139,19 +135,13 @@ func (p *ethProgress) done() {
 	}
 }
 
-// units renders an exact base-unit amount with the asset's decimals
-// ("1.500000 USDT"); unknown tokens stay in base units.
-func units(value, asset string) string {
-	return chain.FormatAsset(value, asset, true)
-}
-
 // writeETHAddress prints an Ethereum address's totals per asset.
 func writeETHAddress(w io.Writer, a *service.ETHAddress) error {
 	fmt.Fprintf(w, "address %s (ethereum)\n", a.Address)
 	t := newTable(w)
 	t.row("asset", "received", "sent", "fees", "net", "in", "out", "zero-value", "failed", "txs", "first seen", "last seen")
 	for _, x := range a.Assets {
-		t.row(chain.AssetSymbol(x.Asset), units(x.Received, x.Asset), units(x.Sent, x.Asset), units(x.Fees, chain.AssetETH), units(x.Net, x.Asset),
+		t.row(chain.AssetSymbol(x.Asset), chain.FormatAsset(x.Received, x.Asset, true), chain.FormatAsset(x.Sent, x.Asset, true), chain.FormatAsset(x.Fees, chain.AssetETH, true), chain.FormatAsset(x.Net, x.Asset, true),
 			x.In, x.Out, x.ZeroValue, x.Failed, x.TxCount, ts(x.FirstSeen), ts(x.LastSeen))
 	}
 	return t.flush()
@@ -167,7 +157,7 @@ func writeETHTx(w io.Writer, tx *service.ETHTx) error {
 	for _, tr := range trs {
 		if tr.Kind == chain.TransferNative {
 			t.row("status", map[bool]string{true: "success", false: "failed"}[tr.Success])
-			t.row("fee", units(tr.Fee, chain.AssetETH))
+			t.row("fee", chain.FormatAsset(tr.Fee, chain.AssetETH, true))
 		}
 	}
 	t.flush()
@@ -182,7 +172,7 @@ func writeETHTx(w io.Writer, tx *service.ETHTx) error {
 		case tr.Zero && tr.Kind == chain.TransferToken:
 			note = "zero-value (address poisoning pattern)"
 		}
-		t.row("  "+tr.Kind, tr.Index, chain.AssetSymbol(tr.Asset), tr.From, tr.To, units(tr.Value, tr.Asset), note)
+		t.row("  "+tr.Kind, tr.Index, chain.AssetSymbol(tr.Asset), tr.From, tr.To, chain.FormatAsset(tr.Value, tr.Asset, true), note)
 	}
 	return t.flush()
 }
@@ -245,27 +235,20 @@ standard input.`,
 			if err != nil {
 				return err
 			}
-			raw := eth.RawBlock{Block: blockJSON}
-			var both struct {
-				Block    json.RawMessage `json:"block"`
-				Receipts json.RawMessage `json:"receipts"`
-				Traces   json.RawMessage `json:"traces"`
-			}
-			if json.Unmarshal(blockJSON, &both) == nil && both.Block != nil {
-				raw = eth.RawBlock{Block: both.Block, Receipts: both.Receipts, Traces: both.Traces}
-			}
+			var rec, tr json.RawMessage
 			if receipts != "" {
-				if raw.Receipts, err = read(receipts); err != nil {
+				if rec, err = read(receipts); err != nil {
 					return err
 				}
 			}
 			if traces != "" {
-				if raw.Traces, err = read(traces); err != nil {
+				if tr, err = read(traces); err != nil {
 					return err
 				}
 			}
-			if raw.Receipts == nil {
-				return fmt.Errorf("no receipts: give --receipts FILE (eth_getBlockReceipts), or a FILE holding {\"block\": …, \"receipts\": …}")
+			raw, err := eth.SavedBlock(blockJSON, rec, tr)
+			if err != nil {
+				return err
 			}
 			tokenSet, err := eth.ParseTokens(tokens)
 			if err != nil {
@@ -286,7 +269,7 @@ standard input.`,
 			t.row("height", b.Height)
 			t.row("hash", b.Hash)
 			t.row("parent", b.Parent)
-			t.row("time", tsUnix(b.Time))
+			t.row("time", ts(unixTime(b.Time)))
 			t.row("transactions", stats.Txs)
 			t.row("logs", stats.Logs)
 			t.row("transfers", len(b.Transfers))
@@ -305,7 +288,7 @@ standard input.`,
 				case tr.Zero && tr.Kind == chain.TransferToken:
 					note = "zero-value"
 				}
-				t.row(tr.TxIndex, tr.Kind, tr.Index, chain.AssetSymbol(tr.Asset), tr.From, tr.To, units(tr.Value.String(), tr.Asset), note)
+				t.row(tr.TxIndex, tr.Kind, tr.Index, chain.AssetSymbol(tr.Asset), tr.From, tr.To, chain.FormatAsset(tr.Value.String(), tr.Asset, true), note)
 			}
 			return t.flush()
 		},
@@ -316,8 +299,6 @@ standard input.`,
 	cmd.Flags().StringVar(&tokens, "tokens", "default", "token contracts to keep: default, all, or symbols and addresses")
 	return cmd
 }
-
-func tsUnix(s int64) string { return ts(unixTime(s)) }
 
 func newSimulateETHCmd() *cobra.Command {
 	cfg := ethsim.DefaultConfig()

@@ -7,7 +7,6 @@ import (
 
 	"github.com/btcsuite/btcd/blockchain"
 	"github.com/btcsuite/btcd/btcutil"
-	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/spf13/cobra"
 
 	"github.com/tracerproject/tracer/chain"
@@ -32,7 +31,7 @@ and values need the outputs they spend, which a single block does not hold.`,
 			if err := checkFormat(format, "table", "json"); err != nil {
 				return err
 			}
-			params, err := networkParams(network)
+			params, err := btc.ParamsByName(network)
 			if err != nil {
 				return err
 			}
@@ -94,20 +93,4 @@ and values need the outputs they spend, which a single block does not hold.`,
 	cmd.AddCommand(btcBlock)
 	cmd.AddCommand(newInspectETHBlockCmd())
 	return cmd
-}
-
-func networkParams(name string) (*chaincfg.Params, error) {
-	switch name {
-	case "mainnet", "main":
-		return &chaincfg.MainNetParams, nil
-	case "testnet3", "testnet":
-		return &chaincfg.TestNet3Params, nil
-	case "testnet4":
-		return &btc.TestNet4Params, nil
-	case "signet":
-		return &chaincfg.SigNetParams, nil
-	case "regtest":
-		return &chaincfg.RegressionNetParams, nil
-	}
-	return nil, fmt.Errorf("--network %q: want mainnet, testnet3, testnet4, signet or regtest", name)
 }

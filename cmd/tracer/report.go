@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -27,29 +25,6 @@ func newReportCmd(a *app) *cobra.Command {
 	}
 	cmd.AddCommand(newReportExposureCmd(a), newReportScheduleCmd(a))
 	return cmd
-}
-
-// readWatchlist reads watch entries (ADDR, cluster:ID, label:CATEGORY), one
-// per line; # starts a comment.
-func readWatchlist(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("watch list: %w", err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		text, _, _ := strings.Cut(sc.Text(), "#")
-		if text = strings.TrimSpace(text); text == "" {
-			continue
-		}
-		if strings.ContainsAny(text, " \t,") {
-			return nil, fmt.Errorf("watch list %s:%d: %q: one entry per line (ADDR, cluster:ID or label:CATEGORY)", path, line, text)
-		}
-		out = append(out, text)
-	}
-	return out, sc.Err()
 }
 
 // everyCluster, when set, makes reportRun report every cluster whose
@@ -110,7 +85,7 @@ addresses of one category is not counted as that category's exposure).`,
 				req.MinExposure = minExposure
 			}
 			if watchlist != "" {
-				list, err := readWatchlist(watchlist)
+				list, err := report.ReadWatchlist(watchlist)
 				if err != nil {
 					return err
 				}
@@ -180,7 +155,7 @@ func (a *app) reportScheduler(p *pipeline.Pipeline) (*report.Scheduler, error) {
 	}
 	for _, s := range scheds {
 		if s.Watchlist != "" {
-			if _, err := readWatchlist(s.Watchlist); err != nil {
+			if _, err := report.ReadWatchlist(s.Watchlist); err != nil {
 				return nil, fmt.Errorf("report schedule %q: %w", s.Name, err)
 			}
 		}
@@ -195,7 +170,7 @@ func (a *app) reportScheduler(p *pipeline.Pipeline) (*report.Scheduler, error) {
 		}
 		watch := s.Watch
 		if s.Watchlist != "" {
-			list, err := readWatchlist(s.Watchlist)
+			list, err := report.ReadWatchlist(s.Watchlist)
 			if err != nil {
 				return err
 			}

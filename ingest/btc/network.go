@@ -1,6 +1,7 @@
 package btc
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg"
@@ -78,4 +79,23 @@ func paramsForNet(n wire.BitcoinNet) *chaincfg.Params {
 		return &chaincfg.RegressionNetParams
 	}
 	return nil
+}
+
+// ParamsByName returns the parameters of a network by the name operators
+// give it (--network): mainnet (main), testnet3 (testnet), testnet4, signet
+// or regtest.
+func ParamsByName(name string) (*chaincfg.Params, error) {
+	switch name {
+	case "mainnet", "main":
+		return &chaincfg.MainNetParams, nil
+	case "testnet3", "testnet":
+		return &chaincfg.TestNet3Params, nil
+	case "testnet4":
+		return &TestNet4Params, nil
+	case "signet":
+		return &chaincfg.SigNetParams, nil
+	case "regtest":
+		return &chaincfg.RegressionNetParams, nil
+	}
+	return nil, fmt.Errorf("--network %q: want mainnet, testnet3, testnet4, signet or regtest", name)
 }

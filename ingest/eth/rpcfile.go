@@ -48,3 +48,32 @@ func ResultOf(data []byte) (json.RawMessage, error) {
 	}
 	return data, nil
 }
+
+// SavedBlock assembles a block's replies saved in files (each already
+// passed through ResultOf): block is an eth_getBlockByNumber result with
+// full transactions, or an object {"block": …, "receipts": …, "traces": …}
+// holding them together; receipts (eth_getBlockReceipts) and traces
+// (debug_traceBlockByNumber with the callTracer), when given, take the
+// place of what the object holds. Receipts are required: without them no
+// token transfer or failure can be known.
+func SavedBlock(block, receipts, traces json.RawMessage) (RawBlock, error) {
+	raw := RawBlock{Block: block}
+	var both struct {
+		Block    json.RawMessage `json:"block"`
+		Receipts json.RawMessage `json:"receipts"`
+		Traces   json.RawMessage `json:"traces"`
+	}
+	if json.Unmarshal(block, &both) == nil && both.Block != nil {
+		raw = RawBlock{Block: both.Block, Receipts: both.Receipts, Traces: both.Traces}
+	}
+	if receipts != nil {
+		raw.Receipts = receipts
+	}
+	if traces != nil {
+		raw.Traces = traces
+	}
+	if raw.Receipts == nil {
+		return RawBlock{}, errors.New(`no receipts: give --receipts FILE (eth_getBlockReceipts), or a FILE holding {"block": …, "receipts": …}`)
+	}
+	return raw, nil
+}
