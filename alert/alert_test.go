@@ -387,7 +387,7 @@ func TestAlerterEndToEnd(t *testing.T) {
 	}
 	stop()
 
-	stored, err := alert.List(context.Background(), e.conn, time.Now().Add(-time.Hour), 0)
+	stored, err := alert.List(context.Background(), e.conn, alert.Filter{Since: time.Now().Add(-time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,6 +397,38 @@ func TestAlerterEndToEnd(t *testing.T) {
 	for _, a := range stored {
 		if a.Rule == "purchases" && a.Height == 3 && len(a.Payments) != 2 {
 			t.Errorf("pattern at height 3: %d earlier payments, want 2 (blocks 0 and 1): %+v", len(a.Payments), a.Payments)
+		}
+	}
+	// Rule and severity select in the query, before the limit.
+	byRule := map[string]int{}
+	for _, a := range stored {
+		byRule[a.Rule+"/"+a.Severity]++
+	}
+	for _, f := range []alert.Filter{
+		{Rule: "purchases"}, {Severity: "high"}, {Rule: "broker", Severity: "high"}, {Rule: "broker", Severity: "critical"}, {Rule: "purchases", Limit: 1},
+	} {
+		f.Since = time.Now().Add(-time.Hour)
+		want := 0
+		for k, n := range byRule {
+			rule, sev, _ := strings.Cut(k, "/")
+			if (f.Rule == "" || f.Rule == rule) && (f.Severity == "" || f.Severity == sev) {
+				want += n
+			}
+		}
+		if f.Limit > 0 {
+			want = min(want, f.Limit)
+		}
+		got, err := alert.List(context.Background(), e.conn, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != want || (f.Rule == "purchases" && want == 0) {
+			t.Errorf("filter %+v: %d alert states, want %d", f, len(got), want)
+		}
+		for _, a := range got {
+			if (f.Rule != "" && a.Rule != f.Rule) || (f.Severity != "" && a.Severity != f.Severity) {
+				t.Errorf("filter %+v: got an alert of rule %s severity %s", f, a.Rule, a.Severity)
+			}
 		}
 	}
 

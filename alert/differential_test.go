@@ -280,7 +280,7 @@ func TestExposureRulesMatchTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop()
-	stored, err := alert.List(ctx, e.conn, time.Unix(blocks[0].Time, 0).Add(-time.Hour), 100_000)
+	stored, err := alert.List(ctx, e.conn, alert.Filter{Since: time.Unix(blocks[0].Time, 0).Add(-time.Hour), Limit: 100_000})
 	if err != nil {
 		t.Fatal(err)
 	}

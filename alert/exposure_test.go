@@ -107,7 +107,7 @@ func TestExposureRule(t *testing.T) {
 	stop()
 
 	// The stored alert of block 3 carries its path and hop count.
-	stored, err := alert.List(t.Context(), e.conn, time.Unix(b0.Time, 0), 0)
+	stored, err := alert.List(t.Context(), e.conn, alert.Filter{Since: time.Unix(b0.Time, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}

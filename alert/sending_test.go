@@ -72,7 +72,7 @@ func TestSendingExposure(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("alerts:\n got %q\nwant %q", got, want)
 	}
-	stored, err := alert.List(ctx, e.conn, time.Unix(blocks[0].Time, 0), 0)
+	stored, err := alert.List(ctx, e.conn, alert.Filter{Since: time.Unix(blocks[0].Time, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}

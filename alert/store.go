@@ -151,14 +151,34 @@ func query(ctx context.Context, conn store.Conn, q string, args ...any) ([]*Aler
 	return out, rows.Err()
 }
 
-// List returns the alert states published since the given time, newest
-// block first: what `tracer alerts list --since` shows.
-func List(ctx context.Context, conn store.Conn, since time.Time, limit int) ([]*Alert, error) {
-	if limit <= 0 {
-		limit = 1000
+// Filter selects stored alert states.
+type Filter struct {
+	Since    time.Time // published at or after
+	Rule     string    // "" for every rule
+	Severity string    // "" for every severity
+	Limit    int       // at most this many; 0 means 1000
+}
+
+// List returns the alert states that match f, newest block first: what
+// `tracer alerts list` shows. The rule and severity select in the query,
+// before the limit applies.
+func List(ctx context.Context, conn store.Conn, f Filter) ([]*Alert, error) {
+	if f.Limit <= 0 {
+		f.Limit = 1000
 	}
+	since := f.Since
 	if epoch := time.Unix(0, 0); since.Before(epoch) {
 		since = epoch // DateTime starts in 1970: nothing was published before
 	}
-	return query(ctx, conn, "SELECT payload FROM alerts FINAL WHERE published >= ? ORDER BY height DESC, id, status_rank LIMIT ?", since.UTC(), limit)
+	q := "SELECT payload FROM alerts FINAL WHERE published >= ?"
+	args := []any{since.UTC()}
+	if f.Rule != "" {
+		q += " AND rule = ?"
+		args = append(args, f.Rule)
+	}
+	if f.Severity != "" {
+		q += " AND severity = ?"
+		args = append(args, f.Severity)
+	}
+	return query(ctx, conn, q+" ORDER BY height DESC, id, status_rank LIMIT ?", append(args, f.Limit)...)
 }

@@ -48,7 +48,7 @@ func alertRules(truth *simulate.Truth, log *slog.Logger) (*alert.Config, error) 
 // alerts says what the alerter published while the demo ingested, next to
 // what the ground truth planted.
 func alerts(ctx context.Context, w io.Writer, st *store.Store, truth *simulate.Truth, cfg Config, data string) error {
-	list, err := alert.List(ctx, st.Conn(), time.Now().Add(-time.Hour), 100_000)
+	list, err := alert.List(ctx, st.Conn(), alert.Filter{Since: time.Now().Add(-time.Hour), Limit: 100_000})
 	if err != nil {
 		return err
 	}

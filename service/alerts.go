@@ -42,17 +42,14 @@ func (s *Service) Alerts(ctx context.Context, r AlertsRequest) (*Alerts, error) 
 	if err != nil {
 		return nil, invalid(err)
 	}
-	list, err := alert.List(ctx, s.st.Conn(), from, r.Limit)
+	list, err := alert.List(ctx, s.st.Conn(), alert.Filter{Since: from, Rule: r.Rule, Severity: r.Severity, Limit: r.Limit})
 	if err != nil {
 		return nil, fmt.Errorf("listing alerts: %w", err)
 	}
-	out := &Alerts{Since: from, Alerts: []*alert.Alert{}}
-	for _, al := range list {
-		if (r.Rule == "" || al.Rule == r.Rule) && (r.Severity == "" || al.Severity == r.Severity) {
-			out.Alerts = append(out.Alerts, al)
-		}
+	if list == nil {
+		list = []*alert.Alert{}
 	}
-	return out, nil
+	return &Alerts{Since: from, Alerts: list}, nil
 }
 
 // ParseSince reads a point in time: a duration back from now (with d for

@@ -166,6 +166,6 @@ func newAlertsListCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&req.Rule, "rule", "", "only alerts of this rule")
 	cmd.Flags().StringVar(&req.Severity, "severity", "", "only alerts of this severity")
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
-	cmd.Flags().IntVar(&req.Limit, "limit", 1000, "at most this many (read before --rule and --severity select)")
+	cmd.Flags().IntVar(&req.Limit, "limit", 1000, "at most this many")
 	return cmd
 }
