@@ -9,7 +9,6 @@ import (
 	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
 	"github.com/tracerproject/tracer/cluster/heuristic"
-	"github.com/tracerproject/tracer/ingest/eth"
 	"github.com/tracerproject/tracer/labels"
 	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/service"
@@ -178,44 +177,9 @@ func (c Config) ReportsDir() string {
 // node, its confirmations, tokens and senders. The caller sets what the
 // command line says: the range, following, a blocks directory.
 func (e ETH) Ingest() (pipeline.ETHIngest, error) {
-	opt := pipeline.ETHIngest{
-		RPC:          eth.RPCConfig{URL: e.RPC, Timeout: e.RPCTimeout.Duration, MaxReply: e.MaxReply, Traces: e.Traces},
+	return pipeline.ETHSettings{
+		RPC: e.RPC, RPCTimeout: e.RPCTimeout.Duration, MaxReply: e.MaxReply, Traces: e.Traces,
+		Confirmations: e.Confirmations, Tokens: e.Tokens, Senders: e.Senders,
 		PollInterval: e.PollInterval.Duration, HashDepth: e.HashDepth,
-	}
-	if strings.EqualFold(e.Confirmations, "finalized") {
-		opt.Finalized, opt.Confirmations = true, 1
-	} else {
-		n, err := parsePositive(e.Confirmations)
-		if err != nil {
-			return opt, fmt.Errorf(`--confirmations %q: want a number of blocks (1: the tip) or "finalized"`, e.Confirmations)
-		}
-		opt.Confirmations = n
-	}
-	var err error
-	if opt.Tokens, err = eth.ParseTokens(e.Tokens); err != nil {
-		return opt, err
-	}
-	if opt.NodeSenders, err = ParseSenders(e.Senders); err != nil {
-		return opt, err
-	}
-	return opt, nil
-}
-
-// ParseSenders reads eth.senders: true for "node".
-func ParseSenders(s string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "recover", "":
-		return false, nil
-	case "node":
-		return true, nil
-	}
-	return false, fmt.Errorf(`eth senders %q: want "recover" (from the signatures) or "node" (the node's "from")`, s)
-}
-
-func parsePositive(s string) (int64, error) {
-	var n int64
-	if _, err := fmt.Sscan(s, &n); err != nil || n < 1 || fmt.Sprint(n) != strings.TrimSpace(s) {
-		return 0, fmt.Errorf("not a positive number")
-	}
-	return n, nil
+	}.Ingest()
 }

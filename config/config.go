@@ -11,7 +11,7 @@ import (
 	"github.com/tracerproject/tracer/alert"
 	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster/heuristic"
-	"github.com/tracerproject/tracer/ingest/eth"
+	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/report"
 )
 
@@ -202,9 +202,10 @@ func Default() Config {
 
 // DefaultETH is the eth: section's defaults.
 func DefaultETH() ETH {
+	d := pipeline.DefaultETHSettings()
 	return ETH{
-		RPCTimeout: Duration{eth.DefaultRPCTimeout}, MaxReply: eth.DefaultMaxReply, Confirmations: "1",
-		Tokens: "default", Senders: "recover", PollInterval: Duration{2 * time.Second}, HashDepth: eth.DefaultHashDepth,
+		RPCTimeout: Duration{d.RPCTimeout}, MaxReply: d.MaxReply, Confirmations: d.Confirmations,
+		Tokens: d.Tokens, Senders: d.Senders, PollInterval: Duration{d.PollInterval}, HashDepth: d.HashDepth,
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/tracerproject/tracer/bench"
 	"github.com/tracerproject/tracer/chain"
 	"github.com/tracerproject/tracer/cluster"
-	"github.com/tracerproject/tracer/config"
+	"github.com/tracerproject/tracer/pipeline"
 	"github.com/tracerproject/tracer/trace"
 )
 
@@ -80,7 +80,7 @@ in each phase and peak memory.`,
 					// inserted only once every block is decoded.
 					blocks = 500
 				}
-				nodeSenders, err := config.ParseSenders(ethSenders)
+				nodeSenders, err := pipeline.ParseSenders(ethSenders)
 				if err != nil {
 					return err
 				}
