@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -78,7 +79,7 @@ func address(i int) string {
 // alerts.> timestamps every alert. It measures the latency from the publish
 // of a block to the arrival of each of its alerts and, as a baseline, the
 // latency of a plain message through the same server.
-func Alerts(ctx context.Context, cfg AlertsConfig) (*AlertsResult, error) {
+func Alerts(ctx context.Context, cfg AlertsConfig) (_ *AlertsResult, err error) {
 	watched, blocks, txs, perBlock := cfg.Watched, cfg.Blocks, cfg.TxsPerBlock, cfg.AlertsPerBlock
 	row := &AlertsResult{Watched: watched, Blocks: blocks, TxsPerBlk: txs, Confirmed: 1, AlertsBlk: perBlock, Subscriber: "core NATS alerts.>"}
 	if err := os.MkdirAll(cfg.Work, 0o755); err != nil {
@@ -109,7 +110,7 @@ func Alerts(ctx context.Context, cfg AlertsConfig) (*AlertsResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer func() { err = errors.Join(err, p.Close()) }()
 	st, err := p.Store(ctx)
 	if err != nil {
 		return nil, err

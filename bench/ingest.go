@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -68,7 +69,7 @@ type IngestResult struct {
 // ClickHouse in loader-sized batches) and the pipeline (blk files → decode
 // → normalize → embedded NATS JetStream → loader → ClickHouse, until every
 // block is stored).
-func Ingest(ctx context.Context, cfg IngestConfig) (*IngestResult, error) {
+func Ingest(ctx context.Context, cfg IngestConfig) (_ *IngestResult, err error) {
 	res := &IngestResult{Blocks: cfg.Blocks}
 	// 1. The chain, written once (not timed as ingest).
 	scfg := simulate.DefaultConfig()
@@ -93,7 +94,7 @@ func Ingest(ctx context.Context, cfg IngestConfig) (*IngestResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer func() { err = errors.Join(err, p.Close()) }()
 	res.BatchRows = cfg.Pipeline.Loader.BatchRows
 	st, err := p.Store(ctx)
 	if err != nil {
@@ -171,7 +172,7 @@ type normalized struct {
 
 // normalizeAll reads the blocks directory through its own chain state and
 // returns the rows in loader-sized batches.
-func normalizeAll(ctx context.Context, blocksDir, stateDir string, batchRows int) (normalized, error) {
+func normalizeAll(ctx context.Context, blocksDir, stateDir string, batchRows int) (_ normalized, err error) {
 	var n normalized
 	d, err := btc.OpenBlocksDir(blocksDir)
 	if err != nil {
@@ -181,7 +182,7 @@ func normalizeAll(ctx context.Context, blocksDir, stateDir string, batchRows int
 	if err != nil {
 		return n, err
 	}
-	defer state.Close()
+	defer func() { err = errors.Join(err, state.Close()) }()
 	best, err := d.BestHeight(ctx)
 	if err != nil {
 		return n, err

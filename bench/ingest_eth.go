@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -63,7 +64,7 @@ type ETHIngestResult struct {
 // loader-sized batches) and the pipeline (saved JSON-RPC blocks → checks
 // (roots, hashes, signatures) → normalize → chain state → embedded NATS →
 // loader → ClickHouse).
-func IngestETH(ctx context.Context, cfg ETHIngestConfig) (*ETHIngestResult, error) {
+func IngestETH(ctx context.Context, cfg ETHIngestConfig) (_ *ETHIngestResult, err error) {
 	res := &ETHIngestResult{Blocks: cfg.Blocks, Senders: "recover", LoadAvg: loadAverage(), CPUs: runtime.NumCPU()}
 	if cfg.NodeSenders {
 		res.Senders = "node"
@@ -86,7 +87,7 @@ func IngestETH(ctx context.Context, cfg ETHIngestConfig) (*ETHIngestResult, erro
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer func() { err = errors.Join(err, p.Close()) }()
 	st, err := p.Store(ctx)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -58,7 +59,7 @@ type ReportResult struct {
 // report over every cluster with any exposure (report.BuildAll, then the
 // JSON, CSV and HTML files). The baseline is one full scan of the clusters
 // table.
-func Report(ctx context.Context, cfg ReportConfig) (*ReportResult, error) {
+func Report(ctx context.Context, cfg ReportConfig) (_ *ReportResult, err error) {
 	sc := simulate.DefaultConfig()
 	sc.Params, sc.Blocks, sc.TxsPerBlock, sc.Seed, sc.Users = &chaincfg.MainNetParams, cfg.Blocks, cfg.TxsPerBlock, cfg.Seed, cfg.Users
 	g, err := simulate.New(sc)
@@ -78,7 +79,7 @@ func Report(ctx context.Context, cfg ReportConfig) (*ReportResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer func() { err = errors.Join(err, p.Close()) }()
 	st, err := p.Store(ctx)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -134,7 +135,7 @@ type filledStore struct {
 	Completed bool         `json:"completed"`
 }
 
-func traceBTC(ctx context.Context, cfg TraceConfig) (*TraceResult, error) {
+func traceBTC(ctx context.Context, cfg TraceConfig) (_ *TraceResult, err error) {
 	sc := simulate.DefaultConfig()
 	sc.Params, sc.Blocks, sc.TxsPerBlock, sc.Seed, sc.Users = &chaincfg.MainNetParams, cfg.Blocks, cfg.TxsPerBlock, cfg.Seed, cfg.Users
 	dsn, err := Database(cfg.DSN, fmt.Sprintf("tracer_bench_trace_%d", cfg.Seed))
@@ -162,7 +163,7 @@ func traceBTC(ctx context.Context, cfg TraceConfig) (*TraceResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer func() { err = errors.Join(err, p.Close()) }()
 	st, err := p.Store(ctx)
 	if err != nil {
 		return nil, err
@@ -295,7 +296,7 @@ func fillTrace(ctx context.Context, p *pipeline.Pipeline, st *store.Store, cfg T
 // pipeline and traced per asset; exposure is traced per subject for
 // addresses drawn from the store, and the baseline is one keyed read of
 // eth_address_transfers.
-func traceETH(ctx context.Context, cfg TraceConfig) (*TraceResult, error) {
+func traceETH(ctx context.Context, cfg TraceConfig) (_ *TraceResult, err error) {
 	sc := ethsim.DefaultConfig()
 	sc.Blocks, sc.TxsPerBlock, sc.TokenTransfersPerBlock, sc.Seed = cfg.Blocks, cfg.TxsPerBlock, cfg.TxsPerBlock*3/2, cfg.Seed
 	dir := filepath.Join(cfg.Work, "eth")
@@ -311,7 +312,7 @@ func traceETH(ctx context.Context, cfg TraceConfig) (*TraceResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer func() { err = errors.Join(err, p.Close()) }()
 	st, err := p.Store(ctx)
 	if err != nil {
 		return nil, err

@@ -63,7 +63,7 @@ func (c *Config) validate() error {
 }
 
 // Run runs the demo and writes what it finds to w.
-func Run(ctx context.Context, cfg Config, w io.Writer) error {
+func Run(ctx context.Context, cfg Config, w io.Writer) (err error) {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer p.Close()
+	defer func() { err = errors.Join(err, p.Close()) }()
 	engine := "embedded chDB"
 	if pcfg.StoreDSN != "" {
 		engine = pcfg.StoreDSN

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -38,7 +39,7 @@ compression block size of the tables read by key (store.CompressBlockSize,
 applied at start where the engine has the table setting), their existing
 parts get it only when rewritten.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			if err := checkFormat(format, "table", "json"); err != nil {
 				return err
 			}
@@ -60,7 +61,7 @@ parts get it only when rewritten.`,
 			if err != nil {
 				return err
 			}
-			defer p.Close()
+			defer func() { err = errors.Join(err, p.Close()) }()
 			st, err := p.Store(cmd.Context())
 			if err != nil {
 				return err
