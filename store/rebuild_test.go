@@ -281,7 +281,7 @@ func TestCompressLayoutChDB(t *testing.T) { testCompressLayout(t, chdbConn(t), "
 
 // The tables read by key get store.CompressBlockSize: on chDB as a table
 // setting that Migrate sets, on the 18.16 server from the default profile
-// (chserver writes it, as the README asks of operators). Optimize with
+// (chserver writes it, as docs/clickhouse.md asks of operators). Optimize with
 // rewrite rewrites a table of one part, which a part written before the
 // setting needs.
 func testCompressLayout(t *testing.T, conn store.Conn, wantHow string) {
@@ -290,7 +290,7 @@ func testCompressLayout(t *testing.T, conn store.Conn, wantHow string) {
 		t.Fatal(err)
 	}
 	// Keyed reads filter in PREWHERE on 18.16, in WHERE on current
-	// ClickHouse (measured: README, Trace benchmark).
+	// ClickHouse (docs/clickhouse.md).
 	wantFilter := map[string]string{"server profile": "PREWHERE", "table setting": "WHERE"}[wantHow]
 	if got := store.KeyFilter(conn); got != wantFilter {
 		t.Errorf("KeyFilter on %s: %s, want %s", conn.Engine(), got, wantFilter)

@@ -27,7 +27,7 @@ func newStoreCmd(a *app) *cobra.Command {
 part each. A keyed read scans a granule per key in every part of a table, and
 a bulk backfill (tracer ingest btc --blocks-dir) leaves several parts that each
 span every key, so traces read several times more than on a merged table
-(README, Trace benchmark). Run it after a backfill; ClickHouse's own
+(docs/clickhouse.md). Run it after a backfill; ClickHouse's own
 background merges keep a live store's parts few. It rewrites the tables (as
 much disk again as the largest one, for the time of the merge), waits for
 background merges that hold a table's parts, and leaves tables of one part
