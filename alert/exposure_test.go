@@ -54,6 +54,11 @@ func TestExposureRule(t *testing.T) {
 	}
 	cfg := alert.DefaultConfig(chain.BTC)
 	cfg.Rules, cfg.Confirmations = rules, 1
+	// The restart below takes over the durable consumer at once. A message
+	// the server hands to the stopped reader's last pull request before its
+	// unsubscribe arrives is redelivered only after the ack wait: keep that
+	// well inside the test's wait for alerts.
+	cfg.AckWait = 3 * time.Second
 	stop := run(t, e, cfg)
 
 	var w world
