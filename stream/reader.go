@@ -39,6 +39,14 @@ type Delivery struct {
 	msgs      []jetstream.Msg
 }
 
+// pullMaxBytes bounds what one reader asks the server for at a time. The
+// server closes a connection as a slow consumer once more than its
+// max_pending (64 MiB by default) waits to be written to it, and the
+// readers of a process share one connection with its publisher: a bound
+// by count (256 messages) could ask for 256 parts of up to max_payload
+// each, and a backfill of full blocks then lost the connection mid-publish.
+const pullMaxBytes = 16 << 20
+
 // Reader reads complete events from a durable JetStream consumer. Events are
 // returned in stream order; acknowledging is the caller's job, once what an
 // event carries is stored.
@@ -115,7 +123,7 @@ func NewReader(ctx context.Context, js jetstream.JetStream, cfg ReaderConfig) (*
 	if err != nil {
 		return nil, fmt.Errorf("stream: consumer %s on %s: %w", cfg.Durable, StreamName(cfg.Chain), err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(256))
+	it, err := cons.Messages(jetstream.PullMaxBytes(pullMaxBytes))
 	if err != nil {
 		return nil, fmt.Errorf("stream: pulling from %s: %w", StreamName(cfg.Chain), err)
 	}

@@ -37,7 +37,7 @@ func Replay(ctx context.Context, js jetstream.JetStream, chain string, from, to 
 	if err != nil {
 		return fmt.Errorf("stream: replaying %s from %d: %w", StreamName(chain), from, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(256))
+	it, err := cons.Messages(jetstream.PullMaxBytes(pullMaxBytes))
 	if err != nil {
 		return fmt.Errorf("stream: replaying %s: %w", StreamName(chain), err)
 	}
