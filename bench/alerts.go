@@ -106,15 +106,11 @@ func Alerts(ctx context.Context, cfg AlertsConfig) (_ *AlertsResult, err error) 
 	if err != nil {
 		return nil, err
 	}
-	p, err := open(cfg.Pipeline, dataDir(cfg.Work), dsn, cfg.Pipeline.NoCluster)
+	p, st, err := open(ctx, cfg.Pipeline, dataDir(cfg.Work), dsn, cfg.Pipeline.NoCluster)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, p.Close()) }()
-	st, err := p.Store(ctx)
-	if err != nil {
-		return nil, err
-	}
 	row.Engine = st.Conn().Engine()
 	if err := truncate(ctx, st.Conn(), "alerts", "alert_payments"); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -19,11 +20,19 @@ import (
 
 // open opens a pipeline of the benchmark's own: base's loader, clusterer
 // and logger, data under dataDir, an embedded NATS server on a random port
-// and the store at dsn (empty: embedded chDB under dataDir).
-func open(base pipeline.Config, dataDir, dsn string, noCluster bool) (*pipeline.Pipeline, error) {
+// and the store at dsn (empty: embedded chDB under dataDir), opened.
+func open(ctx context.Context, base pipeline.Config, dataDir, dsn string, noCluster bool) (*pipeline.Pipeline, *store.Store, error) {
 	cfg := base
 	cfg.DataDir, cfg.NATSURL, cfg.NATSListen, cfg.StoreDSN, cfg.NoCluster = dataDir, "", "127.0.0.1:0", dsn, noCluster
-	return pipeline.Open(cfg)
+	p, err := pipeline.Open(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := p.Store(ctx)
+	if err != nil {
+		return nil, nil, errors.Join(err, p.Close())
+	}
+	return p, st, nil
 }
 
 // Database is dsn with its database replaced by db: never the user's own

@@ -90,16 +90,12 @@ func Ingest(ctx context.Context, cfg IngestConfig) (_ *IngestResult, err error) 
 		return nil, err
 	}
 	// The ingest benchmark measures ingest and the loader only.
-	p, err := open(cfg.Pipeline, dataDir(cfg.Work), dsn, true)
+	p, st, err := open(ctx, cfg.Pipeline, dataDir(cfg.Work), dsn, true)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, p.Close()) }()
 	res.BatchRows = cfg.Pipeline.Loader.BatchRows
-	st, err := p.Store(ctx)
-	if err != nil {
-		return nil, err
-	}
 	res.Engine = st.Conn().Engine()
 
 	// 2. Baseline: the same rows, normalized beforehand, inserted directly.

@@ -83,15 +83,11 @@ func IngestETH(ctx context.Context, cfg ETHIngestConfig) (_ *ETHIngestResult, er
 	if err != nil {
 		return nil, err
 	}
-	p, err := open(cfg.Pipeline, dataDir(cfg.Work), dsn, true)
+	p, st, err := open(ctx, cfg.Pipeline, dataDir(cfg.Work), dsn, true)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, p.Close()) }()
-	st, err := p.Store(ctx)
-	if err != nil {
-		return nil, err
-	}
 	res.Engine = st.Conn().Engine()
 
 	// Decode everything first (timed on its own: the checks' cost).

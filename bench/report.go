@@ -75,15 +75,11 @@ func Report(ctx context.Context, cfg ReportConfig) (_ *ReportResult, err error) 
 	if err != nil {
 		return nil, err
 	}
-	p, err := open(cfg.Pipeline, dataDir(cfg.Work), dsn, false)
+	p, st, err := open(ctx, cfg.Pipeline, dataDir(cfg.Work), dsn, false)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, p.Close()) }()
-	st, err := p.Store(ctx)
-	if err != nil {
-		return nil, err
-	}
 	conn := st.Conn()
 	if err := truncate(ctx, conn, "btc_blocks", "btc_txs", "btc_inputs", "btc_spends", "btc_outputs", "btc_address_io", "label_imports", "label_entries",
 		"trace_btc_merges", "trace_btc_held", "trace_btc_address_cluster", "trace_btc_clusters"); err != nil {

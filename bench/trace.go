@@ -159,15 +159,11 @@ func traceBTC(ctx context.Context, cfg TraceConfig) (_ *TraceResult, err error) 
 	if err := os.MkdirAll(dataDir(cfg.Work), 0o755); err != nil {
 		return nil, err
 	}
-	p, err := open(cfg.Pipeline, dataDir(cfg.Work), dsn, cfg.Fill == FillDirect)
+	p, st, err := open(ctx, cfg.Pipeline, dataDir(cfg.Work), dsn, cfg.Fill == FillDirect)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, p.Close()) }()
-	st, err := p.Store(ctx)
-	if err != nil {
-		return nil, err
-	}
 	conn := st.Conn()
 	if !fs.Completed {
 		if fs, err = fillTrace(ctx, p, st, cfg, sc); err != nil {
@@ -308,15 +304,11 @@ func traceETH(ctx context.Context, cfg TraceConfig) (_ *TraceResult, err error) 
 	if err != nil {
 		return nil, err
 	}
-	p, err := open(cfg.Pipeline, dataDir(cfg.Work), dsn, true)
+	p, st, err := open(ctx, cfg.Pipeline, dataDir(cfg.Work), dsn, true)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, p.Close()) }()
-	st, err := p.Store(ctx)
-	if err != nil {
-		return nil, err
-	}
 	conn := st.Conn()
 	if err := truncate(ctx, conn, "eth_blocks", "eth_transfers", "eth_address_transfers", "label_imports", "label_entries"); err != nil {
 		return nil, err
